@@ -1,0 +1,97 @@
+"""Note mechanics shared by every action: lookup with the holder rules, spend, create.
+
+Value moves only here: a note is spent and children are created whose amounts
+add up to the parent's, and the credential's list of live leaves follows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from contracts.base import require
+from contracts.records import (
+    Note,
+    NoteStatus,
+    Receivable,
+    ReceivableStatus,
+    derived_id,
+    load,
+    save,
+)
+from ledger.execution import Call
+
+
+def existing_note(call: Call, note_id: str) -> Note:
+    """Return the note `note_id`, failing with 'the note exists' if there is none."""
+    note = load(call, Note, note_id)
+    require(note is not None, "the note exists")
+    assert note is not None
+    return note
+
+
+def credential(call: Call, root_id: str) -> Receivable:
+    """Return the credential `root_id`, failing with 'the credential exists' if absent."""
+    root = load(call, Receivable, root_id)
+    require(root is not None, "the credential exists")
+    assert root is not None
+    return root
+
+
+def holder_note(call: Call, note_id: str, signing_rule: str) -> tuple[Note, Receivable]:
+    """Return a note its holder may act on now, with its credential.
+
+    Enforces: only the current holder (who must sign, per `signing_rule`) acts,
+    and only while the note is active: not pending acceptance, not under a
+    financing request, not spent or settled, not frozen, not matured, and its
+    credential not overdue.
+    """
+    note = existing_note(call, note_id)
+    call.authorise(note.holder, signing_rule)
+    require(note.status is not NoteStatus.PENDING, "the note is not pending acceptance")
+    require(note.status is not NoteStatus.FINANCING, "the note is not under a financing request")
+    require(note.status is NoteStatus.ACTIVE, "the note is active (not spent, settled or void)")
+    require(not note.frozen, "the note is not frozen")
+    require(call.block.date.isoformat() < note.maturity_date, "the note has not matured")
+    root = credential(call, note.root_id)
+    require(root.status is not ReceivableStatus.OVERDUE, "the credential is not overdue")
+    return note, root
+
+
+def spend_into(
+    call: Call, parent: Note, root: Receivable, outputs: list[tuple[str, int]], *,
+    financed: bool | None = None, status: NoteStatus = NoteStatus.ACTIVE,
+) -> tuple[list[Note], Receivable]:
+    """Spend `parent` and create one child per (holder, amount) output, in order.
+
+    Requires the outputs to add up to the parent's amount (conservation).
+    Children keep payer, currency, maturity and root, and record their parent.
+    Returns the children and the updated credential (already saved).
+    """
+    require(
+        sum(a for _, a in outputs) == parent.amount,
+        "the pieces add up to the note's amount (nothing created or destroyed)",
+    )
+    children = [
+        Note(
+            id=derived_id(call.tx_id, index),
+            root_id=parent.root_id,
+            parent_id=parent.id,
+            holder=holder,
+            amount=piece,
+            currency=parent.currency,
+            issuer=parent.issuer,
+            maturity_date=parent.maturity_date,
+            depth=parent.depth + 1,
+            status=status,
+            financed=parent.financed if financed is None else financed,
+            created_tx=call.tx_id,
+        )
+        for index, (holder, piece) in enumerate(outputs)
+    ]
+    save(call, replace(parent, status=NoteStatus.SPENT))
+    for child in children:
+        save(call, child)
+    live = [n for n in root.live if n != parent.id] + [c.id for c in children]
+    updated = replace(root, live=tuple(live))
+    save(call, updated)
+    return children, updated

@@ -1,0 +1,220 @@
+"""The world-state records the receivable contract keeps, and where it keeps them.
+
+Every record is an immutable dataclass stored as canonical JSON under a
+readable key (`note/<id>`, `receivable/<id>`, ...).  Changing a record means
+writing a new version with `dataclasses.replace`; value never moves except by
+consuming notes and creating new ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from enum import Enum
+from typing import Any, TypeVar
+
+from ledger.canonical import JSONValue
+from ledger.crypto import sha256_hex
+from ledger.execution import Call
+
+R = TypeVar("R")
+
+
+class NoteStatus(str, Enum):
+    """Where a note is in its life."""
+
+    PENDING = "pending"  # issued, awaiting the receiver's acceptance
+    ACTIVE = "active"  # held, may be split, transferred or financed
+    FINANCING = "financing"  # under a financing request
+    SPENT = "spent"  # consumed by a split, transfer or financing
+    SETTLED = "settled"  # cleared at maturity
+    VOID = "void"  # rejected, withdrawn or expired before acceptance
+
+
+class ReceivableStatus(str, Enum):
+    """Where a whole credential (a root and its split tree) is in its life."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    PAID = "paid"
+    OVERDUE = "overdue"
+
+
+class FinancingStatus(str, Enum):
+    """Where a financing request is in its life."""
+
+    REQUESTED = "requested"
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DISBURSED = "disbursed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Note:
+    """A piece of a receivable held by one organisation (a UTXO of value)."""
+
+    id: str
+    root_id: str
+    parent_id: str | None
+    holder: str
+    amount: int
+    currency: str
+    issuer: str
+    maturity_date: str
+    depth: int
+    status: NoteStatus
+    financed: bool = False
+    frozen: bool = False
+    created_tx: str = ""
+    financing: str | None = None
+
+
+@dataclass(frozen=True)
+class Receivable:
+    """A credential as issued: the root of a split tree, with its trade background."""
+
+    id: str
+    issuer: str
+    first_holder: str
+    face: int
+    currency: str
+    issue_date: str
+    maturity_date: str
+    accept_by: str
+    credit_line: str
+    trade: dict[str, Any]
+    status: ReceivableStatus
+    long_tenor: bool
+    paid: int
+    live: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CreditLine:
+    """A bank's credit line (授信) to a core enterprise; issuance draws on it."""
+
+    id: str
+    bank: str
+    core: str
+    currency: str
+    limit: int
+    used: int
+    expiry_date: str
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """An invoice's total and how much of it credentials have already used."""
+
+    id: str
+    seller: str
+    number: str
+    amount: int
+    allocated: int
+
+
+@dataclass(frozen=True)
+class Financing:
+    """A holder's request to have a bank buy one note, and the bank's terms."""
+
+    id: str
+    note: str
+    seller: str
+    bank: str
+    status: FinancingStatus
+    terms: dict[str, Any] | None = None
+    bank_note: str | None = None
+    payment_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Clearing:
+    """One holder's share of a maturity payment (清分 record)."""
+
+    id: str
+    root_id: str
+    note: str
+    holder: str
+    amount: int
+    payment_ref: str
+    date: str
+
+
+@dataclass(frozen=True)
+class IssuerBook:
+    """Per core enterprise: open credentials counted by maturity date (for the overdue check)."""
+
+    id: str
+    open_maturities: dict[str, int]
+
+
+KEY_PREFIX: dict[type[Any], str] = {
+    Note: "note/",
+    Receivable: "receivable/",
+    CreditLine: "credit_line/",
+    Invoice: "invoice/",
+    Financing: "financing/",
+    Clearing: "clearing/",
+    IssuerBook: "issuer/",
+}
+
+
+def key_of(kind: type[Any], record_id: str) -> str:
+    """Return the state key for a record of `kind` with id `record_id`."""
+    return KEY_PREFIX[kind] + record_id
+
+
+def load(call: Call, kind: type[R], record_id: str) -> R | None:
+    """Read a record of `kind` from state, or None if absent."""
+    value = call.state.get(key_of(kind, record_id))
+    return None if value is None else from_json(kind, value)
+
+
+def save(call: Call, record: Any) -> None:
+    """Write a record to state under its key."""
+    call.state.put(key_of(type(record), record.id), to_json(record))
+
+
+def to_json(record: Any) -> dict[str, JSONValue]:
+    """Return a record as JSON (enums by value, tuples as lists)."""
+    out: dict[str, JSONValue] = {}
+    for name, value in asdict(record).items():
+        if isinstance(value, Enum):
+            value = value.value
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[name] = value
+    return out
+
+
+def from_json(kind: type[R], value: Any) -> R:
+    """Build a record of `kind` from its JSON form."""
+    kwargs = {}
+    for f in fields(kind):  # type: ignore[arg-type]
+        raw = value.get(f.name, f.default)
+        if f.name == "status":
+            raw = _STATUS_TYPES[kind](raw)
+        elif f.name == "live":
+            raw = tuple(raw)
+        kwargs[f.name] = raw
+    return kind(**kwargs)
+
+
+_STATUS_TYPES: dict[type[Any], type[Enum]] = {
+    Note: NoteStatus,
+    Receivable: ReceivableStatus,
+    Financing: FinancingStatus,
+}
+
+
+def derived_id(tx_id: str, index: int, kind: str = "note") -> str:
+    """Return the id of output `index` of kind `kind` created by transaction `tx_id`."""
+    return sha256_hex(f"{kind}:{tx_id}:{index}".encode())
+
+
+def invoice_id(seller: str, number: str) -> str:
+    """Return an invoice's id: a hash of the seller's USCC and the invoice number."""
+    return sha256_hex(f"invoice:{seller}:{number}".encode())

@@ -1,0 +1,107 @@
+"""The registry contract: who is in the consortium, and the policies in force.
+
+Genesis writes the founding members (with roles and keys) and the policy
+parameters.  Each policy is kept as a list of versions, each with the height
+from which it applies, so a later governance change never rewrites what was
+decided under an earlier version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from contracts.base import exact_args, require
+from ledger.errors import SchemaError
+from ledger.execution import Action, Call, member_of
+from ledger.membership import Member, Role, member_state_key
+
+POLICY_PREFIX = "policy/"
+
+
+def _non_negative_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _uscc_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+POLICY_CHECKS: Mapping[str, Callable[[Any], bool]] = {
+    "min_split_amount": _non_negative_int,
+    "max_split_depth": _non_negative_int,
+    "max_children": _non_negative_int,
+    "review_tenor_days": _non_negative_int,
+    "acceptance_days": _non_negative_int,
+    "grace_days": _non_negative_int,
+    "block_issuance_when_overdue": lambda v: isinstance(v, bool),
+    "freeze_authorities": _uscc_list,
+}
+
+DEFAULT_POLICIES: Mapping[str, Any] = {
+    "min_split_amount": 10_000,  # 100.00 yuan
+    "max_split_depth": 8,
+    "max_children": 20,
+    "review_tenor_days": 183,
+    "acceptance_days": 7,
+    "grace_days": 3,
+    "block_issuance_when_overdue": True,
+    "freeze_authorities": [],
+}
+
+
+def policy(call: Call, name: str) -> Any:
+    """Return the value of policy `name` in force at the call's block height."""
+    versions = call.state.get(POLICY_PREFIX + name)
+    require(versions, f"policy {name} is defined on chain")
+    applicable = [v for v in versions if v["from_height"] <= call.block.height]
+    require(applicable, f"policy {name} applies at height {call.block.height}")
+    return applicable[-1]["value"]
+
+
+def active_member(call: Call, uscc: str, role: Role, rule: str) -> Member:
+    """Return the member `uscc` if it is active and holds `role`; else fail with `rule`."""
+    member = member_of(call.state, uscc)
+    require(member is not None and member.is_active and member.has_role(role), rule)
+    assert member is not None  # for the type checker; require() has failed otherwise
+    return member
+
+
+def genesis(call: Call) -> None:
+    """Found the consortium: write the members and the initial policies.
+
+    Only the genesis block (height 0) may run this; every founding member signs.
+    """
+    exact_args(call, {"members", "policies"})
+    require(call.block.height == 0, "the consortium is founded only in the genesis block")
+    members = [Member.from_json(m) for m in _member_list(call.args["members"])]
+    require(
+        len({m.uscc for m in members}) == len(members), "each founding member is listed once"
+    )
+    for member in members:
+        call.authorise(member.uscc, "every founding member signs the genesis")
+        call.state.put(member_state_key(member.uscc), member.to_json())
+    _write_policies(call, call.args["policies"])
+    call.emit({"type": "genesis", "members": [m.uscc for m in members]})
+
+
+def _member_list(value: Any) -> list[Any]:
+    if not isinstance(value, list) or not value:
+        raise SchemaError("genesis needs a non-empty list of members")
+    return value
+
+
+def _write_policies(call: Call, policies: Any) -> None:
+    if not isinstance(policies, dict):
+        raise SchemaError("policies must be an object of name to value")
+    unknown = sorted(set(policies) - set(POLICY_CHECKS))
+    if unknown:
+        raise SchemaError(f"unknown policy parameter(s): {', '.join(unknown)}")
+    merged = {**DEFAULT_POLICIES, **policies}
+    for name, value in sorted(merged.items()):
+        if not POLICY_CHECKS[name](value):
+            raise SchemaError(f"policy {name} has a value of the wrong type")
+        call.state.put(POLICY_PREFIX + name, [{"from_height": call.block.height, "value": value}])
+
+
+ACTIONS: Mapping[str, Action] = {"genesis": genesis}

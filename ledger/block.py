@@ -1,0 +1,107 @@
+"""Blocks: an ordered batch of transactions and a header that commits to it.
+
+The header binds the block to its predecessor (`prev_hash`), to its place in
+the ordering service (`position`), to the exact transactions (`tx_root`), to
+what executing them produced (`result_root`: each transaction's validity and
+state writes, so two nodes that computed different results produce different
+headers) and to the size of the global transaction log after the block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.canonical import JSONValue, canonical_bytes
+from ledger.crypto import sha256_hex
+from ledger.errors import SchemaError
+from ledger.merkle import leaf_hash, root_from_leaf_hashes
+
+GENESIS_PREV_HASH = "00" * 32
+HEADER_FIELDS = (
+    "chain_id",
+    "height",
+    "prev_hash",
+    "position",
+    "proposer",
+    "time",
+    "tx_count",
+    "tx_root",
+    "result_root",
+    "log_size",
+)
+
+
+@dataclass(frozen=True)
+class BlockHeader:
+    """The signed-over summary of one block."""
+
+    chain_id: str
+    height: int
+    prev_hash: str
+    position: int
+    proposer: str
+    time: str
+    tx_count: int
+    tx_root: str
+    result_root: str
+    log_size: int
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """Return the header as a JSON-ready dict."""
+        return {name: getattr(self, name) for name in HEADER_FIELDS}
+
+    def canonical(self) -> bytes:
+        """Return the canonical bytes that are hashed and signed."""
+        return canonical_bytes(self.to_json())
+
+    def hash(self) -> str:
+        """Return the header hash (the block hash), hex."""
+        return sha256_hex(self.canonical())
+
+    @classmethod
+    def from_json(cls, value: Any) -> BlockHeader:
+        """Build a header from JSON; raise SchemaError if a field is missing or mistyped."""
+        if not isinstance(value, dict) or set(value) != set(HEADER_FIELDS):
+            raise SchemaError(f"a block header has exactly the fields {', '.join(HEADER_FIELDS)}")
+        for name in ("height", "position", "tx_count", "log_size"):
+            if not isinstance(value[name], int) or isinstance(value[name], bool):
+                raise SchemaError(f"header field {name} must be an integer")
+        return cls(**value)
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """What executing one transaction produced: validity, reason and state writes."""
+
+    tx_id: str
+    valid: bool
+    code: str
+    reason: str
+    writes: tuple[tuple[str, JSONValue], ...] = ()
+    events: tuple[JSONValue, ...] = field(default=())
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """Return the result as a JSON-ready dict (writes as [key, value|null] pairs)."""
+        return {
+            "tx": self.tx_id,
+            "valid": self.valid,
+            "code": self.code,
+            "reason": self.reason,
+            "writes": [[k, v] for k, v in self.writes],
+            "events": list(self.events),
+        }
+
+    def leaf(self) -> bytes:
+        """Return the Merkle leaf hash of this result for `result_root`."""
+        return leaf_hash(canonical_bytes(self.to_json()))
+
+
+def tx_root(envelope_leaves: list[bytes]) -> str:
+    """Return the hex RFC 9162 root over the canonical bytes of the block's envelopes."""
+    return root_from_leaf_hashes([leaf_hash(data) for data in envelope_leaves]).hex()
+
+
+def result_root(results: list[TxResult]) -> str:
+    """Return the hex RFC 9162 root over the block's transaction results."""
+    return root_from_leaf_hashes([r.leaf() for r in results]).hex()

@@ -1,0 +1,148 @@
+"""Canonical bytes: RFC 8785 (JCS) for the ledger's restricted JSON schema.
+
+Everything that is hashed or signed is first turned into these bytes, so two
+parties that hold the same document always compute the same id and verify the
+same signature.  The schema forbids floats outright (money is integer fen,
+rates are decimal strings), which makes JCS's number rules collapse to plain
+integer printing; integers are kept inside the range an IEEE double holds
+exactly, so any JCS implementation agrees with ours byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ledger.errors import EncodingError
+
+JSONValue = Any
+"""A value of our schema: None, bool, int, str, list/tuple of values, str-keyed dict."""
+
+MAX_SAFE_INTEGER = 2**53 - 1
+_encode_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_SURROGATE_ORDER_SENSITIVE = "\ue000"
+
+
+def canonical_bytes(value: JSONValue) -> bytes:
+    """Return the RFC 8785 encoding of `value` as UTF-8 bytes.
+
+    Raises EncodingError for floats, out-of-range integers, non-string keys,
+    lone surrogates or any type outside the schema.
+    """
+    text = canonical_text(value)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise EncodingError("strings must be valid Unicode (no lone surrogates)") from exc
+
+
+def canonical_text(value: JSONValue) -> str:
+    """Return the RFC 8785 encoding of `value` as a str (see canonical_bytes)."""
+    parts: list[str] = []
+    _encode(value, parts)
+    return "".join(parts)
+
+
+def _encode(value: JSONValue, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(_encode_string(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(_encode_int(value))
+    elif isinstance(value, dict):
+        _encode_object(value, out)
+    elif isinstance(value, list | tuple):
+        _encode_array(value, out)
+    else:
+        raise EncodingError(f"type {type(value).__name__} is not allowed in signed data")
+
+
+def _encode_int(value: int) -> str:
+    if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return str(value)
+    raise EncodingError(f"integer {value} is outside the exactly representable range")
+
+
+def _encode_array(items: list[JSONValue] | tuple[JSONValue, ...], out: list[str]) -> None:
+    out.append("[")
+    for position, item in enumerate(items):
+        if position:
+            out.append(",")
+        _encode(item, out)
+    out.append("]")
+
+
+def _encode_object(obj: dict[Any, JSONValue], out: list[str]) -> None:
+    for key in obj:
+        if not isinstance(key, str):
+            raise EncodingError(f"object keys must be strings, not {type(key).__name__}")
+    out.append("{")
+    for position, key in enumerate(_sorted_keys(obj)):
+        if position:
+            out.append(",")
+        out.append(_encode_string(key))
+        out.append(":")
+        _encode(obj[key], out)
+    out.append("}")
+
+
+def _sorted_keys(obj: dict[str, JSONValue]) -> list[str]:
+    """Sort keys by UTF-16 code units, as RFC 8785 section 3.2.3 requires.
+
+    Code-point order equals UTF-16 order unless a key holds characters at or
+    above U+E000 next to astral characters, so the cheap sort serves nearly
+    always.
+    """
+    if obj and max(max(k, default="") for k in obj) >= _SURROGATE_ORDER_SENSITIVE:
+        return sorted(obj, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+    return sorted(obj)
+
+
+def _reject_constant(name: str) -> None:
+    raise EncodingError(f"{name} is not allowed in signed data")
+
+
+def _reject_float(text: str) -> None:
+    raise EncodingError(f"number {text} is not an integer; floats are not allowed")
+
+
+def parse_json(data: bytes | str) -> JSONValue:
+    """Parse JSON text of our schema (floats and NaN rejected), not necessarily canonical.
+
+    Raises EncodingError naming what is wrong.
+    """
+    try:
+        return json.loads(
+            data,
+            parse_float=_reject_float,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_object_without_duplicates,
+        )
+    except EncodingError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise EncodingError(f"malformed JSON: {exc}") from exc
+
+
+def parse_canonical(data: bytes) -> JSONValue:
+    """Parse bytes that must already be in canonical form, and return the value.
+
+    Raises EncodingError if the bytes are malformed or not exactly canonical,
+    so that one document never has two encodings (and two transaction ids).
+    """
+    value = parse_json(data)
+    if canonical_bytes(value) != data:
+        raise EncodingError("document is not in canonical (RFC 8785) form")
+    return value
+
+
+def _object_without_duplicates(pairs: list[tuple[str, JSONValue]]) -> dict[str, JSONValue]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise EncodingError("object has duplicate keys")
+    return obj

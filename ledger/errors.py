@@ -1,0 +1,68 @@
+"""One error hierarchy for the whole ledger.
+
+Every failure the core can report is a subclass of `LedgerError`, so callers
+(the node's HTTP layer, the SDK, the auditor) can map them to a clear answer
+without string matching.  Each subclass carries a short machine `code`.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Raised for any failure detected by the ledger core."""
+
+    code = "ledger_error"
+
+
+class EncodingError(LedgerError):
+    """Raised when data is not valid canonical JSON of our schema."""
+
+    code = "bad_encoding"
+
+
+class SchemaError(LedgerError):
+    """Raised when a well-formed document has missing, extra or mistyped fields."""
+
+    code = "bad_schema"
+
+
+class SignatureError(LedgerError):
+    """Raised when a signature is missing, forged, extra or made with the wrong key."""
+
+    code = "bad_signature"
+
+
+class ReplayError(LedgerError):
+    """Raised when a transaction id or a signer's nonce has been used before."""
+
+    code = "replay"
+
+
+class ValidityWindowError(LedgerError):
+    """Raised when block time falls outside a transaction's validity window."""
+
+    code = "outside_validity_window"
+
+
+class UnknownContractError(LedgerError):
+    """Raised when a transaction names a contract or action that does not exist."""
+
+    code = "unknown_contract"
+
+
+class ContractViolation(LedgerError):
+    """Raised when a contract rule fails; the message is the rule itself."""
+
+    code = "contract_violation"
+
+
+class ProofError(LedgerError):
+    """Raised when an inclusion or consistency proof does not verify."""
+
+    code = "bad_proof"
+
+
+class ChainError(LedgerError):
+    """Raised when blocks do not link, or a header disagrees with its contents."""
+
+    code = "bad_chain"

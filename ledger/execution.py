@@ -1,0 +1,292 @@
+"""Deterministic execution of ordered transactions against the world state.
+
+The world state is a key-value map of canonical JSON values.  A block is
+executed transaction by transaction, each seeing the writes of those before
+it; a transaction that breaks a rule is kept in the block, marked invalid with
+its reason, and writes nothing.  Nothing here touches a clock, a disk or the
+network: state, block time and the replay sets arrive as arguments, so every
+node (and every auditor re-executing the chain) computes the same results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any, Protocol
+
+from ledger.block import TxResult
+from ledger.canonical import JSONValue, canonical_bytes, parse_json
+from ledger.crypto import PublicKey
+from ledger.errors import (
+    ContractViolation,
+    LedgerError,
+    ReplayError,
+    SignatureError,
+    UnknownContractError,
+    ValidityWindowError,
+)
+from ledger.membership import Member, member_state_key
+from ledger.timefmt import parse_date, parse_timestamp
+from ledger.tx import Envelope
+
+_DELETED = object()
+
+
+class StateReader(Protocol):
+    """Read-only access to committed world state."""
+
+    def get(self, key: str) -> JSONValue | None:
+        """Return the value stored at `key`, or None if there is none."""
+
+
+@dataclass(frozen=True)
+class BlockContext:
+    """What a contract may know about the block it runs in."""
+
+    chain_id: str
+    height: int
+    time: str
+
+    @cached_property
+    def moment(self) -> datetime:
+        """Return block time as an aware datetime."""
+        return parse_timestamp(self.time, what="block time")
+
+    @cached_property
+    def date(self) -> date:
+        """Return the block's UTC calendar date (the business date of its transactions)."""
+        return parse_date(self.time[:10], what="block date")
+
+
+class Overlay:
+    """Writes layered over a reader; values are stored as canonical bytes.
+
+    Storing bytes means no caller can mutate a value another one will read.
+    """
+
+    def __init__(self, base: StateReader) -> None:
+        self._base = base
+        self._writes: dict[str, bytes | object] = {}
+
+    def get(self, key: str) -> JSONValue | None:
+        """Return the newest value at `key`, or None."""
+        if key in self._writes:
+            raw = self._writes[key]
+            return None if raw is _DELETED else parse_json(raw)  # type: ignore[arg-type]
+        return self._base.get(key)
+
+    def put(self, key: str, value: JSONValue) -> None:
+        """Write `value` at `key` (None deletes)."""
+        self._writes[key] = _DELETED if value is None else canonical_bytes(value)
+
+    def merge(self, other: Overlay) -> None:
+        """Take over every write of `other`, which must be layered on this overlay."""
+        self._writes.update(other._writes)
+
+    def writes(self) -> tuple[tuple[str, JSONValue], ...]:
+        """Return the writes sorted by key, with None for deletions."""
+        return tuple(
+            (k, None if v is _DELETED else parse_json(v))  # type: ignore[arg-type]
+            for k, v in sorted(self._writes.items())
+        )
+
+    def raw_writes(self) -> dict[str, bytes | None]:
+        """Return the writes as canonical bytes (None for deletions), unsorted."""
+        return {k: None if v is _DELETED else v for k, v in self._writes.items()}  # type: ignore[misc]
+
+
+class Call:
+    """One transaction as seen by the contract action that executes it."""
+
+    def __init__(self, envelope: Envelope, tx_id: str, block: BlockContext, state: Overlay):
+        self.tx_id = tx_id
+        self.body = envelope.body
+        self.args: Mapping[str, Any] = envelope.body.args
+        self.block = block
+        self.state = state
+        self.events: list[JSONValue] = []
+        self._authorised: set[str] = set()
+
+    @property
+    def signers(self) -> tuple[str, ...]:
+        """Return the organisations that signed this transaction."""
+        return self.body.signers
+
+    def authorise(self, uscc: str, rule: str) -> None:
+        """Require that `uscc` signed; `rule` is the message if it did not."""
+        if uscc not in self.body.signers:
+            raise ContractViolation(rule)
+        self._authorised.add(uscc)
+
+    def unused_signers(self) -> list[str]:
+        """Return signers that no rule of the action asked for."""
+        return [s for s in self.body.signers if s not in self._authorised]
+
+    def emit(self, event: dict[str, JSONValue]) -> None:
+        """Record a business event (carried in the result, hashed into result_root)."""
+        self.events.append(event)
+
+
+Action = Callable[[Call], None]
+SignatureCheck = Callable[[Envelope, Callable[[str], PublicKey | None]], None]
+
+
+def default_signature_check(envelope: Envelope, key_of: Callable[[str], PublicKey | None]) -> None:
+    """Verify every signature of `envelope` (the node may substitute a cached check)."""
+    envelope.verify(key_of)
+
+
+@dataclass(frozen=True)
+class ReplayGuard:
+    """Transaction ids and (signer, nonce) pairs already committed before this block."""
+
+    seen_tx_ids: frozenset[str] = frozenset()
+    used_nonces: frozenset[tuple[str, str]] = frozenset()
+
+
+class Executor:
+    """Runs transactions through the registered contract actions."""
+
+    def __init__(
+        self,
+        contracts: Mapping[str, Mapping[str, Action]],
+        signature_check: SignatureCheck = default_signature_check,
+    ) -> None:
+        self._contracts = contracts
+        self._signature_check = signature_check
+
+    def run(self, envelope: Envelope, block: BlockContext, state: Overlay) -> Call:
+        """Execute one transaction on `state` (a fresh overlay) and return the call.
+
+        Checks chain, window, signatures and membership, then the contract.
+        Raises a LedgerError subclass naming the rule that failed; on failure
+        the caller must discard `state`.  Replay is checked by the caller.
+        """
+        body = envelope.body
+        if body.chain_id != block.chain_id:
+            raise ReplayError(f"transaction is for chain {body.chain_id!r}, not {block.chain_id!r}")
+        self._check_window(envelope, block)
+        self._check_signers(envelope, state)
+        action = self._lookup(body.contract, body.action)
+        call = Call(envelope, envelope.tx_id, block, state)
+        action(call)
+        unused = call.unused_signers()
+        if unused:
+            raise SignatureError(
+                f"every signer must be a party to the action; {', '.join(unused)} is not"
+            )
+        return call
+
+    def _lookup(self, contract: str, action: str) -> Action:
+        actions = self._contracts.get(contract)
+        if actions is None:
+            raise UnknownContractError(f"unknown contract {contract!r}")
+        if action not in actions:
+            raise UnknownContractError(f"contract {contract!r} has no action {action!r}")
+        return actions[action]
+
+    @staticmethod
+    def _check_window(envelope: Envelope, block: BlockContext) -> None:
+        if not envelope.body.not_before <= block.time <= envelope.body.not_after:
+            raise ValidityWindowError(
+                f"block time {block.time} is outside the transaction's validity window "
+                f"[{envelope.body.not_before}, {envelope.body.not_after}]"
+            )
+
+    def _check_signers(self, envelope: Envelope, state: StateReader) -> None:
+        if is_genesis(envelope):
+            self._signature_check(envelope, genesis_keys(envelope))
+            return
+
+        def key_of(uscc: str) -> PublicKey | None:
+            member = member_of(state, uscc)
+            if member is not None and not member.is_active:
+                raise SignatureError(f"signer {uscc} is suspended")
+            return None if member is None else member.public_key
+
+        self._signature_check(envelope, key_of)
+
+    def execute_block(
+        self,
+        envelopes: Iterable[Envelope],
+        *,
+        state: StateReader,
+        block: BlockContext,
+        replay: ReplayGuard,
+    ) -> tuple[list[TxResult], Overlay]:
+        """Execute a block's transactions in order; return per-tx outcomes and all writes.
+
+        Never raises for a bad transaction: it is marked invalid with its reason.
+        """
+        block_state = Overlay(state)
+        seen = set(replay.seen_tx_ids)
+        nonces = set(replay.used_nonces)
+        outcomes = []
+        for envelope in envelopes:
+            outcome = self._execute_one(envelope, block, block_state, seen, nonces)
+            outcomes.append(outcome)
+        return outcomes, block_state
+
+    def _execute_one(
+        self,
+        envelope: Envelope,
+        block: BlockContext,
+        block_state: Overlay,
+        seen: set[str],
+        nonces: set[tuple[str, str]],
+    ) -> TxResult:
+        tx_id = envelope.tx_id
+        pairs = {(s, envelope.body.nonce) for s in envelope.body.signers}
+        tx_state = Overlay(block_state)
+        try:
+            check_not_replayed(tx_id, pairs, seen, nonces)
+            call = self.run(envelope, block, tx_state)
+        except LedgerError as exc:
+            return TxResult(tx_id, False, exc.code, str(exc), (), ())
+        except Exception as exc:  # a contract bug must not split the network
+            return TxResult(tx_id, False, "internal_error", type(exc).__name__, (), ())
+        finally:
+            seen.add(tx_id)
+            nonces.update(pairs)
+        block_state.merge(tx_state)
+        return TxResult(tx_id, True, "ok", "", tx_state.writes(), tuple(call.events))
+
+
+def check_not_replayed(
+    tx_id: str, pairs: set[tuple[str, str]], seen: set[str] | frozenset[str],
+    nonces: set[tuple[str, str]] | frozenset[tuple[str, str]],
+) -> None:
+    """Raise ReplayError if the id or any signer's nonce was used before."""
+    if tx_id in seen:
+        raise ReplayError(f"transaction {tx_id} has already been submitted")
+    reused = sorted(s for s, n in pairs if (s, n) in nonces)
+    if reused:
+        raise ReplayError(f"nonce already used by {', '.join(reused)}")
+
+
+def is_genesis(envelope: Envelope) -> bool:
+    """Return whether `envelope` is the consortium's founding transaction."""
+    return envelope.body.contract == "registry" and envelope.body.action == "genesis"
+
+
+def genesis_keys(envelope: Envelope) -> Callable[[str], PublicKey | None]:
+    """Return a key lookup over the members a genesis transaction introduces.
+
+    The founding members' keys cannot come from state (it is empty), so the
+    genesis is self-signed: each founder signs with the key it registers.
+    """
+    members = envelope.body.args.get("members")
+    keys: dict[str, PublicKey] = {}
+    if isinstance(members, list):
+        for value in members:
+            member = Member.from_json(value)
+            keys[member.uscc] = member.public_key
+    return keys.get
+
+
+def member_of(state: StateReader, uscc: str) -> Member | None:
+    """Return the member record for `uscc`, or None if it is not a member."""
+    value = state.get(member_state_key(uscc))
+    return None if value is None else Member.from_json(value)

@@ -1,0 +1,130 @@
+"""Money: integer fen, exact pricing and exact pro-rata allocation.
+
+Amounts are always integer counts of fen (分, 1/100 yuan).  `Decimal` is used
+only where a rate is applied, under a local context wide enough to be exact
+for every amount the schema admits, and the single rounding rule is half-up to
+the fen.  Day counts are ACT/360: from the funding date inclusive to the
+maturity date exclusive.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
+
+from ledger.errors import SchemaError
+
+FEN_PER_YUAN = 100
+DAY_COUNT_BASIS = 360
+CURRENCIES = frozenset({"CNY", "USD", "EUR", "HKD", "JPY", "GBP"})
+RATE_PATTERN = re.compile(r"^(0|[1-9]\d{0,2})(\.\d{1,10})?$")
+YUAN_PATTERN = re.compile(r"^-?\d{1,13}(\.\d{1,2})?$")
+_EXACT = Context(prec=60, rounding=ROUND_HALF_UP)
+
+FEE_PAYERS = ("seller", "buyer", "split")
+
+
+def format_fen(amount: int) -> str:
+    """Render fen as yuan with thousands separators and two decimals: 100050 -> '1,000.50'."""
+    sign = "-" if amount < 0 else ""
+    yuan, fen = divmod(abs(amount), FEN_PER_YUAN)
+    return f"{sign}{yuan:,}.{fen:02d}"
+
+
+def parse_yuan(text: str) -> int:
+    """Parse '1000000.00' or '1,000,000' (yuan) into integer fen; raise SchemaError if malformed."""
+    cleaned = text.replace(",", "").strip()
+    if not YUAN_PATTERN.match(cleaned):
+        raise SchemaError(f"{text!r} is not an amount in yuan with at most two decimals")
+    return int(Decimal(cleaned) * FEN_PER_YUAN)
+
+
+def parse_rate(text: str) -> Decimal:
+    """Parse an annual rate written as a decimal fraction string ('0.0200' is 2%).
+
+    Raises SchemaError unless it is a plain decimal with at most ten places.
+    """
+    if not isinstance(text, str) or not RATE_PATTERN.match(text):
+        raise SchemaError(f"rate {text!r} must be a decimal string such as '0.0200'")
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes this
+        raise SchemaError(f"rate {text!r} is not a decimal") from exc
+
+
+def act360_days(funding: date, maturity: date) -> int:
+    """Count days from `funding` (inclusive) to `maturity` (exclusive)."""
+    return (maturity - funding).days
+
+
+def round_half_up_fen(value: Decimal) -> int:
+    """Round a Decimal count of fen to an integer, half away from zero."""
+    with localcontext(_EXACT):
+        return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def discount_interest(face: int, annual_rate: Decimal, days: int) -> int:
+    """Return interest in fen: face x rate x days / 360, rounded half-up to the fen."""
+    with localcontext(_EXACT):
+        exact = Decimal(face) * annual_rate * Decimal(days) / Decimal(DAY_COUNT_BASIS)
+        return round_half_up_fen(exact)
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The priced terms of one financing, all money in fen."""
+
+    face: int
+    annual_rate: str
+    days: int
+    interest: int
+    fees: int
+    fee_payer: str
+    seller_fees: int
+    net_proceeds: int
+
+
+def price_financing(
+    *, face: int, annual_rate: str, funding: date, maturity: date, fees: int, fee_payer: str
+) -> Pricing:
+    """Price a discount/factoring of `face` fen funded on `funding`, maturing on `maturity`.
+
+    The seller receives face - interest - the fees it bears; `fee_payer` is
+    'seller', 'buyer' (the bank bears them) or 'split' (the seller bears half,
+    rounded half-up).  Raises SchemaError on a malformed rate or fee payer.
+    """
+    if fee_payer not in FEE_PAYERS:
+        raise SchemaError(f"fee payer must be one of {', '.join(FEE_PAYERS)}")
+    rate = parse_rate(annual_rate)
+    days = act360_days(funding, maturity)
+    interest = discount_interest(face, rate, days)
+    seller_fees = {"seller": fees, "buyer": 0, "split": (fees + 1) // 2}[fee_payer]
+    return Pricing(
+        face=face,
+        annual_rate=annual_rate,
+        days=days,
+        interest=interest,
+        fees=fees,
+        fee_payer=fee_payer,
+        seller_fees=seller_fees,
+        net_proceeds=face - interest - seller_fees,
+    )
+
+
+def allocate_pro_rata(payment: int, amounts: Sequence[int]) -> tuple[int, ...]:
+    """Split `payment` fen over `amounts` in proportion, exactly.
+
+    Each share is floor(payment x amount / total); the fen left over go one
+    each to the earliest entries.  Requires 0 <= payment <= sum(amounts) and
+    every amount positive, so no share ever exceeds its amount.
+    """
+    total = sum(amounts)
+    if not 0 <= payment <= total or any(a <= 0 for a in amounts):
+        raise ValueError("payment must lie between 0 and the positive amounts' total")
+    shares = [payment * amount // total for amount in amounts]
+    for index in range(payment - sum(shares)):
+        shares[index] += 1
+    return tuple(shares)
