@@ -9,7 +9,7 @@ consuming notes and creating new ones.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, TypeVar
 
 from ledger.canonical import JSONValue
@@ -19,7 +19,7 @@ from ledger.execution import Call
 R = TypeVar("R")
 
 
-class NoteStatus(str, Enum):
+class NoteStatus(StrEnum):
     """Where a note is in its life."""
 
     PENDING = "pending"  # issued, awaiting the receiver's acceptance
@@ -30,7 +30,7 @@ class NoteStatus(str, Enum):
     VOID = "void"  # rejected, withdrawn or expired before acceptance
 
 
-class ReceivableStatus(str, Enum):
+class ReceivableStatus(StrEnum):
     """Where a whole credential (a root and its split tree) is in its life."""
 
     PENDING = "pending"
@@ -42,7 +42,7 @@ class ReceivableStatus(str, Enum):
     OVERDUE = "overdue"
 
 
-class FinancingStatus(str, Enum):
+class FinancingStatus(StrEnum):
     """Where a financing request is in its life."""
 
     REQUESTED = "requested"

@@ -53,7 +53,8 @@ DEFAULT_POLICIES: Mapping[str, Any] = {
 def policy(call: Call, name: str) -> Any:
     """Return the value of policy `name` in force at the call's block height."""
     versions = call.state.get(POLICY_PREFIX + name)
-    require(versions, f"policy {name} is defined on chain")
+    require(isinstance(versions, list) and versions, f"policy {name} is defined on chain")
+    assert isinstance(versions, list)
     applicable = [v for v in versions if v["from_height"] <= call.block.height]
     require(applicable, f"policy {name} applies at height {call.block.height}")
     return applicable[-1]["value"]

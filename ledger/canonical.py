@@ -19,7 +19,7 @@ JSONValue = Any
 """A value of our schema: None, bool, int, str, list/tuple of values, str-keyed dict."""
 
 MAX_SAFE_INTEGER = 2**53 - 1
-_encode_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_string = json.encoder.encode_basestring
 _SURROGATE_ORDER_SENSITIVE = "\ue000"
 
 

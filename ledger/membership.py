@@ -8,7 +8,7 @@ mistyped id is caught before it reaches a contract.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from ledger.canonical import JSONValue
@@ -20,7 +20,7 @@ USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 USCC_LENGTH = 18
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What an organisation may do in the consortium."""
 
     CORE_ENTERPRISE = "core_enterprise"
@@ -29,7 +29,7 @@ class Role(str, Enum):
     AUDITOR = "auditor"
 
 
-class MemberStatus(str, Enum):
+class MemberStatus(StrEnum):
     """Whether a member may currently sign transactions."""
 
     ACTIVE = "active"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ledger.canonical import JSONValue, canonical_bytes, parse_canonical
@@ -20,7 +21,7 @@ from ledger.errors import SchemaError, SignatureError
 from ledger.timefmt import parse_timestamp
 
 MAX_BODY_BYTES = 64 * 1024
-MAX_SIGNERS = 8
+MAX_SIGNERS = 64  # a genesis is signed by every founding member
 NONCE_PATTERN = re.compile(r"^[0-9a-f]{16,64}$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 BODY_FIELDS = frozenset(
@@ -128,7 +129,7 @@ class Envelope:
     body: TxBody
     signatures: tuple[Signature, ...]
 
-    @property
+    @cached_property
     def tx_id(self) -> str:
         """Return the transaction id: SHA-256 of the canonical body, hex."""
         return tx_id_of(self.body_bytes)
@@ -142,6 +143,10 @@ class Envelope:
 
     def canonical(self) -> bytes:
         """Return the canonical bytes of the wire form (the transaction-log leaf data)."""
+        return self._canonical
+
+    @cached_property
+    def _canonical(self) -> bytes:
         return canonical_bytes(self.to_json())
 
     def verify(self, key_of: Callable[[str], PublicKey | None]) -> None:

@@ -108,7 +108,9 @@ def mark_overdue(call: Call) -> None:
     rule = "the issuer or a holder of the credential records it overdue"
     require(signer == root.issuer or signer in holders, rule)
     call.authorise(signer, rule)
-    require(root.status is ReceivableStatus.ACTIVE, "only an effective unpaid credential goes overdue")
+    require(
+        root.status is ReceivableStatus.ACTIVE, "only an effective unpaid credential goes overdue"
+    )
     grace = timedelta(days=policy(call, "grace_days"))
     require(
         call.block.date > base.day(root.maturity_date, "maturity_date") + grace,

@@ -1,0 +1,264 @@
+"""The participant SDK: one method per business action, plus queries and proofs.
+
+Each action builds the transaction body, signs it with the participant's key,
+submits it and (by default) waits until it commits, returning the committed
+status with its events.  Actions that need a second party's signature (a
+credit line) are prepared, co-signed by the other party, then submitted.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from client.http import NodeClient, NodeError, Now, system_now
+from client.keystore import Identity
+from client.proofs import verify_tx_inclusion
+from ledger.canonical import canonical_bytes
+from ledger.crypto import Domain
+from ledger.timefmt import format_timestamp
+from ledger.tx import Envelope, Signature, TxBody
+
+VALIDITY = timedelta(days=1)
+CLOCK_SLACK = timedelta(minutes=5)
+
+
+class TransactionFailed(Exception):
+    """Raised when a submitted transaction committed as invalid, with the rule that failed."""
+
+    def __init__(self, status: Mapping[str, Any]) -> None:
+        super().__init__(f"{status.get('code')}: {status.get('reason')}")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class PreparedTx:
+    """A transaction body with the signatures gathered so far."""
+
+    body: TxBody
+    body_bytes: bytes
+    signatures: tuple[Signature, ...]
+
+    def envelope(self) -> Envelope:
+        """Return the envelope (all listed signers must have signed)."""
+        return Envelope(self.body_bytes, self.body, self.signatures)
+
+
+class Participant:
+    """A consortium member acting through one node."""
+
+    def __init__(
+        self, node_url: str, identity: Identity, *, chain_id: str | None = None,
+        now: Now = system_now, timeout: float = 60.0, transport: Any = None,
+    ) -> None:
+        self.identity = identity
+        self.now = now
+        self.node = NodeClient(node_url, identity, chain_id=chain_id, now=now, timeout=timeout,
+                               transport=transport)
+
+    @property
+    def uscc(self) -> str:
+        """Return this participant's organisation id."""
+        return self.identity.uscc
+
+    def close(self) -> None:
+        """Close the connection to the node."""
+        self.node.close()
+
+    # -- building and submitting -------------------------------------------------
+
+    def prepare(
+        self, contract: str, action: str, args: Mapping[str, Any],
+        signers: Sequence[str] | None = None,
+    ) -> PreparedTx:
+        """Build a body (signers default to this participant) and sign it ourselves."""
+        moment = self.now()
+        body = TxBody(
+            chain_id=self.node.chain_id, contract=contract, action=action, args=dict(args),
+            signers=tuple(signers or (self.uscc,)), nonce=secrets.token_hex(16),
+            not_before=format_timestamp(moment - CLOCK_SLACK),
+            not_after=format_timestamp(moment + VALIDITY),
+        )
+        return self.cosign(PreparedTx(body, canonical_bytes(body.to_json()), ()))
+
+    def cosign(self, prepared: PreparedTx) -> PreparedTx:
+        """Add this participant's signature to a prepared transaction."""
+        if self.uscc not in prepared.body.signers:
+            raise ValueError(f"{self.uscc} is not a listed signer of this transaction")
+        signature = self.identity.key.sign(Domain.TRANSACTION, prepared.body_bytes)
+        kept = tuple(s for s in prepared.signatures if s.signer != self.uscc)
+        return PreparedTx(prepared.body, prepared.body_bytes,
+                          (*kept, Signature(self.uscc, signature)))
+
+    def submit(
+        self, envelopes: Sequence[Envelope], *, wait: bool = True, check: bool = True,
+        timeout: float = 30.0,
+    ) -> list[dict[str, Any]]:
+        """Submit envelopes as one all-or-nothing batch; return their statuses.
+
+        With `wait`, block until each commits; with `check`, raise
+        TransactionFailed if any committed as invalid.
+        """
+        payload = {"transactions": [e.to_json() for e in envelopes]}
+        answer = self.node.post("/v1/transactions", payload,
+                                params={"wait": wait, "timeout": timeout} if wait else None)
+        if not wait:
+            return [{"tx_id": i, "status": "pending"} for i in answer["accepted"]]
+        results: list[dict[str, Any]] = answer["results"]
+        for status in results:
+            if check and status.get("status") == "invalid":
+                raise TransactionFailed(status)
+        return results
+
+    def act(self, action: str, contract: str = "receivable", **args: Any) -> dict[str, Any]:
+        """Sign and submit one action by this participant alone; return the committed status."""
+        envelope = self.prepare(contract, action, args).envelope()
+        status = self.submit([envelope])[0]
+        return self.transaction(status["tx_id"]) if status.get("status") != "pending" else status
+
+    # -- business actions ----------------------------------------------------------
+
+    def propose_credit_line(
+        self, *, core: str, limit: int, currency: str, expiry_date: str
+    ) -> PreparedTx:
+        """As a bank, prepare a credit line for `core` to co-sign."""
+        args = {"bank": self.uscc, "core": core, "limit": limit, "currency": currency,
+                "expiry_date": expiry_date}
+        return self.prepare("receivable", "grant_credit_line", args, signers=(self.uscc, core))
+
+    def issue(
+        self, *, credit_line: str, to: str, amount: int, currency: str, maturity_date: str,
+        contract_no: str, invoices: Sequence[Mapping[str, Any]],
+        documents: Sequence[Mapping[str, str]] = (),
+    ) -> dict[str, Any]:
+        """Issue a credential to a supplier against invoices (pending its acceptance)."""
+        trade = {"contract_no": contract_no, "invoices": [dict(i) for i in invoices],
+                 "documents": [dict(d) for d in documents]}
+        return self.act("issue", credit_line=credit_line, to=to, amount=amount,
+                        currency=currency, maturity_date=maturity_date, trade=trade)
+
+    def accept(self, receivable: str) -> dict[str, Any]:
+        """Sign for a credential issued to us."""
+        return self.act("accept", receivable=receivable)
+
+    def reject(self, receivable: str) -> dict[str, Any]:
+        """Refuse a credential issued to us."""
+        return self.act("reject", receivable=receivable)
+
+    def withdraw(self, receivable: str) -> dict[str, Any]:
+        """Take back a credential we issued that is not yet accepted."""
+        return self.act("withdraw", receivable=receivable)
+
+    def expire(self, receivable: str) -> dict[str, Any]:
+        """Record that a credential's acceptance window passed."""
+        return self.act("expire", receivable=receivable)
+
+    def transfer(self, note: str, payments: Sequence[tuple[str, int]]) -> dict[str, Any]:
+        """Pay recipients from a note we hold: [(uscc, fen), ...]; we keep the rest."""
+        return self.act("transfer", note=note,
+                        payments=[{"to": to, "amount": amount} for to, amount in payments])
+
+    def request_financing(self, note: str, bank: str) -> dict[str, Any]:
+        """Ask `bank` to finance a note we hold."""
+        return self.act("request_financing", note=note, bank=bank)
+
+    def offer_terms(
+        self, financing: str, *, annual_rate: str, funding_date: str, fees: int = 0,
+        fee_payer: str = "seller", recourse: bool = False, registry_no: str | None = None,
+        tenor_reviewed: bool = False,
+    ) -> dict[str, Any]:
+        """As the bank asked, offer priced terms on a financing request."""
+        args: dict[str, Any] = {
+            "financing": financing, "annual_rate": annual_rate, "funding_date": funding_date,
+            "fees": fees, "fee_payer": fee_payer, "recourse": recourse,
+            "tenor_reviewed": tenor_reviewed,
+        }
+        if registry_no is not None:
+            args["registry_no"] = registry_no
+        return self.act("offer_terms", **args)
+
+    def accept_terms(self, financing: str) -> dict[str, Any]:
+        """Agree to the bank's terms; our note passes to the bank."""
+        return self.act("accept_terms", financing=financing)
+
+    def cancel_financing(self, financing: str) -> dict[str, Any]:
+        """Withdraw from an open financing request."""
+        return self.act("cancel_financing", financing=financing)
+
+    def confirm_disbursement(self, financing: str, payment_ref: str) -> dict[str, Any]:
+        """As the bank, confirm the seller was paid."""
+        return self.act("confirm_disbursement", financing=financing, payment_ref=payment_ref)
+
+    def pay(self, receivable: str, amount: int, payment_ref: str) -> dict[str, Any]:
+        """As the issuer, record a maturity payment (full or partial)."""
+        return self.act("pay", receivable=receivable, amount=amount, payment_ref=payment_ref)
+
+    def mark_overdue(self, receivable: str) -> dict[str, Any]:
+        """Record that a credential is unpaid past maturity plus grace."""
+        return self.act("mark_overdue", receivable=receivable)
+
+    def freeze(self, note: str, reason: str) -> dict[str, Any]:
+        """As a freeze authority, freeze a note."""
+        return self.act("freeze", note=note, reason=reason)
+
+    def unfreeze(self, note: str, reason: str) -> dict[str, Any]:
+        """As a freeze authority, lift a freeze."""
+        return self.act("unfreeze", note=note, reason=reason)
+
+    # -- queries ---------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Return the node's chain status."""
+        return dict(self.node.get("/v1/status"))
+
+    def transaction(self, tx_id: str) -> dict[str, Any]:
+        """Return a transaction's status, envelope and events."""
+        return dict(self.node.get(f"/v1/transactions/{tx_id}"))
+
+    def note(self, note_id: str) -> dict[str, Any]:
+        """Return one note."""
+        return dict(self.node.get(f"/v1/notes/{note_id}"))
+
+    def holdings(self, status: str | None = "active") -> list[dict[str, Any]]:
+        """Return the notes we hold (active ones by default)."""
+        return list(self.node.get("/v1/notes", {"holder": self.uscc, "status": status})["notes"])
+
+    def notes(self, **filters: Any) -> list[dict[str, Any]]:
+        """Return notes by holder/issuer/status filters."""
+        return list(self.node.get("/v1/notes", filters)["notes"])
+
+    def receivable(self, root_id: str) -> dict[str, Any]:
+        """Return a credential and the visible part of its split tree."""
+        return dict(self.node.get(f"/v1/receivables/{root_id}"))
+
+    def lineage(self, note_id: str) -> list[dict[str, Any]]:
+        """Return a note and its ancestors up to issuance."""
+        return list(self.node.get(f"/v1/notes/{note_id}/lineage")["lineage"])
+
+    def record(self, kind: str, record_id: str) -> dict[str, Any]:
+        """Return a credit line, financing, clearing, credential or issuer book record."""
+        return dict(self.node.get(f"/v1/records/{kind}/{record_id}"))
+
+    def events(self, after: int = -1, limit: int = 100) -> list[dict[str, Any]]:
+        """Return committed transactions we are party to after block `after`."""
+        return list(self.node.get("/v1/events", {"after": after, "limit": limit})["events"])
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Return the node's current log tree head."""
+        return dict(self.node.get("/v1/log/checkpoint"))
+
+    def verify_inclusion(self, tx_id: str, checkpoint: Mapping[str, Any] | None = None) -> None:
+        """Fetch the tx and its inclusion proof and verify both locally against a tree head.
+
+        Raises ProofError if the node's answer does not prove inclusion.
+        """
+        head = dict(checkpoint or self.checkpoint())
+        tx = self.transaction(tx_id)
+        proof = self.node.get(f"/v1/log/inclusion/{tx_id}", {"size": head["size"]})
+        verify_tx_inclusion(tx["envelope"], tx_id, proof, head)
+
+
+__all__ = ["NodeError", "Participant", "PreparedTx", "TransactionFailed"]

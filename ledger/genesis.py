@@ -1,0 +1,76 @@
+"""The genesis: the document every node of a consortium starts from.
+
+It names the chain, fixes the genesis time and carries the self-signed
+founding transaction (members, roles, keys, policies).  Every node builds the
+same block 0 from it, so the genesis block hash identifies the consortium.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ledger.block import GENESIS_PREV_HASH, BlockHeader, TxResult, result_root, tx_root
+from ledger.canonical import JSONValue
+from ledger.crypto import PrivateKey
+from ledger.errors import SchemaError
+from ledger.membership import Member
+from ledger.timefmt import format_timestamp, parse_timestamp
+from ledger.tx import Envelope, TxBody, parse_envelope, sign_body
+
+GENESIS_PROPOSER = "genesis"
+GENESIS_NONCE = "0" * 16
+
+
+@dataclass(frozen=True)
+class Genesis:
+    """A consortium's founding document."""
+
+    chain_id: str
+    time: str
+    transaction: Envelope
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """Return the genesis file's JSON form."""
+        return {"chain_id": self.chain_id, "time": self.time,
+                "transaction": self.transaction.to_json()}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Genesis:
+        """Parse a genesis file; raise SchemaError if it is malformed or inconsistent."""
+        if not isinstance(value, dict) or set(value) != {"chain_id", "time", "transaction"}:
+            raise SchemaError("a genesis file has exactly chain_id, time and transaction")
+        parse_timestamp(value["time"], what="genesis time")
+        envelope = parse_envelope(value["transaction"])
+        if envelope.body.chain_id != value["chain_id"]:
+            raise SchemaError("the genesis transaction names another chain")
+        if (envelope.body.contract, envelope.body.action) != ("registry", "genesis"):
+            raise SchemaError("the genesis transaction must be registry.genesis")
+        return cls(value["chain_id"], value["time"], envelope)
+
+
+def make_genesis(
+    chain_id: str, time: datetime, members: Mapping[str, tuple[Member, PrivateKey]],
+    policies: Mapping[str, Any],
+) -> Genesis:
+    """Build and self-sign a genesis for `members` (uscc -> (member, key))."""
+    body = TxBody(
+        chain_id=chain_id, contract="registry", action="genesis",
+        args={"members": [m.to_json() for m, _ in members.values()], "policies": dict(policies)},
+        signers=tuple(members), nonce=GENESIS_NONCE,
+        not_before=format_timestamp(time), not_after=format_timestamp(time + timedelta(days=1)),
+    )
+    envelope = sign_body(body, {uscc: key for uscc, (_, key) in members.items()})
+    return Genesis(chain_id, format_timestamp(time), envelope)
+
+
+def genesis_header(genesis: Genesis, result: TxResult) -> BlockHeader:
+    """Return block 0's header for `genesis`, given the genesis transaction's result."""
+    return BlockHeader(
+        chain_id=genesis.chain_id, height=0, prev_hash=GENESIS_PREV_HASH, position=0,
+        proposer=GENESIS_PROPOSER, time=genesis.time, tx_count=1,
+        tx_root=tx_root([genesis.transaction.canonical()]), result_root=result_root([result]),
+        log_size=1,
+    )

@@ -1,0 +1,1 @@
+"""The node: stores, orders and serves the ledger over HTTP (FastAPI + SQLModel)."""

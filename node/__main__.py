@@ -1,0 +1,60 @@
+"""`python -m node serve ...`: run one node with uvicorn.
+
+This is what `ledger node start` and the demo launch as a separate process,
+so the client never imports the node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from ledger.timefmt import parse_timestamp
+from node.app import create_app
+from node.clock import Clock, ManualClock, SystemClock
+from node.config import NodeConfig
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m node", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run a node")
+    serve.add_argument("--config", type=Path, help="TOML file of node settings")
+    serve.add_argument("--genesis", type=Path, dest="genesis_path")
+    serve.add_argument("--database", dest="database_url")
+    serve.add_argument("--orderer", type=Path, dest="orderer_path")
+    serve.add_argument("--node-id", dest="node_id")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--manual-clock", metavar="TIMESTAMP",
+                       help="simulation only: start a manual clock at this UTC time")
+    serve.add_argument("--log-level", default="warning")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and serve until interrupted."""
+    args = _parser().parse_args(argv)
+    overrides = {k: getattr(args, k) for k in
+                 ("genesis_path", "database_url", "orderer_path", "node_id", "host", "port")}
+    try:
+        config = NodeConfig.load(args.config, **overrides)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    clock: Clock = SystemClock()
+    if args.manual_clock:
+        clock = ManualClock(parse_timestamp(args.manual_clock, what="--manual-clock"))
+    logging.basicConfig(level=args.log_level.upper())
+    app = create_app(config, clock=clock)
+    uvicorn.run(app, host=config.host, port=config.port, log_level=args.log_level,
+                access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

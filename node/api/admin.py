@@ -1,0 +1,31 @@
+"""Simulation-only routes, mounted only when the node runs on a manual clock.
+
+The demo compresses ninety days into seconds by moving the node's clock
+forward.  A production node (system clock) has no such route: it answers 404.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from node.api.deps import Caller, Service
+from node.api.errors import ApiError
+from node.api.responses import JSONBody
+from node.clock import ManualClock, timestamp
+
+router = APIRouter(prefix="/v1/admin", tags=["simulation"])
+MAX_ADVANCE_DAYS = 3660
+
+
+@router.post("/clock")
+async def advance_clock(request: Request, service: Service, _caller: Caller) -> JSONBody:
+    """Move the manual clock forward by {"days": d, "seconds": s}."""
+    if not isinstance(service.clock, ManualClock):
+        raise ApiError("not_found", "this node runs on the system clock")
+    body = await request.json()
+    days, seconds = body.get("days", 0), body.get("seconds", 0)
+    valid = all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (days, seconds))
+    if not valid or days > MAX_ADVANCE_DAYS:
+        raise ApiError("bad_schema", "days and seconds must be non-negative integers")
+    service.clock.advance(days=days, seconds=seconds)
+    return JSONBody({"time": timestamp(service.clock)})

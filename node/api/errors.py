@@ -1,0 +1,89 @@
+"""One mapping from domain errors to HTTP answers: {"error": code, "detail": text}.
+
+Every client mistake is a 4xx naming the problem; an unexpected exception is
+a 500 and always a bug.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger.errors import LedgerError
+from node.api.limits import BodyTooLarge
+from node.api.responses import JSONBody
+from node.service import SubmissionRejected
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_CODE = {
+    "bad_encoding": 400,
+    "bad_schema": 400,
+    "bad_signature": 400,
+    "unknown_contract": 400,
+    "outside_validity_window": 400,
+    "bad_request": 400,
+    "bad_proof": 400,
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "replay": 409,
+    "payload_too_large": 413,
+    "contract_violation": 422,
+}
+
+
+class ApiError(LedgerError):
+    """Raised by routes for HTTP-level problems (not found, forbidden, bad query)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+def error_response(code: str, detail: str, **extra: Any) -> JSONBody:
+    """Return the JSON error body with the status that `code` maps to."""
+    status = STATUS_BY_CODE.get(code, 400)
+    return JSONBody({"error": code, "detail": detail, **extra}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn exceptions into JSON errors."""
+
+    @app.exception_handler(SubmissionRejected)
+    async def _rejected(_request: Request, exc: SubmissionRejected) -> JSONBody:
+        return error_response(exc.code, str(exc), index=exc.index, tx_id=exc.tx_id)
+
+    @app.exception_handler(LedgerError)
+    async def _ledger(_request: Request, exc: LedgerError) -> JSONBody:
+        return error_response(exc.code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONBody:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        return error_response("bad_request", problems or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONBody:
+        code = {404: "not_found", 405: "bad_request", 413: "payload_too_large"}.get(
+            exc.status_code, "bad_request"
+        )
+        response = error_response(code, str(exc.detail))
+        response.status_code = exc.status_code
+        return response
+
+    @app.exception_handler(Exception)
+    async def _bug(_request: Request, exc: Exception) -> JSONBody:
+        if isinstance(exc, BodyTooLarge):
+            return error_response("payload_too_large", "request body is too large")
+        log.exception("unhandled error (a bug)", exc_info=exc)
+        return JSONBody(
+            {"error": "internal_error", "detail": "internal error; this is a bug"},
+            status_code=500,
+        )

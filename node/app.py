@@ -1,0 +1,49 @@
+"""`create_app(config)`: the node's FastAPI application, with no module-level globals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from node.api import admin, blocks, holdings, log, status, transactions
+from node.api.errors import install_error_handlers
+from node.api.limits import BodySizeLimit
+from node.auth import RecentNonces
+from node.clock import Clock, ManualClock
+from node.config import NodeConfig
+from node.ordering import Orderer
+from node.service import NodeService
+
+
+def create_app(
+    config: NodeConfig, *, clock: Clock | None = None, orderer: Orderer | None = None,
+    service: NodeService | None = None,
+) -> FastAPI:
+    """Build the node app; the service starts and stops with the app's lifespan."""
+    node = service or NodeService(config, clock=clock, orderer=orderer)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        node.start()
+        try:
+            yield
+        finally:
+            node.stop()
+
+    app = FastAPI(
+        title="Receivables ledger node",
+        version="1",
+        description="A consortium node of the supply-chain receivables ledger.",
+        lifespan=lifespan,
+    )
+    app.state.service = node
+    app.state.request_nonces = RecentNonces(config.request_clock_skew_s)
+    install_error_handlers(app)
+    for module in (transactions, blocks, holdings, log, status):
+        app.include_router(module.router)
+    if isinstance(node.clock, ManualClock):
+        app.include_router(admin.router)
+    app.add_middleware(BodySizeLimit, max_bytes=config.max_request_bytes)
+    return app

@@ -1,0 +1,283 @@
+"""The node's chain: turns each ordered batch into the next block, durably.
+
+For every batch from the orderer, in order: decode its transactions, drop
+exact duplicates of transactions already in the log, execute the rest
+deterministically (invalid ones are kept, marked with their reason), compute
+the header (tx_root, result_root, log size) and commit the block and all its
+effects in one database transaction.  Only then are the in-memory caches (the
+world state and the Merkle log) advanced, under a lock that simulations share.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from contracts.records import KEY_PREFIX, Note
+from ledger.block import BlockHeader, TxResult, result_root, tx_root
+from ledger.canonical import JSONValue, canonical_bytes, parse_json
+from ledger.crypto import PublicKey
+from ledger.errors import LedgerError
+from ledger.execution import BlockContext, Executor, Overlay, ReplayGuard
+from ledger.genesis import Genesis, genesis_header
+from ledger.merkle import MerkleLog, leaf_hash
+from ledger.timefmt import parse_timestamp
+from ledger.tx import Envelope, parse_envelope
+from node.ordering import OrderedBatch
+from node.storage.store import BlockWrite, Store, StoredTx
+
+NOTE_PREFIX = KEY_PREFIX[Note]
+SIGNATURE_CACHE_SIZE = 200_000
+
+
+class StateCache:
+    """The world state in memory (canonical bytes per key), loaded from the store."""
+
+    def __init__(self, items: Iterable[tuple[str, bytes]] = ()) -> None:
+        self._data: dict[str, bytes] = dict(items)
+
+    def get(self, key: str) -> JSONValue | None:
+        """Return the value at `key`, or None."""
+        raw = self._data.get(key)
+        return None if raw is None else parse_json(raw)
+
+    def apply(self, writes: dict[str, bytes | None]) -> None:
+        """Apply a block's writes (None deletes)."""
+        for key, raw in writes.items():
+            if raw is None:
+                self._data.pop(key, None)
+            else:
+                self._data[key] = raw
+
+    def keys_with_prefix(self, prefix: str) -> list[str]:
+        """Return the keys starting with `prefix` (for small registries like members)."""
+        return [k for k in self._data if k.startswith(prefix)]
+
+
+class SignatureCache:
+    """Remembers envelopes whose signatures verified, so commit need not verify twice.
+
+    The cache key includes the signing keys, so a member re-keyed in between
+    is checked again.
+    """
+
+    def __init__(self, size: int = SIGNATURE_CACHE_SIZE) -> None:
+        self._seen: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def __call__(self, envelope: Envelope, key_of: Callable[[str], PublicKey | None]) -> None:
+        keys = tuple(key_of(s.signer) for s in envelope.signatures)
+        marker = (envelope.tx_id, tuple(s.signature for s in envelope.signatures), keys)
+        with self._lock:
+            if marker in self._seen:
+                return
+        envelope.verify(key_of)
+        with self._lock:
+            self._seen[marker] = None
+            if len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class CommittedTx:
+    """What waiters learn when a transaction commits."""
+
+    tx_id: str
+    height: int
+    log_index: int
+    valid: bool
+    code: str
+    reason: str
+
+
+class Chain:
+    """Applies ordered batches to the store and keeps the head, state and log in memory."""
+
+    def __init__(self, store: Store, genesis: Genesis, executor: Executor) -> None:
+        self.store = store
+        self.genesis = genesis
+        self.executor = executor
+        self.lock = threading.RLock()
+        self.state = StateCache()
+        self.log = MerkleLog()
+        self.head: BlockHeader
+        self.local_envelopes: dict[str, Envelope] = {}
+        self._load()
+
+    @property
+    def chain_id(self) -> str:
+        """Return the consortium's chain id."""
+        return self.genesis.chain_id
+
+    def _load(self) -> None:
+        if self.store.head_height() is None:
+            self._commit_genesis()
+        height = self.store.head_height()
+        assert height is not None
+        raw = self.store.block_header(height)
+        assert raw is not None
+        self.head = BlockHeader.from_json(parse_json(raw))
+        self.state = StateCache(self.store.state_items())
+        self.log = MerkleLog()
+        self.log.extend(list(self.store.leaf_hashes()))
+        if self.log.size != self.head.log_size:
+            raise LedgerError("stored transaction log does not match the head block's log size")
+
+    def _commit_genesis(self) -> None:
+        envelope = self.genesis.transaction
+        block = BlockContext(self.chain_id, 0, self.genesis.time)
+        results, overlay = self.executor.execute_block(
+            [envelope], state=StateCache(), block=block, replay=ReplayGuard()
+        )
+        if not results[0].valid:
+            raise LedgerError(f"the genesis transaction is invalid: {results[0].reason}")
+        header = genesis_header(self.genesis, results[0])
+        self._write_block(header, [envelope], results, overlay, set())
+
+    # -- applying batches -----------------------------------------------------
+
+    def apply_batch(self, batch: OrderedBatch) -> list[CommittedTx]:
+        """Turn one ordered batch into the next block; return what committed."""
+        proposer, batch_time, envelopes = self._decode(batch.data)
+        envelopes = self._without_duplicates(envelopes)
+        pairs = {(s, e.body.nonce) for e in envelopes for s in e.body.signers}
+        used = self.store.used_nonces(pairs) if pairs else set()
+        block = BlockContext(self.chain_id, self.head.height + 1, max(batch_time, self.head.time))
+        results, overlay = self.executor.execute_block(
+            envelopes, state=self.state, block=block,
+            replay=ReplayGuard(frozenset(), frozenset(used)),
+        )
+        header = BlockHeader(
+            chain_id=self.chain_id, height=block.height, prev_hash=self.head.hash(),
+            position=batch.position, proposer=proposer, time=block.time,
+            tx_count=len(envelopes), tx_root=tx_root([e.canonical() for e in envelopes]),
+            result_root=result_root(results), log_size=self.log.size + len(envelopes),
+        )
+        return self._write_block(header, envelopes, results, overlay, used)
+
+    def _decode(self, data: bytes) -> tuple[str, str, list[Envelope]]:
+        """Decode a batch; transactions that do not parse are dropped (deterministically)."""
+        try:
+            value = orjson.loads(data)
+            proposer, batch_time, txs = value["proposer"], value["time"], value["txs"]
+            parse_timestamp(batch_time)
+        except (orjson.JSONDecodeError, KeyError, TypeError, LedgerError):
+            return "unknown", self.head.time, []
+        envelopes = []
+        for wire in txs if isinstance(txs, list) else []:
+            envelope = self._envelope(wire)
+            if envelope is not None and envelope.body.chain_id == self.chain_id:
+                envelopes.append(envelope)
+        return str(proposer), batch_time, envelopes
+
+    def _envelope(self, wire: Any) -> Envelope | None:
+        body = wire.get("body") if isinstance(wire, dict) else None
+        local = self.local_envelopes.pop(body, None) if isinstance(body, str) else None
+        if local is not None and local.to_json() == wire:
+            return local
+        try:
+            return parse_envelope(wire)
+        except LedgerError:
+            return None
+
+    def _without_duplicates(self, envelopes: list[Envelope]) -> list[Envelope]:
+        """Drop transactions already in the log, and repeats within the batch."""
+        committed = self.store.seen_tx_ids(e.tx_id for e in envelopes)
+        kept: list[Envelope] = []
+        for envelope in envelopes:
+            if envelope.tx_id not in committed:
+                committed.add(envelope.tx_id)
+                kept.append(envelope)
+        return kept
+
+    def _write_block(
+        self, header: BlockHeader, envelopes: list[Envelope], results: list[TxResult],
+        overlay: Overlay, used_nonces: set[tuple[str, str]],
+    ) -> list[CommittedTx]:
+        base = self.log.size
+        stored = [
+            _stored_tx(i, base + i, envelope, result)
+            for i, (envelope, result) in enumerate(zip(envelopes, results, strict=True))
+        ]
+        writes = overlay.raw_writes()
+        new_nonces = sorted({
+            (s, e.body.nonce) for e in envelopes for s in e.body.signers
+        } - used_nonces)
+        header_bytes = header.canonical()
+        self.store.commit_block(BlockWrite(
+            height=header.height, hash=header.hash(), position=header.position,
+            time=header.time, header=header_bytes, txs=stored, state=writes,
+            new_nonces=new_nonces, notes=_note_rows(writes, header.height),
+        ))
+        with self.lock:
+            self.state.apply(writes)
+            self.log.extend([tx.leaf_hash for tx in stored])
+            self.head = header
+        return [
+            CommittedTx(tx.id, header.height, tx.log_index, tx.valid, tx.code, tx.reason)
+            for tx in stored
+        ]
+
+    # -- simulation -----------------------------------------------------------
+
+    def simulate(self, envelopes: Sequence[Envelope], time: str) -> None:
+        """Run `envelopes` in order against the committed state, as the next block would.
+
+        Each sees the effects of those before it.  Raises SimulationFailed
+        with the index and the LedgerError the block would record; changes
+        nothing.
+        """
+        with self.lock:
+            block = BlockContext(self.chain_id, self.head.height + 1, max(time, self.head.time))
+            pending = Overlay(self.state)
+            for index, envelope in enumerate(envelopes):
+                tx_state = Overlay(pending)
+                try:
+                    self.executor.run(envelope, block, tx_state)
+                except LedgerError as exc:
+                    raise SimulationFailed(index, exc) from exc
+                pending.merge(tx_state)
+
+
+class SimulationFailed(Exception):
+    """Raised when a simulated transaction would be invalid."""
+
+    def __init__(self, index: int, cause: LedgerError) -> None:
+        super().__init__(str(cause))
+        self.index = index
+        self.cause = cause
+
+
+def _stored_tx(position: int, log_index: int, envelope: Envelope, result: TxResult) -> StoredTx:
+    parties = set(envelope.body.signers)
+    for event in result.events:
+        if isinstance(event, dict):
+            parties.update(p for p in event.get("parties", ()) if isinstance(p, str))
+    return StoredTx(
+        id=envelope.tx_id, position=position, log_index=log_index,
+        contract=envelope.body.contract, action=envelope.body.action, valid=result.valid,
+        code=result.code, reason=result.reason, envelope=envelope.canonical(),
+        leaf_hash=leaf_hash(envelope.canonical()),
+        events=canonical_bytes(list(result.events)), parties=frozenset(parties),
+    )
+
+
+def _note_rows(writes: dict[str, bytes | None], height: int) -> list[dict[str, Any]]:
+    rows = []
+    for key, raw in writes.items():
+        if key.startswith(NOTE_PREFIX) and raw is not None:
+            note = parse_json(raw)
+            rows.append({
+                "id": note["id"], "root_id": note["root_id"], "parent_id": note["parent_id"],
+                "holder": note["holder"], "issuer": note["issuer"], "amount": note["amount"],
+                "currency": note["currency"], "status": note["status"],
+                "maturity_date": note["maturity_date"], "financed": note["financed"],
+                "frozen": note["frozen"], "height": height,
+            })
+    return rows

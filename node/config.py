@@ -1,0 +1,73 @@
+"""Node configuration, read once at start-up into a frozen object and passed down.
+
+Sources, later ones winning: defaults, a TOML file, then LEDGER_* environment
+variables.  Nothing else in the node reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "LEDGER_"
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything a node needs to know to start."""
+
+    genesis_path: Path
+    database_url: str = "sqlite:///ledger-node.db"
+    orderer_path: Path | None = None  # embedded orderer log; None: in memory
+    node_id: str = "node-1"
+    host: str = "127.0.0.1"
+    port: int = 8600
+    batch_max_txs: int = 1000
+    batch_max_wait_ms: int = 20
+    max_request_bytes: int = 16 * 1024 * 1024
+    max_batch_txs: int = 2000
+    request_clock_skew_s: int = 300
+    wait_timeout_s: float = 30.0
+
+    @classmethod
+    def load(cls, path: Path | None = None, **overrides: Any) -> NodeConfig:
+        """Build a config from an optional TOML file, the environment and overrides."""
+        values: dict[str, Any] = {}
+        if path is not None:
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        for f in fields(cls):
+            env = os.environ.get(ENV_PREFIX + f.name.upper())
+            if env is not None:
+                values[f.name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "genesis_path" not in values:
+            raise ValueError("a node needs genesis_path (the consortium's genesis file)")
+        return cls(**_coerce(values))
+
+    def with_changes(self, **changes: Any) -> NodeConfig:
+        """Return a copy with some fields changed."""
+        return replace(self, **_coerce(changes))
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    types = {f.name: f.type for f in fields(NodeConfig)}
+    unknown = sorted(set(values) - set(types))
+    if unknown:
+        raise ValueError(f"unknown node setting(s): {', '.join(unknown)}")
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        kind = str(types[name])
+        if value is None:
+            out[name] = None
+        elif "Path" in kind:
+            out[name] = Path(value)
+        elif kind == "int":
+            out[name] = int(value)
+        elif kind == "float":
+            out[name] = float(value)
+        else:
+            out[name] = str(value)
+    return out

@@ -1,0 +1,1 @@
+"""Durable storage of blocks, transactions, world state and query indexes."""

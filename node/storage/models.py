@@ -1,0 +1,92 @@
+"""SQLModel tables: the node's durable copy of the chain and its query indexes.
+
+Exact bytes (envelopes, headers, state values) are stored as they were
+hashed and signed, so whatever a node serves can be checked without
+re-serialising.  The same tables work on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, LargeBinary
+from sqlmodel import Field, SQLModel
+
+
+class BlockRow(SQLModel, table=True):
+    """One block header, by height."""
+
+    __tablename__ = "blocks"
+
+    height: int = Field(primary_key=True)
+    hash: str = Field(index=True, unique=True)
+    position: int
+    time: str
+    tx_count: int
+    header: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class TxRow(SQLModel, table=True):
+    """One ordered transaction with its validity, in log order."""
+
+    __tablename__ = "transactions"
+
+    id: str = Field(primary_key=True)
+    height: int = Field(index=True)
+    position: int
+    log_index: int = Field(unique=True)
+    contract: str
+    action: str
+    valid: bool
+    code: str
+    reason: str
+    envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    events: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class NonceRow(SQLModel, table=True):
+    """A (signer, nonce) pair that has been used, for replay protection."""
+
+    __tablename__ = "nonces"
+
+    signer: str = Field(primary_key=True)
+    nonce: str = Field(primary_key=True)
+
+
+class StateRow(SQLModel, table=True):
+    """The current value of one world-state key (canonical JSON bytes)."""
+
+    __tablename__ = "state"
+
+    key: str = Field(primary_key=True)
+    height: int
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class NoteRow(SQLModel, table=True):
+    """Query index over notes (current and historical), derived from state writes."""
+
+    __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_holder_status", "holder", "status"),)
+
+    id: str = Field(primary_key=True)
+    root_id: str = Field(index=True)
+    parent_id: str | None = None
+    holder: str
+    issuer: str = Field(index=True)
+    amount: int
+    currency: str
+    status: str
+    maturity_date: str
+    financed: bool
+    frozen: bool
+    height: int
+
+
+class PartyRow(SQLModel, table=True):
+    """Which organisations are party to which transaction (read permissions, events)."""
+
+    __tablename__ = "tx_parties"
+
+    uscc: str = Field(primary_key=True)
+    height: int = Field(primary_key=True)
+    tx_id: str = Field(primary_key=True)

@@ -1,0 +1,270 @@
+"""The node's database: one transaction per block, bulk writes, simple reads.
+
+A block and everything it changes (transactions, nonces, state, note index,
+parties) commit in a single database transaction, so after a crash the node
+resumes at its last committed block with nothing half-applied.  Hot writes
+use SQLAlchemy Core bulk statements on the SQLModel tables; SQLite runs in WAL
+mode with full fsync, PostgreSQL is reached through a database URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, Table, create_engine, delete, event, func, insert, select, tuple_
+from sqlalchemy.pool import StaticPool
+from sqlmodel import SQLModel
+
+from node.storage.models import BlockRow, NonceRow, NoteRow, PartyRow, StateRow, TxRow
+
+IN_CHUNK = 500
+BLOCKS: Table = BlockRow.__table__  # type: ignore[attr-defined]
+TXS: Table = TxRow.__table__  # type: ignore[attr-defined]
+NONCES: Table = NonceRow.__table__  # type: ignore[attr-defined]
+STATE: Table = StateRow.__table__  # type: ignore[attr-defined]
+NOTES: Table = NoteRow.__table__  # type: ignore[attr-defined]
+PARTIES: Table = PartyRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class StoredTx:
+    """A transaction as written with its block."""
+
+    id: str
+    position: int
+    log_index: int
+    contract: str
+    action: str
+    valid: bool
+    code: str
+    reason: str
+    envelope: bytes
+    leaf_hash: bytes
+    events: bytes
+    parties: frozenset[str]
+
+
+@dataclass(frozen=True)
+class BlockWrite:
+    """Everything one block changes, ready to commit atomically."""
+
+    height: int
+    hash: str
+    position: int
+    time: str
+    header: bytes
+    txs: Sequence[StoredTx]
+    state: dict[str, bytes | None]
+    new_nonces: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    notes: Sequence[dict[str, Any]] = field(default_factory=tuple)
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for `url`; SQLite gets WAL, full sync and a busy timeout."""
+    if url.startswith("sqlite"):
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=StaticPool if memory else None,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    """Durable chain storage over one database."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        SQLModel.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    # -- writes -------------------------------------------------------------
+
+    def commit_block(self, block: BlockWrite) -> None:
+        """Write one block and all its effects in a single database transaction."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(BlockRow), [{
+                "height": block.height, "hash": block.hash, "position": block.position,
+                "time": block.time, "tx_count": len(block.txs), "header": block.header,
+            }])
+            if block.txs:
+                conn.execute(insert(TxRow), [_tx_row(block.height, tx) for tx in block.txs])
+            if block.new_nonces:
+                rows = [{"signer": s, "nonce": n} for s, n in block.new_nonces]
+                conn.execute(insert(NonceRow), rows)
+            if block.txs:
+                parties = [
+                    {"uscc": p, "height": block.height, "tx_id": tx.id}
+                    for tx in block.txs for p in sorted(tx.parties)
+                ]
+                if parties:
+                    conn.execute(insert(PartyRow), parties)
+            self._upsert_state(conn, block.height, block.state)
+            self._upsert_notes(conn, block.notes)
+
+    @staticmethod
+    def _upsert_state(conn: Any, height: int, writes: dict[str, bytes | None]) -> None:
+        keys = sorted(writes)
+        for chunk in _chunks(keys):
+            conn.execute(delete(StateRow).where(STATE.c.key.in_(chunk)))
+        rows = [{"key": k, "height": height, "value": writes[k]} for k in keys if writes[k]]
+        if rows:
+            conn.execute(insert(StateRow), rows)
+
+    @staticmethod
+    def _upsert_notes(conn: Any, notes: Sequence[dict[str, Any]]) -> None:
+        if not notes:
+            return
+        for chunk in _chunks([n["id"] for n in notes]):
+            conn.execute(delete(NoteRow).where(NOTES.c.id.in_(chunk)))
+        conn.execute(insert(NoteRow), list(notes))
+
+    # -- reads ----------------------------------------------------------------
+
+    def head_height(self) -> int | None:
+        """Return the height of the last committed block, or None for an empty chain."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(BLOCKS.c.height))).scalar()
+
+    def block_header(self, height: int) -> bytes | None:
+        """Return the canonical header bytes of block `height`, or None."""
+        with self.engine.connect() as conn:
+            stmt = select(BLOCKS.c.header).where(BLOCKS.c.height == height)
+            return conn.execute(stmt).scalar()
+
+    def headers(self, start: int, limit: int) -> list[bytes]:
+        """Return up to `limit` header bytes from height `start` upward."""
+        with self.engine.connect() as conn:
+            stmt = (
+                select(BLOCKS.c.header).where(BLOCKS.c.height >= start)
+                .order_by(BLOCKS.c.height).limit(limit)
+            )
+            return list(conn.execute(stmt).scalars())
+
+    def block_txs(self, height: int) -> list[TxRow]:
+        """Return the transactions of block `height` in block order."""
+        return self._txs(select(TXS).where(TXS.c.height == height).order_by(TXS.c.position))
+
+    def tx(self, tx_id: str) -> TxRow | None:
+        """Return the committed transaction `tx_id`, or None."""
+        rows = self._txs(select(TXS).where(TXS.c.id == tx_id))
+        return rows[0] if rows else None
+
+    def tx_at_log_index(self, index: int) -> TxRow | None:
+        """Return the transaction at position `index` of the global log, or None."""
+        rows = self._txs(select(TXS).where(TXS.c.log_index == index))
+        return rows[0] if rows else None
+
+    def txs_range(self, start_height: int, end_height: int) -> list[TxRow]:
+        """Return transactions of blocks start..end (inclusive) in log order."""
+        stmt = (
+            select(TXS).where(TXS.c.height >= start_height, TXS.c.height <= end_height)
+            .order_by(TXS.c.log_index)
+        )
+        return self._txs(stmt)
+
+    def _txs(self, stmt: Any) -> list[TxRow]:
+        with self.engine.connect() as conn:
+            return [TxRow(**row._mapping) for row in conn.execute(stmt)]
+
+    def leaf_hashes(self) -> Iterator[bytes]:
+        """Yield every log leaf hash in log order (to rebuild the Merkle log at start-up)."""
+        with self.engine.connect() as conn:
+            stmt = select(TXS.c.leaf_hash).order_by(TXS.c.log_index)
+            yield from conn.execute(stmt.execution_options(yield_per=10_000)).scalars()
+
+    def state_items(self) -> Iterator[tuple[str, bytes]]:
+        """Yield every world-state entry (to warm the node's state cache)."""
+        with self.engine.connect() as conn:
+            stmt = select(STATE.c.key, STATE.c.value).execution_options(yield_per=10_000)
+            for key, value in conn.execute(stmt):
+                yield key, bytes(value)
+
+    def seen_tx_ids(self, tx_ids: Iterable[str]) -> set[str]:
+        """Return which of `tx_ids` are already committed."""
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(tx_ids)):
+                stmt = select(TXS.c.id).where(TXS.c.id.in_(chunk))
+                found.update(conn.execute(stmt).scalars())
+        return found
+
+    def used_nonces(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Return which (signer, nonce) pairs are already used."""
+        found: set[tuple[str, str]] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(pairs)):
+                stmt = select(NONCES.c.signer, NONCES.c.nonce).where(
+                    tuple_(NONCES.c.signer, NONCES.c.nonce).in_(chunk)
+                )
+                found.update((s, n) for s, n in conn.execute(stmt))
+        return found
+
+    def note(self, note_id: str) -> NoteRow | None:
+        """Return the note index row `note_id`, or None."""
+        rows = self._notes(select(NOTES).where(NOTES.c.id == note_id))
+        return rows[0] if rows else None
+
+    def notes_where(
+        self, *, holder: str | None = None, issuer: str | None = None,
+        root_id: str | None = None, status: str | None = None, limit: int = 1000,
+    ) -> list[NoteRow]:
+        """Return notes matching every given filter, oldest first."""
+        stmt = select(NOTES)
+        for column, value in ((NOTES.c.holder, holder), (NOTES.c.issuer, issuer),
+                              (NOTES.c.root_id, root_id), (NOTES.c.status, status)):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        return self._notes(stmt.order_by(NOTES.c.height, NOTES.c.id).limit(limit))
+
+    def _notes(self, stmt: Any) -> list[NoteRow]:
+        with self.engine.connect() as conn:
+            return [NoteRow(**row._mapping) for row in conn.execute(stmt)]
+
+    def parties(self, tx_id: str) -> set[str]:
+        """Return the organisations party to transaction `tx_id`."""
+        with self.engine.connect() as conn:
+            stmt = select(PARTIES.c.uscc).where(PARTIES.c.tx_id == tx_id)
+            return set(conn.execute(stmt).scalars())
+
+    def tx_ids_for_party(self, uscc: str, after_height: int, limit: int) -> list[str]:
+        """Return ids of transactions after `after_height` that `uscc` is party to."""
+        with self.engine.connect() as conn:
+            stmt = (
+                select(PARTIES.c.tx_id)
+                .where(PARTIES.c.uscc == uscc, PARTIES.c.height > after_height)
+                .order_by(PARTIES.c.height).limit(limit)
+            )
+            return list(conn.execute(stmt).scalars())
+
+
+def _tx_row(height: int, tx: StoredTx) -> dict[str, Any]:
+    return {
+        "id": tx.id, "height": height, "position": tx.position, "log_index": tx.log_index,
+        "contract": tx.contract, "action": tx.action, "valid": tx.valid, "code": tx.code,
+        "reason": tx.reason, "envelope": tx.envelope, "leaf_hash": tx.leaf_hash,
+        "events": tx.events,
+    }
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(items), IN_CHUNK):
+        yield items[start : start + IN_CHUNK]

@@ -1,0 +1,83 @@
+"""Test helpers that run real nodes: in a thread (uvicorn on a free loopback port)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from client.keystore import Identity
+from client.participant import Participant
+from ledger.genesis import make_genesis
+from node.app import create_app
+from node.clock import ManualClock
+from node.config import NodeConfig
+from node.service import NodeService
+from tests.builders import START, Org, make_orgs
+
+
+def free_port() -> int:
+    """Return a TCP port that is free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_genesis(path: Path, orgs: dict[str, Org], policies: dict[str, Any] | None = None,
+                  chain_id: str = "test-chain", start: datetime = START) -> None:
+    """Write a genesis file founding `orgs`."""
+    members = {o.uscc: (o.member(), o.key) for o in orgs.values()}
+    genesis = make_genesis(chain_id, start, members, policies or {})
+    path.write_text(json.dumps(genesis.to_json()), encoding="utf-8")
+
+
+@dataclass
+class RunningNode:
+    """A node served in-process, with its clock and service."""
+
+    url: str
+    clock: ManualClock
+    service: NodeService
+    orgs: dict[str, Org]
+
+    def participant(self, name: str) -> Participant:
+        """Return an SDK participant for org `name`, signing with the node's clock."""
+        org = self.orgs[name]
+        return Participant(self.url, Identity(org.uscc, org.name, org.key), now=self.clock.now)
+
+
+@contextmanager
+def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
+                 database_url: str | None = None, **settings: Any) -> Iterator[RunningNode]:
+    """Serve a node on a free port for the duration of the block."""
+    orgs = make_orgs()
+    write_genesis(tmp / "genesis.json", orgs, policies)
+    config = NodeConfig(
+        genesis_path=tmp / "genesis.json",
+        database_url=database_url or f"sqlite:///{tmp / 'node.db'}",
+        orderer_path=tmp / "orderer.db", port=free_port(), batch_max_wait_ms=5, **settings,
+    )
+    clock = ManualClock(START)
+    service = NodeService(config, clock=clock)
+    app = create_app(config, service=service)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=config.port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield RunningNode(f"http://127.0.0.1:{config.port}", clock, service, orgs)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
