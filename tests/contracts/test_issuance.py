@@ -41,9 +41,11 @@ def test_issue_records_the_credential_pending_acceptance(pending: Deal) -> None:
 
 
 def test_issuer_needs_core_enterprise_role_and_headroom(chain: MemoryChain, line: str) -> None:
-    issue(chain, line, amount=LIMIT - FACE, trade=trade(chain, amount=LIMIT, allocated=LIMIT - FACE))
-    r = refused(chain, "core", "issue", **issue_args(chain, line, amount=FACE + 1,
-                                                     trade=trade(chain, allocated=FACE + 1)))
+    drawn = LIMIT - FACE
+    issue(chain, line, amount=drawn, trade=trade(chain, amount=LIMIT, allocated=drawn))
+    over = issue_args(chain, line, amount=FACE + 1,
+                      trade=trade(chain, number="INV-2", allocated=FACE + 1))
+    r = refused(chain, "core", "issue", **over)
     assert r.reason == "the credit line has enough headroom"
     set_member(chain, "core", roles=["supplier"])  # no governance action can do this
     r = refused(chain, "core", "issue", **issue_args(chain, line))

@@ -1,0 +1,408 @@
+"""The `ledger` command line, built on the SDK.
+
+Amounts are typed in yuan ("1,000,000.00") and sent as integer fen.  Every
+command that talks to a node signs its requests with the keystore given by
+--keystore (password from --password or LEDGER_PASSWORD); `--json` prints
+machine-readable output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from client.consortium import init_consortium
+from client.http import NodeError
+from client.keystore import Identity, KeystoreError, generate_key, load_keystore, save_keystore
+from client.participant import Participant, PreparedTx, TransactionFailed
+from ledger.errors import LedgerError
+from ledger.money import format_fen, parse_yuan
+from ledger.timefmt import parse_timestamp
+from ledger.tx import parse_envelope
+
+app = typer.Typer(help="Permissioned ledger for supply-chain receivables.", no_args_is_help=True)
+keys_app = typer.Typer(help="Organisation keys.", no_args_is_help=True)
+consortium_app = typer.Typer(help="Consortium set-up.", no_args_is_help=True)
+node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
+finance_app = typer.Typer(help="Financing (discount / factoring).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(consortium_app, name="consortium")
+app.add_typer(node_app, name="node")
+app.add_typer(finance_app, name="finance")
+console = Console()
+err = Console(stderr=True)
+
+
+class Settings:
+    """Options shared by the commands that talk to a node."""
+
+    node = os.environ.get("LEDGER_NODE", "http://127.0.0.1:8600")
+    keystore: Path | None = None
+    password: str | None = None
+    as_json = False
+
+
+@app.callback()
+def main_options(
+    node: Annotated[str, typer.Option(envvar="LEDGER_NODE", help="node URL")] = Settings.node,
+    keystore: Annotated[Path | None, typer.Option(envvar="LEDGER_KEYSTORE")] = None,
+    password: Annotated[str | None, typer.Option(envvar="LEDGER_PASSWORD")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Set the node, identity and output format for the command that follows."""
+    Settings.node, Settings.keystore, Settings.password, Settings.as_json = (
+        node, keystore, password, as_json)
+
+
+def participant() -> Participant:
+    """Open the keystore and bind a participant to the node."""
+    if Settings.keystore is None:
+        raise typer.BadParameter("give --keystore (or LEDGER_KEYSTORE)")
+    password = Settings.password or typer.prompt("keystore password", hide_input=True)
+    return Participant(Settings.node, load_keystore(Settings.keystore, password))
+
+
+def show(value: Any, text: str | None = None) -> None:
+    """Print `value` as JSON with --json, else the human `text` (or pretty JSON)."""
+    if Settings.as_json or text is None:
+        console.print_json(json.dumps(value, ensure_ascii=False))
+    else:
+        console.print(text)
+
+
+def fen(text: str) -> int:
+    """Parse a yuan amount typed by the user into fen."""
+    try:
+        return parse_yuan(text)
+    except LedgerError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def committed(status: dict[str, Any], what: str) -> None:
+    """Print a committed action's outcome."""
+    show(status, f"[green]{what}[/] committed in block {status.get('height')} "
+                 f"(tx {status.get('tx_id')})")
+
+
+# -- demo, keys, consortium, node ----------------------------------------------------
+
+
+@app.command()
+def demo(keep: Annotated[Path | None, typer.Option(help="keep the demo's files here")] = None
+         ) -> None:
+    """Run the embedded demo consortium end to end, then audit the chain."""
+    from client.demo import run_demo
+
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+    raise typer.Exit(0 if run_demo(keep, console) else 1)
+
+
+@keys_app.command("generate")
+def keys_generate(
+    out: Annotated[Path, typer.Option(help="keystore file to write")],
+    name: Annotated[str, typer.Option(help="organisation name")],
+    uscc: Annotated[str, typer.Option(help="organisation USCC")],
+) -> None:
+    """Generate a signing key into a password-encrypted keystore."""
+    password = Settings.password or typer.prompt("new password", hide_input=True,
+                                                 confirmation_prompt=True)
+    identity = Identity(uscc, name, generate_key())
+    save_keystore(out, identity, password)
+    show({"keystore": str(out), "public_key": identity.key.public_key.hex()},
+         f"wrote {out}; public key {identity.key.public_key.hex()}")
+
+
+@consortium_app.command("init")
+def consortium_init(
+    directory: Annotated[Path, typer.Argument(help="directory for keys, genesis, settings")],
+    chain_id: Annotated[str, typer.Option(help="chain id")] = "receivables-local",
+    port: Annotated[int, typer.Option(help="node port")] = 8600,
+) -> None:
+    """Create a local consortium: keys and keystores for every member, genesis, node.toml."""
+    password = Settings.password or typer.prompt("password for the keystores", hide_input=True,
+                                                 confirmation_prompt=True)
+    made = init_consortium(directory, password=password, chain_id=chain_id,
+                           genesis_time=datetime.now(UTC).replace(microsecond=0), port=port)
+    show({"directory": str(directory), "orgs": made.orgs},
+         f"consortium {chain_id} in {directory}: {len(made.orgs)} members; start its node "
+         f"with: ledger node start --config {directory / 'node.toml'}")
+
+
+@node_app.command("start")
+def node_start(
+    config: Annotated[Path, typer.Option(help="node settings (TOML)")],
+    manual_clock: Annotated[str | None, typer.Option(help="simulation only")] = None,
+) -> None:
+    """Run a node in the foreground (as `python -m node serve`)."""
+    args = [sys.executable, "-m", "node", "serve", "--config", str(config)]
+    if manual_clock:
+        parse_timestamp(manual_clock, what="--manual-clock")
+        args += ["--manual-clock", manual_clock]
+    os.execv(sys.executable, args)
+
+
+# -- business actions ----------------------------------------------------------------
+
+
+@app.command("credit-line")
+def credit_line(
+    core: Annotated[str, typer.Option(help="core enterprise USCC")],
+    limit: Annotated[str, typer.Option(help="limit in yuan")],
+    expiry: Annotated[str, typer.Option(help="expiry date YYYY-MM-DD")],
+    out: Annotated[Path, typer.Option(help="file for the core enterprise to co-sign")],
+    currency: str = "CNY",
+) -> None:
+    """As a bank, propose a credit line; the core enterprise co-signs and submits it."""
+    prepared = participant().propose_credit_line(core=core, limit=fen(limit), currency=currency,
+                                                 expiry_date=expiry)
+    out.write_text(json.dumps(prepared.envelope().to_json()), encoding="utf-8")
+    show({"prepared": str(out)}, f"wrote {out}: run `ledger cosign {out}` as the core enterprise")
+
+
+@app.command()
+def cosign(
+    prepared: Annotated[Path, typer.Argument(help="prepared transaction file")],
+    submit: Annotated[bool, typer.Option(help="submit once signed")] = True,
+) -> None:
+    """Add your signature to a prepared transaction (and submit it)."""
+    envelope = parse_envelope(json.loads(prepared.read_text(encoding="utf-8")))
+    me = participant()
+    signed = me.cosign(PreparedTx(envelope.body, envelope.body_bytes, envelope.signatures))
+    prepared.write_text(json.dumps(signed.envelope().to_json()), encoding="utf-8")
+    if submit:
+        status = me.submit([signed.envelope()])[0]
+        committed(me.transaction(status["tx_id"]), "co-signed transaction")
+
+
+@app.command()
+def issue(
+    credit_line_id: Annotated[str, typer.Option("--credit-line")],
+    to: Annotated[str, typer.Option(help="supplier USCC")],
+    amount: Annotated[str, typer.Option(help="face in yuan")],
+    maturity: Annotated[str, typer.Option(help="maturity date YYYY-MM-DD")],
+    contract_no: Annotated[str, typer.Option(help="trade contract number")],
+    invoice: Annotated[list[str], typer.Option(help="NUMBER:AMOUNT[:ALLOCATED] in yuan")],
+    currency: str = "CNY",
+) -> None:
+    """Issue a credential to a supplier against its invoices."""
+    me = participant()
+    invoices = []
+    for spec in invoice:
+        number, total, *rest = spec.split(":")
+        invoices.append({"seller": to, "number": number, "amount": fen(total),
+                         "allocated": fen(rest[0] if rest else total)})
+    status = me.issue(credit_line=credit_line_id, to=to, amount=fen(amount), currency=currency,
+                      maturity_date=maturity, contract_no=contract_no, invoices=invoices)
+    show(status, f"issued credential {status['events'][0]['receivable']}")
+
+
+def _simple(action: str, argument: str, what: str) -> None:
+    me = participant()
+    committed(getattr(me, action)(argument), what)
+
+
+@app.command()
+def accept(receivable: str) -> None:
+    """Sign for a credential issued to you."""
+    _simple("accept", receivable, "acceptance")
+
+
+@app.command()
+def reject(receivable: str) -> None:
+    """Refuse a credential issued to you."""
+    _simple("reject", receivable, "rejection")
+
+
+@app.command()
+def withdraw(receivable: str) -> None:
+    """Withdraw a credential you issued that is not yet accepted."""
+    _simple("withdraw", receivable, "withdrawal")
+
+
+@app.command()
+def expire(receivable: str) -> None:
+    """Record that a credential's acceptance window passed."""
+    _simple("expire", receivable, "expiry")
+
+
+@app.command("mark-overdue")
+def mark_overdue(receivable: str) -> None:
+    """Record that a credential is unpaid past maturity plus grace."""
+    _simple("mark_overdue", receivable, "overdue mark")
+
+
+@app.command()
+def transfer(
+    note: str,
+    pay: Annotated[list[str], typer.Option(help="USCC:AMOUNT in yuan (repeat)")],
+) -> None:
+    """Pay one or more suppliers from a note you hold; you keep the remainder."""
+    payments = [(p.split(":")[0], fen(p.split(":")[1])) for p in pay]
+    status = participant().transfer(note, payments)
+    outputs = status["events"][0]["outputs"]
+    show(status, "\n".join(f"{o['note']}  {o['holder']}  {format_fen(o['amount'])}"
+                           for o in outputs))
+
+
+@app.command()
+def pay(receivable: str, amount: Annotated[str, typer.Option()],
+        reference: Annotated[str, typer.Option()]) -> None:
+    """As the issuer, record a maturity payment (full or partial)."""
+    committed(participant().pay(receivable, fen(amount), reference), "payment")
+
+
+@app.command()
+def freeze(note: str, reason: Annotated[str, typer.Option()]) -> None:
+    """As a freeze authority, freeze a note."""
+    committed(participant().freeze(note, reason), "freeze")
+
+
+@app.command()
+def unfreeze(note: str, reason: Annotated[str, typer.Option()]) -> None:
+    """As a freeze authority, lift a freeze."""
+    committed(participant().unfreeze(note, reason), "unfreeze")
+
+
+@finance_app.command("request")
+def finance_request(note: str, bank: Annotated[str, typer.Option()]) -> None:
+    """Ask a bank to finance a note you hold."""
+    status = participant().request_financing(note, bank)
+    show(status, f"financing request {status['events'][0]['financing']}")
+
+
+@finance_app.command("offer")
+def finance_offer(
+    financing: str, rate: Annotated[str, typer.Option(help="annual rate, e.g. 0.0200")],
+    funding_date: Annotated[str, typer.Option()], fees: str = "0",
+    fee_payer: str = "seller", recourse: bool = False, registry_no: str | None = None,
+    tenor_reviewed: bool = False,
+) -> None:
+    """As the bank, offer priced terms."""
+    status = participant().offer_terms(
+        financing, annual_rate=rate, funding_date=funding_date, fees=fen(fees),
+        fee_payer=fee_payer, recourse=recourse, registry_no=registry_no,
+        tenor_reviewed=tenor_reviewed)
+    terms = status["events"][0]["terms"]
+    show(status, f"{terms['days']} days, interest {format_fen(terms['interest'])}, "
+                 f"net proceeds {format_fen(terms['net_proceeds'])}")
+
+
+@finance_app.command("accept")
+def finance_accept(financing: str) -> None:
+    """Agree to the bank's terms; the note passes to the bank."""
+    committed(participant().accept_terms(financing), "financing")
+
+
+@finance_app.command("cancel")
+def finance_cancel(financing: str) -> None:
+    """Withdraw from an open financing request."""
+    committed(participant().cancel_financing(financing), "cancellation")
+
+
+@finance_app.command("confirm")
+def finance_confirm(financing: str, payment_ref: Annotated[str, typer.Option()]) -> None:
+    """As the bank, confirm the disbursement."""
+    committed(participant().confirm_disbursement(financing, payment_ref), "disbursement")
+
+
+# -- queries -------------------------------------------------------------------------
+
+
+@app.command()
+def status() -> None:
+    """Show the node's chain status."""
+    show(participant().status())
+
+
+@app.command()
+def holdings() -> None:
+    """List the notes you hold."""
+    notes = participant().holdings()
+    show(notes, "\n".join(f"{n['id']}  {format_fen(n['amount'])} {n['currency']}  "
+                          f"matures {n['maturity_date']}" for n in notes) or "no notes")
+
+
+@app.command()
+def note(note_id: str) -> None:
+    """Show one note."""
+    show(participant().note(note_id))
+
+
+@app.command()
+def receivable(root_id: str) -> None:
+    """Show a credential and its split tree."""
+    show(participant().receivable(root_id))
+
+
+@app.command()
+def lineage(note_id: str) -> None:
+    """Show a note's ancestors up to issuance."""
+    show(participant().lineage(note_id))
+
+
+@app.command()
+def tx(tx_id: str) -> None:
+    """Show a transaction's status, envelope and events."""
+    show(participant().transaction(tx_id))
+
+
+@app.command()
+def verify(tx_id: str) -> None:
+    """Verify locally that a transaction is in the node's log (RFC 9162 proof)."""
+    participant().verify_inclusion(tx_id)
+    show({"tx_id": tx_id, "included": True}, f"[green]verified[/]: {tx_id} is in the log")
+
+
+@app.command()
+def audit() -> None:
+    """Audit the whole chain (auditor role): signatures, hash links, Merkle roots."""
+    from rich.progress import Progress
+
+    from client.audit import audit_node
+    from client.demo import print_audit
+
+    me = participant()
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("auditing", total=None)
+        report = audit_node(me.node, lambda done, total: progress.update(
+            task, completed=done, total=total))
+    if Settings.as_json:
+        show(report.to_json())
+    else:
+        print_audit(console, report)
+    raise typer.Exit(0 if report.passed else 1)
+
+
+@app.command()
+def bench(
+    seconds: Annotated[float, typer.Option(help="how long to drive load")] = 20.0,
+    batch: Annotated[int, typer.Option(help="transactions per HTTP request")] = 200,
+    clients: Annotated[int, typer.Option(help="concurrent submitting clients")] = 4,
+) -> None:
+    """Benchmark one embedded node over HTTP and print committed tx/s and latency."""
+    from client.bench import run_bench
+
+    result = run_bench(seconds=seconds, batch=batch, clients=clients, console=console)
+    if Settings.as_json:
+        show(result)
+
+
+def main() -> None:
+    """Run the CLI, turning SDK errors into a one-line message and exit status 1."""
+    try:
+        app()
+    except (NodeError, TransactionFailed, KeystoreError, LedgerError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Starting and stopping a node process from the client side.
+
+The client never imports the node: it runs `python -m node serve` as a child
+process, waits until the node answers, and stops it by PID.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    """Return a TCP port free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class NodeProcess:
+    """A node running as a child process."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the node gracefully (SIGTERM), killing it if it does not exit in time."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        """Kill the node at once (SIGKILL), as a crash would."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def node_command(*args: str) -> list[str]:
+    """Return the command line that runs `python -m node` with `args`."""
+    return [sys.executable, "-m", "node", *args]
+
+
+def start_node(
+    *, genesis: Path, database_url: str, orderer: Path, log_path: Path,
+    port: int | None = None, manual_clock: str | None = None, node_id: str = "node-1",
+    extra: tuple[str, ...] = (),
+) -> NodeProcess:
+    """Start a node process on loopback and wait until it answers /v1/health."""
+    port = port or free_port()
+    args = ["serve", "--genesis", str(genesis), "--database", database_url,
+            "--orderer", str(orderer), "--port", str(port), "--node-id", node_id, *extra]
+    if manual_clock:
+        args += ["--manual-clock", manual_clock]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(node_command(*args), stdout=log, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    node = NodeProcess(process, f"http://127.0.0.1:{port}", log_path)
+    _wait_until_up(node)
+    return node
+
+
+def _wait_until_up(node: NodeProcess) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if node.process.poll() is not None:
+            tail = node.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise RuntimeError(f"the node exited during start-up:\n{tail}")
+        try:
+            if httpx.get(node.url + "/v1/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    node.kill()
+    raise RuntimeError(f"the node did not answer within {START_TIMEOUT_S:.0f} s")

@@ -1,0 +1,136 @@
+"""The registry (genesis, members, versioned policies) and credit lines (授信).
+
+Policies are recorded on chain at genesis, each version with the height from
+which it applies.  A credit line is granted by a bank to a core enterprise,
+both signing, and expires in the future.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts import CONTRACTS
+from contracts.registry import DEFAULT_POLICIES
+from ledger.execution import BlockContext, Executor, ReplayGuard
+from ledger.timefmt import format_timestamp
+from tests.builders import CHAIN_ID, START, DictState, MemoryChain, build_tx, make_orgs
+from tests.contracts.support import (
+    FACE,
+    Deal,
+    add_policy_version,
+    issue_args,
+    new_chain,
+    pay_to,
+    refused,
+)
+
+
+def _genesis(members: list[dict], signers: list[str]) -> tuple[str, str]:
+    orgs = make_orgs()
+    env = build_tx(orgs, signers, "registry", "genesis",
+                   {"members": members, "policies": {}}, now=START)
+    block = BlockContext(CHAIN_ID, 0, format_timestamp(START))
+    results, _ = Executor(CONTRACTS).execute_block(
+        [env], state=DictState(), block=block, replay=ReplayGuard())
+    return results[0].code, results[0].reason
+
+
+def test_policies_are_recorded_on_chain_from_genesis() -> None:
+    c = MemoryChain(policies={"min_split_amount": 50_000})
+    for name, value in {**DEFAULT_POLICIES, "min_split_amount": 50_000}.items():
+        assert c.get("policy/" + name) == [{"from_height": 0, "value": value}]
+
+
+def test_policy_version_applies_from_its_height(active: Deal) -> None:
+    c = active.c
+    add_policy_version(c, "min_split_amount", 50_000, from_height=c.height + 1)
+    c.ok("s1", "transfer", note=active.root, payments=pay_to(c, "s2", 20_000))
+    rest = active.rec()["live"][-1]
+    r = refused(c, "s1", "transfer", note=rest, payments=pay_to(c, "s3", 20_000))
+    assert r.reason == "each split piece is at least the minimum amount"
+
+
+def test_policies_change_only_by_governance(active: Deal) -> None:
+    r = refused(active.c, "core", "set_policy", contract="registry",
+                name="min_split_amount", value=1)
+    assert (r.code, r.reason) == ("unknown_contract", "contract 'registry' has no action "
+                                                      "'set_policy'")
+
+
+def test_genesis_runs_only_at_height_zero(chain: MemoryChain) -> None:
+    members = [o.member().to_json() for o in chain.orgs.values()]
+    r = refused(chain, list(chain.orgs), "genesis", contract="registry", members=members,
+                policies={})
+    assert r.reason == "the consortium is founded only in the genesis block"
+
+
+def test_every_founding_member_signs_the_genesis() -> None:
+    orgs = make_orgs()
+    members = [o.member().to_json() for o in orgs.values()]
+    assert _genesis(members, list(orgs)[:-1]) == (
+        "contract_violation", "every founding member signs the genesis")
+
+
+def test_each_founding_member_is_listed_once() -> None:
+    orgs = make_orgs()
+    members = [o.member().to_json() for o in orgs.values()]
+    assert _genesis([*members, members[0]], list(orgs)) == (
+        "contract_violation", "each founding member is listed once")
+
+
+@pytest.mark.parametrize(("policies", "reason"), [
+    ({"bogus": 1}, "unknown policy parameter(s): bogus"),
+    ({"min_split_amount": "100"}, "policy min_split_amount has a value of the wrong type"),
+    ({"block_issuance_when_overdue": 1},
+     "policy block_issuance_when_overdue has a value of the wrong type"),
+])
+def test_malformed_policies_refused_at_genesis(policies: dict, reason: str) -> None:
+    with pytest.raises(AssertionError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        MemoryChain(policies=policies)
+
+
+def test_credit_line_granted_by_a_bank_to_a_core_enterprise(chain: MemoryChain) -> None:
+    r = chain.ok(["b1", "core"], "grant_credit_line", bank=chain.uscc("b1"),
+                 core=chain.uscc("core"), limit=FACE, currency="CNY", expiry_date="2026-12-31")
+    line = chain.get("credit_line/" + r.events[0]["credit_line"])
+    assert (line["bank"], line["core"]) == (chain.uscc("b1"), chain.uscc("core"))
+    assert (line["limit"], line["used"], line["currency"]) == (FACE, 0, "CNY")
+
+
+def _grant(c: MemoryChain, signers: list[str], bank: str = "b1", core: str = "core",
+           expiry: str = "2026-12-31") -> str:
+    r = refused(c, signers, "grant_credit_line", bank=c.uscc(bank), core=c.uscc(core),
+                limit=FACE, currency="CNY", expiry_date=expiry)
+    return r.reason
+
+
+def test_credit_line_lender_must_be_bank(chain: MemoryChain) -> None:
+    assert _grant(chain, ["s1", "core"], bank="s1") == (
+        "the lender of a credit line has the bank role")
+
+
+def test_credit_line_granted_only_to_core_enterprise(chain: MemoryChain) -> None:
+    assert _grant(chain, ["b1", "s1"], core="s1") == (
+        "a credit line is granted to a core enterprise")
+
+
+@pytest.mark.parametrize(("signer", "reason"), [
+    ("core", "the bank signs the credit line"),
+    ("b1", "the core enterprise signs the credit line"),
+])
+def test_credit_line_signed_by_bank_and_core(chain: MemoryChain, signer: str, reason: str) -> None:
+    assert _grant(chain, [signer]) == reason
+
+
+@pytest.mark.parametrize("expiry", ["2026-01-05", "2025-12-31"])
+def test_credit_line_expires_in_the_future(chain: MemoryChain, expiry: str) -> None:
+    assert _grant(chain, ["b1", "core"], expiry=expiry) == "a credit line expires in the future"
+
+
+def test_each_core_enterprise_draws_only_its_own_line() -> None:
+    c = new_chain()
+    r = c.ok(["b1", "core2"], "grant_credit_line", bank=c.uscc("b1"), core=c.uscc("core2"),
+             limit=FACE, currency="CNY", expiry_date="2026-12-31")
+    args = issue_args(c, r.events[0]["credit_line"])
+    assert refused(c, "core", "issue", **args).reason == (
+        "the core enterprise of the credit line signs the issuance")

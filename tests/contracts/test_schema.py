@@ -1,0 +1,139 @@
+"""Argument schema: missing, unknown and mistyped arguments are `bad_schema`, naming the field.
+
+Each case starts from valid arguments for one action (checked by
+`test_schema_bases_are_valid`) and breaks exactly one of them.  Amounts must be
+positive integers of fen; dates, ids, USCCs, currencies and rates have one spelling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.contracts.support import FACE, Split, issue, issue_args, pay_to, refused, trade
+
+DROP = object()
+Base = Callable[[Split], tuple[str, dict[str, Any]]]
+
+
+def _issue(s: Split) -> tuple[str, dict[str, Any]]:
+    return "core", issue_args(s.c, s.line, trade=trade(s.c, number="INV-2"))
+
+
+def _transfer(s: Split) -> tuple[str, dict[str, Any]]:
+    return "s1", {"note": s.rest, "payments": pay_to(s.c, "s3", 10_000)}
+
+
+def _accept(s: Split) -> tuple[str, dict[str, Any]]:
+    return "s1", {"receivable": issue(s.c, s.line, trade=trade(s.c, number="INV-3"))}
+
+
+def _offer(s: Split) -> tuple[str, dict[str, Any]]:
+    r = s.c.ok("s2", "request_financing", note=s.paid, bank=s.c.uscc("b1"))
+    return "b1", {"financing": r.events[0]["financing"], "annual_rate": "0.0200",
+                  "funding_date": "2026-01-05", "fees": 0, "fee_payer": "seller",
+                  "recourse": True}
+
+
+def _pay(s: Split) -> tuple[str, dict[str, Any]]:
+    s.c.advance(days=90)
+    return "core", {"receivable": s.root, "amount": FACE, "payment_ref": "P-1"}
+
+
+def _grant(s: Split) -> tuple[str, dict[str, Any]]:
+    return "b1+core", {"bank": s.c.uscc("b1"), "core": s.c.uscc("core"), "limit": FACE,
+                       "currency": "CNY", "expiry_date": "2026-12-31"}
+
+
+BASES: dict[str, Base] = {"issue": _issue, "transfer": _transfer, "accept": _accept,
+                          "offer_terms": _offer, "pay": _pay, "grant_credit_line": _grant}
+
+
+def _attempt(split: Split, action: str, change: dict[str, Any]) -> tuple[str, str]:
+    signer, args = BASES[action](split)
+    for name, value in change.items():
+        if value is DROP:
+            del args[name]
+        else:
+            args[name] = value(split) if callable(value) else value
+    r = refused(split.c, signer.split("+"), action, **args)
+    return r.code, r.reason
+
+
+@pytest.mark.parametrize("action", sorted(BASES))
+def test_schema_bases_are_valid(split: Split, action: str) -> None:
+    signer, args = BASES[action](split)
+    split.c.ok(signer.split("+"), action, **args)
+
+
+@pytest.mark.parametrize(("action", "change", "missing"), [
+    ("transfer", {"payments": DROP}, "payments"),
+    ("issue", {"trade": DROP}, "trade"),
+    ("accept", {"receivable": DROP}, "receivable"),
+    ("offer_terms", {"fee_payer": DROP, "recourse": DROP}, "fee_payer, recourse"),
+    ("pay", {"payment_ref": DROP}, "payment_ref"),
+])
+def test_missing_argument_is_bad_schema(
+    split: Split, action: str, change: dict[str, Any], missing: str
+) -> None:
+    assert _attempt(split, action, change) == (
+        "bad_schema", f"{action} is missing argument(s): {missing}")
+
+
+@pytest.mark.parametrize("action", sorted(BASES))
+def test_unknown_argument_is_bad_schema(split: Split, action: str) -> None:
+    assert _attempt(split, action, {"memo": "hello"}) == (
+        "bad_schema", f"{action} got unknown argument(s): memo")
+
+
+def _payment(amount: Any) -> Callable[[Split], list[dict[str, Any]]]:
+    return lambda s: [{"to": s.c.uscc("s3"), "amount": amount}]
+
+
+def _invoice(**change: Any) -> Callable[[Split], dict[str, Any]]:
+    def build(s: Split) -> dict[str, Any]:
+        t = trade(s.c, number="INV-2")
+        t["invoices"][0].update(change)
+        return t
+    return build
+
+
+FEN_INT = "must be an integer number of fen"
+FEN_POS = "must be a positive number of fen"
+MISTYPED = [
+    ("issue", "amount", "100000000", f"amount {FEN_INT}"),
+    ("issue", "amount", True, f"amount {FEN_INT}"),
+    ("issue", "amount", 0, f"amount {FEN_POS}"),
+    ("issue", "amount", -100, f"amount {FEN_POS}"),
+    ("issue", "currency", "RMB", "currency must be one of CNY, EUR, GBP, HKD, JPY, USD"),
+    ("issue", "maturity_date", "2026/04/05", "maturity_date must be a date like 2026-01-31"),
+    ("issue", "maturity_date", "2026-02-30", "maturity_date '2026-02-30' is not a real date"),
+    ("issue", "to", "91310000MA00000020", "to must be a valid 18-character USCC"),
+    ("issue", "credit_line", "AB" * 32, "credit_line must be a 64-digit lower-case hex id"),
+    ("issue", "trade", _invoice(amount="1"), f"invoice amount {FEN_INT}"),
+    ("issue", "trade", _invoice(seller="s1"), "invoice seller must be a valid 18-character USCC"),
+    ("issue", "trade", _invoice(extra=1),
+     "each invoice has exactly seller, number, amount and allocated"),
+    ("issue", "trade", {"contract_no": "PO", "invoices": []},
+     "trade must have exactly contract_no, invoices and documents"),
+    ("transfer", "payments", [], "payments must be a list of 1 to 100 objects"),
+    ("transfer", "payments", _payment("10000"), f"payment amount {FEN_INT}"),
+    ("transfer", "payments", _payment(0), f"payment amount {FEN_POS}"),
+    ("transfer", "note", "x" * 64, "note must be a 64-digit lower-case hex id"),
+    ("offer_terms", "annual_rate", "2%", "rate '2%' must be a decimal string such as '0.0200'"),
+    ("offer_terms", "fee_payer", "bank", "fee payer must be one of seller, buyer, split"),
+    ("offer_terms", "recourse", "yes", "recourse must be true or false"),
+    ("offer_terms", "fees", -1, f"fees {FEN_POS}"),
+    ("pay", "payment_ref", " ", "payment_ref must be a non-empty string of at most 64 characters"),
+    ("pay", "amount", [FACE], f"amount {FEN_INT}"),
+    ("grant_credit_line", "limit", None, f"limit {FEN_INT}"),
+]
+
+
+@pytest.mark.parametrize(("action", "name", "value", "reason"), MISTYPED)
+def test_mistyped_argument_is_bad_schema(
+    split: Split, action: str, name: str, value: Any, reason: str
+) -> None:
+    assert _attempt(split, action, {name: value}) == ("bad_schema", reason)
