@@ -20,7 +20,7 @@ from ledger.membership import is_valid_uscc
 from ledger.money import CURRENCIES
 from ledger.timefmt import parse_date
 
-HEX_ID = re.compile(r"^[0-9a-f]{64}$")
+HEX_ID = re.compile(r"[0-9a-f]{64}")
 MAX_TEXT = 256
 
 
@@ -76,7 +76,7 @@ def uscc(value: Any, what: str) -> str:
 
 def hex_id(value: Any, what: str) -> str:
     """Return `value` if it is a 64-digit lower-case hex id."""
-    if not isinstance(value, str) or not HEX_ID.match(value):
+    if not isinstance(value, str) or not HEX_ID.fullmatch(value):
         raise SchemaError(f"{what} must be a 64-digit lower-case hex id")
     return value
 

@@ -18,6 +18,7 @@ from ledger.errors import SchemaError
 from ledger.merkle import leaf_hash, root_from_leaf_hashes
 
 GENESIS_PREV_HASH = "00" * 32
+_INT_FIELDS = frozenset({"height", "position", "tx_count", "log_size"})
 HEADER_FIELDS = (
     "chain_id",
     "height",
@@ -64,9 +65,10 @@ class BlockHeader:
         """Build a header from JSON; raise SchemaError if a field is missing or mistyped."""
         if not isinstance(value, dict) or set(value) != set(HEADER_FIELDS):
             raise SchemaError(f"a block header has exactly the fields {', '.join(HEADER_FIELDS)}")
-        for name in ("height", "position", "tx_count", "log_size"):
-            if not isinstance(value[name], int) or isinstance(value[name], bool):
-                raise SchemaError(f"header field {name} must be an integer")
+        for name in HEADER_FIELDS:
+            expected = int if name in _INT_FIELDS else str
+            if not isinstance(value[name], expected) or isinstance(value[name], bool):
+                raise SchemaError(f"header field {name} must be {expected.__name__}")
         return cls(**value)
 
 

@@ -19,6 +19,7 @@ JSONValue = Any
 """A value of our schema: None, bool, int, str, list/tuple of values, str-keyed dict."""
 
 MAX_SAFE_INTEGER = 2**53 - 1
+MAX_DEPTH = 64  # far deeper than any document of the schema; keeps recursion bounded
 _encode_string = json.encoder.encode_basestring
 _SURROGATE_ORDER_SENSITIVE = "\ue000"
 
@@ -39,11 +40,13 @@ def canonical_bytes(value: JSONValue) -> bytes:
 def canonical_text(value: JSONValue) -> str:
     """Return the RFC 8785 encoding of `value` as a str (see canonical_bytes)."""
     parts: list[str] = []
-    _encode(value, parts)
+    _encode(value, parts, 0)
     return "".join(parts)
 
 
-def _encode(value: JSONValue, out: list[str]) -> None:
+def _encode(value: JSONValue, out: list[str], depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise EncodingError(f"documents may nest at most {MAX_DEPTH} levels deep")
     if isinstance(value, str):
         out.append(_encode_string(value))
     elif value is None:
@@ -55,9 +58,9 @@ def _encode(value: JSONValue, out: list[str]) -> None:
     elif isinstance(value, int):
         out.append(_encode_int(value))
     elif isinstance(value, dict):
-        _encode_object(value, out)
+        _encode_object(value, out, depth)
     elif isinstance(value, list | tuple):
-        _encode_array(value, out)
+        _encode_array(value, out, depth)
     else:
         raise EncodingError(f"type {type(value).__name__} is not allowed in signed data")
 
@@ -68,16 +71,18 @@ def _encode_int(value: int) -> str:
     raise EncodingError(f"integer {value} is outside the exactly representable range")
 
 
-def _encode_array(items: list[JSONValue] | tuple[JSONValue, ...], out: list[str]) -> None:
+def _encode_array(
+    items: list[JSONValue] | tuple[JSONValue, ...], out: list[str], depth: int
+) -> None:
     out.append("[")
     for position, item in enumerate(items):
         if position:
             out.append(",")
-        _encode(item, out)
+        _encode(item, out, depth + 1)
     out.append("]")
 
 
-def _encode_object(obj: dict[Any, JSONValue], out: list[str]) -> None:
+def _encode_object(obj: dict[Any, JSONValue], out: list[str], depth: int) -> None:
     for key in obj:
         if not isinstance(key, str):
             raise EncodingError(f"object keys must be strings, not {type(key).__name__}")
@@ -87,7 +92,7 @@ def _encode_object(obj: dict[Any, JSONValue], out: list[str]) -> None:
             out.append(",")
         out.append(_encode_string(key))
         out.append(":")
-        _encode(obj[key], out)
+        _encode(obj[key], out, depth + 1)
     out.append("}")
 
 

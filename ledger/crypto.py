@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
@@ -24,6 +25,7 @@ from ledger.errors import SignatureError
 SIGNATURE_SIZE = 64
 PUBLIC_KEY_SIZE = 32
 SEED_SIZE = 32
+_HEX_KEY = re.compile(r"[0-9a-f]{64}")
 
 
 class Domain(Enum):
@@ -54,9 +56,12 @@ def b64encode(data: bytes) -> str:
 def b64decode(text: str, *, what: str) -> bytes:
     """Decode strict standard base64; raise SignatureError naming `what` if malformed."""
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError, AttributeError) as exc:
         raise SignatureError(f"{what} is not valid base64") from exc
+    if b64encode(raw) != text:
+        raise SignatureError(f"{what} is not in canonical base64 (one spelling per value)")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -72,10 +77,9 @@ class PublicKey:
     @classmethod
     def from_hex(cls, text: str) -> PublicKey:
         """Parse a hex public key; raise SignatureError if malformed."""
-        try:
-            return cls(bytes.fromhex(text))
-        except ValueError as exc:
-            raise SignatureError("public key is not valid hex") from exc
+        if not isinstance(text, str) or not _HEX_KEY.fullmatch(text):
+            raise SignatureError("public key must be 64 lower-case hex digits")
+        return cls(bytes.fromhex(text))
 
     def hex(self) -> str:
         """Return the key as lowercase hex."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from ledger.canonical import JSONValue
 from ledger.crypto import PublicKey
-from ledger.errors import SchemaError
+from ledger.errors import SchemaError, SignatureError
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -108,7 +108,11 @@ class Member:
         key = value.get("public_key")
         if not isinstance(key, str):
             raise SchemaError("a member needs a hex public key")
-        return cls(value["uscc"], name, parsed_roles, PublicKey.from_hex(key), status)
+        try:
+            public_key = PublicKey.from_hex(key)
+        except SignatureError as exc:
+            raise SchemaError(f"member {value['uscc']}: {exc}") from exc
+        return cls(value["uscc"], name, parsed_roles, public_key, status)
 
 
 MEMBER_KEY_PREFIX = "member/"

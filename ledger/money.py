@@ -20,8 +20,8 @@ from ledger.errors import SchemaError
 FEN_PER_YUAN = 100
 DAY_COUNT_BASIS = 360
 CURRENCIES = frozenset({"CNY", "USD", "EUR", "HKD", "JPY", "GBP"})
-RATE_PATTERN = re.compile(r"^(0|[1-9]\d{0,2})(\.\d{1,10})?$")
-YUAN_PATTERN = re.compile(r"^-?\d{1,13}(\.\d{1,2})?$")
+RATE_PATTERN = re.compile(r"(0|[1-9][0-9]{0,2})(\.[0-9]{1,10})?")
+YUAN_PATTERN = re.compile(r"-?[0-9]{1,13}(\.[0-9]{1,2})?")
 _EXACT = Context(prec=60, rounding=ROUND_HALF_UP)
 
 FEE_PAYERS = ("seller", "buyer", "split")
@@ -37,7 +37,7 @@ def format_fen(amount: int) -> str:
 def parse_yuan(text: str) -> int:
     """Parse '1000000.00' or '1,000,000' (yuan) into integer fen; raise SchemaError if malformed."""
     cleaned = text.replace(",", "").strip()
-    if not YUAN_PATTERN.match(cleaned):
+    if not YUAN_PATTERN.fullmatch(cleaned):
         raise SchemaError(f"{text!r} is not an amount in yuan with at most two decimals")
     return int(Decimal(cleaned) * FEN_PER_YUAN)
 
@@ -47,7 +47,7 @@ def parse_rate(text: str) -> Decimal:
 
     Raises SchemaError unless it is a plain decimal with at most ten places.
     """
-    if not isinstance(text, str) or not RATE_PATTERN.match(text):
+    if not isinstance(text, str) or not RATE_PATTERN.fullmatch(text):
         raise SchemaError(f"rate {text!r} must be a decimal string such as '0.0200'")
     try:
         return Decimal(text)

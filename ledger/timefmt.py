@@ -11,13 +11,13 @@ from datetime import UTC, date, datetime
 
 from ledger.errors import SchemaError
 
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def parse_timestamp(text: object, *, what: str = "timestamp") -> datetime:
     """Parse 'YYYY-MM-DDTHH:MM:SSZ' into an aware UTC datetime; raise SchemaError otherwise."""
-    if not isinstance(text, str) or not _TIMESTAMP.match(text):
+    if not isinstance(text, str) or not _TIMESTAMP.fullmatch(text):
         raise SchemaError(f"{what} must be a UTC timestamp like 2026-01-31T08:00:00Z")
     try:
         return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -34,7 +34,7 @@ def format_timestamp(moment: datetime) -> str:
 
 def parse_date(text: object, *, what: str = "date") -> date:
     """Parse 'YYYY-MM-DD' into a date; raise SchemaError otherwise."""
-    if not isinstance(text, str) or not _DATE.match(text):
+    if not isinstance(text, str) or not _DATE.fullmatch(text):
         raise SchemaError(f"{what} must be a date like 2026-01-31")
     try:
         return date.fromisoformat(text)

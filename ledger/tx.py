@@ -22,8 +22,8 @@ from ledger.timefmt import parse_timestamp
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_SIGNERS = 64  # a genesis is signed by every founding member
-NONCE_PATTERN = re.compile(r"^[0-9a-f]{16,64}$")
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+NONCE_PATTERN = re.compile(r"[0-9a-f]{16,64}")
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
 BODY_FIELDS = frozenset(
     {"chain_id", "contract", "action", "args", "signers", "nonce", "not_before", "not_after"}
 )
@@ -65,9 +65,9 @@ class TxBody:
             if not isinstance(value[name], str) or not value[name]:
                 raise SchemaError(f"body field {name!r} must be a non-empty string")
         for name in ("contract", "action"):
-            if not NAME_PATTERN.match(value[name]):
+            if not NAME_PATTERN.fullmatch(value[name]):
                 raise SchemaError(f"body field {name!r} must be a lower-case identifier")
-        if not NONCE_PATTERN.match(value["nonce"]):
+        if not NONCE_PATTERN.fullmatch(value["nonce"]):
             raise SchemaError("nonce must be 16 to 64 lower-case hex digits")
         if not isinstance(value["args"], dict):
             raise SchemaError("body field 'args' must be a JSON object")

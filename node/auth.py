@@ -28,7 +28,7 @@ from ledger.request_auth import (
 from ledger.timefmt import parse_timestamp
 from node.service import NodeService
 
-NONCE_PATTERN = re.compile(r"^[0-9a-f]{16,64}$")
+NONCE_PATTERN = re.compile(r"[0-9a-f]{16,64}")
 MAX_REMEMBERED_NONCES = 1_000_000
 
 
@@ -75,7 +75,7 @@ def authenticate(
             "requests must be signed: send X-Ledger-Member, X-Ledger-Time, "
             "X-Ledger-Nonce and X-Ledger-Signature"
         )
-    if not NONCE_PATTERN.match(nonce):
+    if not NONCE_PATTERN.fullmatch(nonce):
         raise AuthenticationError("X-Ledger-Nonce must be 16 to 64 lower-case hex digits")
     _check_time(service, stamp)
     member = service.member(member_id)

@@ -58,13 +58,19 @@ class RunningNode:
 @contextmanager
 def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
                  database_url: str | None = None, **settings: Any) -> Iterator[RunningNode]:
-    """Serve a node on a free port for the duration of the block."""
+    """Serve a node on a free port for the duration of the block.
+
+    The database and the orderer log live in `tmp`, so a second `running_node`
+    on the same directory restarts the same node.  `settings` are NodeConfig
+    fields (batch_max_wait_ms defaults to 5 here, to keep tests fast).
+    """
     orgs = make_orgs()
     write_genesis(tmp / "genesis.json", orgs, policies)
+    settings = {"batch_max_wait_ms": 5, **settings}
     config = NodeConfig(
         genesis_path=tmp / "genesis.json",
         database_url=database_url or f"sqlite:///{tmp / 'node.db'}",
-        orderer_path=tmp / "orderer.db", port=free_port(), batch_max_wait_ms=5, **settings,
+        orderer_path=tmp / "orderer.db", port=free_port(), **settings,
     )
     clock = ManualClock(START)
     service = NodeService(config, clock=clock)

@@ -396,15 +396,38 @@ def test_mismatch_message_names_both_roots() -> None:
     assert LOG.root(10).hex() in str(excinfo.value)
 
 
-def test_verifiers_reject_malformed_hashes() -> None:
-    leaf, root, proof = LOG.leaf(0), LOG.root(2), LOG.inclusion_proof(0, 2)
-    _rejects(verify_inclusion, leaf[:31], 0, 2, proof, root)
-    _rejects(verify_inclusion, leaf, 0, 2, proof, root + b"\x00")
-    _rejects(verify_inclusion, leaf, 0, 2, [proof[0][:16]], root)
-    _rejects(verify_inclusion, leaf, 0, 0, [], EMPTY_ROOT)
-    _rejects(verify_inclusion, leaf, -1, 2, proof, root)
-    _rejects(verify_consistency, 1, 2, b"", root, [LOG.leaf(1)])
-    _rejects(verify_consistency, 1, 2, leaf, root, [LOG.leaf(1)[:-1]])
+@pytest.mark.parametrize(
+    ("verifier", "args", "message"),
+    [
+        (
+            verify_inclusion,
+            (LOG.leaf(0)[:31], 0, 2, [LOG.leaf(1)], LOG.root(2)),
+            "leaf hash must be 32",
+        ),
+        (
+            verify_inclusion,
+            (LOG.leaf(0), 0, 2, [LOG.leaf(1)], LOG.root(2) + b"\0"),
+            "root must be 32",
+        ),
+        (verify_inclusion, (LOG.leaf(0), 0, 2, [LOG.leaf(1)[:16]], LOG.root(2)), "proof\\[0\\]"),
+        (verify_inclusion, (LOG.leaf(0), 0, 0, [], EMPTY_ROOT), "out of range"),
+        (verify_inclusion, (LOG.leaf(0), -1, 2, [LOG.leaf(1)], LOG.root(2)), "out of range"),
+        (verify_inclusion, (LOG.leaf(0), 0, 2, [LOG.leaf(1)] * 2, LOG.root(2)), "too long"),
+        (verify_inclusion, (LOG.leaf(0), 0, 3, [LOG.leaf(1)], LOG.root(3)), "too short"),
+        (verify_consistency, (1, 2, b"", LOG.root(2), [LOG.leaf(1)]), "first root"),
+        (verify_consistency, (1, 2, LOG.root(1), LOG.root(2), [b"\0" * 31]), "proof\\[0\\]"),
+        (verify_consistency, (1, 2, LOG.root(1), LOG.root(2), []), "empty"),
+        (verify_consistency, (2, 1, LOG.root(2), LOG.root(1), []), "first <= second"),
+        (verify_consistency, (0, 2, EMPTY_ROOT, LOG.root(2), []), "meaningless"),
+        (verify_consistency, (1, 2, LOG.root(1), LOG.root(2), [LOG.leaf(1)] * 2), "too long"),
+        (verify_consistency, (1, 3, LOG.root(1), LOG.root(3), [LOG.leaf(1)]), "too short"),
+    ],
+)
+def test_verifier_failures_say_what_failed(
+    verifier: Callable[..., None], args: tuple[object, ...], message: str
+) -> None:
+    with pytest.raises(ProofError, match=message):
+        verifier(*args)
 
 
 def test_single_leaf_tree() -> None:

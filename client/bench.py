@@ -1,0 +1,276 @@
+"""`ledger bench`: committed throughput and latency of one node over HTTP.
+
+A fresh consortium (a core enterprise, twelve suppliers, two banks, an
+auditor) and one node process on loopback with SQLite.  Several client
+processes each drive credentials through a realistic life in lock-step
+batches: issue, accept, split to a second supplier, pay a third, ask a bank to
+finance, the bank's terms, acceptance of the terms, the disbursement.  Every
+request carries a batch of signed transactions and waits for their commit.
+The figures: committed transactions per second (from the node's own log),
+request latency p50/p99 (submit to commit), and, measured in the same run,
+the machine's raw Ed25519 verification rate and the ratio of the two.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import nacl.signing
+from rich.console import Console
+
+from client.consortium import OrgSpec, init_consortium
+from client.launcher import start_node
+from client.participant import Participant
+from ledger.membership import Role
+
+PASSWORD = "bench-only-password"
+SUPPLIERS = 12
+STAGES = 8
+
+
+def raw_verify_rate(seconds: float = 1.0) -> float:
+    """Return Ed25519 verifications per second on one core (PyNaCl), measured now."""
+    key = nacl.signing.SigningKey(b"\x01" * 32)
+    message = b"x" * 400
+    signature = key.sign(message).signature
+    verify = key.verify_key.verify
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for _ in range(200):
+            verify(message, signature)
+        count += 200
+    return count / (time.perf_counter() - started)
+
+
+def _cast() -> list[OrgSpec]:
+    cast = [OrgSpec("Bench Core Enterprise", (Role.CORE_ENTERPRISE,), alias="core")]
+    cast += [OrgSpec(f"Bench Supplier {i}", (Role.SUPPLIER,), alias=f"s{i}")
+             for i in range(SUPPLIERS)]
+    cast += [OrgSpec("Bench Bank A", (Role.BANK,), alias="bank_a"),
+             OrgSpec("Bench Bank B", (Role.BANK,), alias="bank_b"),
+             OrgSpec("Bench Auditor", (Role.AUDITOR,), alias="auditor")]
+    return cast
+
+
+@dataclass
+class Lane:
+    """One credential moving through the stages."""
+
+    holder: str
+    second: str
+    third: str
+    bank: str
+    note: str = ""
+    financing: str = ""
+
+
+class Worker:
+    """Drives credentials through their life in lock-step batches."""
+
+    def __init__(self, url: str, directory: Path, worker: int, batch: int) -> None:
+        self.directory = directory
+        from client.consortium import Consortium
+
+        consortium = Consortium.open(directory)
+        self.people = {alias: Participant(url, consortium.identity(alias, PASSWORD),
+                                          chain_id=consortium.chain_id)
+                       for alias in consortium.orgs}
+        self.worker = worker
+        self.batch = batch
+        self.serial = 0
+        self.latencies: list[float] = []
+        self.line = (directory / "credit_line").read_text().strip()
+
+    def send(self, envelopes: list[Any], signer: str) -> list[dict[str, Any]]:
+        """Submit one batch and wait for its commit; record the latency."""
+        started = time.perf_counter()
+        results = self.people[signer].submit(envelopes, timeout=60)
+        self.latencies.append(time.perf_counter() - started)
+        return [self.people[signer].transaction(r["tx_id"]) for r in results[:0]] or results
+
+    def cycle(self) -> int:
+        """Run `batch` credentials through all stages; return transactions committed."""
+        lanes = [self._lane(i) for i in range(self.batch)]
+        steps: list[Callable[[list[Lane]], int]] = [
+            self._issue, self._accept, self._split, self._pay_on, self._request,
+            self._offer, self._accept_terms, self._confirm]
+        return sum(step(lanes) for step in steps)
+
+    def _lane(self, index: int) -> Lane:
+        pick = (self.worker * 7 + index) % SUPPLIERS
+        return Lane(f"s{pick}", f"s{(pick + 1) % SUPPLIERS}", f"s{(pick + 2) % SUPPLIERS}",
+                    "bank_a" if index % 2 else "bank_b")
+
+    def _run(self, lanes: list[Lane], signer_of: Callable[[Lane], str],
+             build: Callable[[Lane, Participant], Any]) -> list[dict[str, Any]]:
+        by_signer: dict[str, list[tuple[Lane, Any]]] = {}
+        for lane in lanes:
+            person = self.people[signer_of(lane)]
+            by_signer.setdefault(signer_of(lane), []).append((lane, build(lane, person)))
+        signer = signer_of(lanes[0])
+        envelopes = [e for items in by_signer.values() for _, e in items]
+        results = self.send(envelopes, signer)
+        return results
+
+    def _events(self, results: list[dict[str, Any]], holder: str) -> list[dict[str, Any]]:
+        return [self.people[holder].transaction(r["tx_id"])["events"][0] for r in results]
+
+    def _issue(self, lanes: list[Lane]) -> int:
+        core = self.people["core"]
+        maturity = (datetime.now(UTC).date() + timedelta(days=120)).isoformat()
+        envelopes = []
+        for lane in lanes:
+            self.serial += 1
+            number = f"W{self.worker}-{self.serial}-{time.time_ns()}"
+            trade = {"contract_no": f"PO-{number}", "documents": [], "invoices": [
+                {"seller": self.people[lane.holder].uscc, "number": number,
+                 "amount": 1_000_000, "allocated": 1_000_000}]}
+            envelopes.append(core.prepare("receivable", "issue", {
+                "credit_line": self.line, "to": self.people[lane.holder].uscc,
+                "amount": 1_000_000, "currency": "CNY", "maturity_date": maturity,
+                "trade": trade}).envelope())
+        results = self.send(envelopes, "core")
+        for lane, envelope in zip(lanes, envelopes, strict=True):
+            lane.note = _first_output(envelope.tx_id)
+        return len(results)
+
+    def _single(self, lanes: list[Lane], who: Callable[[Lane], str], action: str,
+                args: Callable[[Lane], dict[str, Any]]) -> list[Any]:
+        envelopes = [self.people[who(lane)].prepare("receivable", action, args(lane)).envelope()
+                     for lane in lanes]
+        self.send(envelopes, who(lanes[0]))
+        return envelopes
+
+    def _accept(self, lanes: list[Lane]) -> int:
+        return len(self._single(lanes, lambda ln: ln.holder, "accept",
+                                lambda ln: {"receivable": ln.note}))
+
+    def _split(self, lanes: list[Lane]) -> int:
+        envelopes = self._single(lanes, lambda ln: ln.holder, "transfer", lambda ln: {
+            "note": ln.note,
+            "payments": [{"to": self.people[ln.second].uscc, "amount": 600_000}]})
+        for lane, envelope in zip(lanes, envelopes, strict=True):
+            lane.note = _first_output(envelope.tx_id)
+        return len(envelopes)
+
+    def _pay_on(self, lanes: list[Lane]) -> int:
+        envelopes = self._single(lanes, lambda ln: ln.second, "transfer", lambda ln: {
+            "note": ln.note,
+            "payments": [{"to": self.people[ln.third].uscc, "amount": 600_000}]})
+        for lane, envelope in zip(lanes, envelopes, strict=True):
+            lane.note = _first_output(envelope.tx_id)
+        return len(envelopes)
+
+    def _request(self, lanes: list[Lane]) -> int:
+        envelopes = self._single(lanes, lambda ln: ln.third, "request_financing", lambda ln: {
+            "note": ln.note, "bank": self.people[ln.bank].uscc})
+        for lane, envelope in zip(lanes, envelopes, strict=True):
+            lane.financing = _derived(envelope.tx_id, 0, "financing")
+        return len(envelopes)
+
+    def _offer(self, lanes: list[Lane]) -> int:
+        today = datetime.now(UTC).date().isoformat()
+        return len(self._single(lanes, lambda ln: ln.bank, "offer_terms", lambda ln: {
+            "financing": ln.financing, "annual_rate": "0.0250", "funding_date": today,
+            "fees": 0, "fee_payer": "seller", "recourse": False}))
+
+    def _accept_terms(self, lanes: list[Lane]) -> int:
+        return len(self._single(lanes, lambda ln: ln.third, "accept_terms",
+                                lambda ln: {"financing": ln.financing}))
+
+    def _confirm(self, lanes: list[Lane]) -> int:
+        return len(self._single(lanes, lambda ln: ln.bank, "confirm_disbursement",
+                                lambda ln: {"financing": ln.financing,
+                                            "payment_ref": f"PAY-{ln.financing[:12]}"}))
+
+
+def _derived(tx_id: str, index: int, kind: str = "note") -> str:
+    from ledger.crypto import sha256_hex
+
+    return sha256_hex(f"{kind}:{tx_id}:{index}".encode())
+
+
+def _first_output(tx_id: str) -> str:
+    return _derived(tx_id, 0)
+
+
+def _worker_main(url: str, directory: str, worker: int, batch: int, seconds: float,
+                 queue: Any) -> None:
+    runner = Worker(url, Path(directory), worker, batch)
+    deadline = time.monotonic() + seconds
+    committed = 0
+    while time.monotonic() < deadline:
+        committed += runner.cycle()
+    queue.put((committed, runner.latencies))
+
+
+def _setup(directory: Path, console: Console) -> Any:
+    consortium = init_consortium(directory / "consortium", password=PASSWORD,
+                                 chain_id="bench", cast=_cast(),
+                                 genesis_time=datetime.now(UTC).replace(microsecond=0)
+                                 - timedelta(minutes=10),
+                                 policies={"max_children": 20})
+    node = start_node(genesis=consortium.genesis_path,
+                      database_url=f"sqlite:///{directory / 'node.db'}",
+                      orderer=directory / "orderer.db", log_path=directory / "node.log")
+    bank = Participant(node.url, consortium.identity("bank_a", PASSWORD))
+    core = Participant(node.url, consortium.identity("core", PASSWORD))
+    prepared = core.cosign(bank.propose_credit_line(
+        core=core.uscc, limit=9_000_000_000_000_000, currency="CNY",
+        expiry_date=(datetime.now(UTC).date() + timedelta(days=365)).isoformat()))
+    status = bank.submit([prepared.envelope()])[0]
+    line = bank.transaction(status["tx_id"])["events"][0]["credit_line"]
+    (consortium.directory / "credit_line").write_text(line)
+    console.print(f"node {node.url} up; consortium of {len(consortium.orgs)} members")
+    return node, consortium, bank
+
+
+def run_bench(*, seconds: float, batch: int, clients: int, console: Console) -> dict[str, Any]:
+    """Run the benchmark and print its figures; return them as a dict."""
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as scratch:
+        directory = Path(scratch)
+        node, consortium, observer = _setup(directory, console)
+        try:
+            start_size = observer.status()["log_size"]
+            context = multiprocessing.get_context("spawn")
+            queue = context.Queue()
+            started = time.perf_counter()
+            procs = [context.Process(target=_worker_main, args=(
+                node.url, str(consortium.directory), w, batch, seconds, queue))
+                for w in range(clients)]
+            for proc in procs:
+                proc.start()
+            outcomes = [queue.get(timeout=seconds + 300) for _ in procs]
+            elapsed = time.perf_counter() - started
+            for proc in procs:
+                proc.join()
+            end_size = observer.status()["log_size"]
+        finally:
+            node.stop()
+        committed = end_size - start_size
+        latencies = sorted(lat for _, lats in outcomes for lat in lats)
+        verify_rate = raw_verify_rate()
+        result = {
+            "committed_tx": committed, "seconds": round(elapsed, 2),
+            "committed_tx_per_s": round(committed / elapsed, 1),
+            "latency_p50_ms": round(1000 * statistics.median(latencies), 1),
+            "latency_p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 1),
+            "raw_ed25519_verify_per_s": round(verify_rate, 1),
+            "committed_to_verify_ratio": round(committed / elapsed / verify_rate, 3),
+            "clients": clients, "batch": batch,
+        }
+    console.print(
+        f"committed {result['committed_tx']} transactions in {result['seconds']} s: "
+        f"[bold]{result['committed_tx_per_s']} tx/s[/]; request latency (submit to commit) "
+        f"p50 {result['latency_p50_ms']} ms, p99 {result['latency_p99_ms']} ms; raw Ed25519 "
+        f"verify {result['raw_ed25519_verify_per_s']}/s on one core; ratio "
+        f"{result['committed_to_verify_ratio']}")
+    return result

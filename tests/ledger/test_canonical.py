@@ -1,0 +1,207 @@
+"""ledger.canonical against the rfc8785 reference package and RFC 8785 itself."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.canonical import MAX_SAFE_INTEGER, canonical_bytes, parse_canonical, parse_json
+from ledger.errors import EncodingError
+
+SPECIAL_STRINGS = [
+    "", "核心企业", "应收账款/拆分", "😀", "\U0001f600\U0010ffff", "\u2028\u2029", "\x00\x1f\x7f",
+    "\b\t\n\f\r", '"\\/', "\u0080\u00f6\u20ac\ufb33", "\ue000\uffff", "é", "e\u0301",
+]
+HIGH_BMP = st.characters(min_codepoint=0xE000, max_codepoint=0xFFFF)
+ASTRAL = st.characters(min_codepoint=0x10000, max_codepoint=0x10FFFF)
+
+strings = st.one_of(st.text(max_size=12), st.sampled_from(SPECIAL_STRINGS))
+# Keys mixing U+E000..U+FFFF with astral characters: UTF-16 order != code-point order.
+keys = st.one_of(strings, st.text(HIGH_BMP | ASTRAL | st.sampled_from("a1"), max_size=4))
+scalars = st.one_of(
+    st.none(), st.booleans(),
+    st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER),
+    st.sampled_from([0, -1, MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER]),
+    strings,
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(keys, inner, max_size=6),
+    max_leaves=25,
+)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality that also distinguishes bool from int and list from dict."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_values)
+def test_matches_rfc8785_reference(value: Any) -> None:
+    assert canonical_bytes(value) == rfc8785.dumps(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_round_trip(value: Any) -> None:
+    data = canonical_bytes(value)
+    assert same(parse_canonical(data), value)
+    assert same(parse_json(data), value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(keys, st.integers(0, 9), min_size=2, max_size=8))
+def test_keys_sorted_by_utf16_code_units(obj: dict[str, int]) -> None:
+    out = parse_json(canonical_bytes(obj))
+    order = list(out)  # json.loads keeps document order
+    assert order == sorted(obj, key=lambda k: k.encode("utf-16-be"))
+
+
+def test_utf16_order_differs_from_code_point_order() -> None:
+    obj = {"\ue000": 1, "\U00010000": 2, "\uffff": 3, "a": 4}
+    expected = '{"a":4,"\U00010000":2,"\ue000":1,"\uffff":3}'.encode()
+    assert canonical_bytes(obj) == expected == rfc8785.dumps(obj)
+    # a key mixing both inside one string
+    mixed = {"x\ue000": 1, "x\U0001f600": 2}
+    assert canonical_bytes(mixed) == '{"x\U0001f600":2,"x\ue000":1}'.encode()
+
+
+def test_rfc8785_sorting_example() -> None:
+    """RFC 8785 section 3.2.3: the property-sorting example."""
+    obj = {
+        "\u20ac": "Euro Sign",
+        "\r": "Carriage Return",
+        "\ufb33": "Hebrew Letter Dalet With Dagesh",
+        "1": "One",
+        "\U0001f600": "Emoji: Grinning Face",  # "\ud83d\ude00" in the RFC's JSON
+        "\u0080": "Control",
+        "\u00f6": "Latin Small Letter O With Diaeresis",
+    }
+    data = canonical_bytes(obj)
+    assert data == rfc8785.dumps(obj)
+    assert list(parse_canonical(data).values()) == [
+        "Carriage Return", "One", "Control", "Latin Small Letter O With Diaeresis",
+        "Euro Sign", "Emoji: Grinning Face", "Hebrew Letter Dalet With Dagesh",
+    ]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("\u2028", '"\u2028"'.encode()),
+    ("\x1f\x00", b'"\\u001f\\u0000"'),
+    ("\b\t\n\f\r", b'"\\b\\t\\n\\f\\r"'),
+    ('"\\/', b'"\\"\\\\/"'),
+    ("\x7f\u0080", '"\x7f\u0080"'.encode()),
+    ("核心企业", '"核心企业"'.encode()),
+    ("😀", b'"\xf0\x9f\x98\x80"'),
+    ([True, False, None, -0, 10], b"[true,false,null,0,10]"),
+    ((1, [2, {}]), b"[1,[2,{}]]"),
+    ({"b": [], "a": {"d": 1, "c": None}}, b'{"a":{"c":null,"d":1},"b":[]}'),
+])
+def test_known_answers(value: Any, expected: bytes) -> None:
+    assert canonical_bytes(value) == expected
+    assert rfc8785.dumps(list(value) if isinstance(value, tuple) else value) == expected
+
+
+def test_tuple_becomes_list() -> None:
+    assert parse_canonical(canonical_bytes((1, (2,)))) == [1, [2]]
+
+
+@pytest.mark.parametrize("value", [
+    1.0, 0.5, -0.0, math.nan, math.inf, -math.inf, [1, 2.5], {"a": {"b": [1, [0.1]]}},
+    MAX_SAFE_INTEGER + 1, -MAX_SAFE_INTEGER - 1, 2**64, {"a": [2**53]},
+    {1: "a"}, {None: 1}, {"a": {2: 3}}, {("k",): 1}, {True: 1},
+    "\ud800", "\udfff", "a\ud83d", {"\ud83d": 1}, ["ok", "\udc00"],
+    b"bytes", {1, 2}, object(),
+])
+def test_canonical_rejects(value: Any) -> None:
+    with pytest.raises(EncodingError):
+        canonical_bytes(value)
+
+
+def test_integer_bounds_accepted() -> None:
+    assert canonical_bytes([MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER]) == (
+        b"[9007199254740991,-9007199254740991]"
+    )
+
+
+@pytest.mark.parametrize("data", [
+    b"NaN", b"Infinity", b"-Infinity", b"[NaN]", b'{"a":Infinity}',
+    b"1.0", b"1e5", b"-0.0", b"[1,2.5]", b'{"a":{"b":[0.1]}}', b"1E400",
+])
+def test_parse_rejects_floats_and_constants(data: bytes) -> None:
+    with pytest.raises(EncodingError):
+        parse_json(data)
+    with pytest.raises(EncodingError):
+        parse_canonical(data)
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a":1,"a":2}', b'{"x":{"a":1,"a":1}}', b'[{"a":1,"\\u0061":2}]', b'{"":1,"":1}',
+])
+def test_duplicate_keys_rejected(data: bytes) -> None:
+    with pytest.raises(EncodingError, match="duplicate"):
+        parse_json(data)
+    with pytest.raises(EncodingError):
+        parse_canonical(data)
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a": 1}', b'{"a":1} ', b" 1", b"1\n", b"[1, 2]", b'{"b":1,"a":2}',
+    b'"\\u00e9"', b'"\\u6838"', b'"\\ud83d\\ude00"', b'"\\/"', b'"\\u0041"', b'"\\u001F"',
+    b"-0", b"\xef\xbb\xbf1", '"é"'.encode("utf-16-le"), '{"a":1}'.encode("utf-16"),
+    b'"\\ud800"', b'"\xed\xa0\x80"', b"9007199254740992", b"-9007199254740992",
+])
+def test_non_canonical_rejected(data: bytes) -> None:
+    with pytest.raises(EncodingError):
+        parse_canonical(data)
+
+
+def test_non_canonical_forms_still_parse_as_json() -> None:
+    assert parse_json(b'{"b":1, "a":"\\u00e9"}') == {"b": 1, "a": "é"}
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"{", b"[1,]", b"{'a':1}", b'{"a" 1}', b"1 2", b"\xff", b'"\xc3"', b"tru",
+    b'"unterminated', b'{"a":1,}', b"01", b'"\x01"', b"[1]]", b"[1",
+])
+def test_malformed_rejected(data: bytes) -> None:
+    with pytest.raises(EncodingError):
+        parse_json(data)
+    with pytest.raises(EncodingError):
+        parse_canonical(data)
+
+
+def test_parse_json_accepts_str() -> None:
+    assert parse_json('{"a":[1,"x"]}') == {"a": [1, "x"]}
+
+
+def test_deep_nesting_raises_encoding_error_not_recursion_error() -> None:
+    data = b"[" * 600 + b"]" * 600
+    try:
+        parse_canonical(data)
+    except EncodingError:
+        pass
+
+
+def test_very_deep_nesting_is_encoding_error() -> None:
+    with pytest.raises(EncodingError):
+        parse_json(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_reference_agrees_on_big_documents() -> None:
+    doc = {f"k{i}": [i, str(i) * 3, {"核心": i % 2 == 0}] for i in range(300)}
+    assert canonical_bytes(doc) == rfc8785.dumps(doc)
+    assert json.loads(canonical_bytes(doc)) == doc
