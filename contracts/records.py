@@ -8,7 +8,8 @@ consuming notes and creating new ones.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
+from functools import cache
 from enum import Enum, StrEnum
 from typing import Any, TypeVar
 
@@ -181,13 +182,19 @@ def save(call: Call, record: Any) -> None:
 def to_json(record: Any) -> dict[str, JSONValue]:
     """Return a record as JSON (enums by value, tuples as lists)."""
     out: dict[str, JSONValue] = {}
-    for name, value in asdict(record).items():
+    for name in _field_names(type(record)):
+        value = getattr(record, name)
         if isinstance(value, Enum):
             value = value.value
         elif isinstance(value, tuple):
             value = list(value)
         out[name] = value
     return out
+
+
+@cache
+def _field_names(kind: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind))
 
 
 def from_json(kind: type[R], value: Any) -> R:

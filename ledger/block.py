@@ -82,6 +82,9 @@ class TxResult:
     reason: str
     writes: tuple[tuple[str, JSONValue], ...] = ()
     events: tuple[JSONValue, ...] = field(default=())
+    encoded_writes: tuple[tuple[str, bytes | None], ...] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def to_json(self) -> dict[str, JSONValue]:
         """Return the result as a JSON-ready dict (writes as [key, value|null] pairs)."""
@@ -94,9 +97,25 @@ class TxResult:
             "events": list(self.events),
         }
 
+    def canonical(self) -> bytes:
+        """Return the canonical bytes of `to_json()`.
+
+        When the writes are at hand already encoded, they are spliced in
+        rather than encoded again: canonical JSON is compositional, and
+        "writes" sorts after every other key.
+        """
+        if self.encoded_writes is None:
+            return canonical_bytes(self.to_json())
+        head = canonical_bytes({k: v for k, v in self.to_json().items() if k != "writes"})
+        pairs = b",".join(
+            b"[" + canonical_bytes(key) + b"," + (b"null" if raw is None else raw) + b"]"
+            for key, raw in self.encoded_writes
+        )
+        return head[:-1] + b',"writes":[' + pairs + b"]}"
+
     def leaf(self) -> bytes:
         """Return the Merkle leaf hash of this result for `result_root`."""
-        return leaf_hash(canonical_bytes(self.to_json()))
+        return leaf_hash(self.canonical())
 
 
 def tx_root(envelope_leaves: list[bytes]) -> str:

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from ledger.block import TxResult
-from ledger.canonical import JSONValue, canonical_bytes, parse_json
+from ledger.canonical import JSONValue, canonical_bytes, parse_trusted
 from ledger.crypto import PublicKey
 from ledger.errors import (
     ContractViolation,
@@ -74,7 +74,7 @@ class Overlay:
         """Return the newest value at `key`, or None."""
         if key in self._writes:
             raw = self._writes[key]
-            return None if raw is _DELETED else parse_json(raw)  # type: ignore[arg-type]
+            return None if raw is _DELETED else parse_trusted(raw)  # type: ignore[arg-type]
         return self._base.get(key)
 
     def put(self, key: str, value: JSONValue) -> None:
@@ -88,7 +88,7 @@ class Overlay:
     def writes(self) -> tuple[tuple[str, JSONValue], ...]:
         """Return the writes sorted by key, with None for deletions."""
         return tuple(
-            (k, None if v is _DELETED else parse_json(v))  # type: ignore[arg-type]
+            (k, None if v is _DELETED else parse_trusted(v))  # type: ignore[arg-type]
             for k, v in sorted(self._writes.items())
         )
 
@@ -251,7 +251,9 @@ class Executor:
             seen.add(tx_id)
             nonces.update(pairs)
         block_state.merge(tx_state)
-        return TxResult(tx_id, True, "ok", "", tx_state.writes(), tuple(call.events))
+        encoded = tuple(sorted(tx_state.raw_writes().items()))
+        writes = tuple((k, None if raw is None else parse_trusted(raw)) for k, raw in encoded)
+        return TxResult(tx_id, True, "ok", "", writes, tuple(call.events), encoded)
 
 
 def check_not_replayed(

@@ -20,7 +20,7 @@ import orjson
 
 from contracts.records import KEY_PREFIX, Note
 from ledger.block import BlockHeader, TxResult, result_root, tx_root
-from ledger.canonical import JSONValue, canonical_bytes, parse_json
+from ledger.canonical import JSONValue, canonical_bytes, parse_json, parse_trusted
 from ledger.crypto import PublicKey
 from ledger.errors import LedgerError
 from ledger.execution import BlockContext, Executor, Overlay, ReplayGuard
@@ -44,7 +44,7 @@ class StateCache:
     def get(self, key: str) -> JSONValue | None:
         """Return the value at `key`, or None."""
         raw = self._data.get(key)
-        return None if raw is None else parse_json(raw)
+        return None if raw is None else parse_trusted(raw)
 
     def apply(self, writes: dict[str, bytes | None]) -> None:
         """Apply a block's writes (None deletes)."""
@@ -94,6 +94,14 @@ class CommittedTx:
     valid: bool
     code: str
     reason: str
+
+    def status(self) -> dict[str, JSONValue]:
+        """Return the status document the API serves for this transaction."""
+        return {
+            "tx_id": self.tx_id, "status": "committed" if self.valid else "invalid",
+            "valid": self.valid, "code": self.code, "reason": self.reason,
+            "height": self.height, "log_index": self.log_index,
+        }
 
 
 class Chain:
@@ -272,7 +280,7 @@ def _note_rows(writes: dict[str, bytes | None], height: int) -> list[dict[str, A
     rows = []
     for key, raw in writes.items():
         if key.startswith(NOTE_PREFIX) and raw is not None:
-            note = parse_json(raw)
+            note = parse_trusted(raw)
             rows.append({
                 "id": note["id"], "root_id": note["root_id"], "parent_id": note["parent_id"],
                 "holder": note["holder"], "issuer": note["issuer"], "amount": note["amount"],

@@ -214,11 +214,8 @@ class NodeService:
         """Return a transaction's status, or None if this node has never seen it."""
         row = self.store.tx(tx_id)
         if row is not None:
-            return {
-                "tx_id": tx_id, "status": "committed" if row.valid else "invalid",
-                "valid": row.valid, "code": row.code, "reason": row.reason,
-                "height": row.height, "log_index": row.log_index,
-            }
+            return CommittedTx(tx_id, row.height, row.log_index, row.valid, row.code,
+                               row.reason).status()
         if tx_id in self.mempool.pending:
             return {"tx_id": tx_id, "status": "pending"}
         return None

@@ -72,7 +72,7 @@ async def _wait_all(
     results: list[JSONValue] = []
     for tx_id, future in futures:
         if future in done:
-            results.append(service.tx_status(tx_id))
+            results.append(future.result().status())
         else:
             service.waiters.discard(tx_id, future)
             results.append({"tx_id": tx_id, "status": "pending"})

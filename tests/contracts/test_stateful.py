@@ -484,8 +484,10 @@ class LedgerMachine(RuleBasedStateMachine):
           by_core=st.sampled_from([True] * 5 + [False]), focus=FOCUS)
     def pay(self, pick: int, kind: str, by_core: bool, focus: bool) -> None:
         roots = list(self.m.roots.values())
-        root = choose(roots, pick, [r for r in roots if r.status in ("active", "overdue")
-                                    and r.maturity <= self.today], focus)
+        payable = [r for r in roots if r.status in ("active", "overdue")
+                   and r.maturity <= self.today]
+        split = [r for r in payable if len(r.live) > 1]  # clearing several leaves is the story
+        root = choose(roots, pick, split or payable, focus)
         outstanding = root.face - root.paid
         amount = max(1, {"full": outstanding, "half": outstanding // 2, "one": 1,
                          "third": outstanding // 3 + 1, "over": outstanding + 1}[kind])
