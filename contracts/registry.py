@@ -55,6 +55,8 @@ def policy(call: Call, name: str) -> Any:
     versions = call.state.get(POLICY_PREFIX + name)
     require(isinstance(versions, list) and versions, f"policy {name} is defined on chain")
     assert isinstance(versions, list)
+    if any(v["from_height"] > call.block.height for v in versions):
+        call.depends_on_height()
     applicable = [v for v in versions if v["from_height"] <= call.block.height]
     require(applicable, f"policy {name} applies at height {call.block.height}")
     return applicable[-1]["value"]

@@ -41,6 +41,56 @@ class StateReader(Protocol):
         """Return the value stored at `key`, or None if there is none."""
 
 
+class VersionedReader(StateReader, Protocol):
+    """Committed state that also tells when each key last changed."""
+
+    def version(self, key: str) -> int:
+        """Return the height at which `key` was last written (0 if never)."""
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A transaction executed ahead of ordering, with everything its result depended on.
+
+    At commit the result is reused only if every key it read still has the
+    version it saw (and no earlier transaction of the block wrote it), the
+    business date is the same, and, if the action depended on the exact
+    height, the height is the same too.  Otherwise it is executed again.
+    """
+
+    date: str
+    height: int
+    height_sensitive: bool
+    reads: Mapping[str, int] | None  # None: it read a sibling's uncommitted write
+    writes: tuple[tuple[str, bytes | None], ...]
+    events: tuple[JSONValue, ...]
+
+    def still_valid(self, block: BlockContext, state: VersionedReader, dirty: Any) -> bool:
+        """Return whether executing again in `block` would give the same result."""
+        if self.reads is None or block.time[:10] != self.date:
+            return False
+        if self.height_sensitive and block.height != self.height:
+            return False
+        return all(k not in dirty and state.version(k) == v for k, v in self.reads.items())
+
+
+class ReadRecorder:
+    """A reader that records, for one simulated transaction, the versions it saw."""
+
+    def __init__(self, pending: Overlay, committed: VersionedReader) -> None:
+        self._pending = pending
+        self._committed = committed
+        self.reads: dict[str, int] | None = {}
+
+    def get(self, key: str) -> JSONValue | None:
+        """Read through the batch's pending writes, recording committed versions."""
+        if self._pending.has_write(key):
+            self.reads = None
+        elif self.reads is not None:
+            self.reads[key] = self._committed.version(key)
+        return self._pending.get(key)
+
+
 @dataclass(frozen=True)
 class BlockContext:
     """What a contract may know about the block it runs in."""
@@ -81,6 +131,18 @@ class Overlay:
         """Write `value` at `key` (None deletes)."""
         self._writes[key] = _DELETED if value is None else canonical_bytes(value)
 
+    def has_write(self, key: str) -> bool:
+        """Return whether this overlay (not its base) holds a write for `key`."""
+        return key in self._writes
+
+    def written_keys(self) -> Any:
+        """Return a live view of the keys written so far."""
+        return self._writes.keys()
+
+    def put_raw(self, key: str, raw: bytes | None) -> None:
+        """Write already-canonical bytes at `key` (None deletes)."""
+        self._writes[key] = _DELETED if raw is None else raw
+
     def merge(self, other: Overlay) -> None:
         """Take over every write of `other`, which must be layered on this overlay."""
         self._writes.update(other._writes)
@@ -107,7 +169,17 @@ class Call:
         self.block = block
         self.state = state
         self.events: list[JSONValue] = []
+        self.height_sensitive = False
         self._authorised: set[str] = set()
+
+    def depends_on_height(self) -> None:
+        """Declare that the result would differ at another block height.
+
+        A contract calls this when it branches on the height itself (e.g. a
+        policy version that takes effect at a later height), so that a result
+        simulated at one height is never reused at another.
+        """
+        self.height_sensitive = True
 
     @property
     def signers(self) -> tuple[str, ...]:
@@ -208,6 +280,24 @@ class Executor:
 
         self._signature_check(envelope, key_of)
 
+    def simulate(
+        self, envelope: Envelope, block: BlockContext, pending: Overlay,
+        committed: VersionedReader,
+    ) -> Simulation:
+        """Execute `envelope` on top of `pending`, recording what the result depended on.
+
+        Raises like `run`; on success the writes are merged into `pending`.
+        """
+        recorder = ReadRecorder(pending, committed)
+        tx_state = Overlay(recorder)
+        call = self.run(envelope, block, tx_state)
+        pending.merge(tx_state)
+        return Simulation(
+            date=block.time[:10], height=block.height, height_sensitive=call.height_sensitive,
+            reads=recorder.reads, writes=tuple(sorted(tx_state.raw_writes().items())),
+            events=tuple(call.events),
+        )
+
     def execute_block(
         self,
         envelopes: Iterable[Envelope],
@@ -215,19 +305,46 @@ class Executor:
         state: StateReader,
         block: BlockContext,
         replay: ReplayGuard,
+        simulations: Mapping[str, Simulation] | None = None,
     ) -> tuple[list[TxResult], Overlay]:
         """Execute a block's transactions in order; return per-tx outcomes and all writes.
 
         Never raises for a bad transaction: it is marked invalid with its reason.
+        `simulations` (with a `state` that is a VersionedReader) lets results
+        computed ahead of ordering be reused where they are provably the same.
         """
         block_state = Overlay(state)
         seen = set(replay.seen_tx_ids)
         nonces = set(replay.used_nonces)
         outcomes = []
         for envelope in envelopes:
-            outcome = self._execute_one(envelope, block, block_state, seen, nonces)
+            reusable = self._reusable(envelope, block, state, block_state, simulations)
+            if reusable is not None and envelope.tx_id not in seen and not any(
+                (s, envelope.body.nonce) in nonces for s in envelope.body.signers
+            ):
+                outcome = _apply_simulation(envelope, reusable, block_state)
+                seen.add(envelope.tx_id)
+                nonces.update((s, envelope.body.nonce) for s in envelope.body.signers)
+            else:
+                outcome = self._execute_one(envelope, block, block_state, seen, nonces)
             outcomes.append(outcome)
         return outcomes, block_state
+
+    def _reusable(
+        self, envelope: Envelope, block: BlockContext, state: StateReader,
+        block_state: Overlay, simulations: Mapping[str, Simulation] | None,
+    ) -> Simulation | None:
+        simulation = (simulations or {}).get(envelope.tx_id)
+        if simulation is None or not hasattr(state, "version"):
+            return None
+        if envelope.body.chain_id != block.chain_id:
+            return None
+        if not envelope.body.not_before <= block.time <= envelope.body.not_after:
+            return None
+        versioned: VersionedReader = state  # type: ignore[assignment]
+        if not simulation.still_valid(block, versioned, block_state.written_keys()):
+            return None
+        return simulation
 
     def _execute_one(
         self,
@@ -254,6 +371,15 @@ class Executor:
         encoded = tuple(sorted(tx_state.raw_writes().items()))
         writes = tuple((k, None if raw is None else parse_trusted(raw)) for k, raw in encoded)
         return TxResult(tx_id, True, "ok", "", writes, tuple(call.events), encoded)
+
+
+def _apply_simulation(envelope: Envelope, simulation: Simulation, block_state: Overlay) -> TxResult:
+    for key, raw in simulation.writes:
+        block_state.put_raw(key, raw)
+    writes = tuple(
+        (k, None if raw is None else parse_trusted(raw)) for k, raw in simulation.writes
+    )
+    return TxResult(envelope.tx_id, True, "ok", "", writes, simulation.events, simulation.writes)
 
 
 def check_not_replayed(
@@ -291,4 +417,21 @@ def genesis_keys(envelope: Envelope) -> Callable[[str], PublicKey | None]:
 def member_of(state: StateReader, uscc: str) -> Member | None:
     """Return the member record for `uscc`, or None if it is not a member."""
     value = state.get(member_state_key(uscc))
-    return None if value is None else Member.from_json(value)
+    if not isinstance(value, dict):
+        return None if value is None else Member.from_json(value)
+    fingerprint = tuple(
+        tuple(v) if isinstance(v, list) else v for _, v in sorted(value.items())
+    )
+    member = _PARSED_MEMBERS.get(fingerprint)
+    if member is None:
+        member = Member.from_json(value)
+        if len(_PARSED_MEMBERS) >= _MEMBER_CACHE_SIZE:
+            _PARSED_MEMBERS.clear()
+        _PARSED_MEMBERS[fingerprint] = member
+    return member
+
+
+# Member records are read on every signature check; parsing (USCC check
+# character, key decoding) is memoised by content, which keeps it pure.
+_PARSED_MEMBERS: dict[tuple[Any, ...], Member] = {}
+_MEMBER_CACHE_SIZE = 4096

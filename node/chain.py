@@ -23,7 +23,7 @@ from ledger.block import BlockHeader, TxResult, result_root, tx_root
 from ledger.canonical import JSONValue, canonical_bytes, parse_json, parse_trusted
 from ledger.crypto import PublicKey
 from ledger.errors import LedgerError
-from ledger.execution import BlockContext, Executor, Overlay, ReplayGuard
+from ledger.execution import BlockContext, Executor, Overlay, ReplayGuard, Simulation
 from ledger.genesis import Genesis, genesis_header
 from ledger.merkle import MerkleLog, leaf_hash
 from ledger.timefmt import parse_timestamp
@@ -38,17 +38,26 @@ SIGNATURE_CACHE_SIZE = 200_000
 class StateCache:
     """The world state in memory (canonical bytes per key), loaded from the store."""
 
-    def __init__(self, items: Iterable[tuple[str, bytes]] = ()) -> None:
-        self._data: dict[str, bytes] = dict(items)
+    def __init__(self, items: Iterable[tuple[str, bytes, int]] = ()) -> None:
+        self._data: dict[str, bytes] = {}
+        self._versions: dict[str, int] = {}
+        for key, value, height in items:
+            self._data[key] = value
+            self._versions[key] = height
+
+    def version(self, key: str) -> int:
+        """Return the height at which `key` last changed (0 if never written)."""
+        return self._versions.get(key, 0)
 
     def get(self, key: str) -> JSONValue | None:
         """Return the value at `key`, or None."""
         raw = self._data.get(key)
         return None if raw is None else parse_trusted(raw)
 
-    def apply(self, writes: dict[str, bytes | None]) -> None:
-        """Apply a block's writes (None deletes)."""
+    def apply(self, writes: dict[str, bytes | None], height: int) -> None:
+        """Apply block `height`'s writes (None deletes)."""
         for key, raw in writes.items():
+            self._versions[key] = height
             if raw is None:
                 self._data.pop(key, None)
             else:
@@ -116,6 +125,7 @@ class Chain:
         self.log = MerkleLog()
         self.head: BlockHeader
         self.local_envelopes: dict[str, Envelope] = {}
+        self.simulations: dict[str, Simulation] = {}
         self._load()
 
     @property
@@ -157,9 +167,11 @@ class Chain:
         pairs = {(s, e.body.nonce) for e in envelopes for s in e.body.signers}
         used = self.store.used_nonces(pairs) if pairs else set()
         block = BlockContext(self.chain_id, self.head.height + 1, max(batch_time, self.head.time))
+        simulations = {e.tx_id: s for e in envelopes
+                       if (s := self.simulations.pop(e.tx_id, None)) is not None}
         results, overlay = self.executor.execute_block(
             envelopes, state=self.state, block=block,
-            replay=ReplayGuard(frozenset(), frozenset(used)),
+            replay=ReplayGuard(frozenset(), frozenset(used)), simulations=simulations,
         )
         header = BlockHeader(
             chain_id=self.chain_id, height=block.height, prev_hash=self.head.hash(),
@@ -224,7 +236,7 @@ class Chain:
             new_nonces=new_nonces, notes=_note_rows(writes, header.height),
         ))
         with self.lock:
-            self.state.apply(writes)
+            self.state.apply(writes, header.height)
             self.log.extend([tx.leaf_hash for tx in stored])
             self.head = header
         return [
@@ -234,23 +246,30 @@ class Chain:
 
     # -- simulation -----------------------------------------------------------
 
-    def simulate(self, envelopes: Sequence[Envelope], time: str) -> None:
+    def simulate(self, envelopes: Sequence[Envelope], time: str) -> list[Simulation]:
         """Run `envelopes` in order against the committed state, as the next block would.
 
         Each sees the effects of those before it.  Raises SimulationFailed
         with the index and the LedgerError the block would record; changes
-        nothing.
+        nothing.  Returns the simulations, to be offered for reuse at commit.
         """
         with self.lock:
             block = BlockContext(self.chain_id, self.head.height + 1, max(time, self.head.time))
             pending = Overlay(self.state)
+            simulations = []
             for index, envelope in enumerate(envelopes):
-                tx_state = Overlay(pending)
                 try:
-                    self.executor.run(envelope, block, tx_state)
+                    simulations.append(
+                        self.executor.simulate(envelope, block, pending, self.state))
                 except LedgerError as exc:
                     raise SimulationFailed(index, exc) from exc
-                pending.merge(tx_state)
+            return simulations
+
+    def remember(self, envelopes: Sequence[Envelope], simulations: Sequence[Simulation]) -> None:
+        """Keep accepted envelopes and their simulations for when their batch is ordered."""
+        for envelope, simulation in zip(envelopes, simulations, strict=True):
+            self.local_envelopes[envelope.body_bytes.decode("utf-8")] = envelope
+            self.simulations[envelope.tx_id] = simulation
 
 
 class SimulationFailed(Exception):

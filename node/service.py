@@ -167,12 +167,11 @@ class NodeService:
                 except LedgerError as exc:
                     raise SubmissionRejected(index, envelope.tx_id, exc) from exc
             try:
-                self.chain.simulate(envelopes, now)
+                simulations = self.chain.simulate(envelopes, now)
             except SimulationFailed as exc:
                 tx_id = envelopes[exc.index].tx_id
                 raise SubmissionRejected(exc.index, tx_id, exc.cause) from exc
-            for envelope in envelopes:
-                self.chain.local_envelopes[envelope.body_bytes.decode("utf-8")] = envelope
+            self.chain.remember(envelopes, simulations)
             self.mempool.add(envelopes)
         return [e.tx_id for e in envelopes]
 

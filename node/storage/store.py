@@ -191,12 +191,13 @@ class Store:
             stmt = select(TXS.c.leaf_hash).order_by(TXS.c.log_index)
             yield from conn.execute(stmt.execution_options(yield_per=10_000)).scalars()
 
-    def state_items(self) -> Iterator[tuple[str, bytes]]:
-        """Yield every world-state entry (to warm the node's state cache)."""
+    def state_items(self) -> Iterator[tuple[str, bytes, int]]:
+        """Yield every world-state entry with its height (to warm the node's state cache)."""
         with self.engine.connect() as conn:
-            stmt = select(STATE.c.key, STATE.c.value).execution_options(yield_per=10_000)
-            for key, value in conn.execute(stmt):
-                yield key, bytes(value)
+            stmt = select(STATE.c.key, STATE.c.value, STATE.c.height).execution_options(
+                yield_per=10_000)
+            for key, value, height in conn.execute(stmt):
+                yield key, bytes(value), int(height)
 
     def seen_tx_ids(self, tx_ids: Iterable[str]) -> set[str]:
         """Return which of `tx_ids` are already committed."""

@@ -179,9 +179,14 @@ class Snapshot:
 
     status: tuple[int, int, str, int]
     holdings: tuple[tuple[str, str, int], ...]
-    state: dict[str, bytes]
+    state: dict[str, tuple[Any, ...]]
     notes: tuple[tuple[str, str, str, int], ...]
     txs: tuple[str, ...]
+
+
+def stored_state(n: RunningNode) -> dict[str, tuple[Any, ...]]:
+    """Return the world state as stored: key -> (value bytes, and whatever else is kept)."""
+    return {item[0]: tuple(item[1:]) for item in n.service.store.state_items()}
 
 
 def snapshot(n: RunningNode, holder: Participant) -> Snapshot:
@@ -194,7 +199,7 @@ def snapshot(n: RunningNode, holder: Participant) -> Snapshot:
         status=(head, st["log_size"], st["head_hash"], st["pending"]),
         holdings=tuple(sorted((x["id"], x["status"], x["amount"])
                               for x in holder.holdings(status=None))),
-        state=dict(store.state_items()),
+        state=stored_state(n),
         notes=tuple(sorted((r.id, r.holder, r.status, r.amount) for r in rows)),
         txs=tuple(r.id for r in store.txs_range(0, head)),
     )

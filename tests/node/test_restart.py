@@ -28,6 +28,7 @@ from tests.node.support import (
     grant_line,
     issue_accepted,
     outputs,
+    stored_state,
     wait_committed,
 )
 from tests.nodes import RunningNode, running_node
@@ -53,7 +54,7 @@ class Picture:
     blocks: list[Any]
     notes: list[Any]
     holdings: dict[str, list[Any]]
-    state: dict[str, bytes]
+    state: dict[str, tuple[Any, ...]]
     tx_statuses: dict[str, Any]
 
 
@@ -67,7 +68,7 @@ def picture(n: RunningNode, crowd: dict[str, Participant], tx_ids: list[str]) ->
         blocks=[auditor.node.get(f"/v1/blocks/{h}") for h in range(status["height"] + 1)],
         notes=auditor.notes(issuer=n.orgs["core"].uscc, limit=10_000),
         holdings={name: crowd[name].holdings(status=None) for name in ("s1", "s2", "s3", "b1")},
-        state=dict(n.service.store.state_items()),
+        state=stored_state(n),
         tx_statuses={t: auditor.transaction(t) for t in tx_ids},
     )
 
