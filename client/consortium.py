@@ -31,7 +31,8 @@ class OrgSpec:
 
 
 DEFAULT_CAST: tuple[OrgSpec, ...] = (
-    OrgSpec("华东重工集团有限公司 (East China Heavy Industry)", (Role.CORE_ENTERPRISE,), alias="core"),
+    OrgSpec("华东重工集团有限公司 (East China Heavy Industry)", (Role.CORE_ENTERPRISE,),
+            alias="core"),
     OrgSpec("苏州精密部件有限公司 (Suzhou Precision Parts)", (Role.SUPPLIER,), alias="tier1"),
     OrgSpec("无锡铸造有限公司 (Wuxi Castings)", (Role.SUPPLIER,), alias="tier2a"),
     OrgSpec("常州电机有限公司 (Changzhou Motors)", (Role.SUPPLIER,), alias="tier2b"),

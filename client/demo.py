@@ -212,7 +212,7 @@ def act_three_financing(story: Story) -> None:
     story.refused(
         "Bank A offering its financed note to Bank B (double financing)",
         lambda: cast["bank_a"].request_financing(bank_note, cast["bank_b"].uscc))
-    line = cast["core"].record("receivable", story.receivable)["credit_line"]
+    line = cast["core"].receivable(story.receivable)["receivable"]["credit_line"]
     story.refused(
         "a new credential against the already-used invoice INV-2026-0001 (double financing)",
         lambda: cast["core"].issue(

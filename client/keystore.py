@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from ledger.crypto import PrivateKey, b64decode, b64encode
+from ledger.errors import LedgerError
 
 KEYSTORE_VERSION = 1
 SCRYPT_N = 2**15
@@ -44,7 +45,13 @@ def generate_key() -> PrivateKey:
     return PrivateKey(secrets.token_bytes(32))
 
 
+MAX_SCRYPT_N, MAX_SCRYPT_R, MAX_SCRYPT_P = 2**20, 32, 16
+
+
 def _derive(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    limits = ((n, 2, MAX_SCRYPT_N), (r, 1, MAX_SCRYPT_R), (p, 1, MAX_SCRYPT_P))
+    if not all(type(v) is int and low <= v <= high for v, low, high in limits):
+        raise KeystoreError("keystore scrypt parameters are out of range")
     return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(password.encode("utf-8"))
 
 
@@ -69,6 +76,7 @@ def save_keystore(path: Path, identity: Identity, password: str) -> None:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when overwriting a file created with a looser mode
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(document, handle, indent=2)
 
@@ -86,7 +94,9 @@ def load_keystore(path: Path, password: str) -> Identity:
         )
     except InvalidTag as exc:
         raise KeystoreError(f"cannot open {path}: wrong password or tampered file") from exc
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except KeystoreError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, LedgerError) as exc:
         raise KeystoreError(f"cannot read keystore {path}: {exc}") from exc
     identity = Identity(doc["uscc"], doc["name"], PrivateKey(seed))
     if identity.key.public_key.hex() != doc["public_key"]:

@@ -239,11 +239,11 @@ class Participant:
         return list(self.node.get(f"/v1/notes/{note_id}/lineage")["lineage"])
 
     def record(self, kind: str, record_id: str) -> dict[str, Any]:
-        """Return a credit line, financing, clearing, credential or issuer book record."""
+        """Return a credit line, financing, clearing or issuer book record."""
         return dict(self.node.get(f"/v1/records/{kind}/{record_id}"))
 
     def events(self, after: int = -1, limit: int = 100) -> list[dict[str, Any]]:
-        """Return committed transactions we are party to after block `after`."""
+        """Return committed transactions we are party to after log index `after`."""
         return list(self.node.get("/v1/events", {"after": after, "limit": limit})["events"])
 
     def checkpoint(self) -> dict[str, Any]:

@@ -9,7 +9,6 @@ consuming notes and creating new ones.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from functools import cache
 from enum import Enum, StrEnum
 from typing import Any, TypeVar
 
@@ -192,9 +191,14 @@ def to_json(record: Any) -> dict[str, JSONValue]:
     return out
 
 
-@cache
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
 def _field_names(kind: type[Any]) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(kind))
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind))
+    return names
 
 
 def from_json(kind: type[R], value: Any) -> R:

@@ -203,7 +203,7 @@ class Chain:
             return local
         try:
             return parse_envelope(wire)
-        except LedgerError:
+        except Exception:  # any unparseable transaction is dropped, identically everywhere
             return None
 
     def _without_duplicates(self, envelopes: list[Envelope]) -> list[Envelope]:

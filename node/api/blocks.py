@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from ledger.block import BlockHeader
 from ledger.canonical import JSONValue, parse_json
-from node.api.deps import Caller, Service, is_auditor, not_found
+from node.api.deps import MAX_INT, Caller, Service, is_auditor, not_found
 from node.api.responses import JSONBody
 from node.storage.models import TxRow
 
@@ -32,14 +32,16 @@ def tx_json(row: TxRow) -> dict[str, JSONValue]:
 @router.get("")
 def list_blocks(
     service: Service, _caller: Caller,
-    start: int = Query(0, alias="from", ge=0), limit: int = Query(100, ge=1, le=1000),
+    start: int = Query(0, alias="from", ge=0, le=MAX_INT), limit: int = Query(100, ge=1, le=1000),
 ) -> JSONBody:
     """Return up to `limit` block headers from height `from`."""
     return JSONBody({"blocks": [header_json(h) for h in service.store.headers(start, limit)]})
 
 
 @router.get("/{height}")
-def get_block(height: int, service: Service, caller: Caller) -> JSONBody:
+def get_block(
+    service: Service, caller: Caller, height: int = Path(ge=0, le=MAX_INT)
+) -> JSONBody:
     """Return one block: header and hash; auditors also get every transaction."""
     raw = service.store.block_header(height)
     if raw is None:

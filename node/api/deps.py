@@ -38,6 +38,9 @@ def is_auditor(member: Member) -> bool:
     return member.has_role(Role.AUDITOR)
 
 
+MAX_INT = 2**63 - 1  # the largest integer both SQLite and PostgreSQL store
+
+
 def not_found(what: str) -> ApiError:
     """Return the error for an unknown (or invisible) id; the two are indistinguishable."""
     return ApiError("not_found", f"{what} not found")

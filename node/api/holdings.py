@@ -23,13 +23,19 @@ RECORD_VIEWERS: dict[str, tuple[str, ...]] = {
     "credit_line": ("bank", "core"),
     "financing": ("seller", "bank"),
     "clearing": ("holder",),
-    "receivable": ("issuer", "first_holder"),
     "issuer": ("id",),
 }
 
 
-def _visible_note(caller: Member, note: dict[str, Any]) -> bool:
-    return is_auditor(caller) or caller.uscc in (note["holder"], note["issuer"])
+def _visible_note(caller: Member, note: dict[str, Any], service: Service) -> bool:
+    """Holder, issuer and auditors see a note; so does the bank asked to finance it."""
+    if is_auditor(caller) or caller.uscc in (note["holder"], note["issuer"]):
+        return True
+    if note.get("financing"):
+        with service.chain.lock:
+            financing = service.chain.state.get(f"financing/{note['financing']}")
+        return isinstance(financing, dict) and financing.get("bank") == caller.uscc
+    return False
 
 
 def _note(service: Service, note_id: str) -> dict[str, Any] | None:
@@ -42,7 +48,7 @@ def _note(service: Service, note_id: str) -> dict[str, Any] | None:
 def get_note(note_id: str, service: Service, caller: Caller) -> JSONBody:
     """Return one note if the caller holds, held, issued or financed it."""
     note = _note(service, note_id)
-    if note is None or not _visible_note(caller, note):
+    if note is None or not _visible_note(caller, note, service):
         raise not_found(f"note {note_id}")
     return JSONBody(note)
 
@@ -67,7 +73,7 @@ def list_notes(
 def lineage(note_id: str, service: Service, caller: Caller) -> JSONBody:
     """Return the note and its ancestors up to the issued credential (provenance)."""
     note = _note(service, note_id)
-    if note is None or not _visible_note(caller, note):
+    if note is None or not _visible_note(caller, note, service):
         raise not_found(f"note {note_id}")
     chain: list[JSONValue] = [note]
     while note is not None and note["parent_id"] is not None:
@@ -107,7 +113,10 @@ def _with_ancestors(own: list[dict[str, Any]], by_id: dict[str, dict[str, Any]])
 
 @router.get("/records/{kind}/{record_id}")
 def record(kind: str, record_id: str, service: Service, caller: Caller) -> JSONBody:
-    """Return a credit line, financing, clearing, credential or issuer book, if visible."""
+    """Return a credit line, financing, clearing or issuer book record, if visible.
+
+    Credentials are served with their split tree by /v1/receivables/{id}.
+    """
     viewers = RECORD_VIEWERS.get(kind)
     if viewers is None:
         raise ApiError("bad_request", f"unknown record kind {kind!r}; one of "

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
-from node.api.deps import Caller, Service, is_auditor, not_found
+from node.api.deps import MAX_INT, Caller, Service, is_auditor, not_found
 from node.api.errors import ApiError
 from node.api.responses import JSONBody
 
@@ -35,7 +35,7 @@ def _size(service: Service, size: int | None) -> int:
 
 @router.get("/inclusion/{tx_id}")
 def inclusion(
-    tx_id: str, service: Service, caller: Caller, size: int | None = Query(None, ge=1)
+    tx_id: str, service: Service, caller: Caller, size: int | None = Query(None, ge=1, le=MAX_INT)
 ) -> JSONBody:
     """Prove that transaction `tx_id` is in the log of the given size (default: current)."""
     row = service.store.tx(tx_id)
@@ -56,8 +56,8 @@ def inclusion(
 
 @router.get("/consistency")
 def consistency(
-    service: Service, _caller: Caller, first: int = Query(..., ge=1),
-    second: int | None = Query(None, ge=1),
+    service: Service, _caller: Caller, first: int = Query(..., ge=1, le=MAX_INT),
+    second: int | None = Query(None, ge=1, le=MAX_INT),
 ) -> JSONBody:
     """Prove that the log of size `first` is a prefix of the log of size `second`."""
     with service.chain.lock:
@@ -73,7 +73,7 @@ def consistency(
 
 
 @router.get("/leaf/{index}")
-def leaf(index: int, service: Service, caller: Caller) -> JSONBody:
+def leaf(service: Service, caller: Caller, index: int = Path(ge=0, le=MAX_INT)) -> JSONBody:
     """Return the transaction at log position `index`, if the caller may see it."""
     row = service.store.tx_at_log_index(index)
     if row is None or not (is_auditor(caller) or caller.uscc in service.store.parties(row.id)):

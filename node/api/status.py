@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from fastapi import APIRouter, Query, Request
 
-from node.api.deps import Caller, Service
+from node.api.deps import MAX_INT, Caller, Service
 from node.api.responses import JSONBody
 from node.clock import timestamp
 
@@ -31,20 +31,17 @@ def status(service: Service, _caller: Caller) -> JSONBody:
 
 @router.get("/events")
 def events(
-    service: Service, caller: Caller, after: int = Query(-1, ge=-1),
+    service: Service, caller: Caller, after: int = Query(-1, ge=-1, le=MAX_INT),
     limit: int = Query(100, ge=1, le=1000),
 ) -> JSONBody:
-    """Return committed transactions after block `after` that the caller is party to.
+    """Return, in log order, committed transactions the caller is party to after log index
+    `after`.
 
-    Poll with `after` set to the last height received to follow the feed.
+    Follow the feed by passing the `log_index` of the last entry received.
     """
-    feed = []
-    for tx_id in service.store.tx_ids_for_party(caller.uscc, after, limit):
-        row = service.store.tx(tx_id)
-        if row is not None:
-            feed.append({
-                "tx_id": row.id, "height": row.height, "contract": row.contract,
-                "action": row.action, "valid": row.valid, "reason": row.reason,
-                "events": orjson.loads(row.events),
-            })
+    feed = [{
+        "tx_id": row.id, "log_index": row.log_index, "height": row.height,
+        "contract": row.contract, "action": row.action, "valid": row.valid,
+        "reason": row.reason, "events": orjson.loads(row.events),
+    } for row in service.store.txs_for_party(caller.uscc, after, limit)]
     return JSONBody({"events": feed})

@@ -88,5 +88,5 @@ class PartyRow(SQLModel, table=True):
     __tablename__ = "tx_parties"
 
     uscc: str = Field(primary_key=True)
-    height: int = Field(primary_key=True)
-    tx_id: str = Field(primary_key=True)
+    log_index: int = Field(primary_key=True)
+    tx_id: str = Field(index=True)

@@ -112,7 +112,7 @@ class Store:
                 conn.execute(insert(NonceRow), rows)
             if block.txs:
                 parties = [
-                    {"uscc": p, "height": block.height, "tx_id": tx.id}
+                    {"uscc": p, "log_index": tx.log_index, "tx_id": tx.id}
                     for tx in block.txs for p in sorted(tx.parties)
                 ]
                 if parties:
@@ -246,15 +246,14 @@ class Store:
             stmt = select(PARTIES.c.uscc).where(PARTIES.c.tx_id == tx_id)
             return set(conn.execute(stmt).scalars())
 
-    def tx_ids_for_party(self, uscc: str, after_height: int, limit: int) -> list[str]:
-        """Return ids of transactions after `after_height` that `uscc` is party to."""
-        with self.engine.connect() as conn:
-            stmt = (
-                select(PARTIES.c.tx_id)
-                .where(PARTIES.c.uscc == uscc, PARTIES.c.height > after_height)
-                .order_by(PARTIES.c.height).limit(limit)
-            )
-            return list(conn.execute(stmt).scalars())
+    def txs_for_party(self, uscc: str, after_log_index: int, limit: int) -> list[TxRow]:
+        """Return, in log order, transactions after `after_log_index` that `uscc` is party to."""
+        stmt = (
+            select(TXS).join(PARTIES, PARTIES.c.tx_id == TXS.c.id)
+            .where(PARTIES.c.uscc == uscc, PARTIES.c.log_index > after_log_index)
+            .order_by(PARTIES.c.log_index).limit(limit)
+        )
+        return self._txs(stmt)
 
 
 def _tx_row(height: int, tx: StoredTx) -> dict[str, Any]:

@@ -108,10 +108,6 @@ def test_file_mode_is_0600(tmp_path: Path, identity: Identity) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: save_keystore (client/keystore.py line 71) passes mode 0600 to os.open, which "
-    "applies only when the file is created; overwriting an existing 0644 file leaves the "
-    "encrypted key world-readable (expected 0600, got 0644)"))
 def test_overwriting_a_loose_file_makes_it_0600(tmp_path: Path, identity: Identity) -> None:
     path = tmp_path / "k.json"
     path.write_text("{}")
@@ -194,11 +190,6 @@ def test_bad_parameters(tmp_path: Path, sealed: Doc, change: Callable[[Doc], Non
         load_keystore(write(tmp_path / "k.json", doc), PASSWORD)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: load_keystore (client/keystore.py lines 81-89) decodes base64 with "
-    "ledger.crypto.b64decode, which raises SignatureError (a LedgerError, not a ValueError); "
-    "the except clause misses it, so a non-base64 salt/nonce/ciphertext escapes as "
-    "SignatureError instead of KeystoreError"))
 @pytest.mark.parametrize("keys", [("cipher", "ciphertext"), ("cipher", "nonce"),
                                   ("kdf", "salt")], ids=["ciphertext", "nonce", "salt"])
 def test_non_base64_fields_are_keystore_errors(tmp_path: Path, sealed: Doc,
@@ -209,11 +200,6 @@ def test_non_base64_fields_are_keystore_errors(tmp_path: Path, sealed: Doc,
         load_keystore(write(tmp_path / "k.json", doc), PASSWORD)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: load_keystore (client/keystore.py line 81) derives the key with whatever scrypt "
-    "parameters the file names; an absurd n (2**40) makes cryptography raise MemoryError, "
-    "which escapes instead of KeystoreError (and large-but-feasible values would burn "
-    "memory/CPU before the tag check)"))
 def test_absurd_kdf_parameters_are_keystore_errors(tmp_path: Path, sealed: Doc) -> None:
     doc = json.loads(json.dumps(sealed))
     doc["kdf"]["n"] = 2**40

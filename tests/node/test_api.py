@@ -336,7 +336,7 @@ def test_tampered_consistency_proofs_are_rejected(node: Node) -> None:
 
 def test_events_feed_follows_new_transactions(node: Node) -> None:
     s4 = node["s4"]
-    head = s4.status()["height"]
+    head = s4.status()["log_size"] - 1  # the cursor is a log index
     assert s4.events(after=head) == []
     status = node["core"].act("issue", credit_line=node.line, to=node.uscc("s4"), amount=FACE,
                               currency="CNY", maturity_date="2026-04-05", trade={
@@ -348,7 +348,8 @@ def test_events_feed_follows_new_transactions(node: Node) -> None:
     assert (item["contract"], item["action"], item["valid"]) == ("receivable", "issue", True)
     assert item["height"] == status["height"]
     assert item["events"][0]["type"] == "issued"
-    assert s4.events(after=item["height"]) == []
+    assert item["log_index"] == status["log_index"]
+    assert s4.events(after=item["log_index"]) == []
     assert item in s4.events()
 
 
@@ -402,13 +403,8 @@ def _one_block_of_grants(node: Node, count: int, base: int) -> list[Any]:
     return envs
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: /v1/events pages by block height only (node/api/status.py events -> "
-    "Store.tx_ids_for_party, 'height > after' with LIMIT): when `limit` cuts a block's "
-    "transactions short, following the feed as documented (after = last height received) "
-    "skips the rest of that block for good"))
 def test_following_the_events_feed_in_small_pages_loses_nothing(node: Node) -> None:
-    start = node["b1"].status()["height"]
+    start = node["b1"].status()["log_size"] - 1
     envs = _one_block_of_grants(node, 3, FACE + 700)
     received: list[str] = []
     after = start
@@ -417,16 +413,12 @@ def test_following_the_events_feed_in_small_pages_loses_nothing(node: Node) -> N
         if not page:
             break
         received += [item["tx_id"] for item in page]
-        after = page[-1]["height"]
+        after = page[-1]["log_index"]
     assert set(received) == {e.tx_id for e in envs}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: /v1/events orders a block's transactions by tx id, not by their order in the "
-    "block (node/storage/store.py tx_ids_for_party orders by height only; the tx_parties "
-    "primary key then yields tx_id order), so a follower sees same-block events out of order"))
 def test_events_within_a_block_come_in_block_order(node: Node) -> None:
-    start = node["b1"].status()["height"]
+    start = node["b1"].status()["log_size"] - 1
     envs = _one_block_of_grants(node, 3, FACE + 800)
     feed = [item["tx_id"] for item in node["b1"].events(after=start)]
     assert feed == [e.tx_id for e in envs]

@@ -225,8 +225,6 @@ def test_lineage_of_an_invisible_note_is_404(story: Story, who: str) -> None:
 @pytest.mark.parametrize("kind, key, allowed", [
     ("credit_line", "line", {"b1", "core", "auditor"}),
     ("financing", "financing", {"s3", "b2", "auditor"}),
-    ("receivable", "root", {"s1", "core", "auditor"}),
-    ("receivable", "other", {"s4", "core", "auditor"}),
 ])
 def test_who_may_read_a_record(story: Story, kind: str, key: str, allowed: set[str]) -> None:
     seen = {name for name, p in story.people.items()
