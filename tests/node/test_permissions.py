@@ -359,3 +359,17 @@ def test_a_stranger_may_still_ask_for_health(story: Story) -> None:
     response = raw(story.n, None, "GET", "/v1/health")
     assert response.status_code == 200
     assert response.json()["ok"] is True
+
+
+def test_the_bank_asked_to_finance_sees_the_note_it_prices(story: Story) -> None:
+    s2, b1 = story["s2"], story["b1"]
+    note = story.ids["s2_rest"] if "s2_rest" in story.ids else s2.holdings()[0]["id"]
+    assert status_of(b1.note, note) == NOT_FOUND
+    requested = s2.request_financing(note, b1.uscc)
+    financing = requested["events"][0]["financing"]
+    try:
+        assert b1.note(note)["financing"] == financing
+        assert status_of(story["b2"].note, note) == NOT_FOUND  # a bank not asked sees nothing
+    finally:
+        s2.cancel_financing(financing)
+    assert status_of(b1.note, note) == NOT_FOUND
