@@ -69,28 +69,40 @@ class StateCache:
 
 
 class SignatureCache:
-    """Remembers envelopes whose signatures verified, so commit need not verify twice.
+    """Remembers which (key, signature, transaction) triples verified.
 
-    The cache key includes the signing keys, so a member re-keyed in between
-    is checked again.
+    Signatures are verified once, in the verifier processes at submission or
+    here on a miss; simulation and commit then find them in the cache.  The
+    key is part of the entry, so a member re-keyed in between is checked
+    again.
     """
 
     def __init__(self, size: int = SIGNATURE_CACHE_SIZE) -> None:
-        self._seen: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+        self._seen: OrderedDict[tuple[bytes, bytes, str], None] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
-    def __call__(self, envelope: Envelope, key_of: Callable[[str], PublicKey | None]) -> None:
-        keys = tuple(key_of(s.signer) for s in envelope.signatures)
-        marker = (envelope.tx_id, tuple(s.signature for s in envelope.signatures), keys)
+    def add(self, key: PublicKey, signature: bytes, tx_id: str) -> None:
+        """Record that `signature` by `key` over transaction `tx_id` verified."""
         with self._lock:
-            if marker in self._seen:
-                return
-        envelope.verify(key_of)
-        with self._lock:
-            self._seen[marker] = None
+            self._seen[(key.raw, signature, tx_id)] = None
             if len(self._seen) > self._size:
                 self._seen.popitem(last=False)
+
+    def __call__(self, envelope: Envelope, key_of: Callable[[str], PublicKey | None]) -> None:
+        keys = [key_of(s.signer) for s in envelope.signatures]
+        signed = {s.signer for s in envelope.signatures}
+        with self._lock:
+            cached = set(envelope.body.signers) == signed and all(
+                key is not None and (key.raw, s.signature, envelope.tx_id) in self._seen
+                for key, s in zip(keys, envelope.signatures, strict=True)
+            )
+        if cached:
+            return
+        envelope.verify(key_of)
+        for key, s in zip(keys, envelope.signatures, strict=True):
+            if key is not None:
+                self.add(key, s.signature, envelope.tx_id)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ class NodeConfig:
     max_batch_txs: int = 2000
     request_clock_skew_s: int = 300
     wait_timeout_s: float = 30.0
+    verifier_processes: int = -1  # -1: one per core beyond the first; 0: verify in-process
 
     @classmethod
     def load(cls, path: Path | None = None, **overrides: Any) -> NodeConfig:

@@ -18,7 +18,14 @@ from typing import Any
 
 from contracts import CONTRACTS
 from ledger.canonical import JSONValue, parse_json
-from ledger.errors import LedgerError, ReplayError, SchemaError, ValidityWindowError
+from ledger.crypto import Domain
+from ledger.errors import (
+    LedgerError,
+    ReplayError,
+    SchemaError,
+    SignatureError,
+    ValidityWindowError,
+)
 from ledger.execution import Executor, member_of
 from ledger.genesis import Genesis
 from ledger.membership import Member
@@ -29,6 +36,7 @@ from node.config import NodeConfig
 from node.mempool import Mempool
 from node.ordering import EmbeddedOrderer, Orderer
 from node.storage.store import Store
+from node.verify import VerifierPool
 
 log = logging.getLogger(__name__)
 COMMIT_RETRY_S = 1.0
@@ -99,7 +107,9 @@ class NodeService:
         self.clock = clock or SystemClock()
         self.genesis = load_genesis(config.genesis_path)
         self.store = Store(config.database_url)
-        self.chain = Chain(self.store, self.genesis, Executor(CONTRACTS, SignatureCache()))
+        self.signatures = SignatureCache()
+        self.chain = Chain(self.store, self.genesis, Executor(CONTRACTS, self.signatures))
+        self.verifier: VerifierPool | None = None
         self.orderer = orderer or EmbeddedOrderer(config.orderer_path)
         self._owns_orderer = orderer is None
         self.mempool = Mempool(
@@ -114,7 +124,10 @@ class NodeService:
     # -- life cycle -----------------------------------------------------------
 
     def start(self) -> None:
-        """Start batching and committing."""
+        """Start the verifier processes, batching and committing."""
+        if self.config.verifier_processes != 0:
+            workers = self.config.verifier_processes
+            self.verifier = VerifierPool(workers if workers > 0 else None)
         self.mempool.start()
         self._committer.start()
 
@@ -125,6 +138,8 @@ class NodeService:
         self._committer.join(timeout=10)
         if self._owns_orderer:
             self.orderer.close()
+        if self.verifier is not None:
+            self.verifier.close()
         self.store.close()
 
     def _commit_loop(self) -> None:
@@ -155,6 +170,32 @@ class NodeService:
             except LedgerError as exc:
                 raise SubmissionRejected(index, None, exc) from exc
         return envelopes
+
+    async def verify_signatures(self, envelopes: Sequence[Envelope]) -> None:
+        """Verify every signature of a submission in the verifier processes.
+
+        Signatures that verify go into the signature cache; the first that
+        does not rejects the submission.  Signers that are not active members
+        are left for the full check in `submit`, which names the problem.
+        """
+        if self.verifier is None:
+            return
+        items, refs = [], []
+        with self.chain.lock:
+            for index, envelope in enumerate(envelopes):
+                for sig in envelope.signatures:
+                    member = member_of(self.chain.state, sig.signer)
+                    if member is None or not member.is_active:
+                        continue
+                    message = Domain.TRANSACTION.value + envelope.body_bytes
+                    items.append((member.public_key.raw, message, sig.signature))
+                    refs.append((index, envelope, sig, member.public_key))
+        flags = await self.verifier.verify(items)
+        for ok, (index, envelope, sig, key) in zip(flags, refs, strict=True):
+            if not ok:
+                cause = SignatureError(f"signature of {sig.signer} does not verify")
+                raise SubmissionRejected(index, envelope.tx_id, cause)
+            self.signatures.add(key, sig.signature, envelope.tx_id)
 
     def submit(self, envelopes: Sequence[Envelope]) -> list[str]:
         """Check every envelope and accept all of them, or none (SubmissionRejected)."""

@@ -35,6 +35,7 @@ async def submit(
     """Accept one signed envelope or a batch; all are checked and accepted, or none."""
     items = _envelopes(await request.body(), service.config.max_batch_txs)
     envelopes = service.parse_submission(items)
+    await service.verify_signatures(envelopes)
     futures = [(e.tx_id, service.waiters.register(e.tx_id)) for e in envelopes] if wait else []
     try:
         ids = service.submit(envelopes)
