@@ -31,12 +31,12 @@ class OrgSpec:
 
 
 DEFAULT_CAST: tuple[OrgSpec, ...] = (
-    OrgSpec("华东重工集团有限公司 (East China Heavy Industry)", (Role.CORE_ENTERPRISE,),
+    OrgSpec("华东重工集团有限公司 (East China Heavy)", (Role.CORE_ENTERPRISE,),
             alias="core"),
-    OrgSpec("苏州精密部件有限公司 (Suzhou Precision Parts)", (Role.SUPPLIER,), alias="tier1"),
+    OrgSpec("苏州精密部件有限公司 (Suzhou Precision)", (Role.SUPPLIER,), alias="tier1"),
     OrgSpec("无锡铸造有限公司 (Wuxi Castings)", (Role.SUPPLIER,), alias="tier2a"),
     OrgSpec("常州电机有限公司 (Changzhou Motors)", (Role.SUPPLIER,), alias="tier2b"),
-    OrgSpec("南通钢材贸易有限公司 (Nantong Steel Trading)", (Role.SUPPLIER,), alias="tier3"),
+    OrgSpec("南通钢材贸易有限公司 (Nantong Steel)", (Role.SUPPLIER,), alias="tier3"),
     OrgSpec("招商银行上海分行 (Bank A)", (Role.BANK,), alias="bank_a"),
     OrgSpec("浦发银行苏州分行 (Bank B)", (Role.BANK,), alias="bank_b"),
     OrgSpec("立信会计师事务所 (Auditor)", (Role.AUDITOR,), alias="auditor"),

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -168,8 +169,8 @@ def act_two_splits(story: Story) -> None:
                                                  (tier2b.uscc, yuan(3_000_000))])
     story.notes.update(tier1=_note_of(paid, tier1.uscc), tier2a=_note_of(paid, tier2a.uscc),
                        tier2b=_note_of(paid, tier2b.uscc))
-    story.say("tier 1 splits its note: 4,000,000.00 to Wuxi Castings, 3,000,000.00 to "
-              "Changzhou Motors, keeps 3,000,000.00")
+    story.say("Suzhou Precision splits its note: 4,000,000.00 to Wuxi Castings, "
+              "3,000,000.00 to Changzhou Motors, keeps 3,000,000.00")
     story.advance(2, "tier 2 pays tier 3")
     paid = tier2a.transfer(story.notes["tier2a"], [(tier3.uscc, yuan(1_500_000))])
     story.notes.update(tier2a=_note_of(paid, tier2a.uscc), tier3=_note_of(paid, tier3.uscc))
@@ -191,6 +192,11 @@ def _finance(story: Story, seller: str, note: str, bank: str, **terms: Any) -> d
     return {"financing": financing, **priced}
 
 
+def _percent(rate: str) -> str:
+    """Render a decimal-fraction rate string as a percentage: '0.0285' -> '2.85%'."""
+    return f"{Decimal(rate) * 100:.2f}%"
+
+
 def act_three_financing(story: Story) -> None:
     """Two financings at different rates, then the two refused attempts."""
     cast = story.cast
@@ -199,15 +205,15 @@ def act_three_financing(story: Story) -> None:
     second = _finance(story, "tier3", story.notes["tier3"], "bank_b", annual_rate="0.0285",
                       fees=yuan(300), fee_payer="split", recourse=True,
                       registry_no="ZDW-2026-0123456")
-    table = Table(title="financings (ACT/360, half-up to the fen)", title_justify="left")
-    for column in ("seller", "bank", "face", "rate", "days", "interest", "fees", "net proceeds"):
-        table.add_column(column, justify="right" if column not in ("seller", "bank") else "left")
+    story.say("financed (ACT/360 from funding to maturity, half-up to the fen):")
     for seller, bank, terms in (("tier1", "bank_a", first), ("tier3", "bank_b", second)):
-        table.add_row(cast.names[cast[seller].uscc], cast.names[cast[bank].uscc],
-                      format_fen(terms["face"]), f"{terms['annual_rate']}", str(terms["days"]),
-                      format_fen(terms["interest"]), format_fen(terms["fees"]),
-                      format_fen(terms["net_proceeds"]))
-    story.out.print(table)
+        recourse = "with recourse" if terms["recourse"] else "without recourse"
+        story.say(
+            f"  {cast.names[cast[seller].uscc]} -> {cast.names[cast[bank].uscc]}: "
+            f"{format_fen(terms['face'])} at {_percent(terms['annual_rate'])} for "
+            f"{terms['days']} days = interest {format_fen(terms['interest'])}, fees "
+            f"{format_fen(terms['fees'])} ({terms['fee_payer']}), net proceeds "
+            f"[bold]{format_fen(terms['net_proceeds'])}[/], {recourse}")
     bank_note = cast["bank_a"].holdings()[0]["id"]
     story.refused(
         "Bank A offering its financed note to Bank B (double financing)",
