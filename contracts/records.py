@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from enum import Enum, StrEnum
+from functools import partial
 from typing import Any, TypeVar
 
 from ledger.canonical import JSONValue
 from ledger.crypto import sha256_hex
-from ledger.execution import Call
+from ledger.execution import Call, Decoder, decoded
 
 R = TypeVar("R")
 
@@ -169,8 +170,7 @@ def key_of(kind: type[Any], record_id: str) -> str:
 
 def load(call: Call, kind: type[R], record_id: str) -> R | None:
     """Read a record of `kind` from state, or None if absent."""
-    value = call.state.get(key_of(kind, record_id))
-    return None if value is None else from_json(kind, value)
+    return decoded(call.state, key_of(kind, record_id), _DECODERS[kind])  # type: ignore[no-any-return]
 
 
 def save(call: Call, record: Any) -> None:
@@ -218,6 +218,11 @@ _STATUS_TYPES: dict[type[Any], type[Enum]] = {
     Note: NoteStatus,
     Receivable: ReceivableStatus,
     Financing: FinancingStatus,
+}
+
+
+_DECODERS: dict[type[Any], Decoder] = {
+    kind: partial(from_json, kind) for kind in KEY_PREFIX
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from contracts.base import exact_args, require
 from ledger.errors import SchemaError
-from ledger.execution import Action, Call, member_of
+from ledger.execution import Action, Call, decoded, member_of
 from ledger.membership import Member, Role, member_state_key
 
 POLICY_PREFIX = "policy/"
@@ -52,9 +52,8 @@ DEFAULT_POLICIES: Mapping[str, Any] = {
 
 def policy(call: Call, name: str) -> Any:
     """Return the value of policy `name` in force at the call's block height."""
-    versions = call.state.get(POLICY_PREFIX + name)
-    require(isinstance(versions, list) and versions, f"policy {name} is defined on chain")
-    assert isinstance(versions, list)
+    versions = decoded(call.state, POLICY_PREFIX + name, tuple)
+    require(versions, f"policy {name} is defined on chain")
     if any(v["from_height"] > call.block.height for v in versions):
         call.depends_on_height()
     applicable = [v for v in versions if v["from_height"] <= call.block.height]

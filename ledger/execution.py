@@ -41,6 +41,23 @@ class StateReader(Protocol):
         """Return the value stored at `key`, or None if there is none."""
 
 
+Decoder = Callable[[Any], Any]
+
+
+def decoded(state: StateReader, key: str, decoder: Decoder) -> Any:
+    """Return `decoder(value at key)`, or None if absent, through any decode cache.
+
+    Readers that keep decoded values (the node's state cache) return the
+    same immutable object for the same key version and decoder, so hot
+    records (members, credit lines) are parsed once, not on every read.
+    """
+    method = getattr(state, "decoded", None)
+    if method is not None:
+        return method(key, decoder)
+    value = state.get(key)
+    return None if value is None else decoder(value)
+
+
 class VersionedReader(StateReader, Protocol):
     """Committed state that also tells when each key last changed."""
 
@@ -82,13 +99,21 @@ class ReadRecorder:
         self._committed = committed
         self.reads: dict[str, int] | None = {}
 
-    def get(self, key: str) -> JSONValue | None:
-        """Read through the batch's pending writes, recording committed versions."""
+    def _record(self, key: str) -> None:
         if self._pending.has_write(key):
             self.reads = None
         elif self.reads is not None:
             self.reads[key] = self._committed.version(key)
+
+    def get(self, key: str) -> JSONValue | None:
+        """Read through the batch's pending writes, recording committed versions."""
+        self._record(key)
         return self._pending.get(key)
+
+    def decoded(self, key: str, decoder: Decoder) -> Any:
+        """Decode through the batch's pending writes, recording committed versions."""
+        self._record(key)
+        return self._pending.decoded(key, decoder)
 
 
 @dataclass(frozen=True)
@@ -126,6 +151,13 @@ class Overlay:
             raw = self._writes[key]
             return None if raw is _DELETED else parse_trusted(raw)  # type: ignore[arg-type]
         return self._base.get(key)
+
+    def decoded(self, key: str, decoder: Decoder) -> Any:
+        """Return the decoded newest value at `key` (cached below this overlay's writes)."""
+        if key in self._writes:
+            value = self.get(key)
+            return None if value is None else decoder(value)
+        return decoded(self._base, key, decoder)
 
     def put(self, key: str, value: JSONValue) -> None:
         """Write `value` at `key` (None deletes)."""
@@ -416,22 +448,5 @@ def genesis_keys(envelope: Envelope) -> Callable[[str], PublicKey | None]:
 
 def member_of(state: StateReader, uscc: str) -> Member | None:
     """Return the member record for `uscc`, or None if it is not a member."""
-    value = state.get(member_state_key(uscc))
-    if not isinstance(value, dict):
-        return None if value is None else Member.from_json(value)
-    fingerprint = tuple(
-        tuple(v) if isinstance(v, list) else v for _, v in sorted(value.items())
-    )
-    member = _PARSED_MEMBERS.get(fingerprint)
-    if member is None:
-        member = Member.from_json(value)
-        if len(_PARSED_MEMBERS) >= _MEMBER_CACHE_SIZE:
-            _PARSED_MEMBERS.clear()
-        _PARSED_MEMBERS[fingerprint] = member
+    member: Member | None = decoded(state, member_state_key(uscc), Member.from_json)
     return member
-
-
-# Member records are read on every signature check; parsing (USCC check
-# character, key decoding) is memoised by content, which keeps it pure.
-_PARSED_MEMBERS: dict[tuple[Any, ...], Member] = {}
-_MEMBER_CACHE_SIZE = 4096

@@ -23,7 +23,14 @@ from ledger.block import BlockHeader, TxResult, result_root, tx_root
 from ledger.canonical import JSONValue, canonical_bytes, parse_json, parse_trusted
 from ledger.crypto import PublicKey
 from ledger.errors import LedgerError
-from ledger.execution import BlockContext, Executor, Overlay, ReplayGuard, Simulation
+from ledger.execution import (
+    BlockContext,
+    Decoder,
+    Executor,
+    Overlay,
+    ReplayGuard,
+    Simulation,
+)
 from ledger.genesis import Genesis, genesis_header
 from ledger.merkle import MerkleLog, leaf_hash
 from ledger.timefmt import parse_timestamp
@@ -41,9 +48,25 @@ class StateCache:
     def __init__(self, items: Iterable[tuple[str, bytes, int]] = ()) -> None:
         self._data: dict[str, bytes] = {}
         self._versions: dict[str, int] = {}
+        self._decoded: dict[str, dict[Decoder, Any]] = {}
         for key, value, height in items:
             self._data[key] = value
             self._versions[key] = height
+
+    def decoded(self, key: str, decoder: Decoder) -> Any:
+        """Return `decoder(value)` for `key`, decoding each key version only once.
+
+        Decoders build immutable records, so the cached object can be shared.
+        """
+        per_key = self._decoded.get(key)
+        if per_key is not None and decoder in per_key:
+            return per_key[decoder]
+        raw = self._data.get(key)
+        if raw is None:
+            return None
+        value = decoder(parse_trusted(raw))
+        self._decoded.setdefault(key, {})[decoder] = value
+        return value
 
     def version(self, key: str) -> int:
         """Return the height at which `key` last changed (0 if never written)."""
@@ -58,6 +81,7 @@ class StateCache:
         """Apply block `height`'s writes (None deletes)."""
         for key, raw in writes.items():
             self._versions[key] = height
+            self._decoded.pop(key, None)
             if raw is None:
                 self._data.pop(key, None)
             else:
