@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, delete, event, func, insert, select, tuple_
+from sqlalchemy import Engine, Table, create_engine, delete, event, func, select, tuple_
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
@@ -101,41 +101,31 @@ class Store:
     def commit_block(self, block: BlockWrite) -> None:
         """Write one block and all its effects in a single database transaction."""
         with self.engine.begin() as conn:
-            conn.execute(insert(BlockRow), [{
+            writer = BulkWriter(conn)
+            writer.insert(BLOCKS, [{
                 "height": block.height, "hash": block.hash, "position": block.position,
                 "time": block.time, "tx_count": len(block.txs), "header": block.header,
             }])
-            if block.txs:
-                conn.execute(insert(TxRow), [_tx_row(block.height, tx) for tx in block.txs])
-            if block.new_nonces:
-                rows = [{"signer": s, "nonce": n} for s, n in block.new_nonces]
-                conn.execute(insert(NonceRow), rows)
-            if block.txs:
-                parties = [
-                    {"uscc": p, "log_index": tx.log_index, "tx_id": tx.id}
-                    for tx in block.txs for p in sorted(tx.parties)
-                ]
-                if parties:
-                    conn.execute(insert(PartyRow), parties)
-            self._upsert_state(conn, block.height, block.state)
-            self._upsert_notes(conn, block.notes)
+            writer.insert(TXS, [_tx_row(block.height, tx) for tx in block.txs])
+            writer.insert(NONCES, [{"signer": s, "nonce": n} for s, n in block.new_nonces])
+            writer.insert(PARTIES, [
+                {"uscc": p, "log_index": tx.log_index, "tx_id": tx.id}
+                for tx in block.txs for p in sorted(tx.parties)
+            ])
+            self._upsert_state(writer, block.height, block.state)
+            self._upsert_notes(writer, block.notes)
 
     @staticmethod
-    def _upsert_state(conn: Any, height: int, writes: dict[str, bytes | None]) -> None:
+    def _upsert_state(writer: BulkWriter, height: int, writes: dict[str, bytes | None]) -> None:
         keys = sorted(writes)
-        for chunk in _chunks(keys):
-            conn.execute(delete(StateRow).where(STATE.c.key.in_(chunk)))
-        rows = [{"key": k, "height": height, "value": writes[k]} for k in keys if writes[k]]
-        if rows:
-            conn.execute(insert(StateRow), rows)
+        writer.delete(STATE, "key", [k for k in keys if writes[k] is None])
+        writer.upsert(STATE, "key", [
+            {"key": k, "height": height, "value": writes[k]} for k in keys if writes[k]
+        ])
 
     @staticmethod
-    def _upsert_notes(conn: Any, notes: Sequence[dict[str, Any]]) -> None:
-        if not notes:
-            return
-        for chunk in _chunks([n["id"] for n in notes]):
-            conn.execute(delete(NoteRow).where(NOTES.c.id.in_(chunk)))
-        conn.execute(insert(NoteRow), list(notes))
+    def _upsert_notes(writer: BulkWriter, notes: Sequence[dict[str, Any]]) -> None:
+        writer.upsert(NOTES, "id", list(notes))
 
     # -- reads ----------------------------------------------------------------
 
@@ -254,6 +244,50 @@ class Store:
             .order_by(PARTIES.c.log_index).limit(limit)
         )
         return self._txs(stmt)
+
+
+class BulkWriter:
+    """Bulk inserts, upserts and deletes inside one open transaction.
+
+    On SQLite it hands the rows straight to the driver's executemany (the
+    fastest path by several times); elsewhere it uses SQLAlchemy Core, with
+    PostgreSQL's ON CONFLICT for upserts.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.sqlite = conn.dialect.name == "sqlite"
+
+    def insert(self, table: Table, rows: list[dict[str, Any]], *, replace: bool = False) -> None:
+        """Insert `rows` (dicts with every column); with `replace`, overwrite on key clash."""
+        if not rows:
+            return
+        if self.sqlite:
+            columns = list(rows[0])
+            verb = "INSERT OR REPLACE" if replace else "INSERT"
+            sql = (f"{verb} INTO {table.name} ({', '.join(columns)}) "
+                   f"VALUES ({', '.join('?' * len(columns))})")
+            self.conn.connection.driver_connection.executemany(
+                sql, [tuple(row[c] for c in columns) for row in rows])
+            return
+        self.conn.execute(table.insert(), rows)
+
+    def upsert(self, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
+        """Insert `rows`, replacing any row with the same `key`."""
+        if not rows or self.sqlite:
+            self.insert(table, rows, replace=True)
+            return
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement = pg_insert(table)
+        updates = {c: statement.excluded[c] for c in rows[0] if c != key}
+        self.conn.execute(statement.on_conflict_do_update(index_elements=[key], set_=updates),
+                          rows)
+
+    def delete(self, table: Table, key: str, values: list[Any]) -> None:
+        """Delete the rows whose `key` is one of `values`."""
+        for chunk in _chunks(values):
+            self.conn.execute(delete(table).where(table.c[key].in_(chunk)))
 
 
 def _tx_row(height: int, tx: StoredTx) -> dict[str, Any]:
