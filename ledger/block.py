@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.canonical import JSONValue, canonical_bytes
+from ledger.canonical import JSONValue, canonical_bytes, parse_trusted
 from ledger.crypto import sha256_hex
 from ledger.errors import SchemaError
 from ledger.merkle import leaf_hash, root_from_leaf_hashes
@@ -80,11 +80,18 @@ class TxResult:
     valid: bool
     code: str
     reason: str
-    writes: tuple[tuple[str, JSONValue], ...] = ()
+    writes: tuple[tuple[str, JSONValue], ...] = ()  # decoded; see decoded_writes()
     events: tuple[JSONValue, ...] = field(default=())
     encoded_writes: tuple[tuple[str, bytes | None], ...] | None = field(
         default=None, compare=False, repr=False
     )
+
+    def decoded_writes(self) -> tuple[tuple[str, JSONValue], ...]:
+        """Return the writes as (key, value or None), decoding encoded writes if need be."""
+        if self.encoded_writes is None:
+            return self.writes
+        return tuple((k, None if raw is None else parse_trusted(raw))
+                     for k, raw in self.encoded_writes)
 
     def to_json(self) -> dict[str, JSONValue]:
         """Return the result as a JSON-ready dict (writes as [key, value|null] pairs)."""
@@ -93,7 +100,7 @@ class TxResult:
             "valid": self.valid,
             "code": self.code,
             "reason": self.reason,
-            "writes": [[k, v] for k, v in self.writes],
+            "writes": [[k, v] for k, v in self.decoded_writes()],
             "events": list(self.events),
         }
 
@@ -106,7 +113,8 @@ class TxResult:
         """
         if self.encoded_writes is None:
             return canonical_bytes(self.to_json())
-        head = canonical_bytes({k: v for k, v in self.to_json().items() if k != "writes"})
+        head = canonical_bytes({"tx": self.tx_id, "valid": self.valid, "code": self.code,
+                                "reason": self.reason, "events": list(self.events)})
         pairs = b",".join(
             b"[" + canonical_bytes(key) + b"," + (b"null" if raw is None else raw) + b"]"
             for key, raw in self.encoded_writes

@@ -151,10 +151,48 @@ def parse_canonical(data: bytes) -> JSONValue:
     Raises EncodingError if the bytes are malformed or not exactly canonical,
     so that one document never has two encodings (and two transaction ids).
     """
+    if data.isascii() and data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+        value = _parse_ascii_document(data)
+        again = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        try:
+            same = again.encode("utf-8") == data
+        except UnicodeEncodeError as exc:
+            raise EncodingError("strings must be valid Unicode (no lone surrogates)") from exc
+        if not same:
+            parse_json(data)  # names a duplicate key, if that is what is wrong
+            raise EncodingError("document is not in canonical (RFC 8785) form")
+        return value
     value = parse_json(data)
     if canonical_bytes(value) != data:
         raise EncodingError("document is not in canonical (RFC 8785) form")
     return value
+
+
+def _checked_int(text: str) -> int:
+    value = int(text)
+    _encode_int(value)  # raises EncodingError outside the exactly representable range
+    return value
+
+
+def _parse_ascii_document(data: bytes) -> JSONValue:
+    """Parse ASCII JSON for the canonical check, using the C scanner as far as possible.
+
+    For ASCII text the standard library's compact, key-sorted output is
+    exactly RFC 8785 once floats are refused and integers range-checked:
+    code-point and UTF-16 key order agree on ASCII keys, control characters
+    are escaped the same way, a value parsed from an escape such as \u00e9
+    is written back raw (so non-canonical input fails the byte comparison),
+    and a duplicate key cannot survive that comparison either; so no
+    per-object hook is needed.  The caller bounds nesting by counting
+    brackets before choosing this path.
+    """
+    try:
+        return json.loads(data, parse_float=_reject_float, parse_constant=_reject_constant,
+                          parse_int=_checked_int)
+    except EncodingError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise EncodingError(f"malformed JSON: {exc}") from exc
 
 
 def _object_without_duplicates(pairs: list[tuple[str, JSONValue]]) -> dict[str, JSONValue]:

@@ -401,17 +401,13 @@ class Executor:
             nonces.update(pairs)
         block_state.merge(tx_state)
         encoded = tuple(sorted(tx_state.raw_writes().items()))
-        writes = tuple((k, None if raw is None else parse_trusted(raw)) for k, raw in encoded)
-        return TxResult(tx_id, True, "ok", "", writes, tuple(call.events), encoded)
+        return TxResult(tx_id, True, "ok", "", (), tuple(call.events), encoded)
 
 
 def _apply_simulation(envelope: Envelope, simulation: Simulation, block_state: Overlay) -> TxResult:
     for key, raw in simulation.writes:
         block_state.put_raw(key, raw)
-    writes = tuple(
-        (k, None if raw is None else parse_trusted(raw)) for k, raw in simulation.writes
-    )
-    return TxResult(envelope.tx_id, True, "ok", "", writes, simulation.events, simulation.writes)
+    return TxResult(envelope.tx_id, True, "ok", "", (), simulation.events, simulation.writes)
 
 
 def check_not_replayed(

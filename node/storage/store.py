@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, delete, event, func, select, tuple_
+from sqlalchemy import Engine, Table, create_engine, delete, event, func, select
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
@@ -191,23 +191,33 @@ class Store:
 
     def seen_tx_ids(self, tx_ids: Iterable[str]) -> set[str]:
         """Return which of `tx_ids` are already committed."""
-        found: set[str] = set()
-        with self.engine.connect() as conn:
-            for chunk in _chunks(list(tx_ids)):
-                stmt = select(TXS.c.id).where(TXS.c.id.in_(chunk))
-                found.update(conn.execute(stmt).scalars())
-        return found
+        return {row[0] for row in self._lookup(
+            "SELECT id FROM transactions WHERE id IN ({})", [(i,) for i in tx_ids])}
 
     def used_nonces(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Return which (signer, nonce) pairs are already used."""
-        found: set[tuple[str, str]] = set()
+        return {(row[0], row[1]) for row in self._lookup(
+            "SELECT signer, nonce FROM nonces WHERE (signer, nonce) IN (VALUES {})", list(pairs))}
+
+    def _lookup(self, template: str, keys: list[tuple[str, ...]]) -> list[Any]:
+        """Run a hot membership query straight through the driver, in chunks.
+
+        `template` has one {} for the list of key tuples; SQLAlchemy's compiler
+        is bypassed because compiling a fresh IN list per block costs more
+        than the query.
+        """
+        rows: list[Any] = []
+        if not keys:
+            return rows
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        width = len(keys[0])
+        one = mark if width == 1 and "VALUES" not in template else f"({', '.join([mark] * width)})"
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(pairs)):
-                stmt = select(NONCES.c.signer, NONCES.c.nonce).where(
-                    tuple_(NONCES.c.signer, NONCES.c.nonce).in_(chunk)
-                )
-                found.update((s, n) for s, n in conn.execute(stmt))
-        return found
+            for chunk in _chunks(keys):
+                sql = template.format(", ".join([one] * len(chunk)))
+                flat = tuple(v for key in chunk for v in key)
+                rows.extend(conn.exec_driver_sql(sql, flat).fetchall())
+        return rows
 
     def note(self, note_id: str) -> NoteRow | None:
         """Return the note index row `note_id`, or None."""

@@ -4,125 +4,57 @@ A Hypothesis `RuleBasedStateMachine` issues, accepts, rejects, withdraws,
 expires, splits and transfers (including pieces below the minimum, payments
 to non-suppliers and moves by non-holders), requests, offers, accepts and
 cancels financing (including double financing), freezes, pays in full or in
-part after advancing time, and records overdue.  A plain model predicts, for
-every transaction, either success or the exact rule text that refuses it; a
-refused transaction must leave the world state untouched.  After every step
-the invariants check conservation, live-note sanity, the model's holders and
-amounts against the chain, credit-line usage and invoice utilisation.
+part after advancing time, and records overdue.  The model in
+`ledger_model.py` predicts, for every transaction, success or the exact rule
+text that refuses it; a refused transaction must leave the world state
+untouched.  After every step the invariants of `stateful_invariants.py` check
+conservation, live notes, the model against the chain, credit-line usage and
+invoice utilisation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from contracts.records import derived_id, invoice_id
+from contracts.records import derived_id
 from ledger.block import TxResult
 from tests.builders import MemoryChain
-from tests.contracts.support import AUDITOR
+from tests.contracts.ledger_model import (
+    ACCEPT_DAYS,
+    BANKS,
+    GRACE,
+    INVOICE_AMOUNT,
+    INVOICE_RULES,
+    LIMIT,
+    LINE_EXPIRY,
+    MIN_PIECE,
+    OVERDUE_RULE,
+    POLICIES,
+    REVIEW_DAYS,
+    SUPPLIERS,
+    MFin,
+    MNote,
+    Model,
+    MRoot,
+    choose,
+    first_failure,
+    pro_rata,
+)
+from tests.contracts.stateful_invariants import ChainInvariants
 
-T = TypeVar("T")
-SUPPLIERS = ("s1", "s2", "s3", "s4")
-BANKS = ("b1", "b2")
+FOCUS = st.sampled_from([True] * 4 + [False])  # mostly pick items the action can apply to
+PICK = st.integers(0, 999)
+MOSTLY = st.sampled_from([True] * 5 + [False])  # mostly the right signer
 DEFECTS = ("none",) * 8 + ("tiny", "over", "to self", "to bank", "to core", "to auditor", "crowd",
                            "non-holder signs")
-MIN_PIECE, MAX_CHILDREN, MAX_DEPTH, GRACE, ACCEPT_DAYS, REVIEW_DAYS = 10_000, 3, 4, 3, 7, 183
-POLICIES = {
-    "min_split_amount": MIN_PIECE, "max_children": MAX_CHILDREN, "max_split_depth": MAX_DEPTH,
-    "grace_days": GRACE, "acceptance_days": ACCEPT_DAYS, "review_tenor_days": REVIEW_DAYS,
-    "block_issuance_when_overdue": True, "freeze_authorities": [AUDITOR],
-}
-LIMIT = 1_000_000_000
-LINE_EXPIRY = date(2027, 6, 30)
-INVOICE_AMOUNT = 150_000_000
-OPEN = ("pending", "active", "overdue")
-LIVE = ("pending", "active", "financing")
-OVERDUE_RULE = "a core enterprise with overdue credentials issues no new ones until they are paid"
-Check = tuple[Callable[[], bool], str]
-FOCUS = st.sampled_from([True] * 4 + [False])  # mostly pick items the action can apply to
 
 
-def first_failure(checks: Sequence[Check]) -> str | None:
-    """Return the rule of the first check that fails, in contract order, or None."""
-    return next((rule for holds, rule in checks if not holds()), None)
-
-
-def choose(items: Sequence[T], pick: int, preferred: Sequence[T] = (), focus: bool = False) -> T:
-    """Pick an item from a drawn integer, from `preferred` when focused and there are any."""
-    pool = preferred if focus and preferred else items
-    return pool[pick % len(pool)]
-
-
-def pro_rata(payment: int, amounts: list[int]) -> list[int]:
-    """The documented clearing rule: floor shares, leftover fen to the earliest leaves."""
-    total = sum(amounts)
-    shares = [payment * a // total for a in amounts]
-    for i in range(payment - sum(shares)):
-        shares[i] += 1
-    return shares
-
-
-@dataclass
-class MNote:
-    id: str
-    root: str
-    holder: str
-    amount: int
-    status: str
-    depth: int
-    financed: bool = False
-    financing: str | None = None
-    frozen: bool = False
-
-
-@dataclass
-class MRoot:
-    id: str
-    receiver: str
-    face: int
-    maturity: date
-    accept_by: date
-    long_tenor: bool
-    live: list[str]
-    invoice: tuple[str, int]
-    status: str = "pending"
-    paid: int = 0
-
-
-@dataclass
-class MFin:
-    id: str
-    note: str
-    seller: str
-    bank: str
-    status: str = "requested"
-    funding: date | None = None
-
-
-@dataclass
-class Model:
-    roots: dict[str, MRoot] = field(default_factory=dict)
-    notes: dict[str, MNote] = field(default_factory=dict)
-    fins: dict[str, MFin] = field(default_factory=dict)
-    invoices: dict[tuple[str, int], list[int]] = field(default_factory=dict)  # [amount, alloc]
-
-    def used(self) -> int:
-        return sum(r.face - r.paid for r in self.roots.values() if r.status in OPEN)
-
-    def spend(self, parent: MNote, children: list[MNote]) -> None:
-        parent.status = "spent"
-        root = self.roots[parent.root]
-        root.live = [n for n in root.live if n != parent.id] + [c.id for c in children]
-        self.notes.update((c.id, c) for c in children)
-
-
-class LedgerMachine(RuleBasedStateMachine):
+class LedgerMachine(ChainInvariants, RuleBasedStateMachine):
     """Drives MemoryChain with random actions and checks it against `Model`."""
 
     def __init__(self) -> None:
@@ -135,16 +67,18 @@ class LedgerMachine(RuleBasedStateMachine):
         self.line = r.events[0]["credit_line"]
         self.m = Model()
 
-    # -- helpers ---------------------------------------------------------------------------
-
     @property
     def today(self) -> date:
         return self.c.now.date()
 
-    def submit(self, signer: str, action: str, predicted: str | None, **args: Any) -> TxResult:
+    def submit(self, signer: str, action: str, predicted: str | None, *,
+               tolerate: str | None = None, **args: Any) -> TxResult:
+        """Run a transaction; it must succeed, or fail with exactly `predicted` (or `tolerate`)."""
         before = dict(self.c.state.data)
         r = self.c.tx(signer, action, **args)
-        if predicted is None:
+        if tolerate is not None and not r.valid and r.reason == tolerate:
+            assert self.c.state.data == before
+        elif predicted is None:
             assert r.valid, f"{action} by {signer} refused: {r.code}: {r.reason}"
         else:
             assert (r.valid, r.code, r.reason) == (False, "contract_violation", predicted)
@@ -165,24 +99,9 @@ class LedgerMachine(RuleBasedStateMachine):
         roots = list(self.m.roots.values())
         return choose(roots, pick, [r for r in roots if r.status in statuses], focus)
 
-    def other_than(self, *names: str) -> str:
+    @staticmethod
+    def other_than(*names: str) -> str:
         return next(o for o in ("s4", "s3", "s2", "b2", "core2") if o not in names)
-
-    def blocked(self) -> bool:
-        return any(r.status in OPEN and r.maturity + timedelta(days=GRACE) < self.today
-                   for r in self.m.roots.values())
-
-    def holder_failure(self, note: MNote, signer: str, signing_rule: str) -> str | None:
-        root = self.m.roots[note.root]
-        return first_failure([
-            (lambda: signer == note.holder, signing_rule),
-            (lambda: note.status != "pending", "the note is not pending acceptance"),
-            (lambda: note.status != "financing", "the note is not under a financing request"),
-            (lambda: note.status == "active", "the note is active (not spent, settled or void)"),
-            (lambda: not note.frozen, "the note is not frozen"),
-            (lambda: self.today < root.maturity, "the note has not matured"),
-            (lambda: root.status != "overdue", "the credential is not overdue"),
-        ])
 
     # -- issuance and acceptance -----------------------------------------------------------
 
@@ -190,16 +109,18 @@ class LedgerMachine(RuleBasedStateMachine):
                 tenor=st.sampled_from([20, 90, 200]))
     def seed(self, receiver: str, face: int, tenor: int) -> None:
         """Start every run with one accepted credential, so notes can move from step one."""
-        self.issue(receiver, face, tenor, 0, False, "core", then_accept=True)
+        self.issue(receiver, face, tenor, 0, False, "core", then="accept")
 
     @rule(receiver=st.sampled_from((*SUPPLIERS, *SUPPLIERS, "b1", "auditor")),
           face=st.sampled_from([5_000, 10_000, 3_333_333, 50_000_000, 120_000_000]),
           tenor=st.sampled_from([0, 12, 20, 30, 45, 90, 184, 365, 366]),
           invoice=st.integers(0, 2), odd_amount=st.sampled_from([False] * 6 + [True]),
           signer=st.sampled_from(["core"] * 5 + ["s1"]),
-          then_accept=st.sampled_from([True] * 3 + [False]))
+          then=st.sampled_from(["accept", "accept", "pending", "reject", "withdraw"]))
     def issue(self, receiver: str, face: int, tenor: int, invoice: int, odd_amount: bool,
-              signer: str, then_accept: bool = False) -> None:
+              signer: str, then: str) -> None:
+        """Issue to a receiver, who `then` accepts or rejects it at once (or the issuer
+        withdraws it, or it stays pending)."""
         inv_amount = INVOICE_AMOUNT + odd_amount
         known = self.m.invoices.get((receiver, invoice))
         predicted = first_failure([
@@ -210,37 +131,44 @@ class LedgerMachine(RuleBasedStateMachine):
             (lambda: tenor <= 365, "maturity is at most 365 days after issue"),
             (lambda: self.today <= LINE_EXPIRY, "the credit line has not expired"),
             (lambda: LIMIT - self.m.used() >= face, "the credit line has enough headroom"),
-            (lambda: not self.blocked(), OVERDUE_RULE),
-            (lambda: known is None or known[0] == inv_amount,
-             "an invoice's amount is the same in every use"),
-            (lambda: (known[1] if known else 0) + face <= inv_amount,
-             "an invoice is never used beyond its amount (no double financing)"),
+            (lambda: not self.m.overdue_past_grace(self.today, ("active", "overdue")),
+             OVERDUE_RULE),
+            (lambda: known is None or known[0] == inv_amount, INVOICE_RULES[0]),
+            (lambda: (known[1] if known else 0) + face <= inv_amount, INVOICE_RULES[1]),
         ])
+        # A never-accepted credential past maturity also blocks issuance today: see the xfail
+        # test_pending_credential_past_maturity_does_not_block_issuance.  Accept either outcome.
+        stale = predicted in (None, *INVOICE_RULES) and self.m.overdue_past_grace(
+            self.today, ("pending",))
         maturity = self.today + timedelta(days=tenor)
         trade = {"contract_no": "PO-S", "documents": [], "invoices": [
             {"seller": self.c.uscc(receiver), "number": f"INV-{invoice}", "amount": inv_amount,
              "allocated": face}]}
-        r = self.submit(signer, "issue", predicted, credit_line=self.line,
-                        to=self.c.uscc(receiver), amount=face, currency="CNY",
-                        maturity_date=maturity.isoformat(), trade=trade)
-        if predicted is None:
+        r = self.submit(signer, "issue", predicted, tolerate=OVERDUE_RULE if stale else None,
+                        credit_line=self.line, to=self.c.uscc(receiver), amount=face,
+                        currency="CNY", maturity_date=maturity.isoformat(), trade=trade)
+        if predicted is None and r.valid:
             rid = r.events[0]["receivable"]
-            self.m.roots[rid] = MRoot(rid, receiver, face, maturity,
-                                      self.today + timedelta(days=ACCEPT_DAYS),
-                                      tenor > REVIEW_DAYS, [rid], (receiver, invoice))
+            root = MRoot(rid, receiver, face, maturity, self.today + timedelta(days=ACCEPT_DAYS),
+                         tenor > REVIEW_DAYS, [rid], (receiver, invoice))
+            self.m.roots[rid] = root
             self.m.notes[rid] = MNote(rid, rid, receiver, face, "pending", 0)
             self.m.invoices.setdefault((receiver, invoice), [inv_amount, 0])[1] += face
-            if then_accept:
-                self.respond("accept", 0, "receiver", focus=True)
+            if then != "pending":
+                self.answer(root, then, "core" if then == "withdraw" else receiver)
 
     @precondition(lambda self: self.m.roots)
-    @rule(kind=st.sampled_from(["accept", "accept", "accept", "reject", "withdraw", "expire"]),
-          pick=st.integers(0, 999), who=st.sampled_from(["receiver", "receiver", "core", "other"]),
-          focus=FOCUS)
-    def respond(self, kind: str, pick: int, who: str, focus: bool) -> None:
+    @rule(kind=st.sampled_from(["accept", "accept", "reject", "withdraw", "expire"]), pick=PICK,
+          focus=FOCUS, who=st.sampled_from(["party", "party", "other party", "stranger"]))
+    def respond(self, kind: str, pick: int, focus: bool, who: str) -> None:
+        """Accept, reject, withdraw or expire a credential (mostly a pending one), signed by
+        the party entitled to, the other party, or a stranger."""
         root = self.pick_root(pick, focus, "pending")
-        signer = {"receiver": root.receiver, "core": "core"}.get(who) or self.other_than(
-            root.receiver)
+        party, other = ("core", root.receiver) if kind == "withdraw" else (root.receiver, "core")
+        signer = {"party": party, "other party": other}.get(who) or self.other_than(root.receiver)
+        self.answer(root, kind, signer)
+
+    def answer(self, root: MRoot, kind: str, signer: str) -> None:
         rules = {
             "accept": [(lambda: signer == root.receiver,
                         "the receiving supplier signs the acceptance"),
@@ -258,38 +186,35 @@ class LedgerMachine(RuleBasedStateMachine):
                                     "the credential is pending acceptance"), *rules])
         self.submit(signer, kind, predicted, receivable=root.id)
         if predicted is None:
-            self.apply_response(root, kind)
+            note = self.m.notes[root.id]
+            if kind == "accept":
+                root.status = note.status = "active"
+                return
+            root.status = {"reject": "rejected", "withdraw": "withdrawn",
+                           "expire": "expired"}[kind]
+            note.status, root.live = "void", []
+            self.m.invoices[root.invoice][1] -= root.face
 
-    def apply_response(self, root: MRoot, kind: str) -> None:
-        note = self.m.notes[root.id]
-        if kind == "accept":
-            root.status = note.status = "active"
-            return
-        root.status = {"reject": "rejected", "withdraw": "withdrawn", "expire": "expired"}[kind]
-        note.status, root.live = "void", []
-        self.m.invoices[root.invoice][1] -= root.face
-
-    def invoice_id(self, key: tuple[str, int]) -> str:
-        return invoice_id(self.c.uscc(key[0]), f"INV-{key[1]}")
-
-    # -- split and transfer ----------------------------------------------------------------
+    # -- split, transfer, freeze -----------------------------------------------------------
 
     @precondition(lambda self: self.m.notes)
-    @rule(pick=st.integers(0, 999), focus=FOCUS, peer=st.integers(0, 2),
+    @rule(pick=PICK, focus=FOCUS, peer=st.integers(0, 2),
           size=st.sampled_from(["third", "half", "min", "all"]),
           second=st.sampled_from([None, None, "min", "third"]), defect=st.sampled_from(DEFECTS))
     def transfer(self, pick: int, focus: bool, peer: int, size: str, second: str | None,
                  defect: str) -> None:
+        """Pay one or two other suppliers from a note, perhaps with one defect injected."""
         note = self.pick_note(pick, focus)
         peers = [s for s in SUPPLIERS if s != note.holder]
-        sizes = {"tiny": 5_000, "min": MIN_PIECE, "third": max(1, note.amount // 3),
+        sizes = {"min": MIN_PIECE, "third": max(1, note.amount // 3),
                  "half": max(1, note.amount // 2), "all": note.amount}
         pays = [(peers[peer % 3], sizes[size])]
         if second:
             pays.append((peers[(peer + 1) % 3], sizes[second]))
         signer, pays = self.inject(defect, note, pays)
-        predicted = (self.holder_failure(note, signer, "the holder signs the transfer")
-                     or self.payments_failure(note, pays) or self.split_failure(note, pays))
+        predicted = (
+            self.m.holder_failure(note, signer, "the holder signs the transfer", self.today)
+            or self.m.payments_failure(note, pays) or self.m.split_failure(note, pays))
         r = self.submit(signer, "transfer", predicted, note=note.id, payments=[
             {"to": self.c.uscc(to), "amount": a} for to, a in pays])
         if predicted is None:
@@ -311,87 +236,59 @@ class LedgerMachine(RuleBasedStateMachine):
                  "to bank": [("b2", MIN_PIECE)], "to core": [("core", MIN_PIECE)],
                  "to auditor": [("auditor", MIN_PIECE)]}.get(defect, [])
         if defect == "tiny":
-            pays = [(pays[0][0], 5_000), *pays[1:]]
+            pays = [(pays[0][0], MIN_PIECE // 2), *pays[1:]]
         return note.holder, pays + extra
-
-    def payments_failure(self, note: MNote, pays: list[tuple[str, int]]) -> str | None:
-        if note.financed and note.holder not in BANKS:
-            return "a financed note moves only by the bank that holds it"
-        for to, _ in pays:
-            if to == note.holder:
-                return "a holder does not pay itself"
-            if not (to in SUPPLIERS or (note.financed and to in BANKS)):
-                return "each recipient is an active member with the supplier role"
-        if sum(a for _, a in pays) > note.amount:
-            return "the payments do not exceed the note's amount"
-        return None
-
-    def split_failure(self, note: MNote, pays: list[tuple[str, int]]) -> str | None:
-        left = note.amount - sum(a for _, a in pays)
-        pieces = [a for _, a in pays] + ([left] if left else [])
-        return first_failure([
-            (lambda: len(pieces) == 1 or min(pieces) >= MIN_PIECE,
-             "each split piece is at least the minimum amount"),
-            (lambda: len(pieces) <= MAX_CHILDREN,
-             "a note splits into no more pieces than policy allows"),
-            (lambda: note.depth + 1 <= MAX_DEPTH, "the split tree is no deeper than policy allows"),
-        ])
 
     @precondition(lambda self: sum(n.frozen for n in self.m.notes.values()) < 2 and any(
         n.status != "financing" for n in self.m.notes.values()))
-    @rule(pick=st.integers(0, 999), by_auditor=st.sampled_from([True] * 3 + [False]),
-          lift=st.booleans(), focus=FOCUS)
+    @rule(pick=PICK, by_auditor=MOSTLY, lift=st.booleans(), focus=FOCUS)
     def freeze(self, pick: int, by_auditor: bool, lift: bool, focus: bool) -> None:
-        # Notes under a financing request are left alone: see the xfail test
-        # test_frozen_note_under_financing_request_cannot_be_financed.
+        """Freeze or unfreeze a note.  Notes under a financing request are left alone: see
+        the xfail test_frozen_note_under_financing_request_cannot_be_financed."""
         notes = [n for n in self.m.notes.values() if n.status != "financing"]
         note = choose(notes, pick, [n for n in notes if n.frozen == lift], focus)
-        signer = "auditor" if by_auditor else "core"
         predicted = first_failure([
             (lambda: by_auditor, "only a designated freeze authority freezes or unfreezes a note"),
-            (lambda: note.frozen == lift, "the note is frozen" if lift else
-             "the note is not already frozen"),
+            (lambda: note.frozen == lift,
+             "the note is frozen" if lift else "the note is not already frozen"),
         ])
-        self.submit(signer, "unfreeze" if lift else "freeze", predicted, note=note.id,
-                    reason="court order")
+        self.submit("auditor" if by_auditor else "core", "unfreeze" if lift else "freeze",
+                    predicted, note=note.id, reason="court order")
         if predicted is None:
             note.frozen = not lift
 
     # -- financing -------------------------------------------------------------------------
 
     @precondition(lambda self: self.m.notes)
-    @rule(pick=st.integers(0, 999), focus=FOCUS, by_holder=st.sampled_from([True] * 5 + [False]),
+    @rule(pick=PICK, focus=FOCUS, by_holder=MOSTLY,
           bank=st.sampled_from(["b1", "b1", "b2", "s3"]), follow=st.integers(0, 3))
     def request_financing(self, pick: int, focus: bool, by_holder: bool, bank: str,
                           follow: int) -> None:
         """Ask for financing; `follow` then walks it on: offer, acceptance, disbursement."""
         note = self.pick_note(pick, focus)
         signer = note.holder if by_holder else self.other_than(note.holder)
-        predicted = self.holder_failure(
-            note, signer, "the holder signs the financing request") or first_failure([
+        predicted = self.m.holder_failure(
+            note, signer, "the holder signs the financing request", self.today) or first_failure([
                 (lambda: not note.financed, "a note is financed only once"),
                 (lambda: bank in BANKS, "the financier has the bank role")])
         r = self.submit(signer, "request_financing", predicted, note=note.id,
                         bank=self.c.uscc(bank))
         if predicted is None:
-            fid = r.events[0]["financing"]
-            self.m.fins[fid] = MFin(fid, note.id, note.holder, bank)
-            note.status, note.financing = "financing", fid
-            steps = [lambda f: self.offer(f, by_bank=True, reviewed=True),
-                     lambda f: self.take_terms(f, by_seller=True),
-                     lambda f: self.disburse(f, by_bank=True)]
-            all(step(self.m.fins[fid]) for step in steps[:follow])
+            fin = MFin(r.events[0]["financing"], note.id, note.holder, bank)
+            self.m.fins[fin.id] = fin
+            note.status, note.financing = "financing", fin.id
+            steps = [lambda: self.offer(fin, by_bank=True, reviewed=True),
+                     lambda: self.take_terms(fin, by_seller=True),
+                     lambda: self.disburse(fin, by_bank=True)]
+            all(step() for step in steps[:follow])
 
     @precondition(lambda self: self.m.fins)
-    @rule(pick=st.integers(0, 999), focus=FOCUS, by_bank=st.sampled_from([True] * 4 + [False]),
-          reviewed=st.sampled_from([True] * 3 + [False]))
+    @rule(pick=PICK, focus=FOCUS, by_bank=MOSTLY, reviewed=st.sampled_from([True] * 3 + [False]))
     def offer_terms(self, pick: int, focus: bool, by_bank: bool, reviewed: bool) -> None:
         self.offer(self.pick_fin(pick, focus, "requested", "offered"), by_bank, reviewed)
 
     def offer(self, fin: MFin, by_bank: bool, reviewed: bool) -> bool:
-        note = self.m.notes[fin.note]
-        root = self.m.roots[note.root]
-        signer = fin.bank if by_bank else fin.seller
+        root = self.m.roots[self.m.notes[fin.note].root]
         predicted = first_failure([
             (lambda: by_bank, "the bank asked signs the terms"),
             (lambda: fin.status in ("requested", "offered"),
@@ -400,9 +297,9 @@ class LedgerMachine(RuleBasedStateMachine):
              "a long-tenor credential needs the bank's review flag before financing"),
             (lambda: self.today < root.maturity, "funding falls between today and maturity"),
         ])
-        self.submit(signer, "offer_terms", predicted, financing=fin.id, annual_rate="0.0300",
-                    funding_date=self.today.isoformat(), fees=0, fee_payer="seller",
-                    recourse=True, tenor_reviewed=reviewed)
+        self.submit(fin.bank if by_bank else fin.seller, "offer_terms", predicted,
+                    financing=fin.id, annual_rate="0.0300", funding_date=self.today.isoformat(),
+                    fees=0, fee_payer="seller", recourse=True, tenor_reviewed=reviewed)
         if predicted is None:
             fin.status, fin.funding = "offered", self.today
             terms = self.c.get("financing/" + fin.id)["terms"]
@@ -410,8 +307,7 @@ class LedgerMachine(RuleBasedStateMachine):
         return predicted is None
 
     @precondition(lambda self: self.m.fins)
-    @rule(pick=st.integers(0, 999), focus=FOCUS,
-          by_seller=st.sampled_from([True] * 4 + [False]))
+    @rule(pick=PICK, focus=FOCUS, by_seller=MOSTLY)
     def accept_terms(self, pick: int, focus: bool, by_seller: bool) -> None:
         self.take_terms(self.pick_fin(pick, focus, "offered"), by_seller)
 
@@ -426,16 +322,14 @@ class LedgerMachine(RuleBasedStateMachine):
                         financing=fin.id)
         if predicted is None:
             note = self.m.notes[fin.note]
-            bank_note = MNote(r.events[0]["bank_note"], note.root, fin.bank, note.amount,
-                              "active", note.depth + 1, financed=True)
-            note.financing = None
-            self.m.spend(note, [bank_note])
-            fin.status = "accepted"
+            note.financing, fin.status = None, "accepted"
+            self.m.spend(note, [MNote(r.events[0]["bank_note"], note.root, fin.bank,
+                                      note.amount, "active", note.depth + 1, financed=True)])
         return predicted is None
 
     @precondition(lambda self: self.m.fins)
-    @rule(pick=st.integers(0, 999), focus=FOCUS,
-          who=st.sampled_from(["seller", "seller", "bank", "bank", "other"]))
+    @rule(pick=PICK, focus=FOCUS, who=st.sampled_from(["seller", "seller", "bank", "bank",
+                                                       "other"]))
     def cancel_financing(self, pick: int, focus: bool, who: str) -> None:
         fin = self.pick_fin(pick, focus, "requested", "offered")
         signer = {"seller": fin.seller, "bank": fin.bank}.get(who) or self.other_than(
@@ -447,12 +341,11 @@ class LedgerMachine(RuleBasedStateMachine):
         ])
         self.submit(signer, "cancel_financing", predicted, financing=fin.id)
         if predicted is None:
-            fin.status = "cancelled"
             note = self.m.notes[fin.note]
-            note.status, note.financing = "active", None
+            fin.status, note.status, note.financing = "cancelled", "active", None
 
     @precondition(lambda self: self.m.fins)
-    @rule(pick=st.integers(0, 999), focus=FOCUS, by_bank=st.sampled_from([True] * 4 + [False]))
+    @rule(pick=PICK, focus=FOCUS, by_bank=MOSTLY)
     def confirm_disbursement(self, pick: int, focus: bool, by_bank: bool) -> None:
         self.disburse(self.pick_fin(pick, focus, "accepted"), by_bank)
 
@@ -467,7 +360,7 @@ class LedgerMachine(RuleBasedStateMachine):
             fin.status = "disbursed"
         return predicted is None
 
-    # -- maturity, payment, overdue --------------------------------------------------------
+    # -- time, maturity payment, overdue ---------------------------------------------------
 
     @rule(days=st.sampled_from([1, 1, 2, 3, 5, 8, 13, 30, 95, 0, 0, 0]))
     def advance(self, days: int) -> None:
@@ -479,15 +372,17 @@ class LedgerMachine(RuleBasedStateMachine):
         self.c.advance(days=days)
 
     @precondition(lambda self: self.m.roots)
-    @rule(pick=st.integers(0, 999), kind=st.sampled_from(["full", "full", "half", "third", "one",
-                                                          "over"]),
-          by_core=st.sampled_from([True] * 5 + [False]), focus=FOCUS)
-    def pay(self, pick: int, kind: str, by_core: bool, focus: bool) -> None:
+    @rule(pick=PICK, focus=FOCUS, by_core=MOSTLY,
+          kind=st.sampled_from(["full", "full", "half", "third", "one", "over"]))
+    def pay(self, pick: int, focus: bool, by_core: bool, kind: str) -> None:
+        """Record a full, partial or excessive payment; when focused, wait for a maturity first
+        and prefer credentials split into several leaves."""
+        if focus:
+            self.wait_for_a_maturity()
         roots = list(self.m.roots.values())
         payable = [r for r in roots if r.status in ("active", "overdue")
                    and r.maturity <= self.today]
-        split = [r for r in payable if len(r.live) > 1]  # clearing several leaves is the story
-        root = choose(roots, pick, split or payable, focus)
+        root = choose(roots, pick, [r for r in payable if len(r.live) > 1] or payable, focus)
         outstanding = root.face - root.paid
         amount = max(1, {"full": outstanding, "half": outstanding // 2, "one": 1,
                          "third": outstanding // 3 + 1, "over": outstanding + 1}[kind])
@@ -501,22 +396,34 @@ class LedgerMachine(RuleBasedStateMachine):
         r = self.submit("core" if by_core else "s1", "pay", predicted, receivable=root.id,
                         amount=amount, payment_ref="PAY-1")
         if predicted is None:
-            self.apply_payment(root, amount, r.tx_id)
+            self.clear(root, amount, r.tx_id)
 
-    def apply_payment(self, root: MRoot, amount: int, tx_id: str) -> None:
+    def wait_for_a_maturity(self) -> None:
+        """Unless something is payable already, move time to the next maturity (split first)."""
+        roots = self.m.roots.values()
+        if any(r.status in ("active", "overdue") and r.maturity <= self.today for r in roots):
+            return
+        waiting = [r for r in roots if r.status == "active"]
+        waiting = [r for r in waiting if len(r.live) > 1] or waiting
+        if waiting:
+            self.c.advance(days=(min(r.maturity for r in waiting) - self.today).days)
+
+    def clear(self, root: MRoot, amount: int, tx_id: str) -> None:
+        """Apply a payment to the model, checking each clearing record on the way."""
         leaves = [self.m.notes[n] for n in root.live]
         live = []
-        for index, (leaf, share) in enumerate(zip(
-                leaves, pro_rata(amount, [n.amount for n in leaves]), strict=True)):
+        shares = pro_rata(amount, [n.amount for n in leaves])
+        for index, (leaf, share) in enumerate(zip(leaves, shares, strict=True)):
             if leaf.status == "financing" and leaf.financing:
                 self.m.fins[leaf.financing].status = "cancelled"
-            if share == 0:
-                chain = self.c.get("note/" + leaf.id)  # see the xfail test for this case
+            if share == 0:  # the note's status here is bug-affected: see the xfail
+                chain = self.c.get("note/" + leaf.id)  # test_zero_share_leaf_under_financing_...
                 leaf.status, leaf.financing = chain["status"], chain["financing"]
                 live.append(leaf.id)
                 continue
             clearing = self.c.get("clearing/" + derived_id(tx_id, index, "clearing"))
-            assert (self.name[clearing["holder"]], clearing["amount"]) == (leaf.holder, share)
+            assert (self.name[clearing["holder"]], clearing["amount"], clearing["note"]) == (
+                leaf.holder, share, leaf.id)
             leaf.status, leaf.financing = "settled", None
             if share < leaf.amount:
                 rest = MNote(derived_id(tx_id, index), root.id, leaf.holder, leaf.amount - share,
@@ -528,10 +435,14 @@ class LedgerMachine(RuleBasedStateMachine):
         root.status = "paid" if root.paid == root.face else "overdue"
 
     @precondition(lambda self: self.m.roots)
-    @rule(pick=st.integers(0, 999), who=st.sampled_from(["core", "holder", "holder", "other"]),
-          focus=FOCUS)
-    def mark_overdue(self, pick: int, who: str, focus: bool) -> None:
+    @rule(pick=PICK, focus=FOCUS, who=st.sampled_from(["core", "holder", "holder", "other"]),
+          wait=st.booleans())
+    def mark_overdue(self, pick: int, focus: bool, who: str, wait: bool) -> None:
+        """Record a credential overdue, after `wait`ing out its grace period if asked."""
         root = self.pick_root(pick, focus, "active")
+        due = root.maturity + timedelta(days=GRACE + 1)
+        if wait and due > self.today:
+            self.c.advance(days=(due - self.today).days)
         holders = {self.m.notes[n].holder for n in root.live}
         signer = {"core": "core", "holder": min(holders, default="s1")}.get(who) or (
             self.other_than(*holders))
@@ -546,68 +457,9 @@ class LedgerMachine(RuleBasedStateMachine):
         if predicted is None:
             root.status = "overdue"
 
-    # -- invariants ------------------------------------------------------------------------
-
-    def chain_records(self, prefix: str) -> dict[str, Any]:
-        return {k[len(prefix):]: self.c.get(k) for k in self.c.state.data if k.startswith(prefix)}
-
-    @invariant()
-    def conservation_per_credential(self) -> None:
-        for rid, rec in self.chain_records("receivable/").items():
-            live = [self.c.get("note/" + n) for n in rec["live"]]
-            amounts = sum(n["amount"] for n in live)
-            if rec["status"] in ("active", "paid", "overdue"):
-                assert amounts + rec["paid"] == rec["face"], rid
-            elif rec["status"] == "pending":
-                assert rec["live"] == [rid] and live[0]["amount"] == rec["face"]
-                assert live[0]["status"] == "pending"
-            else:
-                assert rec["live"] == [], rec["status"]
-
-    @invariant()
-    def live_notes_exist_are_live_and_unshared(self) -> None:
-        seen: set[str] = set()
-        for rid, rec in self.chain_records("receivable/").items():
-            assert not seen & set(rec["live"]), "a note is live in two credentials"
-            seen |= set(rec["live"])
-            for note_id in rec["live"]:
-                note = self.c.get("note/" + note_id)
-                assert note is not None and note["root_id"] == rid
-                assert note["status"] in LIVE, note["status"]
-
-    @invariant()
-    def model_matches_chain(self) -> None:
-        assert set(self.chain_records("receivable/")) == set(self.m.roots)
-        for root in self.m.roots.values():
-            rec = self.c.get("receivable/" + root.id)
-            assert (rec["status"], rec["paid"], rec["live"]) == (root.status, root.paid, root.live)
-        for note in self.m.notes.values():
-            got = self.c.get("note/" + note.id)
-            assert (self.name[got["holder"]], got["amount"], got["status"]) == (
-                note.holder, note.amount, note.status)
-            assert (got["financed"], got["frozen"], got["depth"]) == (
-                note.financed, note.frozen, note.depth)
-        for fin in self.m.fins.values():
-            assert self.c.get("financing/" + fin.id)["status"] == fin.status
-
-    @invariant()
-    def credit_line_used_is_outstanding_of_open_credentials(self) -> None:
-        open_outstanding = sum(r["face"] - r["paid"] for r in
-                               self.chain_records("receivable/").values() if r["status"] in OPEN)
-        used = self.c.get("credit_line/" + self.line)["used"]
-        assert used == open_outstanding == self.m.used()
-
-    @invariant()
-    def invoices_never_over_allocated(self) -> None:
-        records = self.chain_records("invoice/")
-        assert all(0 <= inv["allocated"] <= inv["amount"] for inv in records.values())
-        for key, (amount, allocated) in self.m.invoices.items():
-            assert (records[self.invoice_id(key)]["amount"],
-                    records[self.invoice_id(key)]["allocated"]) == (amount, allocated)
-
 
 LedgerMachine.TestCase.settings = settings(
-    max_examples=100, stateful_step_count=60, deadline=None, derandomize=True, database=None,
+    max_examples=200, stateful_step_count=60, deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestLedgerMachine = LedgerMachine.TestCase

@@ -140,7 +140,7 @@ def test_signer_not_party_to_action() -> None:
     with pytest.raises(SignatureError, match=f"every signer must be a party.*{BOB} is not"):
         run(tx("put_first_only"))
     (result,), overlay = execute([tx("put_first_only")])
-    assert (result.valid, result.code, result.writes) == (False, "bad_signature", ())
+    assert (result.valid, result.code, result.decoded_writes()) == (False, "bad_signature", ())
     assert overlay.writes() == ()
 
 
@@ -171,7 +171,7 @@ def test_block_keeps_valid_writes_and_marks_failures() -> None:
     assert [r.code for r in results] == ["ok", "contract_violation", "ok", "unknown_contract"]
     assert results[1].reason == "amount must be positive"
     assert [r.tx_id for r in results] == [e.tx_id for e in envelopes]
-    assert results[0].writes == (("a", 1),) and results[1].writes == ()
+    assert results[0].decoded_writes() == (("a", 1),) and results[1].decoded_writes() == ()
     assert results[0].events == ({"type": "put", "key": "a"},) and results[1].events == ()
     assert overlay.writes() == (("a", 1), ("c", 3))
 
@@ -188,7 +188,7 @@ def test_internal_error_is_deterministic() -> None:
 def test_later_transactions_see_earlier_writes() -> None:
     results, overlay = execute([tx("incr", (ALICE,)) for _ in range(3)])
     assert all(r.valid for r in results)
-    assert [dict(r.writes)["counter"] for r in results] == [1, 2, 3]
+    assert [dict(r.decoded_writes())["counter"] for r in results] == [1, 2, 3]
     assert overlay.get("counter") == 3
 
 
