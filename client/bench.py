@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -56,6 +57,11 @@ def process_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _cast() -> list[OrgSpec]:
@@ -235,6 +241,7 @@ def run_bench(*, seconds: float, batch: int, clients: int, console: Console) -> 
         try:
             start_size = observer.status()["log_size"]
             start_cpu = process_cpu_seconds(node.process.pid)
+            clients_before = _children_cpu_seconds()
             context = multiprocessing.get_context("spawn")
             queue = context.Queue()
             started = time.perf_counter()
@@ -249,6 +256,7 @@ def run_bench(*, seconds: float, batch: int, clients: int, console: Console) -> 
                 proc.join()
             end_size = observer.status()["log_size"]
             node_cpu = process_cpu_seconds(node.process.pid) - start_cpu
+            client_cpu = _children_cpu_seconds() - clients_before
         finally:
             node.stop()
         committed = end_size - start_size
@@ -262,6 +270,7 @@ def run_bench(*, seconds: float, batch: int, clients: int, console: Console) -> 
             "raw_ed25519_verify_per_s": round(verify_rate, 1),
             "committed_to_verify_ratio": round(committed / elapsed / verify_rate, 3),
             "node_cpu_us_per_tx": round(1e6 * node_cpu / max(committed, 1), 1),
+            "client_cpu_us_per_tx": round(1e6 * client_cpu / max(committed, 1), 1),
             "clients": clients, "batch": batch,
         }
     console.print(
@@ -270,5 +279,6 @@ def run_bench(*, seconds: float, batch: int, clients: int, console: Console) -> 
         f"p50 {result['latency_p50_ms']} ms, p99 {result['latency_p99_ms']} ms; raw Ed25519 "
         f"verify {result['raw_ed25519_verify_per_s']}/s on one core; ratio "
         f"{result['committed_to_verify_ratio']}; node main process CPU "
-        f"{result['node_cpu_us_per_tx']} us per committed transaction")
+        f"{result['node_cpu_us_per_tx']} us per committed transaction (clients "
+        f"{result['client_cpu_us_per_tx']} us)")
     return result

@@ -399,14 +399,14 @@ class LedgerMachine(ChainInvariants, RuleBasedStateMachine):
             self.clear(root, amount, r.tx_id)
 
     def wait_for_a_maturity(self) -> None:
-        """Unless something is payable already, move time to the next maturity (split first)."""
-        roots = self.m.roots.values()
-        if any(r.status in ("active", "overdue") and r.maturity <= self.today for r in roots):
+        """Unless a split credential is payable already, move time to the next maturity,
+        a split credential's if there is one."""
+        effective = [r for r in self.m.roots.values() if r.status in ("active", "overdue")]
+        split = [r for r in effective if len(r.live) > 1]
+        if any(r.maturity <= self.today for r in split or effective):
             return
-        waiting = [r for r in roots if r.status == "active"]
-        waiting = [r for r in waiting if len(r.live) > 1] or waiting
-        if waiting:
-            self.c.advance(days=(min(r.maturity for r in waiting) - self.today).days)
+        if split or effective:
+            self.c.advance(days=(min(r.maturity for r in split or effective) - self.today).days)
 
     def clear(self, root: MRoot, amount: int, tx_id: str) -> None:
         """Apply a payment to the model, checking each clearing record on the way."""
