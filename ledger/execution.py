@@ -78,17 +78,27 @@ class Simulation:
     date: str
     height: int
     height_sensitive: bool
-    reads: Mapping[str, int] | None  # None: it read a sibling's uncommitted write
+    # key -> committed version seen, or the id of the earlier transaction of the
+    # same submission whose (simulated) write it saw
+    reads: Mapping[str, int | str]
     writes: tuple[tuple[str, bytes | None], ...]
     events: tuple[JSONValue, ...]
 
-    def still_valid(self, block: BlockContext, state: VersionedReader, dirty: Any) -> bool:
+    def still_valid(
+        self, block: BlockContext, state: VersionedReader, block_state: Overlay
+    ) -> bool:
         """Return whether executing again in `block` would give the same result."""
-        if self.reads is None or block.time[:10] != self.date:
+        if block.time[:10] != self.date:
             return False
         if self.height_sensitive and block.height != self.height:
             return False
-        return all(k not in dirty and state.version(k) == v for k, v in self.reads.items())
+        for key, seen in self.reads.items():
+            if isinstance(seen, str):
+                if block_state.writer(key) != seen:
+                    return False
+            elif block_state.has_write(key) or state.version(key) != seen:
+                return False
+        return True
 
 
 class ReadRecorder:
@@ -97,12 +107,14 @@ class ReadRecorder:
     def __init__(self, pending: Overlay, committed: VersionedReader) -> None:
         self._pending = pending
         self._committed = committed
-        self.reads: dict[str, int] | None = {}
+        self.reads: dict[str, int | str] = {}
 
     def _record(self, key: str) -> None:
+        if key in self.reads:
+            return
         if self._pending.has_write(key):
-            self.reads = None
-        elif self.reads is not None:
+            self.reads[key] = self._pending.writer(key)
+        else:
             self.reads[key] = self._committed.version(key)
 
     def get(self, key: str) -> JSONValue | None:
@@ -144,6 +156,7 @@ class Overlay:
     def __init__(self, base: StateReader) -> None:
         self._base = base
         self._writes: dict[str, bytes | object] = {}
+        self._writers: dict[str, str] = {}
 
     def get(self, key: str) -> JSONValue | None:
         """Return the newest value at `key`, or None."""
@@ -167,17 +180,20 @@ class Overlay:
         """Return whether this overlay (not its base) holds a write for `key`."""
         return key in self._writes
 
-    def written_keys(self) -> Any:
-        """Return a live view of the keys written so far."""
-        return self._writes.keys()
-
-    def put_raw(self, key: str, raw: bytes | None) -> None:
-        """Write already-canonical bytes at `key` (None deletes)."""
+    def put_raw(self, key: str, raw: bytes | None, writer: str = "") -> None:
+        """Write already-canonical bytes at `key` (None deletes), as written by `writer`."""
         self._writes[key] = _DELETED if raw is None else raw
+        self._writers[key] = writer
 
-    def merge(self, other: Overlay) -> None:
-        """Take over every write of `other`, which must be layered on this overlay."""
+    def merge(self, other: Overlay, writer: str = "") -> None:
+        """Take over every write of `other` (layered on this overlay), as written by `writer`."""
         self._writes.update(other._writes)
+        for key in other._writes:
+            self._writers[key] = writer
+
+    def writer(self, key: str) -> str:
+        """Return who last wrote `key` in this overlay ("" if unknown or not written)."""
+        return self._writers.get(key, "")
 
     def writes(self) -> tuple[tuple[str, JSONValue], ...]:
         """Return the writes sorted by key, with None for deletions."""
@@ -323,7 +339,7 @@ class Executor:
         recorder = ReadRecorder(pending, committed)
         tx_state = Overlay(recorder)
         call = self.run(envelope, block, tx_state)
-        pending.merge(tx_state)
+        pending.merge(tx_state, writer=envelope.tx_id)
         return Simulation(
             date=block.time[:10], height=block.height, height_sensitive=call.height_sensitive,
             reads=recorder.reads, writes=tuple(sorted(tx_state.raw_writes().items())),
@@ -374,7 +390,7 @@ class Executor:
         if not envelope.body.not_before <= block.time <= envelope.body.not_after:
             return None
         versioned: VersionedReader = state  # type: ignore[assignment]
-        if not simulation.still_valid(block, versioned, block_state.written_keys()):
+        if not simulation.still_valid(block, versioned, block_state):
             return None
         return simulation
 
@@ -399,14 +415,14 @@ class Executor:
         finally:
             seen.add(tx_id)
             nonces.update(pairs)
-        block_state.merge(tx_state)
+        block_state.merge(tx_state, writer="re-executed:" + tx_id)
         encoded = tuple(sorted(tx_state.raw_writes().items()))
         return TxResult(tx_id, True, "ok", "", (), tuple(call.events), encoded)
 
 
 def _apply_simulation(envelope: Envelope, simulation: Simulation, block_state: Overlay) -> TxResult:
     for key, raw in simulation.writes:
-        block_state.put_raw(key, raw)
+        block_state.put_raw(key, raw, writer=envelope.tx_id)
     return TxResult(envelope.tx_id, True, "ok", "", (), simulation.events, simulation.writes)
 
 

@@ -38,12 +38,16 @@ def refused(c: MemoryChain, signers: list[str] | str, action: str, **args: Any) 
     before = dict(c.state.data)
     result = c.tx(signers, action, **args)
     assert not result.valid, f"{action} unexpectedly succeeded"
+    assert result.code != "internal_error", f"{action} crashed: {result.reason}"
     assert c.state.data == before, f"invalid {action} changed the world state"
     return result
 
 
 def refused_env(c: MemoryChain, envelopes: list[Envelope]) -> TxResult:
-    """Run a block whose last envelope must be invalid; assert that one wrote nothing."""
+    """Run a block whose last envelope must be invalid and the others valid.
+
+    When the block holds that envelope alone, also assert the state is unchanged.
+    """
     before = dict(c.state.data)
     results = c.run_block(envelopes)
     assert all(r.valid for r in results[:-1]), [r.reason for r in results]

@@ -48,7 +48,8 @@ def test_issuer_needs_core_enterprise_role_and_headroom(chain: MemoryChain, line
     r = refused(chain, "core", "issue", **over)
     assert r.reason == "the credit line has enough headroom"
     set_member(chain, "core", roles=["supplier"])  # no governance action can do this
-    r = refused(chain, "core", "issue", **issue_args(chain, line))
+    args = issue_args(chain, line, trade=trade(chain, number="INV-3"))
+    r = refused(chain, "core", "issue", **args)
     assert r.reason == "the issuer is an active member with the core-enterprise role"
 
 
@@ -139,27 +140,20 @@ def test_invoices_are_the_receivers_own_sales(chain: MemoryChain, line: str) -> 
     assert r.reason == "the invoices are the receiver's own sales"
 
 
-def _overdue_then_issue(block: bool) -> tuple[MemoryChain, str, dict]:
-    c = new_chain(block_issuance_when_overdue=block)
+@pytest.mark.parametrize("policy_on", [True, False])
+def test_overdue_blocks_new_issuance(policy_on: bool) -> None:
+    c = new_chain(block_issuance_when_overdue=policy_on)
     line = grant_line(c)
     c.ok("s1", "accept", receivable=issue(c, line, maturity_date="2026-01-15"))
     c.advance(days=14)  # 2026-01-19: maturity 01-15 + 3 grace days has passed
-    args = issue_args(c, line, maturity_date="2026-06-01",
-                      trade=trade(c, number="INV-2"))
-    return c, line, args
-
-
-def test_overdue_blocks_new_issuance() -> None:
-    c, _, args = _overdue_then_issue(block=True)
+    args = issue_args(c, line, maturity_date="2026-06-01", trade=trade(c, number="INV-2"))
+    if not policy_on:
+        c.ok("core", "issue", **args)
+        return
     r = refused(c, "core", "issue", **args)
     assert r.reason == (
         "a core enterprise with overdue credentials issues no new ones until they are paid"
     )
-
-
-def test_overdue_does_not_block_issuance_when_policy_is_off() -> None:
-    c, _, args = _overdue_then_issue(block=False)
-    c.ok("core", "issue", **args)
 
 
 def test_issuance_within_grace_is_not_blocked() -> None:

@@ -111,6 +111,9 @@ def test_interest_is_the_exact_value_rounded_half_up(face: int, bp: int, days: i
     ("rate '-0.02' must be a decimal string such as '0.0200'", {"rate": "-0.02"}),
     ("rate '0.01234567891' must be a decimal string such as '0.0200'",
      {"rate": "0.01234567891"}),
+    ("rate '0.02\\n' must be a decimal string such as '0.0200'", {"rate": "0.02\n"}),
+    ("rate '0.\uff10\uff12' must be a decimal string such as '0.0200'",
+     {"rate": "0.\uff10\uff12"}),  # full-width digits
 ])
 def test_malformed_pricing_inputs_are_schema_errors(bad: str, kwargs: dict) -> None:
     with pytest.raises(SchemaError) as info:
@@ -134,7 +137,8 @@ def test_parse_yuan(text: str, fen: int) -> None:
     assert parse_yuan(text) == fen
 
 
-@pytest.mark.parametrize("text", ["1.005", "abc", "", "1e5", "¥1", "1.", ".5", "--1"])
+@pytest.mark.parametrize("text", ["1.005", "abc", "", "1e5", "¥1", "1.", ".5", "--1",
+                                  "\uff11\uff12.\uff10\uff10", "\u0661\u0662", "1.5x", "1 000"])
 def test_parse_yuan_rejects_malformed_text(text: str) -> None:
     with pytest.raises(SchemaError):
         parse_yuan(text)

@@ -14,7 +14,7 @@ import pytest
 from ledger.crypto import PrivateKey
 from ledger.membership import Role
 from ledger.timefmt import format_timestamp
-from ledger.tx import sign_body
+from ledger.tx import TxBody, sign_body
 from tests.builders import Org, build_tx, key_for
 from tests.contracts.support import (
     FACE,
@@ -81,8 +81,8 @@ def test_nonce_unique_per_signer(split: Split) -> None:
     assert (r.code, r.reason) == ("replay", f"nonce already used by {c.uscc('s1')}")
 
 
-def _window_reason(block_time: str, env_body: object) -> str:
-    nb, na = env_body.not_before, env_body.not_after  # type: ignore[attr-defined]
+def _window_reason(block_time: str, body: TxBody) -> str:
+    nb, na = body.not_before, body.not_after
     return f"block time {block_time} is outside the transaction's validity window [{nb}, {na}]"
 
 

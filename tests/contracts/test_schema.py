@@ -122,6 +122,7 @@ MISTYPED = [
     ("transfer", "payments", _payment("10000"), f"payment amount {FEN_INT}"),
     ("transfer", "payments", _payment(0), f"payment amount {FEN_POS}"),
     ("transfer", "note", "x" * 64, "note must be a 64-digit lower-case hex id"),
+    ("transfer", "note", lambda s: s.rest + "\n", "note must be a 64-digit lower-case hex id"),
     ("offer_terms", "annual_rate", "2%", "rate '2%' must be a decimal string such as '0.0200'"),
     ("offer_terms", "fee_payer", "bank", "fee payer must be one of seller, buyer, split"),
     ("offer_terms", "recourse", "yes", "recourse must be true or false"),

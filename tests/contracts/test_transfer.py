@@ -133,8 +133,11 @@ def _chain_with(**policies: int) -> tuple[MemoryChain, str]:
     return c, root
 
 
-def test_split_depth_within_policy() -> None:
-    c, root = _chain_with(max_split_depth=2)
+def test_split_depth_and_children_within_policy() -> None:
+    c, root = _chain_with(max_split_depth=2, max_children=3)
+    three = pay_to(c, "s2", 10_000) + pay_to(c, "s3", 10_000) + pay_to(c, "s4", 10_000)
+    r = refused(c, "s1", "transfer", note=root, payments=three)  # 3 payments + remainder
+    assert r.reason == "a note splits into no more pieces than policy allows"
     child = c.ok("s1", "transfer", note=root, payments=pay_to(c, "s2", FACE)).events[0]
     grandchild = c.ok("s2", "transfer", note=child["outputs"][0]["note"],
                       payments=pay_to(c, "s3", FACE)).events[0]["outputs"][0]["note"]
@@ -142,12 +145,10 @@ def test_split_depth_within_policy() -> None:
     assert r.reason == "the split tree is no deeper than policy allows"
 
 
-def test_split_children_within_policy() -> None:
+def test_split_into_exactly_the_allowed_pieces() -> None:
     c, root = _chain_with(max_children=3)
-    three = pay_to(c, "s2", 10_000) + pay_to(c, "s3", 10_000) + pay_to(c, "s4", 10_000)
-    r = refused(c, "s1", "transfer", note=root, payments=three)
-    assert r.reason == "a note splits into no more pieces than policy allows"
-    c.ok("s1", "transfer", note=root, payments=three[:2])
+    two = pay_to(c, "s2", 10_000) + pay_to(c, "s3", 10_000)
+    assert len(c.ok("s1", "transfer", note=root, payments=two).events[0]["outputs"]) == 3
 
 
 @pytest.mark.parametrize("recipient", ["b1", "core", "auditor"])
