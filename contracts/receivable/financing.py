@@ -70,6 +70,7 @@ def offer_terms(call: Call) -> None:
         "terms are offered only on an open request",
     )
     note = existing_note(call, financing.note)
+    require(not note.frozen, "the note is not frozen")
     root = credential(call, note.root_id)
     reviewed = base.flag(call.args.get("tenor_reviewed", False), "tenor_reviewed")
     require(
@@ -117,6 +118,7 @@ def accept_terms(call: Call) -> None:
         "terms are accepted no later than their funding date",
     )
     note = existing_note(call, financing.note)
+    require(not note.frozen, "the note is not frozen")
     root = credential(call, note.root_id)
     active = replace(note, status=NoteStatus.ACTIVE, financing=None)
     children, _ = spend_into(call, active, root, [(financing.bank, note.amount)], financed=True)

@@ -159,7 +159,6 @@ def _record_credential(
     )
     save(call, root)
     save(call, note)
-    _open_in_book(call, line.core, maturity)
     call.emit({"type": "issued", "receivable": note_id, "amount": face,
                "parties": [line.core, receiver, line.bank]})
 
@@ -172,7 +171,11 @@ def _open_in_book(call: Call, issuer: str, maturity: str) -> None:
 
 
 def close_in_book(call: Call, issuer: str, maturity: str) -> None:
-    """Remove one open credential maturing on `maturity` from the issuer's book."""
+    """Remove one effective credential maturing on `maturity` from the issuer's book.
+
+    The book counts accepted, unpaid credentials only: a pending one can
+    never be paid, so it must not make its issuer look overdue.
+    """
     book = load(call, IssuerBook, issuer)
     require(book is not None and maturity in book.open_maturities, "the credential is open")
     assert book is not None
@@ -198,7 +201,11 @@ def accept(call: Call) -> None:
         call.block.date.isoformat() <= root.accept_by,
         "a credential is accepted within the acceptance window",
     )
+    require(
+        call.block.date.isoformat() < root.maturity_date, "a credential is accepted before maturity"
+    )
     save(call, replace(root, status=ReceivableStatus.ACTIVE))
+    _open_in_book(call, root.issuer, root.maturity_date)
     save(call, replace(note, status=NoteStatus.ACTIVE))
     call.emit({"type": "accepted", "receivable": root.id,
                "parties": [root.issuer, root.first_holder]})
@@ -221,9 +228,10 @@ def withdraw(call: Call) -> None:
 def expire(call: Call) -> None:
     """Either party records that the acceptance window has passed unsigned."""
     root, note = _pending(call)
-    signer = call.signers[0]
-    require(signer in (root.issuer, root.first_holder), "the issuer or receiver records expiry")
-    call.authorise(signer, "the issuer or receiver records expiry")
+    parties = [s for s in call.signers if s in (root.issuer, root.first_holder)]
+    require(parties, "the issuer or receiver records expiry")
+    for party in parties:
+        call.authorise(party, "the issuer or receiver records expiry")
     require(
         call.block.date.isoformat() > root.accept_by,
         "a credential expires only after its acceptance window",
@@ -237,7 +245,6 @@ def _cancel(call: Call, root: Receivable, note: Note, status: ReceivableStatus) 
         record = load(call, Invoice, invoice_id(inv["seller"], inv["number"]))
         assert record is not None
         save(call, replace(record, allocated=record.allocated - inv["allocated"]))
-    close_in_book(call, root.issuer, root.maturity_date)
     save(call, replace(root, status=status, live=()))
     save(call, replace(note, status=NoteStatus.VOID))
     call.emit({"type": status.value, "receivable": root.id,

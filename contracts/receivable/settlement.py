@@ -73,6 +73,9 @@ def _clear_leaf(
     """Settle `share` of one leaf; return the id of the leaf that stays live, if any."""
     if leaf.status is NoteStatus.FINANCING and leaf.financing is not None:
         _cancel_open_financing(call, leaf.financing)
+        leaf = replace(leaf, status=NoteStatus.ACTIVE, financing=None)
+        if share == 0:
+            save(call, leaf)
     if share == 0:
         return [leaf.id]
     clearing = Clearing(

@@ -55,7 +55,8 @@ def test_cancellation_releases_credit_line_and_invoice_allocations(
     assert (pending.rec()["status"], pending.rec()["live"]) == (status, [])
     assert pending.note(pending.root)["status"] == "void"
     assert (pending.line_used(), _allocated(pending)) == (0, 0)
-    assert pending.c.get("issuer/" + pending.c.uscc("core"))["open_maturities"] == {}
+    book = pending.c.get("issuer/" + pending.c.uscc("core"))  # pending ones are never in it
+    assert book is None or book["open_maturities"] == {}
 
 
 def test_only_the_receiver_rejects(pending: Deal) -> None:

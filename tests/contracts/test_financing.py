@@ -220,9 +220,6 @@ def test_disbursement_confirmed_by_the_bank_after_acceptance(offered: Fin) -> No
     assert r.reason == "the financing bank confirms the disbursement"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: contracts/receivable/financing.py accept_terms moves a frozen note to the bank "
-    "and drops the freeze"))
 def test_frozen_note_under_financing_request_cannot_be_financed(offered: Fin) -> None:
     offered.c.ok("auditor", "freeze", note=offered.root, reason="court order")
     r = refused(offered.c, "s1", "accept_terms", financing=offered.fid)

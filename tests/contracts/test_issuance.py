@@ -164,9 +164,6 @@ def test_issuance_within_grace_is_not_blocked() -> None:
     c.ok("core", "issue", **issue_args(c, line, trade=trade(c, number="INV-2")))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: contracts/receivable/issuance.py _check_no_overdue counts never-accepted "
-    "(pending) credentials as overdue"))
 def test_pending_credential_past_maturity_does_not_block_issuance() -> None:
     c = new_chain()
     line = grant_line(c)

@@ -125,9 +125,6 @@ def test_payment_cancels_open_financing_requests(split: Split) -> None:
     assert split.note(split.paid)["status"] == "settled"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: contracts/receivable/settlement.py _clear_leaf cancels the financing of a "
-    "zero-share leaf but leaves the note in status 'financing'"))
 def test_zero_share_leaf_under_financing_is_released(split: Split) -> None:
     c = split.c
     fid = c.ok("s1", "request_financing", note=split.rest,
