@@ -202,15 +202,12 @@ def _field_names(kind: type[Any]) -> tuple[str, ...]:
 
 
 def from_json(kind: type[R], value: Any) -> R:
-    """Build a record of `kind` from its JSON form."""
-    kwargs = {}
-    for f in fields(kind):  # type: ignore[arg-type]
-        raw = value.get(f.name, f.default)
-        if f.name == "status":
-            raw = _STATUS_TYPES[kind](raw)
-        elif f.name == "live":
-            raw = tuple(raw)
-        kwargs[f.name] = raw
+    """Build a record of `kind` from its JSON form (absent optional fields get defaults)."""
+    kwargs = {name: value[name] for name in _field_names(kind) if name in value}
+    if "status" in kwargs:
+        kwargs["status"] = _STATUS_TYPES[kind](kwargs["status"])
+    if "live" in kwargs:
+        kwargs["live"] = tuple(kwargs["live"])
     return kind(**kwargs)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, delete, event, func, select
@@ -277,8 +278,10 @@ class BulkWriter:
             verb = "INSERT OR REPLACE" if replace else "INSERT"
             sql = (f"{verb} INTO {table.name} ({', '.join(columns)}) "
                    f"VALUES ({', '.join('?' * len(columns))})")
+            values = itemgetter(*columns)
             self.conn.connection.driver_connection.executemany(
-                sql, [tuple(row[c] for c in columns) for row in rows])
+                sql, [values(row) for row in rows] if len(columns) > 1
+                else [(values(row),) for row in rows])
             return
         self.conn.execute(table.insert(), rows)
 
