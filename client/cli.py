@@ -86,9 +86,13 @@ def fen(text: str) -> int:
 
 
 def committed(status: dict[str, Any], what: str) -> None:
-    """Print a committed action's outcome."""
-    show(status, f"[green]{what}[/] committed in block {status.get('height')} "
-                 f"(tx {status.get('tx_id')})")
+    """Print a committed action's outcome and the ids its events name."""
+    lines = [f"[green]{what}[/] committed in block {status.get('height')} "
+             f"(tx {status.get('tx_id')})"]
+    for event in status.get("events", []):
+        ids = {k: v for k, v in event.items() if isinstance(v, str) and len(v) == 64}
+        lines += [f"  {event.get('type')}: {k} {v}" for k, v in ids.items()]
+    show(status, "\n".join(lines))
 
 
 # -- demo, keys, consortium, node ----------------------------------------------------
@@ -324,10 +328,12 @@ def status() -> None:
 
 @app.command()
 def holdings() -> None:
-    """List the notes you hold."""
-    notes = participant().holdings()
+    """List the notes you hold (active, pending acceptance or under a financing request)."""
+    live = ("active", "pending", "financing")
+    notes = [n for n in participant().holdings(status=None) if n["status"] in live]
     show(notes, "\n".join(f"{n['id']}  {format_fen(n['amount'])} {n['currency']}  "
-                          f"matures {n['maturity_date']}" for n in notes) or "no notes")
+                          f"{n['status']}, matures {n['maturity_date']}" for n in notes)
+         or "no notes")
 
 
 @app.command()

@@ -87,6 +87,7 @@ def init_consortium(
 
     Refuses to overwrite an existing consortium.
     """
+    directory = directory.resolve()  # node.toml must work from any working directory
     if (directory / "consortium.json").exists():
         raise FileExistsError(f"{directory} already holds a consortium")
     directory.mkdir(parents=True, exist_ok=True)

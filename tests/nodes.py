@@ -57,7 +57,8 @@ class RunningNode:
 
 @contextmanager
 def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
-                 database_url: str | None = None, **settings: Any) -> Iterator[RunningNode]:
+                 database_url: str | None = None, start: datetime = START,
+                 **settings: Any) -> Iterator[RunningNode]:
     """Serve a node on a free port for the duration of the block.
 
     The database and the orderer log live in `tmp`, so a second `running_node`
@@ -65,14 +66,14 @@ def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
     fields (batch_max_wait_ms defaults to 5 here, to keep tests fast).
     """
     orgs = make_orgs()
-    write_genesis(tmp / "genesis.json", orgs, policies)
+    write_genesis(tmp / "genesis.json", orgs, policies, start=start)
     settings = {"batch_max_wait_ms": 5, **settings}
     config = NodeConfig(
         genesis_path=tmp / "genesis.json",
         database_url=database_url or f"sqlite:///{tmp / 'node.db'}",
         orderer_path=tmp / "orderer.db", port=free_port(), **settings,
     )
-    clock = ManualClock(START)
+    clock = ManualClock(start)
     service = NodeService(config, clock=clock)
     app = create_app(config, service=service)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=config.port,
