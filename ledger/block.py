@@ -10,6 +10,7 @@ headers) and to the size of the global transaction log after the block.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ledger.canonical import JSONValue, canonical_bytes, parse_trusted
@@ -104,22 +105,30 @@ class TxResult:
             "events": list(self.events),
         }
 
+    @cached_property
+    def events_bytes(self) -> bytes:
+        """Return the canonical bytes of the events list (encoded once, used twice)."""
+        return canonical_bytes(list(self.events))
+
     def canonical(self) -> bytes:
         """Return the canonical bytes of `to_json()`.
 
-        When the writes are at hand already encoded, they are spliced in
-        rather than encoded again: canonical JSON is compositional, and
-        "writes" sorts after every other key.
+        When the writes are at hand already encoded, they and the events are
+        spliced in rather than encoded again: canonical JSON is compositional,
+        and the keys are written in their sorted order (code, events, reason,
+        tx, valid, writes).
         """
         if self.encoded_writes is None:
             return canonical_bytes(self.to_json())
-        head = canonical_bytes({"tx": self.tx_id, "valid": self.valid, "code": self.code,
-                                "reason": self.reason, "events": list(self.events)})
         pairs = b",".join(
             b"[" + canonical_bytes(key) + b"," + (b"null" if raw is None else raw) + b"]"
             for key, raw in self.encoded_writes
         )
-        return head[:-1] + b',"writes":[' + pairs + b"]}"
+        return b"".join((
+            b'{"code":', canonical_bytes(self.code), b',"events":', self.events_bytes,
+            b',"reason":', canonical_bytes(self.reason), b',"tx":', canonical_bytes(self.tx_id),
+            b',"valid":', b"true" if self.valid else b"false", b',"writes":[', pairs, b"]}",
+        ))
 
     def leaf(self) -> bytes:
         """Return the Merkle leaf hash of this result for `result_root`."""

@@ -39,30 +39,39 @@ def canonical_bytes(value: JSONValue) -> bytes:
 
 def canonical_text(value: JSONValue) -> str:
     """Return the RFC 8785 encoding of `value` as a str (see canonical_bytes)."""
-    parts: list[str] = []
-    _encode(value, parts, 0)
-    return "".join(parts)
+    return _text(value, 0)
 
 
-def _encode(value: JSONValue, out: list[str], depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise EncodingError(f"documents may nest at most {MAX_DEPTH} levels deep")
+def _text(value: JSONValue, depth: int) -> str:
+    kind = type(value)
+    if kind is str:
+        return _encode_string(value)
+    if kind is int:
+        return _encode_int(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if kind is dict:
+        return _object_text(value, depth)
+    if kind is list or kind is tuple:
+        return _array_text(value, depth)
+    return _subclass_text(value, depth)
+
+
+def _subclass_text(value: JSONValue, depth: int) -> str:
+    """Encode instances of subclasses of the schema's types (e.g. a StrEnum)."""
     if isinstance(value, str):
-        out.append(_encode_string(value))
-    elif value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, int):
-        out.append(_encode_int(value))
-    elif isinstance(value, dict):
-        _encode_object(value, out, depth)
-    elif isinstance(value, list | tuple):
-        _encode_array(value, out, depth)
-    else:
-        raise EncodingError(f"type {type(value).__name__} is not allowed in signed data")
+        return _encode_string(str.__str__(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _encode_int(int(value))
+    if isinstance(value, dict):
+        return _object_text(value, depth)
+    if isinstance(value, list | tuple):
+        return _array_text(value, depth)
+    raise EncodingError(f"type {type(value).__name__} is not allowed in signed data")
 
 
 def _encode_int(value: int) -> str:
@@ -71,29 +80,30 @@ def _encode_int(value: int) -> str:
     raise EncodingError(f"integer {value} is outside the exactly representable range")
 
 
-def _encode_array(
-    items: list[JSONValue] | tuple[JSONValue, ...], out: list[str], depth: int
-) -> None:
-    out.append("[")
-    for position, item in enumerate(items):
-        if position:
-            out.append(",")
-        _encode(item, out, depth + 1)
-    out.append("]")
+def _check_depth(depth: int) -> None:
+    if depth >= MAX_DEPTH:
+        raise EncodingError(f"documents may nest at most {MAX_DEPTH} levels deep")
 
 
-def _encode_object(obj: dict[Any, JSONValue], out: list[str], depth: int) -> None:
-    for key in obj:
-        if not isinstance(key, str):
-            raise EncodingError(f"object keys must be strings, not {type(key).__name__}")
-    out.append("{")
-    for position, key in enumerate(_sorted_keys(obj)):
-        if position:
-            out.append(",")
-        out.append(_encode_string(key))
-        out.append(":")
-        _encode(obj[key], out, depth + 1)
-    out.append("}")
+def _array_text(items: list[JSONValue] | tuple[JSONValue, ...], depth: int) -> str:
+    _check_depth(depth)
+    return "[" + ",".join([_text(item, depth + 1) for item in items]) + "]"
+
+
+def _object_text(obj: dict[Any, JSONValue], depth: int) -> str:
+    _check_depth(depth)
+    parts = []
+    for key in _sorted_keys(obj):
+        value = obj[key]
+        kind = type(value)
+        if kind is str:
+            text = _encode_string(value)
+        elif kind is int:
+            text = _encode_int(value)
+        else:
+            text = _text(value, depth + 1)
+        parts.append(_encode_string(key) + ":" + text)
+    return "{" + ",".join(parts) + "}"
 
 
 def _sorted_keys(obj: dict[str, JSONValue]) -> list[str]:
@@ -103,7 +113,12 @@ def _sorted_keys(obj: dict[str, JSONValue]) -> list[str]:
     above U+E000 next to astral characters, so the cheap sort serves nearly
     always.
     """
-    if "".join(obj).isascii():
+    try:
+        ascii_keys = "".join(obj).isascii()
+    except TypeError as exc:
+        bad = next(type(k).__name__ for k in obj if not isinstance(k, str))
+        raise EncodingError(f"object keys must be strings, not {bad}") from exc
+    if ascii_keys:
         return sorted(obj)
     if max(max(k, default="") for k in obj) >= _SURROGATE_ORDER_SENSITIVE:
         return sorted(obj, key=lambda k: k.encode("utf-16-be", "surrogatepass"))

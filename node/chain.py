@@ -20,7 +20,7 @@ import orjson
 
 from contracts.records import KEY_PREFIX, Note
 from ledger.block import BlockHeader, TxResult, result_root, tx_root
-from ledger.canonical import JSONValue, canonical_bytes, parse_json, parse_trusted
+from ledger.canonical import JSONValue, parse_json, parse_trusted
 from ledger.crypto import PublicKey
 from ledger.errors import LedgerError
 from ledger.execution import (
@@ -327,7 +327,7 @@ def _stored_tx(position: int, log_index: int, envelope: Envelope, result: TxResu
         contract=envelope.body.contract, action=envelope.body.action, valid=result.valid,
         code=result.code, reason=result.reason, envelope=envelope.canonical(),
         leaf_hash=leaf_hash(envelope.canonical()),
-        events=canonical_bytes(list(result.events)), parties=frozenset(parties),
+        events=result.events_bytes, parties=frozenset(parties),
     )
 
 

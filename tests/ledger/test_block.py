@@ -197,3 +197,14 @@ def test_genesis_with_tampered_transaction_rejected() -> None:
     genesis = Genesis.from_json(value)  # the file parses; the signatures no longer match
     with pytest.raises(LedgerError):
         genesis.transaction.verify(lambda u: MEMBERS[u][0].public_key)
+
+
+def test_spliced_result_bytes_equal_plain_canonical_encoding() -> None:
+    writes = (("a/1", {"n": 1, "名": "值"}), ("b/2", None), ("c", [True, None, "x"]))
+    encoded = tuple((k, None if v is None else canonical_bytes(v)) for k, v in writes)
+    events = ({"type": "t", "parties": ["p"], "amount": 5},)
+    for valid, code, reason in ((True, "ok", ""), (False, "replay", 'quote " and 核')):
+        plain = TxResult("ab" * 32, valid, code, reason, writes, events)
+        spliced = TxResult("ab" * 32, valid, code, reason, (), events, encoded)
+        assert spliced.canonical() == plain.canonical() == canonical_bytes(plain.to_json())
+        assert spliced.leaf() == plain.leaf()
