@@ -30,7 +30,6 @@ class NodeConfig:
     max_request_bytes: int = 16 * 1024 * 1024
     max_batch_txs: int = 2000
     request_clock_skew_s: int = 300
-    wait_timeout_s: float = 30.0
     verifier_processes: int = -1  # -1: one per core beyond the first; 0: verify in-process
 
     @classmethod

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from client.keystore import Identity
+from client.launcher import free_port
 from client.participant import Participant
 from ledger.genesis import make_genesis
 from node.app import create_app
@@ -23,13 +23,6 @@ from node.clock import ManualClock
 from node.config import NodeConfig
 from node.service import NodeService
 from tests.builders import START, Org, make_orgs
-
-
-def free_port() -> int:
-    """Return a TCP port that is free on loopback right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_genesis(path: Path, orgs: dict[str, Org], policies: dict[str, Any] | None = None,
