@@ -28,14 +28,14 @@ from typing import Any
 import nacl.signing
 from rich.console import Console
 
-from client.consortium import OrgSpec, init_consortium
+from client.consortium import Consortium, OrgSpec, init_consortium
 from client.launcher import start_node
 from client.participant import Participant
+from contracts.records import derived_id
 from ledger.membership import Role
 
 PASSWORD = "bench-only-password"
 SUPPLIERS = 12
-STAGES = 8
 
 
 def raw_verify_rate(seconds: float = 1.0) -> float:
@@ -91,8 +91,6 @@ class Worker:
 
     def __init__(self, url: str, directory: Path, worker: int, batch: int) -> None:
         self.directory = directory
-        from client.consortium import Consortium
-
         consortium = Consortium.open(directory)
         self.people = {alias: Participant(url, consortium.identity(alias, PASSWORD),
                                           chain_id=consortium.chain_id)
@@ -173,7 +171,7 @@ class Worker:
         envelopes = self._single(lanes, lambda ln: ln.third, "request_financing", lambda ln: {
             "note": ln.note, "bank": self.people[ln.bank].uscc})
         for lane, envelope in zip(lanes, envelopes, strict=True):
-            lane.financing = _derived(envelope.tx_id, 0, "financing")
+            lane.financing = derived_id(envelope.tx_id, 0, "financing")
         return len(envelopes)
 
     def _offer(self, lanes: list[Lane]) -> int:
@@ -192,14 +190,8 @@ class Worker:
                                             "payment_ref": f"PAY-{ln.financing[:12]}"}))
 
 
-def _derived(tx_id: str, index: int, kind: str = "note") -> str:
-    from ledger.crypto import sha256_hex
-
-    return sha256_hex(f"{kind}:{tx_id}:{index}".encode())
-
-
 def _first_output(tx_id: str) -> str:
-    return _derived(tx_id, 0)
+    return derived_id(tx_id, 0)
 
 
 def _worker_main(url: str, directory: str, worker: int, batch: int, seconds: float,

@@ -26,7 +26,7 @@ class NodeConfig:
     host: str = "127.0.0.1"
     port: int = 8600
     batch_max_txs: int = 1000
-    batch_max_wait_ms: int = 20
+    batch_max_wait_ms: int = 10
     max_request_bytes: int = 16 * 1024 * 1024
     max_batch_txs: int = 2000
     request_clock_skew_s: int = 300
