@@ -390,7 +390,7 @@ def audit() -> None:
 @app.command()
 def bench(
     seconds: Annotated[float, typer.Option(help="how long to drive load")] = 20.0,
-    batch: Annotated[int, typer.Option(help="transactions per HTTP request")] = 200,
+    batch: Annotated[int, typer.Option(help="transactions per HTTP request")] = 400,
     clients: Annotated[int, typer.Option(help="concurrent submitting clients")] = 4,
 ) -> None:
     """Benchmark one embedded node over HTTP and print committed tx/s and latency."""

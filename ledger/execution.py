@@ -109,23 +109,21 @@ class ReadRecorder:
         self._committed = committed
         self.reads: dict[str, int | str] = {}
 
-    def _record(self, key: str) -> None:
-        if key in self.reads:
-            return
-        if self._pending.has_write(key):
-            self.reads[key] = self._pending.writer(key)
-        else:
-            self.reads[key] = self._committed.version(key)
-
     def get(self, key: str) -> JSONValue | None:
         """Read through the batch's pending writes, recording committed versions."""
-        self._record(key)
-        return self._pending.get(key)
+        if self._pending.has_write(key):
+            self.reads.setdefault(key, self._pending.writer(key))
+            return self._pending.get(key)
+        self.reads.setdefault(key, self._committed.version(key))
+        return self._committed.get(key)
 
     def decoded(self, key: str, decoder: Decoder) -> Any:
         """Decode through the batch's pending writes, recording committed versions."""
-        self._record(key)
-        return self._pending.decoded(key, decoder)
+        if self._pending.has_write(key):
+            self.reads.setdefault(key, self._pending.writer(key))
+            return self._pending.decoded(key, decoder)
+        self.reads.setdefault(key, self._committed.version(key))
+        return decoded(self._committed, key, decoder)
 
 
 @dataclass(frozen=True)
@@ -155,6 +153,7 @@ class Overlay:
 
     def __init__(self, base: StateReader) -> None:
         self._base = base
+        self._base_decoded: Callable[[str, Decoder], Any] | None = getattr(base, "decoded", None)
         self._writes: dict[str, bytes | object] = {}
         self._writers: dict[str, str] = {}
 
@@ -170,7 +169,10 @@ class Overlay:
         if key in self._writes:
             value = self.get(key)
             return None if value is None else decoder(value)
-        return decoded(self._base, key, decoder)
+        if self._base_decoded is not None:
+            return self._base_decoded(key, decoder)
+        value = self._base.get(key)
+        return None if value is None else decoder(value)
 
     def put(self, key: str, value: JSONValue) -> None:
         """Write `value` at `key` (None deletes)."""
