@@ -175,7 +175,8 @@ def load(call: Call, kind: type[R], record_id: str) -> R | None:
 
 def save(call: Call, record: Any) -> None:
     """Write a record to state under its key."""
-    call.state.put(key_of(type(record), record.id), to_json(record))
+    kind = type(record)
+    call.state.put(key_of(kind, record.id), to_json(record), hint=(_DECODERS[kind], record))
 
 
 def to_json(record: Any) -> dict[str, JSONValue]:

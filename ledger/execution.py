@@ -11,7 +11,7 @@ node (and every auditor re-executing the chain) computes the same results.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any, Protocol
@@ -42,6 +42,7 @@ class StateReader(Protocol):
 
 
 Decoder = Callable[[Any], Any]
+Hint = tuple[Decoder, Any]
 
 
 def decoded(state: StateReader, key: str, decoder: Decoder) -> Any:
@@ -83,6 +84,7 @@ class Simulation:
     reads: Mapping[str, int | str]
     writes: tuple[tuple[str, bytes | None], ...]
     events: tuple[JSONValue, ...]
+    hints: Mapping[str, Hint] = field(default_factory=dict, compare=False, repr=False)
 
     def still_valid(
         self, block: BlockContext, state: VersionedReader, block_state: Overlay
@@ -156,6 +158,7 @@ class Overlay:
         self._base_decoded: Callable[[str, Decoder], Any] | None = getattr(base, "decoded", None)
         self._writes: dict[str, bytes | object] = {}
         self._writers: dict[str, str] = {}
+        self._hints: dict[str, Hint] = {}
 
     def get(self, key: str) -> JSONValue | None:
         """Return the newest value at `key`, or None."""
@@ -167,6 +170,9 @@ class Overlay:
     def decoded(self, key: str, decoder: Decoder) -> Any:
         """Return the decoded newest value at `key` (cached below this overlay's writes)."""
         if key in self._writes:
+            hint = self._hints.get(key)
+            if hint is not None and hint[0] is decoder:
+                return hint[1]
             value = self.get(key)
             return None if value is None else decoder(value)
         if self._base_decoded is not None:
@@ -174,24 +180,43 @@ class Overlay:
         value = self._base.get(key)
         return None if value is None else decoder(value)
 
-    def put(self, key: str, value: JSONValue) -> None:
-        """Write `value` at `key` (None deletes)."""
+    def put(self, key: str, value: JSONValue, hint: Hint | None = None) -> None:
+        """Write `value` at `key` (None deletes).
+
+        `hint` is (decoder, decoded): the immutable object `decoder` would
+        build from this value, kept so later reads need not decode again.
+        """
         self._writes[key] = _DELETED if value is None else canonical_bytes(value)
+        self._set_hint(key, hint)
+
+    def _set_hint(self, key: str, hint: Hint | None) -> None:
+        if hint is None:
+            self._hints.pop(key, None)
+        else:
+            self._hints[key] = hint
+
+    def hints(self) -> dict[str, Hint]:
+        """Return the decoded objects known for this overlay's writes."""
+        return dict(self._hints)
 
     def has_write(self, key: str) -> bool:
         """Return whether this overlay (not its base) holds a write for `key`."""
         return key in self._writes
 
-    def put_raw(self, key: str, raw: bytes | None, writer: str = "") -> None:
+    def put_raw(
+        self, key: str, raw: bytes | None, writer: str = "", hint: Hint | None = None
+    ) -> None:
         """Write already-canonical bytes at `key` (None deletes), as written by `writer`."""
         self._writes[key] = _DELETED if raw is None else raw
         self._writers[key] = writer
+        self._set_hint(key, hint)
 
     def merge(self, other: Overlay, writer: str = "") -> None:
         """Take over every write of `other` (layered on this overlay), as written by `writer`."""
         self._writes.update(other._writes)
         for key in other._writes:
             self._writers[key] = writer
+            self._set_hint(key, other._hints.get(key))
 
     def writer(self, key: str) -> str:
         """Return who last wrote `key` in this overlay ("" if unknown or not written)."""
@@ -345,7 +370,7 @@ class Executor:
         return Simulation(
             date=block.time[:10], height=block.height, height_sensitive=call.height_sensitive,
             reads=recorder.reads, writes=tuple(sorted(tx_state.raw_writes().items())),
-            events=tuple(call.events),
+            events=tuple(call.events), hints=tx_state.hints(),
         )
 
     def execute_block(
@@ -424,7 +449,7 @@ class Executor:
 
 def _apply_simulation(envelope: Envelope, simulation: Simulation, block_state: Overlay) -> TxResult:
     for key, raw in simulation.writes:
-        block_state.put_raw(key, raw, writer=envelope.tx_id)
+        block_state.put_raw(key, raw, writer=envelope.tx_id, hint=simulation.hints.get(key))
     return TxResult(envelope.tx_id, True, "ok", "", (), simulation.events, simulation.writes)
 
 

@@ -27,6 +27,7 @@ from ledger.execution import (
     BlockContext,
     Decoder,
     Executor,
+    Hint,
     Overlay,
     ReplayGuard,
     Simulation,
@@ -77,11 +78,17 @@ class StateCache:
         raw = self._data.get(key)
         return None if raw is None else parse_trusted(raw)
 
-    def apply(self, writes: dict[str, bytes | None], height: int) -> None:
-        """Apply block `height`'s writes (None deletes)."""
+    def apply(
+        self, writes: dict[str, bytes | None], height: int, hints: dict[str, Hint] | None = None
+    ) -> None:
+        """Apply block `height`'s writes (None deletes), keeping known decoded records."""
+        known = hints or {}
         for key, raw in writes.items():
             self._versions[key] = height
             self._decoded.pop(key, None)
+            hint = known.get(key)
+            if hint is not None and raw is not None:
+                self._decoded[key] = {hint[0]: hint[1]}
             if raw is None:
                 self._data.pop(key, None)
             else:
@@ -272,7 +279,7 @@ class Chain:
             new_nonces=new_nonces, notes=_note_rows(writes, header.height),
         ))
         with self.lock:
-            self.state.apply(writes, header.height)
+            self.state.apply(writes, header.height, overlay.hints())
             self.log.extend([tx.leaf_hash for tx in stored])
             self.head = header
         return [

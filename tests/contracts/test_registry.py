@@ -134,3 +134,34 @@ def test_each_core_enterprise_draws_only_its_own_line() -> None:
     args = issue_args(c, r.events[0]["credit_line"])
     assert refused(c, "core", "issue", **args).reason == (
         "the core enterprise of the credit line signs the issuance")
+
+
+def test_every_stored_record_decodes_to_what_encodes_it_again() -> None:
+    """Decoded records are cached and shared, so decoding must round-trip exactly."""
+    from contracts.records import KEY_PREFIX, from_json, to_json
+    from ledger.canonical import canonical_bytes, parse_json
+    from tests.contracts.support import FACE, grant_line, issue, new_chain, pay_to
+
+    chain = new_chain()
+    root = issue(chain, grant_line(chain))
+    chain.ok("s1", "accept", receivable=root)
+    split = chain.ok("s1", "transfer", note=root, payments=pay_to(chain, "s2", FACE // 4))
+    piece = split.events[0]["outputs"][0]["note"]
+    financing = chain.ok("s2", "request_financing", note=piece,
+                         bank=chain.uscc("b1")).events[0]["financing"]
+    chain.ok("b1", "offer_terms", financing=financing, annual_rate="0.0215",
+             funding_date="2026-01-05", fees=1234, fee_payer="split", recourse=True,
+             registry_no="ZDW-1")
+    chain.ok("s2", "accept_terms", financing=financing)
+    chain.advance(days=200)
+    chain.ok("core", "pay", receivable=root, amount=FACE // 3, payment_ref="PARTIAL-1")
+    kinds = {prefix: kind for kind, prefix in KEY_PREFIX.items()}
+    checked = 0
+    for key, raw in chain.state.data.items():
+        prefix = key.split("/", 1)[0] + "/"
+        if prefix in kinds:
+            record = from_json(kinds[prefix], parse_json(raw))
+            assert canonical_bytes(to_json(record)) == raw
+            assert from_json(kinds[prefix], to_json(record)) == record
+            checked += 1
+    assert checked >= 10
