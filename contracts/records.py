@@ -13,7 +13,7 @@ from enum import Enum, StrEnum
 from functools import partial
 from typing import Any, TypeVar
 
-from ledger.canonical import JSONValue
+from ledger.canonical import JSONValue, canonical_fields
 from ledger.crypto import sha256_hex
 from ledger.execution import Call, Decoder, decoded
 
@@ -174,9 +174,27 @@ def load(call: Call, kind: type[R], record_id: str) -> R | None:
 
 
 def save(call: Call, record: Any) -> None:
-    """Write a record to state under its key."""
+    """Write a record to state under its key (its decoded form kept as a hint)."""
     kind = type(record)
-    call.state.put(key_of(kind, record.id), to_json(record), hint=(_DECODERS[kind], record))
+    call.state.put_raw(key_of(kind, record.id), encode(record), hint=(_DECODERS[kind], record))
+
+
+def encode(record: Any) -> bytes:
+    """Return the canonical bytes of `to_json(record)`, without building the dict."""
+    names = _sorted_field_names(type(record))
+    return canonical_fields(names, [getattr(record, name) for name in names])
+
+
+_SORTED_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _sorted_field_names(kind: type[Any]) -> tuple[str, ...]:
+    names = _SORTED_FIELD_NAMES.get(kind)
+    if names is None:
+        names = tuple(sorted(_field_names(kind)))
+        assert all(name.isascii() for name in names)  # canonical_fields relies on it
+        _SORTED_FIELD_NAMES[kind] = names
+    return names
 
 
 def to_json(record: Any) -> dict[str, JSONValue]:

@@ -138,7 +138,7 @@ def test_each_core_enterprise_draws_only_its_own_line() -> None:
 
 def test_every_stored_record_decodes_to_what_encodes_it_again() -> None:
     """Decoded records are cached and shared, so decoding must round-trip exactly."""
-    from contracts.records import KEY_PREFIX, from_json, to_json
+    from contracts.records import KEY_PREFIX, encode, from_json, to_json
     from ledger.canonical import canonical_bytes, parse_json
     from tests.contracts.support import FACE, grant_line, issue, new_chain, pay_to
 
@@ -161,7 +161,7 @@ def test_every_stored_record_decodes_to_what_encodes_it_again() -> None:
         prefix = key.split("/", 1)[0] + "/"
         if prefix in kinds:
             record = from_json(kinds[prefix], parse_json(raw))
-            assert canonical_bytes(to_json(record)) == raw
+            assert canonical_bytes(to_json(record)) == raw == encode(record)
             assert from_json(kinds[prefix], to_json(record)) == record
             checked += 1
     assert checked >= 10

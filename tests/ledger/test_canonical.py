@@ -11,7 +11,13 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import MAX_SAFE_INTEGER, canonical_bytes, parse_canonical, parse_json
+from ledger.canonical import (
+    MAX_SAFE_INTEGER,
+    canonical_bytes,
+    canonical_fields,
+    parse_canonical,
+    parse_json,
+)
 from ledger.errors import EncodingError
 
 SPECIAL_STRINGS = [
@@ -205,3 +211,19 @@ def test_reference_agrees_on_big_documents() -> None:
     doc = {f"k{i}": [i, str(i) * 3, {"核心": i % 2 == 0}] for i in range(300)}
     assert canonical_bytes(doc) == rfc8785.dumps(doc)
     assert json.loads(canonical_bytes(doc)) == doc
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12),
+                       st.one_of(st.none(), st.booleans(), st.integers(-(2**53) + 1, 2**53 - 1),
+                                 st.text(), st.lists(st.integers(0, 9), max_size=3)),
+                       max_size=12))
+def test_canonical_fields_equals_canonical_bytes_of_the_dict(record: dict[str, Any]) -> None:
+    names = sorted(record)
+    try:
+        expected = canonical_bytes(record)
+    except EncodingError:
+        with pytest.raises(EncodingError):
+            canonical_fields(names, [record[n] for n in names])
+        return
+    assert canonical_fields(names, [record[n] for n in names]) == expected
