@@ -269,6 +269,7 @@ class Chain:
             for i, (envelope, result) in enumerate(zip(envelopes, results, strict=True))
         ]
         writes = overlay.raw_writes()
+        hints = overlay.hints()
         new_nonces = sorted({
             (s, e.body.nonce) for e in envelopes for s in e.body.signers
         } - used_nonces)
@@ -276,10 +277,10 @@ class Chain:
         self.store.commit_block(BlockWrite(
             height=header.height, hash=header.hash(), position=header.position,
             time=header.time, header=header_bytes, txs=stored, state=writes,
-            new_nonces=new_nonces, notes=_note_rows(writes, header.height),
+            new_nonces=new_nonces, notes=_note_rows(writes, header.height, hints),
         ))
         with self.lock:
-            self.state.apply(writes, header.height, overlay.hints())
+            self.state.apply(writes, header.height, hints)
             self.log.extend([tx.leaf_hash for tx in stored])
             self.head = header
         return [
@@ -338,10 +339,24 @@ def _stored_tx(position: int, log_index: int, envelope: Envelope, result: TxResu
     )
 
 
-def _note_rows(writes: dict[str, bytes | None], height: int) -> list[dict[str, Any]]:
+NOTE_ROW_FIELDS = ("id", "root_id", "parent_id", "holder", "issuer", "amount", "currency",
+                   "status", "maturity_date", "financed", "frozen")
+
+
+def _note_rows(
+    writes: dict[str, bytes | None], height: int, hints: dict[str, Hint]
+) -> list[dict[str, Any]]:
+    """Return the note-index rows for a block's note writes (from the saved records if known)."""
     rows = []
     for key, raw in writes.items():
-        if key.startswith(NOTE_PREFIX) and raw is not None:
+        if not key.startswith(NOTE_PREFIX) or raw is None:
+            continue
+        hint = hints.get(key)
+        if hint is not None and isinstance(hint[1], Note):
+            row = {name: getattr(hint[1], name) for name in NOTE_ROW_FIELDS}
+            row["status"] = hint[1].status.value
+            rows.append({**row, "height": height})
+        else:
             note = parse_trusted(raw)
             rows.append({
                 "id": note["id"], "root_id": note["root_id"], "parent_id": note["parent_id"],

@@ -94,6 +94,10 @@ def test_reused_simulations_give_the_blocks_fresh_execution_gives(
             fresh.apply_batch(_batch(position, envelopes))
         assert simulated.head.hash() == fresh.head.hash()
     assert simulated.state._data == fresh.state._data
+    # the note index built from saved records equals the one parsed from bytes
+    rows = [sorted(n.model_dump().items()) for n in simulated.store.notes_where(limit=10_000)]
+    assert rows == [sorted(n.model_dump().items()) for n in fresh.store.notes_where(limit=10_000)]
+    assert len(rows) >= 18
     # every transaction reused its simulation, even those that read a sibling's write
     assert executed == []
     assert not simulated.simulations
