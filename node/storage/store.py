@@ -273,15 +273,22 @@ class BulkWriter:
         self.conn = conn
         self.sqlite = conn.dialect.name == "sqlite"
 
-    def insert(self, table: Table, rows: list[dict[str, Any]], *, replace: bool = False) -> None:
-        """Insert `rows` (dicts with every column); with `replace`, overwrite on key clash."""
+    def insert(self, table: Table, rows: list[dict[str, Any]], *, upsert_key: str = "") -> None:
+        """Insert `rows` (dicts with every column); with `upsert_key`, update on a key clash.
+
+        The SQLite upsert updates the row in place, so only the indexes whose
+        columns changed are touched (REPLACE would delete and re-insert every
+        index entry).
+        """
         if not rows:
             return
         if self.sqlite:
             columns = list(rows[0])
-            verb = "INSERT OR REPLACE" if replace else "INSERT"
-            sql = (f"{verb} INTO {table.name} ({', '.join(columns)}) "
+            sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
                    f"VALUES ({', '.join('?' * len(columns))})")
+            if upsert_key:
+                updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != upsert_key)
+                sql += f" ON CONFLICT ({upsert_key}) DO UPDATE SET {updates}"
             values = itemgetter(*columns)
             self.conn.connection.driver_connection.executemany(
                 sql, [values(row) for row in rows] if len(columns) > 1
@@ -292,7 +299,7 @@ class BulkWriter:
     def upsert(self, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
         """Insert `rows`, replacing any row with the same `key`."""
         if not rows or self.sqlite:
-            self.insert(table, rows, replace=True)
+            self.insert(table, rows, upsert_key=key)
             return
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
