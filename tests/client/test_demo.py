@@ -12,7 +12,7 @@ from client.demo import run_demo
 
 def test_the_demo_runs_end_to_end_and_its_audit_passes(tmp_path: Path) -> None:
     out = io.StringIO()
-    assert run_demo(tmp_path, Console(file=out, width=120)) is True
+    assert run_demo(tmp_path, Console(file=out, width=400)) is True
     text = out.getvalue()
     assert "audit PASSED" in text
     for rule in ("a note is financed only once",
