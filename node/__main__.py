@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
+from ledger.errors import LedgerError
 from ledger.timefmt import parse_timestamp
 from node.app import create_app
 from node.clock import Clock, ManualClock, SystemClock
@@ -57,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     # default thresholds the cyclic collector re-scans them ever more often as
     # the chain grows.  Collect young objects less eagerly.
     gc.set_threshold(GC_THRESHOLD, 50, 100)
-    app = create_app(config, clock=clock)
+    try:
+        app = create_app(config, clock=clock)
+    except (OSError, LedgerError, SQLAlchemyError) as exc:
+        print(f"error: the node cannot start: {exc}", file=sys.stderr)
+        return 2
     uvicorn.run(app, host=config.host, port=config.port, log_level=args.log_level,
                 access_log=False)
     return 0

@@ -179,6 +179,7 @@ class Chain:
     def _load(self) -> None:
         if self.store.head_height() is None:
             self._commit_genesis()
+        self._check_genesis()
         height = self.store.head_height()
         assert height is not None
         raw = self.store.block_header(height)
@@ -189,6 +190,20 @@ class Chain:
         self.log.extend(list(self.store.leaf_hashes()))
         if self.log.size != self.head.log_size:
             raise LedgerError("stored transaction log does not match the head block's log size")
+
+    def _check_genesis(self) -> None:
+        """Refuse a database whose block 0 is not this consortium's genesis."""
+        raw = self.store.block_header(0)
+        stored = None if raw is None else BlockHeader.from_json(parse_json(raw))
+        expected = tx_root([self.genesis.transaction.canonical()])
+        if stored is None or (stored.chain_id, stored.tx_root, stored.time) != (
+            self.chain_id, expected, self.genesis.time
+        ):
+            raise LedgerError(
+                "the database holds another chain than this genesis file describes "
+                f"(stored chain {stored.chain_id if stored else None!r}, "
+                f"genesis chain {self.chain_id!r})"
+            )
 
     def _commit_genesis(self) -> None:
         envelope = self.genesis.transaction

@@ -153,3 +153,16 @@ def test_a_block_that_fails_midway_through_its_commit_leaves_nothing_behind(
     _story(reopened)
     assert reopened.head.height == 3
     reopened.store.close()
+
+
+def test_a_database_of_another_chain_is_refused(tmp_path: Path) -> None:
+    from ledger.errors import LedgerError
+    from ledger.genesis import make_genesis
+
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    _open(url, _genesis(tmp_path)).store.close()
+    orgs = make_orgs()
+    other = make_genesis("other-chain", START, {o.uscc: (o.member(), o.key)
+                                                for o in orgs.values()}, {})
+    with pytest.raises(LedgerError, match="another chain"):
+        _open(url, other)
