@@ -163,17 +163,17 @@ class Worker:
                                 lambda ln: {"receivable": ln.note}))
 
     def _split(self, lanes: list[Lane]) -> int:
-        envelopes = self._single(lanes, lambda ln: ln.holder, "transfer", lambda ln: {
-            "note": ln.note,
-            "payments": [{"to": self.people[ln.second].uscc, "amount": 600_000}]})
-        for lane, envelope in zip(lanes, envelopes, strict=True):
-            lane.note = _first_output(envelope.tx_id)
-        return len(envelopes)
+        return self._pay(lanes, lambda ln: ln.holder, lambda ln: ln.second)
 
     def _pay_on(self, lanes: list[Lane]) -> int:
-        envelopes = self._single(lanes, lambda ln: ln.second, "transfer", lambda ln: {
+        return self._pay(lanes, lambda ln: ln.second, lambda ln: ln.third)
+
+    def _pay(self, lanes: list[Lane], payer: Callable[[Lane], str],
+             payee: Callable[[Lane], str]) -> int:
+        """Each lane's note holder pays 6,000.00 to the next tier; follow the paid piece."""
+        envelopes = self._single(lanes, payer, "transfer", lambda ln: {
             "note": ln.note,
-            "payments": [{"to": self.people[ln.third].uscc, "amount": 600_000}]})
+            "payments": [{"to": self.people[payee(ln)].uscc, "amount": 600_000}]})
         for lane, envelope in zip(lanes, envelopes, strict=True):
             lane.note = _first_output(envelope.tx_id)
         return len(envelopes)

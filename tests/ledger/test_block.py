@@ -22,6 +22,7 @@ from ledger.errors import LedgerError, SchemaError
 from ledger.genesis import GENESIS_PROPOSER, Genesis, genesis_header, make_genesis
 from ledger.membership import Member, Role
 from ledger.merkle import EMPTY_ROOT, leaf_hash
+from tests.jsonedit import edited
 from tests.ledger.txkit import ALICE, BOB, KEYS, signed
 
 HEADER = BlockHeader(
@@ -55,13 +56,7 @@ def test_changed_covers_every_field() -> None:
 
 
 def _header_with(**changes: Any) -> dict[str, Any]:
-    value = HEADER.to_json()
-    for name, new in changes.items():
-        if new is ...:
-            del value[name]
-        else:
-            value[name] = new
-    return value
+    return edited(HEADER.to_json(), **changes)
 
 
 @pytest.mark.parametrize("value", [

@@ -21,6 +21,7 @@ from ledger.membership import (
     member_state_key,
     uscc_check_character,
 )
+from tests.jsonedit import edited
 
 # Real-world-format codes published as valid examples (GB 32100 sample and listed companies).
 KNOWN_USCCS = [
@@ -122,13 +123,7 @@ def test_status_defaults_to_active() -> None:
 
 
 def _with(**changes: Any) -> dict[str, Any]:
-    value: dict[str, Any] = dict(MEMBER.to_json())
-    for name, new in changes.items():
-        if new is ...:
-            del value[name]
-        else:
-            value[name] = new
-    return value
+    return edited(MEMBER.to_json(), **changes)
 
 
 @pytest.mark.parametrize("value", [
