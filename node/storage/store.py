@@ -200,27 +200,41 @@ class Store:
             "SELECT id FROM transactions WHERE id IN ({})", [(i,) for i in tx_ids])}
 
     def used_nonces(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Return which (signer, nonce) pairs are already used."""
-        return {(row[0], row[1]) for row in self._lookup(
-            "SELECT signer, nonce FROM nonces WHERE (signer, nonce) IN (VALUES {})", list(pairs))}
+        """Return which (signer, nonce) pairs are already used.
 
-    def _lookup(self, template: str, keys: list[tuple[str, ...]]) -> list[Any]:
+        One query per signer with `signer = ? AND nonce IN (...)`: SQLite
+        answers a row-value `(signer, nonce) IN (VALUES ...)` by scanning the
+        whole table, which would make every submission slower as the chain grows.
+        """
+        by_signer: dict[str, list[tuple[str]]] = {}
+        for signer, nonce in pairs:
+            by_signer.setdefault(signer, []).append((nonce,))
+        used: set[tuple[str, str]] = set()
+        for signer, nonces in by_signer.items():
+            rows = self._lookup("SELECT nonce FROM nonces WHERE signer = {mark} AND nonce IN ({})",
+                                nonces, fixed=(signer,))
+            used.update((signer, row[0]) for row in rows)
+        return used
+
+    def _lookup(self, template: str, keys: list[tuple[str, ...]],
+                fixed: tuple[str, ...] = ()) -> list[Any]:
         """Run a hot membership query straight through the driver, in chunks.
 
-        `template` has one {} for the list of key tuples; SQLAlchemy's compiler
-        is bypassed because compiling a fresh IN list per block costs more
-        than the query.
+        `template` has one {} for the list of keys and optionally {mark}
+        placeholders, bound to `fixed` ahead of the keys.  SQLAlchemy's
+        compiler is bypassed because compiling a fresh IN list per block
+        costs more than the query.
         """
         rows: list[Any] = []
         if not keys:
             return rows
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         width = len(keys[0])
-        one = mark if width == 1 and "VALUES" not in template else f"({', '.join([mark] * width)})"
+        one = mark if width == 1 else f"({', '.join([mark] * width)})"
         with self.engine.connect() as conn:
             for chunk in _chunks(keys):
-                sql = template.format(", ".join([one] * len(chunk)))
-                flat = tuple(v for key in chunk for v in key)
+                sql = template.replace("{mark}", mark).format(", ".join([one] * len(chunk)))
+                flat = fixed + tuple(v for key in chunk for v in key)
                 rows.extend(conn.exec_driver_sql(sql, flat).fetchall())
         return rows
 

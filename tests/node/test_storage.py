@@ -166,3 +166,53 @@ def test_a_database_of_another_chain_is_refused(tmp_path: Path) -> None:
                                                 for o in orgs.values()}, {})
     with pytest.raises(LedgerError, match="another chain"):
         _open(url, other)
+
+
+def _replay_lookups(store: Store, ids: list[str]) -> tuple[set[str], set[tuple[str, str]]]:
+    """Ask the store which story transactions and nonces it has seen, plus unknown ones."""
+    batches, _ = STORY
+    pairs = {(signer, json.loads(tx["body"])["nonce"])
+             for batch in batches for tx in orjson.loads(batch.data)["txs"]
+             for signer in json.loads(tx["body"])["signers"]}
+    unknown = {("f" * 18, "nonce-never-used"), (next(iter(pairs))[0], "nonce-never-used")}
+    return (store.seen_tx_ids([*ids, "0" * 64]), store.used_nonces(pairs | unknown)), pairs
+
+
+def test_replay_lookups_find_exactly_what_was_committed(tmp_path: Path) -> None:
+    chain = _open(f"sqlite:///{tmp_path / 'n.db'}", _genesis(tmp_path))
+    ids = _story(chain)
+    (seen, used), pairs = _replay_lookups(chain.store, ids)
+    assert seen == set(ids) and used == pairs
+    chain.store.close()
+
+
+@pytest.mark.postgres
+def test_replay_lookups_on_postgres(tmp_path: Path, fresh_postgres_url: str) -> None:
+    chain = _open(fresh_postgres_url, _genesis(tmp_path))
+    ids = _story(chain)
+    (seen, used), pairs = _replay_lookups(chain.store, ids)
+    assert seen == set(ids) and used == pairs
+    chain.store.close()
+
+
+def test_replay_lookups_search_an_index_and_never_scan_a_table(tmp_path: Path) -> None:
+    """Every submission runs these lookups: a table scan would slow it as the chain grows."""
+    from sqlalchemy import event
+
+    chain = _open(f"sqlite:///{tmp_path / 'n.db'}", _genesis(tmp_path))
+    ids = _story(chain)
+    statements: list[tuple[str, Any]] = []
+
+    def remember(_conn: Any, _cursor: Any, sql: str, params: Any, *_rest: Any) -> None:
+        statements.append((sql, params))
+
+    event.listen(chain.store.engine, "before_cursor_execute", remember)
+    _replay_lookups(chain.store, ids)
+    event.remove(chain.store.engine, "before_cursor_execute", remember)
+    assert len(statements) >= 2
+    with chain.store.engine.connect() as conn:
+        for sql, params in statements:
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
+            assert "SEARCH" in plan and "SCAN" not in plan, (sql, plan)
+    chain.store.close()
