@@ -206,7 +206,7 @@ class Store:
         answers a row-value `(signer, nonce) IN (VALUES ...)` by scanning the
         whole table, which would make every submission slower as the chain grows.
         """
-        by_signer: dict[str, list[tuple[str]]] = {}
+        by_signer: dict[str, list[tuple[str, ...]]] = {}
         for signer, nonce in pairs:
             by_signer.setdefault(signer, []).append((nonce,))
         used: set[tuple[str, str]] = set()
