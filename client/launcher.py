@@ -58,20 +58,30 @@ def node_command(*args: str) -> list[str]:
 
 
 def start_node(
-    *, genesis: Path, database_url: str, orderer: Path, log_path: Path,
-    port: int | None = None, manual_clock: str | None = None, node_id: str = "node-1",
-    extra: tuple[str, ...] = (),
+    *, genesis: Path, database_url: str, log_path: Path, orderer: Path | None = None,
+    etcd: str = "", port: int | None = None, manual_clock: str | None = None,
+    node_id: str = "node-1", extra: tuple[str, ...] = (), detach: bool = False,
 ) -> NodeProcess:
-    """Start a node process on loopback and wait until it answers /v1/health."""
+    """Start a node process on loopback and wait until it answers /v1/health.
+
+    The node orders through the embedded log at `orderer`, or through the
+    etcd cluster at `etcd` (comma-separated client URLs).  With `detach`,
+    the node gets its own session and outlives this process.
+    """
     port = port or free_port()
     args = ["serve", "--genesis", str(genesis), "--database", database_url,
-            "--orderer", str(orderer), "--port", str(port), "--node-id", node_id, *extra]
+            "--port", str(port), "--node-id", node_id, *extra]
+    if orderer is not None:
+        args += ["--orderer", str(orderer)]
+    if etcd:
+        args += ["--etcd", etcd]
     if manual_clock:
         args += ["--manual-clock", manual_clock]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         process = subprocess.Popen(node_command(*args), stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                   start_new_session=detach)
     node = NodeProcess(process, f"http://127.0.0.1:{port}", log_path)
     _wait_until_up(node)
     return node

@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--genesis", type=Path, dest="genesis_path")
     serve.add_argument("--database", dest="database_url")
     serve.add_argument("--orderer", type=Path, dest="orderer_path")
+    serve.add_argument("--etcd", dest="etcd_endpoints",
+                       help="comma-separated etcd client URLs: order through the network")
     serve.add_argument("--node-id", dest="node_id")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments and serve until interrupted."""
     args = _parser().parse_args(argv)
     overrides = {k: getattr(args, k) for k in
-                 ("genesis_path", "database_url", "orderer_path", "node_id", "host", "port")}
+                 ("genesis_path", "database_url", "orderer_path", "etcd_endpoints", "node_id",
+                  "host", "port")}
     try:
         config = NodeConfig.load(args.config, **overrides)
     except (ValueError, OSError) as exc:

@@ -113,10 +113,17 @@ class Mempool:
             self._oldest = time.monotonic() - self._max_wait
 
     def _send(self, envelopes: list[Envelope]) -> None:
+        """Order `envelopes` as one batch, or as several if the orderer limits batch size."""
         data = orjson.dumps({
             "chain_id": self._chain_id,
             "proposer": self._proposer,
             "time": timestamp(self._clock),
             "txs": [e.to_json() for e in envelopes],
         })
+        limit = getattr(self._orderer, "max_batch_bytes", None)
+        if limit is not None and len(data) > limit and len(envelopes) > 1:
+            half = len(envelopes) // 2
+            self._send(envelopes[:half])
+            self._send(envelopes[half:])
+            return
         self._orderer.append(data)

@@ -97,6 +97,16 @@ def _set_once(future: asyncio.Future[Any], result: Any) -> None:
         future.set_result(result)
 
 
+def _own_orderer(config: NodeConfig, chain_id: str) -> Orderer:
+    """The etcd cluster when endpoints are configured, else the embedded log."""
+    if config.etcd_endpoints:
+        from node.ordering_etcd import EtcdOrderer
+
+        endpoints = [e.strip() for e in config.etcd_endpoints.split(",") if e.strip()]
+        return EtcdOrderer(endpoints, chain_id)
+    return EmbeddedOrderer(config.orderer_path)
+
+
 class NodeService:
     """One node: store, chain, mempool, committer."""
 
@@ -110,7 +120,7 @@ class NodeService:
         self.signatures = SignatureCache()
         self.chain = Chain(self.store, self.genesis, Executor(CONTRACTS, self.signatures))
         self.verifier: VerifierPool | None = None
-        self.orderer = orderer or EmbeddedOrderer(config.orderer_path)
+        self.orderer = orderer or _own_orderer(config, self.chain.chain_id)
         self._owns_orderer = orderer is None
         self.mempool = Mempool(
             self.orderer, self.clock, chain_id=self.chain.chain_id, proposer=config.node_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -37,3 +38,12 @@ def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     yield postgres_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture
+def etcd_members(tmp_path: Path) -> Iterator[list[Any]]:
+    """Yield the members of a fresh 3-member etcd cluster (stopped afterwards)."""
+    from tests.etcd import etcd_cluster
+
+    with etcd_cluster(tmp_path / "etcd") as members:
+        yield members

@@ -1,0 +1,169 @@
+"""Starting and stopping a local etcd cluster (loopback, free ports) for a network.
+
+Each member is an `etcd` process (Debian package etcd-server) with its own
+data directory; a cluster is up when every member answers and one is leader.
+Processes are stopped by PID, checking first that the PID still belongs to
+the etcd we started (PIDs are reused).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from client.launcher import free_port
+
+START_TIMEOUT_S = 30.0
+
+
+class EtcdMissing(RuntimeError):
+    """The etcd binary is not installed."""
+
+
+@dataclass(frozen=True)
+class EtcdMember:
+    """One running member of a local etcd cluster."""
+
+    name: str
+    client_url: str
+    peer_url: str
+    data_dir: str
+    log_path: str
+    pid: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the member as a JSON-ready dict (for network.json)."""
+        return asdict(self)
+
+
+def etcd_binary() -> str:
+    """Return the path of the etcd server binary, or raise EtcdMissing."""
+    found = shutil.which("etcd") or ("/usr/bin/etcd" if Path("/usr/bin/etcd").exists() else None)
+    if found is None:
+        raise EtcdMissing("etcd is not installed (Debian: apt-get install etcd-server)")
+    return found
+
+
+def start_etcd_cluster(directory: Path, size: int = 3, *, detach: bool = False,
+                       token: str = "ledger") -> list[EtcdMember]:
+    """Start a `size`-member etcd cluster under `directory`; wait until it has a leader."""
+    binary = etcd_binary()
+    directory.mkdir(parents=True, exist_ok=True)
+    names = [f"etcd{i + 1}" for i in range(size)]
+    ports = {name: (free_port(), free_port()) for name in names}
+    initial = ",".join(f"{n}=http://127.0.0.1:{ports[n][1]}" for n in names)
+    members = []
+    for name in names:
+        client_port, peer_port = ports[name]
+        members.append(_start_member(binary, directory, name, client_port, peer_port,
+                                     initial, token, detach))
+    try:
+        wait_for_leader([m.client_url for m in members])
+    except Exception:
+        stop_members(members)
+        raise
+    return members
+
+
+def restart_member(member: EtcdMember, *, detach: bool = False) -> EtcdMember:
+    """Start a stopped member again from its data directory (it rejoins the cluster)."""
+    client_port = int(member.client_url.rsplit(":", 1)[1])
+    peer_port = int(member.peer_url.rsplit(":", 1)[1])
+    return _start_member(etcd_binary(), Path(member.data_dir).parent, member.name,
+                         client_port, peer_port, "", "", detach)
+
+
+def _start_member(binary: str, directory: Path, name: str, client_port: int, peer_port: int,
+                  initial: str, token: str, detach: bool) -> EtcdMember:
+    client_url = f"http://127.0.0.1:{client_port}"
+    peer_url = f"http://127.0.0.1:{peer_port}"
+    data_dir = directory / name
+    log_path = directory / f"{name}.log"
+    args = [binary, "--name", name, "--data-dir", str(data_dir), "--log-level", "warn",
+            "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
+            "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+            "--listen-metrics-urls", f"http://127.0.0.1:{free_port()}"]
+    if initial:  # a first start; a restart reads the cluster from its data directory
+        args += ["--initial-cluster", initial, "--initial-cluster-token", token,
+                 "--initial-cluster-state", "new"]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=detach)
+    return EtcdMember(name, client_url, peer_url, str(data_dir), str(log_path), process.pid)
+
+
+def wait_for_leader(client_urls: list[str], timeout_s: float = START_TIMEOUT_S) -> None:
+    """Wait until every member answers and reports the same elected leader."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        leaders = set()
+        try:
+            for url in client_urls:
+                reply = httpx.post(url + "/v3/maintenance/status", json={}, timeout=1.0)
+                leaders.add(reply.json().get("leader", "0"))
+        except (httpx.HTTPError, ValueError) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        else:
+            if len(leaders) == 1 and "0" not in leaders:
+                return
+            last = f"leaders reported: {sorted(leaders)}"
+        time.sleep(0.2)
+    raise RuntimeError(f"the etcd cluster did not elect a leader within {timeout_s:.0f} s "
+                       f"({last})")
+
+
+def leader_index(client_urls: list[str]) -> int:
+    """Return the index in `client_urls` of the current leader."""
+    for index, url in enumerate(client_urls):
+        status = httpx.post(url + "/v3/maintenance/status", json={}, timeout=2.0).json()
+        if status.get("leader") == status.get("header", {}).get("member_id"):
+            return index
+    raise RuntimeError("no member reports itself as leader")
+
+
+def process_is(pid: int, executable_hint: str) -> bool:
+    """Return whether `pid` is alive and its command line mentions `executable_hint`."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return False
+    return executable_hint.encode() in cmdline
+
+
+def stop_pid(pid: int, executable_hint: str, *, kill: bool = False,
+             timeout_s: float = 10.0) -> bool:
+    """Stop `pid` if it is still the process we started; return whether it was running."""
+    if not process_is(pid, executable_hint):
+        return False
+    os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not process_is(pid, executable_hint):
+            return True
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    _reap(pid)
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def stop_members(members: list[EtcdMember], *, kill: bool = False) -> None:
+    """Stop every member of a cluster."""
+    for member in members:
+        stop_pid(member.pid, member.data_dir, kill=kill)

@@ -1,0 +1,202 @@
+"""A small client for etcd v3's JSON gateway, with fail-over between members.
+
+The node talks to etcd over plain HTTP/JSON (`/v3/kv/...`, `/v3/watch`) so no
+gRPC or protobuf versions need pinning.  Keys and values travel base64
+encoded and 64-bit integers come back as strings; this module hides both.
+Every call tries the members in turn until one answers, within a deadline:
+when a member dies, or the leader changes, work continues through another.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+
+class EtcdUnavailable(Exception):
+    """No etcd member answered within the deadline."""
+
+
+class EtcdCompacted(Exception):
+    """A watch asked for revisions that etcd has already compacted away."""
+
+    def __init__(self, compact_revision: int) -> None:
+        super().__init__(f"etcd history is compacted up to revision {compact_revision}")
+        self.compact_revision = compact_revision
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    """One etcd key with its value and revisions."""
+
+    key: bytes
+    value: bytes
+    create_revision: int
+    mod_revision: int
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _kv(item: dict[str, Any]) -> KeyValue:
+    return KeyValue(
+        key=base64.b64decode(item.get("key", "")), value=base64.b64decode(item.get("value", "")),
+        create_revision=int(item.get("create_revision", 0)),
+        mod_revision=int(item.get("mod_revision", 0)),
+    )
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """Return the range end that covers every key starting with `prefix`."""
+    return prefix[:-1] + bytes([prefix[-1] + 1])
+
+
+class EtcdClient:
+    """Unary key-value calls and watches against an etcd cluster."""
+
+    def __init__(self, endpoints: Sequence[str], *, timeout_s: float = 2.0,
+                 deadline_s: float = 15.0) -> None:
+        if not endpoints:
+            raise ValueError("etcd needs at least one endpoint")
+        self.endpoints = [e.rstrip("/") for e in endpoints]
+        self._timeout = timeout_s
+        self._deadline = deadline_s
+        self._preferred = 0
+        self._lock = threading.Lock()
+        self._http = httpx.Client(timeout=timeout_s)
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._http.close()
+
+    # -- unary calls ----------------------------------------------------------
+
+    def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST `body` to `path` on the first member that answers; raise EtcdUnavailable."""
+        started = time.monotonic()
+        errors: list[str] = []
+        while True:
+            with self._lock:
+                order = self.endpoints[self._preferred:] + self.endpoints[:self._preferred]
+            for endpoint in order:
+                try:
+                    response = self._http.post(endpoint + path, json=body)
+                except httpx.HTTPError as exc:
+                    errors.append(f"{endpoint}: {type(exc).__name__}")
+                    continue
+                if response.status_code == 200:
+                    with self._lock:
+                        self._preferred = self.endpoints.index(endpoint)
+                    return dict(response.json())
+                errors.append(f"{endpoint}: HTTP {response.status_code} {response.text[:200]}")
+            if time.monotonic() - started > self._deadline:
+                raise EtcdUnavailable("no etcd member answered: " + "; ".join(errors[-6:]))
+            time.sleep(0.2)
+
+    def put_if_absent(self, key: bytes, value: bytes) -> tuple[bool, int]:
+        """Create `key` unless it exists; return (created, its create revision).
+
+        Idempotent: a retry after a lost reply finds the key and reports the
+        revision at which the first attempt created it.
+        """
+        reply = self.call("/v3/kv/txn", {
+            "compare": [{"key": _b64(key), "target": "CREATE", "create_revision": "0"}],
+            "success": [{"request_put": {"key": _b64(key), "value": _b64(value)}}],
+            "failure": [{"request_range": {"key": _b64(key)}}],
+        })
+        if reply.get("succeeded"):
+            return True, int(reply["header"]["revision"])
+        kvs = reply["responses"][0]["response_range"].get("kvs", [])
+        if not kvs:  # deleted between compare and range: cannot happen in one txn
+            raise EtcdUnavailable(f"etcd returned no value for existing key {key!r}")
+        return False, int(kvs[0]["create_revision"])
+
+    def put(self, key: bytes, value: bytes) -> int:
+        """Write `key`; return the revision of the write."""
+        reply = self.call("/v3/kv/put", {"key": _b64(key), "value": _b64(value)})
+        return int(reply["header"]["revision"])
+
+    def range_prefix(self, prefix: bytes, *, limit: int = 0) -> tuple[list[KeyValue], int]:
+        """Return the keys under `prefix` (in key order) and the store's revision."""
+        body: dict[str, Any] = {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix))}
+        if limit:
+            body["limit"] = str(limit)
+        reply = self.call("/v3/kv/range", body)
+        return [_kv(k) for k in reply.get("kvs", [])], int(reply["header"]["revision"])
+
+    def delete_range(self, key: bytes, end: bytes) -> None:
+        """Delete the keys in [key, end)."""
+        self.call("/v3/kv/deleterange", {"key": _b64(key), "range_end": _b64(end)})
+
+    def compact(self, revision: int) -> None:
+        """Discard history before `revision` (physical compaction)."""
+        self.call("/v3/kv/compaction", {"revision": str(revision), "physical": True})
+
+    def status(self) -> dict[str, Any]:
+        """Return the status of the first member that answers."""
+        return self.call("/v3/maintenance/status", {})
+
+    # -- watches --------------------------------------------------------------
+
+    def watch_prefix(self, prefix: bytes, start_revision: int,
+                     stop: threading.Event) -> Iterator[list[KeyValue]]:
+        """Yield batches of PUT events under `prefix` from `start_revision` on, forever.
+
+        Reconnects to another member when a stream breaks, resuming after
+        the last revision seen; raises EtcdCompacted if the history asked
+        for is gone.  Returns when `stop` is set.
+        """
+        next_revision = start_revision
+        attempt = 0
+        while not stop.is_set():
+            with self._lock:
+                endpoint = self.endpoints[(self._preferred + attempt) % len(self.endpoints)]
+            try:
+                for events in self._stream(endpoint, prefix, next_revision, stop):
+                    attempt = 0
+                    if events:
+                        next_revision = events[-1].mod_revision + 1
+                        yield events
+            except httpx.HTTPError as exc:
+                log.info("etcd watch on %s broke (%s); trying another member", endpoint,
+                         type(exc).__name__)
+            attempt += 1
+            if attempt % len(self.endpoints) == 0:
+                stop.wait(0.2)
+
+    def _stream(self, endpoint: str, prefix: bytes, start: int,
+                stop: threading.Event) -> Iterator[list[KeyValue]]:
+        request = {"create_request": {
+            "key": _b64(prefix), "range_end": _b64(prefix_end(prefix)),
+            "start_revision": str(start), "filters": ["NODELETE"], "progress_notify": True,
+        }}
+        timeout = httpx.Timeout(self._timeout, read=15.0)
+        with self._http.stream("POST", endpoint + "/v3/watch", json=request,
+                               timeout=timeout) as response:
+            if response.status_code != 200:
+                raise httpx.HTTPStatusError("watch refused", request=response.request,
+                                            response=response)
+            for line in response.iter_lines():
+                if stop.is_set():
+                    return
+                if not line.strip():
+                    continue
+                result = json.loads(line).get("result", {})
+                compacted = int(result.get("compact_revision", 0))
+                if compacted:
+                    raise EtcdCompacted(compacted)
+                if result.get("canceled"):
+                    raise httpx.StreamError(f"watch canceled: {result.get('cancel_reason')}")
+                yield [_kv(e["kv"]) for e in result.get("events", [])
+                       if e.get("type", "PUT") == "PUT"]

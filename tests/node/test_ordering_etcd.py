@@ -1,0 +1,89 @@
+"""The etcd orderer: one total order for every node, idempotent appends, fail-over."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from client.etcd_cluster import leader_index, stop_pid
+from node.ordering import OrderedBatch
+from node.ordering_etcd import EtcdOrderer
+
+pytestmark = pytest.mark.etcd
+
+
+def _read_all(orderer: EtcdOrderer, count: int, after: int = 0) -> list[OrderedBatch]:
+    seen: list[OrderedBatch] = []
+    for _ in range(200):
+        batches = orderer.read(after, limit=100, wait_s=0.1)
+        seen += batches
+        if batches:
+            after = batches[-1].position
+        if len(seen) >= count:
+            break
+    return seen
+
+
+def test_batches_appended_through_two_orderers_come_out_in_one_order(
+    etcd_members: list[Any],
+) -> None:
+    urls = [m.client_url for m in etcd_members]
+    first, second = EtcdOrderer(urls[:1], "c1"), EtcdOrderer(urls[1:], "c1")
+    try:
+        def append(orderer: EtcdOrderer, tag: str) -> None:
+            for i in range(20):
+                orderer.append(f"{tag}-{i}".encode())
+
+        threads = [threading.Thread(target=append, args=(o, t))
+                   for o, t in ((first, "a"), (second, "b"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        one, two = _read_all(first, 40), _read_all(second, 40)
+        assert one == two and len(one) == 40
+        positions = [b.position for b in one]
+        assert positions == sorted(set(positions))
+        assert {b.data for b in one} == {f"{t}-{i}".encode() for t in "ab" for i in range(20)}
+        assert [b.data for b in _read_all(first, 30, after=positions[9])] == \
+            [b.data for b in one[10:]]
+    finally:
+        first.close()
+        second.close()
+
+
+def test_appending_the_same_batch_twice_orders_it_once(etcd_members: list[Any]) -> None:
+    orderer = EtcdOrderer([m.client_url for m in etcd_members], "c2")
+    try:
+        p1 = orderer.append(b"batch")
+        p2 = orderer.append(b"batch")
+        orderer.append(b"other")
+        assert p1 == p2
+        assert [b.data for b in _read_all(orderer, 2)] == [b"batch", b"other"]
+    finally:
+        orderer.close()
+
+
+def test_an_oversized_batch_is_refused_before_it_reaches_etcd(etcd_members: list[Any]) -> None:
+    orderer = EtcdOrderer([etcd_members[0].client_url], "c3")
+    try:
+        with pytest.raises(ValueError, match="exceeds the ordering limit"):
+            orderer.append(b"x" * (orderer.max_batch_bytes + 1))
+    finally:
+        orderer.close()
+
+
+def test_ordering_goes_on_when_the_leader_is_killed(etcd_members: list[Any]) -> None:
+    urls = [m.client_url for m in etcd_members]
+    orderer = EtcdOrderer(urls, "c4")
+    try:
+        orderer.append(b"before")
+        assert [b.data for b in _read_all(orderer, 1)] == [b"before"]
+        leader = etcd_members[leader_index(urls)]
+        stop_pid(leader.pid, leader.data_dir, kill=True)
+        orderer.append(b"after")
+        assert [b.data for b in _read_all(orderer, 2)] == [b"before", b"after"]
+    finally:
+        orderer.close()
