@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -81,3 +81,30 @@ def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def running_network(tmp: Path, etcd_urls: list[str], count: int = 3,
+                    **settings: Any) -> Iterator[list[RunningNode]]:
+    """Serve `count` nodes of one consortium, each with its own database, ordered by etcd."""
+    with ExitStack() as stack:
+        nodes = []
+        for index in range(count):
+            folder = tmp / f"node{index + 1}"
+            folder.mkdir(parents=True, exist_ok=True)
+            nodes.append(stack.enter_context(running_node(
+                folder, etcd_endpoints=",".join(etcd_urls), node_id=f"node{index + 1}",
+                verifier_processes=0, **settings)))
+        yield nodes
+
+
+def wait_until_level(nodes: list[RunningNode], timeout: float = 30.0) -> int:
+    """Wait until every node has the same head; return its height."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        heads = {n.service.chain.head.hash() for n in nodes}
+        if len(heads) == 1:
+            return nodes[0].service.chain.head.height
+        time.sleep(0.05)
+    raise AssertionError(f"nodes did not converge: heights "
+                         f"{[n.service.chain.head.height for n in nodes]}")
