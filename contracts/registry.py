@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from contracts.base import exact_args, require
+from ledger.attestation import NodeInfo, node_state_key
 from ledger.errors import SchemaError
 from ledger.execution import Action, Call, decoded, member_of
 from ledger.membership import Member, Role, member_state_key
@@ -74,7 +75,7 @@ def genesis(call: Call) -> None:
 
     Only the genesis block (height 0) may run this; every founding member signs.
     """
-    exact_args(call, {"members", "policies"})
+    exact_args(call, {"members", "policies"}, frozenset({"nodes"}))
     require(call.block.height == 0, "the consortium is founded only in the genesis block")
     members = [Member.from_json(m) for m in _member_list(call.args["members"])]
     require(
@@ -84,7 +85,22 @@ def genesis(call: Call) -> None:
         call.authorise(member.uscc, "every founding member signs the genesis")
         call.state.put(member_state_key(member.uscc), member.to_json())
     _write_policies(call, call.args["policies"])
-    call.emit({"type": "genesis", "members": [m.uscc for m in members]})
+    event: dict[str, Any] = {"type": "genesis", "members": [m.uscc for m in members]}
+    if "nodes" in call.args:
+        event["nodes"] = _register_nodes(call, call.args["nodes"], {m.uscc for m in members})
+    call.emit(event)
+
+
+def _register_nodes(call: Call, value: Any, members: set[str]) -> list[str]:
+    """Record the consortium's nodes (id, organisation, attestation key)."""
+    if not isinstance(value, list):
+        raise SchemaError("nodes must be a list of node records")
+    nodes = [NodeInfo.from_json(n) for n in value]
+    require(len({n.id for n in nodes}) == len(nodes), "each node id is registered once")
+    for node in nodes:
+        require(node.org in members, "a node is run by a member organisation")
+        call.state.put(node_state_key(node.id), node.to_json())
+    return [n.id for n in nodes]
 
 
 def _member_list(value: Any) -> list[Any]:

@@ -36,6 +36,7 @@ class Domain(Enum):
     BLOCK_HEADER = b"receivables-ledger/v1/block-header\n"
     REQUEST = b"receivables-ledger/v1/request\n"
     CHECKPOINT = b"receivables-ledger/v1/checkpoint\n"
+    ATTESTATION = b"receivables-ledger/v1/attestation\n"
 
 
 def sha256(data: bytes) -> bytes:

@@ -7,11 +7,12 @@ same block 0 from it, so the genesis block hash identifies the consortium.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ledger.attestation import NodeInfo
 from ledger.block import GENESIS_PREV_HASH, BlockHeader, TxResult, result_root, tx_root
 from ledger.canonical import JSONValue
 from ledger.crypto import PrivateKey
@@ -53,12 +54,16 @@ class Genesis:
 
 def make_genesis(
     chain_id: str, time: datetime, members: Mapping[str, tuple[Member, PrivateKey]],
-    policies: Mapping[str, Any],
+    policies: Mapping[str, Any], nodes: Sequence[NodeInfo] = (),
 ) -> Genesis:
-    """Build and self-sign a genesis for `members` (uscc -> (member, key))."""
+    """Build and self-sign a genesis for `members` (uscc -> (member, key)) and their nodes."""
+    args: dict[str, Any] = {"members": [m.to_json() for m, _ in members.values()],
+                            "policies": dict(policies)}
+    if nodes:
+        args["nodes"] = [n.to_json() for n in nodes]
     body = TxBody(
         chain_id=chain_id, contract="registry", action="genesis",
-        args={"members": [m.to_json() for m, _ in members.values()], "policies": dict(policies)},
+        args=args,
         signers=tuple(members), nonce=GENESIS_NONCE,
         not_before=format_timestamp(time), not_after=format_timestamp(time + timedelta(days=1)),
     )

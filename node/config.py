@@ -23,6 +23,7 @@ class NodeConfig:
     database_url: str = "sqlite:///ledger-node.db"
     orderer_path: Path | None = None  # embedded orderer log; None: in memory
     etcd_endpoints: str = ""  # comma-separated etcd URLs: order through the network instead
+    node_key_path: Path | None = None  # this node's attestation key (hex seed); network only
     node_id: str = "node-1"
     host: str = "127.0.0.1"
     port: int = 8600

@@ -18,7 +18,7 @@ from typing import Any
 
 from contracts import CONTRACTS
 from ledger.canonical import JSONValue, parse_json
-from ledger.crypto import Domain
+from ledger.crypto import Domain, PrivateKey
 from ledger.errors import (
     LedgerError,
     ReplayError,
@@ -30,6 +30,7 @@ from ledger.execution import Executor, member_of
 from ledger.genesis import Genesis
 from ledger.membership import Member
 from ledger.tx import Envelope, parse_envelope
+from node.attest import Attestor, Finality
 from node.chain import Chain, CommittedTx, SignatureCache, SimulationFailed
 from node.clock import Clock, SystemClock, timestamp
 from node.config import NodeConfig
@@ -97,6 +98,15 @@ def _set_once(future: asyncio.Future[Any], result: Any) -> None:
         future.set_result(result)
 
 
+def read_node_key(path: Path) -> PrivateKey:
+    """Read a node's attestation key: a file holding the 32-byte seed in hex."""
+    text = path.read_text(encoding="ascii").strip()
+    try:
+        return PrivateKey(bytes.fromhex(text))
+    except (ValueError, LedgerError) as exc:
+        raise LedgerError(f"{path} does not hold a 32-byte hex node key") from exc
+
+
 def _own_orderer(config: NodeConfig, chain_id: str) -> Orderer:
     """The etcd cluster when endpoints are configured, else the embedded log."""
     if config.etcd_endpoints:
@@ -127,9 +137,28 @@ class NodeService:
             max_txs=config.batch_max_txs, max_wait_ms=config.batch_max_wait_ms,
         )
         self.waiters = Waiters()
+        self.finality: Finality | None = None
+        self.attestor: Attestor | None = None
+        self._setup_attestation()
         self._submit_lock = threading.Lock()
         self._stop = threading.Event()
         self._committer = threading.Thread(target=self._commit_loop, name="committer", daemon=True)
+
+    def _setup_attestation(self) -> None:
+        """On a network node, follow attestations; with a node key, also attest."""
+        etcd = getattr(self.orderer, "etcd", None)
+        if etcd is None:
+            return
+        self.finality = Finality(self.chain, self.store)
+        if self.config.node_key_path is not None:
+            key = read_node_key(self.config.node_key_path)
+            self.attestor = Attestor(self.chain, self.store, self.finality, etcd,
+                                     self.config.node_id, key)
+
+    @property
+    def final_height(self) -> int:
+        """Return the height up to which blocks are final (committed, on a single node)."""
+        return self.chain.head.height if self.finality is None else self.finality.final_height
 
     # -- life cycle -----------------------------------------------------------
 
@@ -138,12 +167,16 @@ class NodeService:
         if self.config.verifier_processes != 0:
             workers = self.config.verifier_processes
             self.verifier = VerifierPool(workers if workers > 0 else None)
+        if self.attestor is not None:
+            self.attestor.start()
         self.mempool.start()
         self._committer.start()
 
     def stop(self) -> None:
         """Stop threads and release the database."""
         self.mempool.stop()
+        if self.attestor is not None:
+            self.attestor.stop()
         self._stop.set()
         self._committer.join(timeout=10)
         if self._owns_orderer:
@@ -162,12 +195,25 @@ class NodeService:
 
     def catch_up(self, wait_s: float = 0.0) -> int:
         """Apply every ordered batch not yet committed; return how many blocks were made."""
+        if self._diverged():
+            self._stop.wait(wait_s)
+            return 0
         batches = self.orderer.read(self.chain.head.position, limit=16, wait_s=wait_s)
         for batch in batches:
+            if self._diverged():
+                return 0
             committed = self.chain.apply_batch(batch)
             self.mempool.committed(c.tx_id for c in committed)
             self.waiters.resolve(committed)
+            if self.attestor is not None:
+                self.attestor.block_committed()
+        if self.finality is not None:
+            self.finality.advance()
         return len(batches)
+
+    def _diverged(self) -> bool:
+        """Whether a quorum contradicted this node: it then commits nothing more."""
+        return self.finality is not None and self.finality.divergence is not None
 
     # -- submission -----------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +17,8 @@ import uvicorn
 from client.keystore import Identity
 from client.launcher import free_port
 from client.participant import Participant
+from ledger.attestation import NodeInfo
+from ledger.crypto import PrivateKey, sha256
 from ledger.genesis import make_genesis
 from node.app import create_app
 from node.clock import ManualClock
@@ -26,10 +28,11 @@ from tests.builders import START, Org, make_orgs
 
 
 def write_genesis(path: Path, orgs: dict[str, Org], policies: dict[str, Any] | None = None,
-                  chain_id: str = "test-chain", start: datetime = START) -> None:
-    """Write a genesis file founding `orgs`."""
+                  chain_id: str = "test-chain", start: datetime = START,
+                  nodes: Sequence[NodeInfo] = ()) -> None:
+    """Write a genesis file founding `orgs` (and registering `nodes`)."""
     members = {o.uscc: (o.member(), o.key) for o in orgs.values()}
-    genesis = make_genesis(chain_id, start, members, policies or {})
+    genesis = make_genesis(chain_id, start, members, policies or {}, nodes)
     path.write_text(json.dumps(genesis.to_json()), encoding="utf-8")
 
 
@@ -51,7 +54,7 @@ class RunningNode:
 @contextmanager
 def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
                  database_url: str | None = None, start: datetime = START,
-                 **settings: Any) -> Iterator[RunningNode]:
+                 nodes: Sequence[NodeInfo] = (), **settings: Any) -> Iterator[RunningNode]:
     """Serve a node on a free port for the duration of the block.
 
     The database and the orderer log live in `tmp`, so a second `running_node`
@@ -59,7 +62,7 @@ def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
     fields (batch_max_wait_ms defaults to 5 here, to keep tests fast).
     """
     orgs = make_orgs()
-    write_genesis(tmp / "genesis.json", orgs, policies, start=start)
+    write_genesis(tmp / "genesis.json", orgs, policies, start=start, nodes=nodes)
     settings = {"batch_max_wait_ms": 5, **settings}
     config = NodeConfig(
         genesis_path=tmp / "genesis.json",
@@ -83,18 +86,40 @@ def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
         thread.join(timeout=10)
 
 
+NODE_ORGS = ("core", "s1", "b1", "auditor")  # who runs the network's nodes, in order
+
+
+def node_key(index: int) -> PrivateKey:
+    """Return the attestation key of network node `index` (1-based), fixed for tests."""
+    return PrivateKey(sha256(f"test node key {index}".encode()))
+
+
+def network_nodes(count: int = 4) -> list[NodeInfo]:
+    """Return the registered nodes node1..node`count`, run by NODE_ORGS in turn."""
+    orgs = make_orgs()
+    return [NodeInfo(f"node{i + 1}", orgs[NODE_ORGS[i % len(NODE_ORGS)]].uscc,
+                     node_key(i + 1).public_key) for i in range(count)]
+
+
 @contextmanager
-def running_network(tmp: Path, etcd_urls: list[str], count: int = 3,
-                    **settings: Any) -> Iterator[list[RunningNode]]:
-    """Serve `count` nodes of one consortium, each with its own database, ordered by etcd."""
+def running_network(tmp: Path, etcd_urls: list[str], count: int = 3, *,
+                    registered: int | None = None, **settings: Any) -> Iterator[list[RunningNode]]:
+    """Serve `count` nodes of one consortium, each with its own database, ordered by etcd.
+
+    `registered` nodes (default: `count`) are in the genesis, each attesting
+    with its key; the first `count` of them run here.
+    """
+    infos = network_nodes(registered or count)
     with ExitStack() as stack:
         nodes = []
         for index in range(count):
             folder = tmp / f"node{index + 1}"
             folder.mkdir(parents=True, exist_ok=True)
+            (folder / "node.key").write_text(node_key(index + 1).seed.hex())
             nodes.append(stack.enter_context(running_node(
                 folder, etcd_endpoints=",".join(etcd_urls), node_id=f"node{index + 1}",
-                verifier_processes=0, **settings)))
+                node_key_path=folder / "node.key", verifier_processes=0, nodes=infos,
+                **settings)))
         yield nodes
 
 

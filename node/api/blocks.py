@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 from fastapi import APIRouter, Path, Query
 
+from ledger.attestation import quorum_size
 from ledger.block import BlockHeader
 from ledger.canonical import JSONValue, parse_json
 from node.api.deps import MAX_INT, Caller, Service, is_auditor, not_found
@@ -50,3 +51,27 @@ def get_block(
     if is_auditor(caller):
         body["transactions"] = [tx_json(row) for row in service.store.block_txs(height)]
     return JSONBody(body)
+
+
+@router.get("/{height}/certificate")
+def get_certificate(
+    service: Service, _caller: Caller, height: int = Path(ge=0, le=MAX_INT)
+) -> JSONBody:
+    """Return the finality certificate of block `height`: the node attestations kept for it.
+
+    The block is final when nodes of a quorum of organisations signed its
+    header hash (`quorum` organisations; `final` says whether this node counts it so).
+    """
+    raw = service.store.block_header(height)
+    if raw is None:
+        raise not_found(f"block {height}")
+    finality = service.finality
+    if finality is None:
+        raise not_found(f"a certificate for block {height} (this node is not on a network)")
+    nodes = finality.nodes()
+    return JSONBody({
+        "height": height, "header_hash": BlockHeader.from_json(parse_json(raw)).hash(),
+        "quorum": quorum_size(nodes.values()), "final": height <= finality.final_height,
+        "attestations": [a.to_json() for a in finality.certificate(height)],
+        "nodes": {n.id: n.org for n in nodes.values()},
+    })

@@ -20,11 +20,21 @@ def health(request: Request) -> JSONBody:
 
 @router.get("/status")
 def status(service: Service, _caller: Caller) -> JSONBody:
-    """Return the chain id, head, log size, node time and pending count."""
+    """Return the chain id, head, final height, log size, node time and pending count.
+
+    `final_height`: on a network, blocks up to it are signed by nodes of a
+    quorum of organisations; on a single node, every committed block.
+    `diverged` holds the evidence if this node computed a block differently
+    from a quorum (it then commits nothing more).
+    """
     head = service.chain.head
+    finality = service.finality
+    divergence = finality.divergence if finality is not None else None
     return JSONBody({
         "chain_id": service.chain.chain_id, "node_id": service.config.node_id,
         "height": head.height, "head_hash": head.hash(), "log_size": head.log_size,
+        "final_height": service.final_height,
+        "diverged": divergence.to_json() if divergence is not None else None,
         "time": timestamp(service.clock), "pending": len(service.mempool.pending),
     })
 

@@ -90,3 +90,14 @@ class PartyRow(SQLModel, table=True):
     uscc: str = Field(primary_key=True)
     log_index: int = Field(primary_key=True)
     tx_id: str = Field(index=True)
+
+
+class AttestationRow(SQLModel, table=True):
+    """A node's signed statement of the header hash it computed for one block."""
+
+    __tablename__ = "attestations"
+
+    height: int = Field(primary_key=True)
+    node_id: str = Field(primary_key=True)
+    header_hash: str
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

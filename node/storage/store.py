@@ -18,7 +18,15 @@ from sqlalchemy import Engine, Table, create_engine, delete, event, func, select
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
-from node.storage.models import BlockRow, NonceRow, NoteRow, PartyRow, StateRow, TxRow
+from node.storage.models import (
+    AttestationRow,
+    BlockRow,
+    NonceRow,
+    NoteRow,
+    PartyRow,
+    StateRow,
+    TxRow,
+)
 
 IN_CHUNK = 500
 SQLITE_CACHE_KIB = 256 * 1024
@@ -28,6 +36,7 @@ NONCES: Table = NonceRow.__table__  # type: ignore[attr-defined]
 STATE: Table = StateRow.__table__  # type: ignore[attr-defined]
 NOTES: Table = NoteRow.__table__  # type: ignore[attr-defined]
 PARTIES: Table = PartyRow.__table__  # type: ignore[attr-defined]
+ATTESTATIONS: Table = AttestationRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,30 @@ class Store:
         """Return the height of the last committed block, or None for an empty chain."""
         with self.engine.connect() as conn:
             return conn.execute(select(func.max(BLOCKS.c.height))).scalar()
+
+    def add_attestations(self, rows: Sequence[tuple[int, str, str, bytes]]) -> None:
+        """Keep attestations (height, node id, header hash, signature); repeats are ignored."""
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            known = {(h, n) for h, n in conn.execute(
+                select(ATTESTATIONS.c.height, ATTESTATIONS.c.node_id).where(
+                    ATTESTATIONS.c.height.in_(sorted({r[0] for r in rows}))))}
+            fresh = {(r[0], r[1]): r for r in rows if (r[0], r[1]) not in known}
+            if fresh:
+                conn.execute(ATTESTATIONS.insert(), [
+                    {"height": h, "node_id": n, "header_hash": x, "signature": s}
+                    for h, n, x, s in fresh.values()])
+
+    def attestations(self, start: int, end: int) -> list[tuple[int, str, str, bytes]]:
+        """Return the attestations for heights start..end inclusive, by height and node."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(ATTESTATIONS.c.height, ATTESTATIONS.c.node_id,
+                       ATTESTATIONS.c.header_hash, ATTESTATIONS.c.signature)
+                .where(ATTESTATIONS.c.height >= start, ATTESTATIONS.c.height <= end)
+                .order_by(ATTESTATIONS.c.height, ATTESTATIONS.c.node_id)).all()
+        return [(int(h), str(n), str(x), bytes(s)) for h, n, x, s in rows]
 
     def block_header(self, height: int) -> bytes | None:
         """Return the canonical header bytes of block `height`, or None."""

@@ -83,3 +83,73 @@ def test_one_note_spent_through_two_nodes_at_once_has_one_winner_everywhere(
             loser = node.service.store.tx(spends[valid.index(False)][1].tx_id)
             assert loser is not None
             assert loser.reason == "the note is active (not spent, settled or void)"
+
+
+def _wait_final(nodes: list[RunningNode], height: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while min(n.service.final_height for n in nodes) < height:
+        assert time.monotonic() < deadline, [n.service.final_height for n in nodes]
+        time.sleep(0.05)
+
+
+def test_every_block_gets_a_finality_certificate_from_a_quorum(
+    tmp_path: Path, etcd_members: list[Any]
+) -> None:
+    from ledger.attestation import Attestation, check_attestation
+
+    with running_network(tmp_path, [m.client_url for m in etcd_members]) as nodes:
+        line = grant_line(nodes[0])
+        issue_accepted(nodes[1], line, "s1")
+        height = _same_everywhere(nodes)
+        _wait_final(nodes, height)
+        auditor = nodes[2].participant("auditor")
+        registered = {n.id: n for n in nodes[0].service.finality.nodes().values()}  # type: ignore[union-attr]
+        for h in range(1, height + 1):
+            cert = auditor.node.get(f"/v1/blocks/{h}/certificate")
+            assert cert["final"] is True and cert["quorum"] == 2  # 3 organisations run nodes
+            signed = [Attestation.from_json(a) for a in cert["attestations"]]
+            for att in signed:
+                check_attestation(att, registered, "test-chain")
+                assert att.header_hash == cert["header_hash"]
+            assert len({registered[a.node_id].org for a in signed}) >= cert["quorum"]
+        status = auditor.status()
+        assert status["final_height"] >= height and status["diverged"] is None
+
+
+def test_a_node_that_a_quorum_contradicts_stops_and_shows_the_evidence(
+    tmp_path: Path, etcd_members: list[Any]
+) -> None:
+    """Four nodes are registered; one runs here, the test signs for the other three."""
+    from ledger.attestation import attest
+    from ledger.canonical import canonical_bytes
+    from node.etcd import EtcdClient
+    from tests.nodes import node_key
+
+    with running_network(tmp_path, [m.client_url for m in etcd_members], count=1,
+                         registered=4) as nodes:
+        node = nodes[0]
+        grant_line(node)
+        height = node.service.chain.head.height
+        etcd = EtcdClient([m.client_url for m in etcd_members])
+        forged = "ab" * 32
+        for index in (2, 3, 4):  # three organisations' nodes sign another header hash
+            att = attest(node_key(index), "test-chain", height, forged, f"node{index}")
+            etcd.put_if_absent(f"/ledger/test-chain/attest/{height:012d}/node{index}".encode(),
+                               canonical_bytes(att.to_json()))
+        deadline = time.monotonic() + 20
+        while node.participant("auditor").status()["diverged"] is None:
+            assert time.monotonic() < deadline, "the divergence was not detected"
+            time.sleep(0.05)
+        evidence = node.participant("auditor").status()["diverged"]
+        assert evidence["height"] == height and evidence["quorum_header_hash"] == forged
+        assert evidence["own_header_hash"] == node.service.chain.head.hash()
+        assert len(evidence["attestations"]) == 3
+        # it commits nothing more: a valid transaction is accepted but not applied
+        bank, core = node.participant("b1"), node.participant("core")
+        line = core.cosign(bank.propose_credit_line(core=core.uscc, limit=FACE, currency="CNY",
+                                                    expiry_date="2026-12-31"))
+        bank.submit([line.envelope()], wait=False)
+        time.sleep(1.0)
+        assert node.service.chain.head.height == height
+        assert node.service.final_height < height
+        etcd.close()

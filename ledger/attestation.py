@@ -1,0 +1,131 @@
+"""Block attestations: a node's signature over a header it computed, and finality.
+
+Every node executes every block itself and signs the hash of the header it
+computed.  A block is final when nodes of more than half of the
+organisations that run nodes have signed the same header hash: no single
+operator can then rewrite it, and a node that computed something else is
+shown to be wrong by the signed evidence.  The nodes and their keys are
+registered on chain (`node/<id>` in state), bound to an organisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.canonical import JSONValue, canonical_bytes
+from ledger.crypto import Domain, PrivateKey, PublicKey, b64decode, b64encode
+from ledger.errors import SchemaError, SignatureError
+
+NODE_PREFIX = "node/"
+
+
+def node_state_key(node_id: str) -> str:
+    """Return the state key of a registered node."""
+    return NODE_PREFIX + node_id
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A consortium node: its id, the organisation that runs it, its signing key."""
+
+    id: str
+    org: str
+    public_key: PublicKey
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """Return the node record as stored in state and genesis."""
+        return {"id": self.id, "org": self.org, "public_key": self.public_key.hex()}
+
+    @classmethod
+    def from_json(cls, value: Any) -> NodeInfo:
+        """Parse a node record; raise SchemaError if malformed."""
+        if not isinstance(value, dict) or set(value) != {"id", "org", "public_key"}:
+            raise SchemaError("a node record has exactly id, org and public_key")
+        if not all(isinstance(value[k], str) and value[k] for k in ("id", "org")):
+            raise SchemaError("a node's id and org are non-empty strings")
+        if len(value["id"]) > 64 or not value["id"].isascii() or "/" in value["id"]:
+            raise SchemaError("a node id is at most 64 ASCII characters without '/'")
+        return cls(value["id"], value["org"], PublicKey.from_hex(value["public_key"]))
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """Node `node_id` says: the block at `height` of `chain_id` has header hash `header_hash`."""
+
+    chain_id: str
+    height: int
+    header_hash: str
+    node_id: str
+    signature: bytes
+
+    def message(self) -> bytes:
+        """Return the bytes the node signs."""
+        return attestation_message(self.chain_id, self.height, self.header_hash, self.node_id)
+
+    def verify(self, key: PublicKey) -> None:
+        """Raise SignatureError unless the signature is the node's over this statement."""
+        key.verify(Domain.ATTESTATION, self.message(), self.signature)
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """Return the wire form."""
+        return {"chain_id": self.chain_id, "height": self.height, "hash": self.header_hash,
+                "node": self.node_id, "sig": b64encode(self.signature)}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Attestation:
+        """Parse the wire form; raise SchemaError if malformed."""
+        if not isinstance(value, dict) or set(value) != {"chain_id", "height", "hash", "node",
+                                                         "sig"}:
+            raise SchemaError("an attestation has exactly chain_id, height, hash, node and sig")
+        height = value["height"]
+        if type(height) is not int or height < 0:
+            raise SchemaError("an attestation's height is a non-negative integer")
+        texts = (value["chain_id"], value["hash"], value["node"], value["sig"])
+        if not all(isinstance(t, str) and t for t in texts):
+            raise SchemaError("an attestation's chain_id, hash, node and sig are strings")
+        if len(value["hash"]) != 64 or any(c not in "0123456789abcdef" for c in value["hash"]):
+            raise SchemaError("an attestation's hash is 64 lowercase hex digits")
+        return cls(value["chain_id"], height, value["hash"], value["node"],
+                   b64decode(value["sig"], what="attestation signature"))
+
+
+def attestation_message(chain_id: str, height: int, header_hash: str, node_id: str) -> bytes:
+    """Return the canonical statement a node signs for one block."""
+    return canonical_bytes({"chain_id": chain_id, "hash": header_hash, "height": height,
+                            "node": node_id})
+
+
+def attest(key: PrivateKey, chain_id: str, height: int, header_hash: str,
+           node_id: str) -> Attestation:
+    """Sign the statement that block `height` has header hash `header_hash`."""
+    message = attestation_message(chain_id, height, header_hash, node_id)
+    return Attestation(chain_id, height, header_hash, node_id,
+                       key.sign(Domain.ATTESTATION, message))
+
+
+def quorum_size(nodes: Iterable[NodeInfo]) -> int:
+    """Return how many organisations must agree: more than half of those running nodes."""
+    return len({n.org for n in nodes}) // 2 + 1
+
+
+def check_attestation(att: Attestation, nodes: Mapping[str, NodeInfo], chain_id: str) -> NodeInfo:
+    """Return the attesting node if `att` is a valid attestation; raise otherwise."""
+    if att.chain_id != chain_id:
+        raise SchemaError(f"the attestation is for chain {att.chain_id!r}")
+    node = nodes.get(att.node_id)
+    if node is None:
+        raise SchemaError(f"node {att.node_id!r} is not a registered node")
+    try:
+        att.verify(node.public_key)
+    except SignatureError as exc:
+        raise SignatureError(f"the attestation of node {att.node_id!r} does not verify") from exc
+    return node
+
+
+def agreeing_orgs(attestations: Iterable[Attestation], nodes: Mapping[str, NodeInfo],
+                  header_hash: str) -> set[str]:
+    """Return the organisations with a node that attested `header_hash` (checked attestations)."""
+    return {nodes[a.node_id].org for a in attestations
+            if a.header_hash == header_hash and a.node_id in nodes}

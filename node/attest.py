@@ -1,0 +1,224 @@
+"""Attestation and finality on a network node.
+
+After it commits a block, a registered node signs the header hash it
+computed and publishes the attestation in etcd (under the chain's
+`attest/<height>/<node>` keys, written once).  Every node follows those keys,
+checks each attestation against the nodes registered on chain, keeps it, and
+advances its *final height*: the highest block up to which every block has
+been signed, with the header hash this node computed, by nodes of a quorum
+of organisations.  If a quorum signed a different hash than this node
+computed, the node has diverged: it stops committing and reports the
+evidence (its own header and the quorum's attestations).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.attestation import (
+    NODE_PREFIX,
+    Attestation,
+    NodeInfo,
+    agreeing_orgs,
+    attest,
+    check_attestation,
+    quorum_size,
+)
+from ledger.canonical import canonical_bytes, parse_json
+from ledger.crypto import PrivateKey
+from ledger.errors import LedgerError
+from node.chain import Chain
+from node.etcd import EtcdClient, EtcdUnavailable
+from node.storage.store import Store
+
+log = logging.getLogger(__name__)
+PUBLISH_RETRY_S = 0.5
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Evidence that this node computed a block differently from a quorum."""
+
+    height: int
+    own_hash: str
+    quorum_hash: str
+    attestations: tuple[Attestation, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the evidence as JSON."""
+        return {"height": self.height, "own_header_hash": self.own_hash,
+                "quorum_header_hash": self.quorum_hash,
+                "attestations": [a.to_json() for a in self.attestations]}
+
+
+class Finality:
+    """Attestations received, and the final height they establish (thread-safe)."""
+
+    def __init__(self, chain: Chain, store: Store) -> None:
+        self.chain = chain
+        self.store = store
+        self._lock = threading.Lock()
+        self._by_height: dict[int, dict[str, Attestation]] = defaultdict(dict)
+        self.final_height = 0
+        self.divergence: Divergence | None = None
+        self._load()
+
+    def nodes(self) -> dict[str, NodeInfo]:
+        """Return the registered nodes from the current state."""
+        with self.chain.lock:
+            keys = self.chain.state.keys_with_prefix(NODE_PREFIX)
+            values = [self.chain.state.get(k) for k in keys]
+        infos = [NodeInfo.from_json(v) for v in values]
+        return {n.id: n for n in infos}
+
+    def _load(self) -> None:
+        chain_id = self.chain.chain_id
+        for height, node, header_hash, sig in self.store.attestations(1, self.chain.head.height):
+            self._by_height[height][node] = Attestation(chain_id, height, header_hash, node, sig)
+        self.advance()
+
+    def receive(self, attestations: list[Attestation]) -> None:
+        """Check and keep attestations from the network, then advance finality."""
+        nodes = self.nodes()
+        kept = []
+        for att in attestations:
+            try:
+                check_attestation(att, nodes, self.chain.chain_id)
+            except LedgerError as exc:
+                log.warning("ignoring an attestation: %s", exc)
+                continue
+            kept.append(att)
+        self.store.add_attestations([(a.height, a.node_id, a.header_hash, a.signature)
+                                     for a in kept])
+        with self._lock:
+            for att in kept:
+                self._by_height[att.height].setdefault(att.node_id, att)
+        self.advance()
+
+    def advance(self) -> None:
+        """Move the final height forward over every block a quorum attested as ours."""
+        nodes = self.nodes()
+        if not nodes:
+            return
+        need = quorum_size(nodes.values())
+        with self._lock:
+            while self.final_height < self.chain.head.height:
+                height = self.final_height + 1
+                raw = self.store.block_header(height)
+                if raw is None:
+                    return
+                own = _hash_of(raw)
+                received = list(self._by_height.get(height, {}).values())
+                if len(agreeing_orgs(received, nodes, own)) >= need:
+                    self.final_height = height
+                    continue
+                self._check_divergence(height, own, received, nodes, need)
+                return
+
+    def _check_divergence(self, height: int, own: str, received: list[Attestation],
+                          nodes: dict[str, NodeInfo], need: int) -> None:
+        for other in {a.header_hash for a in received} - {own}:
+            if len(agreeing_orgs(received, nodes, other)) >= need and self.divergence is None:
+                evidence = tuple(a for a in received if a.header_hash == other)
+                self.divergence = Divergence(height, own, other, evidence)
+                log.critical("DIVERGED at height %d: this node computed header %s, a quorum "
+                             "signed %s; evidence: %s", height, own, other,
+                             canonical_bytes(self.divergence.to_json()).decode())
+
+    def certificate(self, height: int) -> list[Attestation]:
+        """Return the attestations kept for block `height`."""
+        with self._lock:
+            return sorted(self._by_height.get(height, {}).values(), key=lambda a: a.node_id)
+
+
+def _hash_of(header_bytes: bytes) -> str:
+    from ledger.block import BlockHeader
+
+    return BlockHeader.from_json(parse_json(header_bytes)).hash()
+
+
+class Attestor:
+    """Publishes this node's attestations and follows everyone's (two threads)."""
+
+    def __init__(self, chain: Chain, store: Store, finality: Finality, etcd: EtcdClient,
+                 node_id: str, key: PrivateKey) -> None:
+        self.chain = chain
+        self.store = store
+        self.finality = finality
+        self.etcd = etcd
+        self.node_id = node_id
+        self.key = key
+        self.prefix = f"/ledger/{chain.chain_id}/attest/".encode()
+        self._published = 0
+        self._wake = threading.Condition()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._publish_loop, name="attest-publish",
+                                          daemon=True),
+                         threading.Thread(target=self._follow_loop, name="attest-follow",
+                                          daemon=True)]
+
+    def start(self) -> None:
+        """Start publishing and following."""
+        registered = self.finality.nodes().get(self.node_id)
+        if registered is None or registered.public_key != self.key.public_key:
+            raise LedgerError(f"node {self.node_id!r} is not registered on chain with this "
+                              "node key, so its attestations would not count")
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Stop both threads."""
+        self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
+
+    def block_committed(self) -> None:
+        """Tell the publisher a new block exists."""
+        with self._wake:
+            self._wake.notify_all()
+
+    def _publish_loop(self) -> None:
+        own = [h for h, n, _x, _s in self.store.attestations(1, self.chain.head.height)
+               if n == self.node_id]
+        self._published = max(own, default=0)
+        while not self._stop.is_set():
+            head = self.chain.head.height
+            if self._published >= head:
+                with self._wake:
+                    self._wake.wait(timeout=0.5)
+                continue
+            try:
+                self._publish(self._published + 1)
+            except (EtcdUnavailable, OSError) as exc:
+                log.warning("publishing an attestation failed (%s); will retry", exc)
+                self._stop.wait(PUBLISH_RETRY_S)
+
+    def _publish(self, height: int) -> None:
+        raw = self.store.block_header(height)
+        if raw is None:
+            return
+        att = attest(self.key, self.chain.chain_id, height, _hash_of(raw), self.node_id)
+        key = self.prefix + f"{height:012d}/{self.node_id}".encode()
+        self.etcd.put_if_absent(key, canonical_bytes(att.to_json()))
+        self._published = height
+
+    def _follow_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for events in self.etcd.watch_prefix(self.prefix, 1, self._stop):
+                    parsed = [_parse(kv.value) for kv in events]
+                    self.finality.receive([a for a in parsed if a is not None])
+            except Exception:  # keep following; a bad value never stops finality
+                log.exception("following attestations failed; restarting the watch")
+                self._stop.wait(PUBLISH_RETRY_S)
+
+
+def _parse(value: bytes) -> Attestation | None:
+    try:
+        return Attestation.from_json(parse_json(value))
+    except LedgerError:
+        return None
