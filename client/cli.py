@@ -32,10 +32,13 @@ keys_app = typer.Typer(help="Organisation keys.", no_args_is_help=True)
 consortium_app = typer.Typer(help="Consortium set-up.", no_args_is_help=True)
 node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
 finance_app = typer.Typer(help="Financing (discount / factoring).", no_args_is_help=True)
+network_app = typer.Typer(help="A local consortium network (etcd + four nodes).",
+                          no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(consortium_app, name="consortium")
 app.add_typer(node_app, name="node")
 app.add_typer(finance_app, name="finance")
+app.add_typer(network_app, name="network")
 console = Console()
 err = Console(stderr=True)
 
@@ -151,6 +154,46 @@ def node_start(
         parse_timestamp(manual_clock, what="--manual-clock")
         args += ["--manual-clock", manual_clock]
     os.execv(sys.executable, args)
+
+
+@network_app.command("up")
+def network_up(
+    directory: Annotated[Path, typer.Option("--dir", help="directory for the network's files")],
+) -> None:
+    """Start a local network: a 3-member etcd cluster and four nodes, each with its own database."""
+    from client.network import NetworkError
+    from client.network import network_up as up
+
+    password = Settings.password or typer.prompt("password for the keystores", hide_input=True,
+                                                 confirmation_prompt=True)
+    try:
+        description = up(directory, password)
+    except (NetworkError, RuntimeError, OSError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    lines = [f"network {description['chain_id']} up in {directory}"]
+    lines += [f"  etcd {m['name']}: {m['client_url']}" for m in description["etcd"]]
+    lines += [f"  node {n['node_id']}: {n['url']}  (log {n['log_path']})"
+              for n in description["nodes"]]
+    lines.append(f"stop it with: ledger network down --dir {directory}")
+    show(description, "\n".join(lines))
+
+
+@network_app.command("down")
+def network_down(
+    directory: Annotated[Path, typer.Option("--dir", help="the directory given to `up`")],
+) -> None:
+    """Stop exactly the processes `ledger network up` started from this directory."""
+    from client.network import NetworkError
+    from client.network import network_down as down
+
+    try:
+        stopped = down(directory)
+    except NetworkError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    show({"stopped": stopped}, "\n".join(["stopped:", *(f"  {s}" for s in stopped)])
+         if stopped else "nothing was running")
 
 
 # -- business actions ----------------------------------------------------------------

@@ -8,6 +8,7 @@ settings file, and records the layout in `consortium.json`.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from client.keystore import Identity, generate_key, load_keystore, save_keystore
+from ledger.attestation import NodeInfo
 from ledger.genesis import make_genesis
 from ledger.membership import USCC_ALPHABET, Member, Role, make_uscc
 
@@ -41,6 +43,22 @@ DEFAULT_CAST: tuple[OrgSpec, ...] = (
     OrgSpec("浦发银行苏州分行 (Bank B)", (Role.BANK,), alias="bank_b"),
     OrgSpec("立信会计师事务所 (Auditor)", (Role.AUDITOR,), alias="auditor"),
 )
+
+
+def node_id_of(alias: str) -> str:
+    """Return the node id of the node run by organisation `alias`."""
+    return f"node-{alias}"
+
+
+def _node_key(directory: Path, alias: str, uscc: str) -> NodeInfo:
+    """Write a fresh attestation key for `alias`'s node; return its registration."""
+    key = generate_key()
+    path = directory / "nodes" / f"{alias}.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as out:
+        out.write(key.seed.hex() + "\n")
+    return NodeInfo(node_id_of(alias), uscc, key.public_key)
 
 
 def random_uscc() -> str:
@@ -81,11 +99,13 @@ class Consortium:
 def init_consortium(
     directory: Path, *, password: str, chain_id: str, genesis_time: datetime,
     cast: Sequence[OrgSpec] = DEFAULT_CAST, policies: Mapping[str, Any] | None = None,
-    port: int = 8600,
+    port: int = 8600, node_orgs: Sequence[str] = (),
 ) -> Consortium:
     """Create keys, keystores, genesis and node settings for a new consortium in `directory`.
 
-    Refuses to overwrite an existing consortium.
+    Each alias in `node_orgs` runs a network node `node-<alias>`: it gets an
+    attestation key in `nodes/<alias>.key` (readable by its owner only) and
+    is registered in the genesis.  Refuses to overwrite an existing consortium.
     """
     directory = directory.resolve()  # node.toml must work from any working directory
     if (directory / "consortium.json").exists():
@@ -101,7 +121,8 @@ def init_consortium(
         members[identity.uscc] = (member, identity.key)
         orgs[alias] = {"uscc": identity.uscc, "name": spec.name,
                        "roles": [r.value for r in spec.roles]}
-    genesis = make_genesis(chain_id, genesis_time, members, policies or {})
+    nodes = [_node_key(directory, alias, orgs[alias]["uscc"]) for alias in node_orgs]
+    genesis = make_genesis(chain_id, genesis_time, members, policies or {}, nodes)
     (directory / "genesis.json").write_text(json.dumps(genesis.to_json(), indent=1,
                                                        ensure_ascii=False), encoding="utf-8")
     (directory / "node.toml").write_text(

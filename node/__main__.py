@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--etcd", dest="etcd_endpoints",
                        help="comma-separated etcd client URLs: order through the network")
     serve.add_argument("--node-id", dest="node_id")
+    serve.add_argument("--node-key", type=Path, dest="node_key_path",
+                       help="file holding this node's attestation key (hex seed)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--manual-clock", metavar="TIMESTAMP",
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     overrides = {k: getattr(args, k) for k in
                  ("genesis_path", "database_url", "orderer_path", "etcd_endpoints", "node_id",
-                  "host", "port")}
+                  "node_key_path", "host", "port")}
     try:
         config = NodeConfig.load(args.config, **overrides)
     except (ValueError, OSError) as exc:

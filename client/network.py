@@ -1,0 +1,138 @@
+"""`ledger network up/down`: a whole local consortium network on loopback.
+
+`up` creates a consortium (the demo's cast, with nodes for the core
+enterprise, a supplier, a bank and the auditor), starts a 3-member etcd
+cluster and one node per node-running organisation (each with its own
+SQLite database, attesting with its own key), and records every process in
+`network.json`.  `down` stops exactly those processes, by PID, after
+checking each PID still belongs to what `up` started.  Processes run in
+their own sessions, so they outlive the command that started them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from client.consortium import Consortium, init_consortium, node_id_of
+from client.etcd_cluster import (
+    EtcdMember,
+    restart_member,
+    start_etcd_cluster,
+    stop_members,
+    stop_pid,
+    wait_for_leader,
+)
+from client.launcher import start_node
+
+NETWORK_FILE = "network.json"
+NODE_ORGS = ("core", "tier1", "bank_a", "auditor")
+
+
+class NetworkError(RuntimeError):
+    """A network cannot be started or stopped as asked."""
+
+
+@dataclass(frozen=True)
+class NodeEntry:
+    """A node process of the network."""
+
+    alias: str
+    node_id: str
+    url: str
+    pid: int
+    database: str
+    log_path: str
+
+
+def network_up(directory: Path, password: str) -> dict[str, Any]:
+    """Create (first time) and start a local network in `directory`; return its description."""
+    directory = directory.resolve()
+    described = directory / NETWORK_FILE
+    previous = json.loads(described.read_text()) if described.exists() else None
+    if previous is not None and any_running(previous):
+        raise NetworkError(f"a network is already running from {directory} "
+                           f"(stop it with: ledger network down --dir {directory})")
+    consortium_dir = directory / "consortium"
+    if (consortium_dir / "consortium.json").exists():
+        consortium = Consortium.open(consortium_dir)
+    else:
+        consortium = init_consortium(
+            consortium_dir, password=password, chain_id="receivables-network",
+            genesis_time=datetime.now(UTC).replace(microsecond=0), node_orgs=NODE_ORGS)
+    members: list[EtcdMember] = []
+    nodes: list[NodeEntry] = []
+    try:
+        if previous is None:
+            members = start_etcd_cluster(directory / "etcd", 3, detach=True)
+        else:  # the same members and ports again, from their data directories
+            members = [restart_member(EtcdMember(**m), detach=True) for m in previous["etcd"]]
+            wait_for_leader([m.client_url for m in members])
+        endpoints = ",".join(m.client_url for m in members)
+        ports = {n["alias"]: int(n["url"].rsplit(":", 1)[1])
+                 for n in (previous or {}).get("nodes", [])}
+        for alias in NODE_ORGS:
+            nodes.append(_start_network_node(directory, consortium, alias, endpoints,
+                                             ports.get(alias)))
+    except Exception:
+        for entry in nodes:
+            stop_pid(entry.pid, entry.database)
+        stop_members(members)
+        raise
+    description = {
+        "chain_id": consortium.chain_id, "consortium": str(consortium_dir),
+        "etcd": [m.to_json() for m in members],
+        "nodes": [entry.__dict__ for entry in nodes],
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    described.write_text(json.dumps(description, indent=2), encoding="utf-8")
+    return description
+
+
+def _start_network_node(directory: Path, consortium: Consortium, alias: str,
+                        endpoints: str, port: int | None) -> NodeEntry:
+    folder = directory / "nodes" / alias
+    folder.mkdir(parents=True, exist_ok=True)
+    database = f"sqlite:///{folder / 'node.db'}"
+    node_id = node_id_of(alias)
+    process = start_node(
+        genesis=consortium.genesis_path, database_url=database, etcd=endpoints,
+        log_path=folder / "node.log", node_id=node_id, detach=True, port=port,
+        extra=("--node-key", str(consortium.directory / "nodes" / f"{alias}.key")))
+    return NodeEntry(alias, node_id, process.url, process.process.pid, str(folder / "node.db"),
+                     str(folder / "node.log"))
+
+
+def any_running(description: dict[str, Any]) -> bool:
+    """Return whether any process a network description names is still running."""
+    from client.etcd_cluster import process_is
+
+    return (any(process_is(n["pid"], n["database"]) for n in description.get("nodes", []))
+            or any(process_is(m["pid"], m["data_dir"]) for m in description.get("etcd", [])))
+
+
+def network_down(directory: Path) -> list[str]:
+    """Stop every process `network_up` started from `directory`; return what was stopped."""
+    described = directory.resolve() / NETWORK_FILE
+    if not described.exists():
+        raise NetworkError(f"no network was started from {directory} (no {NETWORK_FILE})")
+    description = json.loads(described.read_text(encoding="utf-8"))
+    stopped = []
+    for node in description.get("nodes", []):
+        if stop_pid(node["pid"], node["database"]):
+            stopped.append(f"node {node['node_id']} (pid {node['pid']})")
+    for member in description.get("etcd", []):
+        if stop_pid(member["pid"], member["data_dir"]):
+            stopped.append(f"etcd member {member['name']} (pid {member['pid']})")
+    return stopped
+
+
+def network_urls(directory: Path) -> list[str]:
+    """Return the node URLs of the network started from `directory`."""
+    described = directory.resolve() / NETWORK_FILE
+    if not described.exists():
+        raise NetworkError(f"no network was started from {directory} (no {NETWORK_FILE})")
+    return [n["url"] for n in json.loads(described.read_text(encoding="utf-8"))["nodes"]]
