@@ -20,6 +20,7 @@ from typing import Any
 from client.consortium import Consortium, init_consortium, node_id_of
 from client.etcd_cluster import (
     EtcdMember,
+    process_is,
     restart_member,
     start_etcd_cluster,
     stop_members,
@@ -108,8 +109,6 @@ def _start_network_node(directory: Path, consortium: Consortium, alias: str,
 
 def any_running(description: dict[str, Any]) -> bool:
     """Return whether any process a network description names is still running."""
-    from client.etcd_cluster import process_is
-
     return (any(process_is(n["pid"], n["database"]) for n in description.get("nodes", []))
             or any(process_is(m["pid"], m["data_dir"]) for m in description.get("etcd", [])))
 

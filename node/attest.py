@@ -28,6 +28,7 @@ from ledger.attestation import (
     check_attestation,
     quorum_size,
 )
+from ledger.block import BlockHeader
 from ledger.canonical import canonical_bytes, parse_json
 from ledger.crypto import PrivateKey
 from ledger.errors import LedgerError
@@ -63,6 +64,7 @@ class Finality:
         self.store = store
         self._lock = threading.Lock()
         self._by_height: dict[int, dict[str, Attestation]] = defaultdict(dict)
+        self._own_hashes: dict[int, str] = {}  # this node's header hashes above final_height
         self.final_height = 0
         self.divergence: Divergence | None = None
         self._load()
@@ -108,16 +110,31 @@ class Finality:
         with self._lock:
             while self.final_height < self.chain.head.height:
                 height = self.final_height + 1
-                raw = self.store.block_header(height)
-                if raw is None:
+                own = self._own_hash(height)
+                if own is None:
                     return
-                own = _hash_of(raw)
                 received = list(self._by_height.get(height, {}).values())
                 if len(agreeing_orgs(received, nodes, own)) >= need:
                     self.final_height = height
+                    self._own_hashes.pop(height, None)
                     continue
                 self._check_divergence(height, own, received, nodes, need)
                 return
+
+    def _own_hash(self, height: int) -> str | None:
+        """Return the hash of the header this node computed at `height` (read once)."""
+        if height not in self._own_hashes:
+            raw = self.store.block_header(height)
+            if raw is None:
+                return None
+            self._own_hashes[height] = _hash_of(raw)
+        return self._own_hashes[height]
+
+    def last_attested_by(self, node_id: str) -> int:
+        """Return the highest height with a kept attestation from `node_id` (0 if none)."""
+        with self._lock:
+            return max((h for h, by_node in self._by_height.items() if node_id in by_node),
+                       default=0)
 
     def _check_divergence(self, height: int, own: str, received: list[Attestation],
                           nodes: dict[str, NodeInfo], need: int) -> None:
@@ -136,8 +153,6 @@ class Finality:
 
 
 def _hash_of(header_bytes: bytes) -> str:
-    from ledger.block import BlockHeader
-
     return BlockHeader.from_json(parse_json(header_bytes)).hash()
 
 
@@ -182,9 +197,7 @@ class Attestor:
             self._wake.notify_all()
 
     def _publish_loop(self) -> None:
-        own = [h for h, n, _x, _s in self.store.attestations(1, self.chain.head.height)
-               if n == self.node_id]
-        self._published = max(own, default=0)
+        self._published = self.finality.last_attested_by(self.node_id)
         while not self._stop.is_set():
             head = self.chain.head.height
             if self._published >= head:

@@ -122,31 +122,6 @@ class EtcdClient:
             raise EtcdUnavailable(f"etcd returned no value for existing key {key!r}")
         return False, int(kvs[0]["create_revision"])
 
-    def put(self, key: bytes, value: bytes) -> int:
-        """Write `key`; return the revision of the write."""
-        reply = self.call("/v3/kv/put", {"key": _b64(key), "value": _b64(value)})
-        return int(reply["header"]["revision"])
-
-    def range_prefix(self, prefix: bytes, *, limit: int = 0) -> tuple[list[KeyValue], int]:
-        """Return the keys under `prefix` (in key order) and the store's revision."""
-        body: dict[str, Any] = {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix))}
-        if limit:
-            body["limit"] = str(limit)
-        reply = self.call("/v3/kv/range", body)
-        return [_kv(k) for k in reply.get("kvs", [])], int(reply["header"]["revision"])
-
-    def delete_range(self, key: bytes, end: bytes) -> None:
-        """Delete the keys in [key, end)."""
-        self.call("/v3/kv/deleterange", {"key": _b64(key), "range_end": _b64(end)})
-
-    def compact(self, revision: int) -> None:
-        """Discard history before `revision` (physical compaction)."""
-        self.call("/v3/kv/compaction", {"revision": str(revision), "physical": True})
-
-    def status(self) -> dict[str, Any]:
-        """Return the status of the first member that answers."""
-        return self.call("/v3/maintenance/status", {})
-
     # -- watches --------------------------------------------------------------
 
     def watch_prefix(self, prefix: bytes, start_revision: int,

@@ -120,7 +120,7 @@ class Mempool:
             "time": timestamp(self._clock),
             "txs": [e.to_json() for e in envelopes],
         })
-        limit = getattr(self._orderer, "max_batch_bytes", None)
+        limit = self._orderer.max_batch_bytes
         if limit is not None and len(data) > limit and len(envelopes) > 1:
             half = len(envelopes) // 2
             self._send(envelopes[:half])

@@ -28,6 +28,9 @@ class OrderedBatch:
 class Orderer(Protocol):
     """The ordering service as the node sees it."""
 
+    max_batch_bytes: int | None
+    """The largest batch the engine accepts, or None for no limit."""
+
     def append(self, data: bytes) -> int:
         """Append a batch and return its position."""
 
@@ -40,6 +43,8 @@ class Orderer(Protocol):
 
 class EmbeddedOrderer:
     """A durable, in-process total order backed by SQLite (or memory when path is None)."""
+
+    max_batch_bytes: int | None = None
 
     def __init__(self, path: Path | None = None) -> None:
         self._lock = threading.Condition()

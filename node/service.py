@@ -36,6 +36,7 @@ from node.clock import Clock, SystemClock, timestamp
 from node.config import NodeConfig
 from node.mempool import Mempool
 from node.ordering import EmbeddedOrderer, Orderer
+from node.ordering_etcd import EtcdOrderer
 from node.storage.store import Store
 from node.verify import VerifierPool
 
@@ -110,8 +111,6 @@ def read_node_key(path: Path) -> PrivateKey:
 def _own_orderer(config: NodeConfig, chain_id: str) -> Orderer:
     """The etcd cluster when endpoints are configured, else the embedded log."""
     if config.etcd_endpoints:
-        from node.ordering_etcd import EtcdOrderer
-
         endpoints = [e.strip() for e in config.etcd_endpoints.split(",") if e.strip()]
         return EtcdOrderer(endpoints, chain_id)
     return EmbeddedOrderer(config.orderer_path)
@@ -146,9 +145,9 @@ class NodeService:
 
     def _setup_attestation(self) -> None:
         """On a network node, follow attestations; with a node key, also attest."""
-        etcd = getattr(self.orderer, "etcd", None)
-        if etcd is None:
+        if not isinstance(self.orderer, EtcdOrderer):
             return
+        etcd = self.orderer.etcd
         self.finality = Finality(self.chain, self.store)
         if self.config.node_key_path is not None:
             key = read_node_key(self.config.node_key_path)
