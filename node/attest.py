@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.attestation import (
-    NODE_PREFIX,
     Attestation,
     NodeInfo,
     agreeing_orgs,
@@ -71,11 +70,7 @@ class Finality:
 
     def nodes(self) -> dict[str, NodeInfo]:
         """Return the registered nodes from the current state."""
-        with self.chain.lock:
-            keys = self.chain.state.keys_with_prefix(NODE_PREFIX)
-            values = [self.chain.state.get(k) for k in keys]
-        infos = [NodeInfo.from_json(v) for v in values]
-        return {n.id: n for n in infos}
+        return self.chain.nodes()
 
     def _load(self) -> None:
         chain_id = self.chain.chain_id

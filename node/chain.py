@@ -10,6 +10,7 @@ world state and the Merkle log) advanced, under a lock that simulations share.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -19,6 +20,8 @@ from typing import Any
 import orjson
 
 from contracts.records import KEY_PREFIX, Note
+from ledger.attestation import NODE_PREFIX, NodeInfo
+from ledger.batch import is_signed, open_batch
 from ledger.block import BlockHeader, TxResult, result_root, tx_root
 from ledger.canonical import JSONValue, parse_json, parse_trusted
 from ledger.crypto import PublicKey
@@ -39,6 +42,7 @@ from ledger.tx import Envelope, parse_envelope
 from node.ordering import OrderedBatch
 from node.storage.store import BlockWrite, Store, StoredTx
 
+log = logging.getLogger(__name__)
 NOTE_PREFIX = KEY_PREFIX[Note]
 SIGNATURE_CACHE_SIZE = 200_000
 
@@ -169,12 +173,22 @@ class Chain:
         self.head: BlockHeader
         self.local_envelopes: dict[str, Envelope] = {}
         self.simulations: dict[str, Simulation] = {}
+        self._nodes: dict[str, NodeInfo] | None = None
         self._load()
 
     @property
     def chain_id(self) -> str:
         """Return the consortium's chain id."""
         return self.genesis.chain_id
+
+    def nodes(self) -> dict[str, NodeInfo]:
+        """Return the registered network nodes by id (none for an embedded chain)."""
+        with self.lock:
+            if self._nodes is None:
+                values = [self.state.get(k) for k in self.state.keys_with_prefix(NODE_PREFIX)]
+                infos = [NodeInfo.from_json(v) for v in values]
+                self._nodes = {n.id: n for n in infos}
+            return self._nodes
 
     def _load(self) -> None:
         if self.store.head_height() is None:
@@ -240,12 +254,21 @@ class Chain:
         return self._write_block(header, envelopes, results, overlay, used)
 
     def _decode(self, data: bytes) -> tuple[str, str, list[Envelope]]:
-        """Decode a batch; transactions that do not parse are dropped (deterministically)."""
+        """Decode a batch; transactions that do not parse are dropped (deterministically).
+
+        A chain with registered nodes takes only batches signed by one of
+        them; any other batch becomes an empty block, identically on every
+        node.
+        """
         try:
-            value = orjson.loads(data)
+            signer, body = self._authentic_body(data)
+            value = orjson.loads(body)
             proposer, batch_time, txs = value["proposer"], value["time"], value["txs"]
             parse_timestamp(batch_time)
-        except (orjson.JSONDecodeError, KeyError, TypeError, LedgerError):
+            if signer is not None and (proposer, value["chain_id"]) != (signer, self.chain_id):
+                raise LedgerError(f"the batch signed by {signer} names another proposer or chain")
+        except (orjson.JSONDecodeError, KeyError, TypeError, LedgerError) as exc:
+            log.warning("batch at position %s rejected: %s", self.head.position + 1, exc)
             return "unknown", self.head.time, []
         envelopes = []
         for wire in txs if isinstance(txs, list) else []:
@@ -253,6 +276,18 @@ class Chain:
             if envelope is not None and envelope.body.chain_id == self.chain_id:
                 envelopes.append(envelope)
         return str(proposer), batch_time, envelopes
+
+    def _authentic_body(self, data: bytes) -> tuple[str | None, bytes]:
+        """Return (signing node, body) if the batch is acceptable; raise LedgerError if not."""
+        nodes = self.nodes()
+        if not nodes:  # an embedded chain: one node, no ordering members to distrust
+            return None, open_batch(data).body if is_signed(data) else data
+        batch = open_batch(data)
+        node = nodes.get(batch.node_id)
+        if node is None:
+            raise LedgerError(f"the batch is signed by {batch.node_id!r}, not a registered node")
+        batch.verify(node.public_key)
+        return batch.node_id, batch.body
 
     def _envelope(self, wire: Any) -> Envelope | None:
         body = wire.get("body") if isinstance(wire, dict) else None
@@ -295,6 +330,8 @@ class Chain:
             new_nonces=new_nonces, notes=_note_rows(writes, header.height, hints),
         ))
         with self.lock:
+            if any(key.startswith(NODE_PREFIX) for key in writes):
+                self._nodes = None
             self.state.apply(writes, header.height, hints)
             self.log.extend([tx.leaf_hash for tx in stored])
             self.head = header

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 
 import orjson
 
+from ledger.batch import sign_batch
+from ledger.crypto import PrivateKey
 from ledger.tx import Envelope
 from node.clock import Clock, timestamp
 from node.ordering import Orderer
@@ -29,12 +31,13 @@ class Mempool:
 
     def __init__(
         self, orderer: Orderer, clock: Clock, *, chain_id: str, proposer: str,
-        max_txs: int, max_wait_ms: int,
+        max_txs: int, max_wait_ms: int, node_key: PrivateKey | None = None,
     ) -> None:
         self._orderer = orderer
         self._clock = clock
         self._chain_id = chain_id
         self._proposer = proposer
+        self._node_key = node_key
         self._max_txs = max_txs
         self._max_wait = max_wait_ms / 1000
         self._lock = threading.Condition()
@@ -113,13 +116,15 @@ class Mempool:
             self._oldest = time.monotonic() - self._max_wait
 
     def _send(self, envelopes: list[Envelope]) -> None:
-        """Order `envelopes` as one batch, or as several if the orderer limits batch size."""
+        """Order `envelopes` as one batch (signed with the node key, if any), split if too big."""
         data = orjson.dumps({
             "chain_id": self._chain_id,
             "proposer": self._proposer,
             "time": timestamp(self._clock),
             "txs": [e.to_json() for e in envelopes],
         })
+        if self._node_key is not None:
+            data = sign_batch(data, self._proposer, self._node_key).encode()
         limit = self._orderer.max_batch_bytes
         if limit is not None and len(data) > limit and len(envelopes) > 1:
             half = len(envelopes) // 2

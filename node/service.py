@@ -129,11 +129,13 @@ class NodeService:
         self.signatures = SignatureCache()
         self.chain = Chain(self.store, self.genesis, Executor(CONTRACTS, self.signatures))
         self.verifier: VerifierPool | None = None
+        self.node_key = self._own_node_key()
         self.orderer = orderer or _own_orderer(config, self.chain.chain_id)
         self._owns_orderer = orderer is None
         self.mempool = Mempool(
             self.orderer, self.clock, chain_id=self.chain.chain_id, proposer=config.node_id,
             max_txs=config.batch_max_txs, max_wait_ms=config.batch_max_wait_ms,
+            node_key=self.node_key,
         )
         self.waiters = Waiters()
         self.finality: Finality | None = None
@@ -143,16 +145,36 @@ class NodeService:
         self._stop = threading.Event()
         self._committer = threading.Thread(target=self._commit_loop, name="committer", daemon=True)
 
+    def _own_node_key(self) -> PrivateKey | None:
+        """Read this node's key; on a chain with registered nodes it must match its entry.
+
+        Every node rejects batches not signed by a registered node, so a node
+        that could not sign its batches would accept transactions only to
+        lose them: it refuses to start instead.
+        """
+        path = self.config.node_key_path
+        key = None if path is None else read_node_key(path)
+        nodes = self.chain.nodes()
+        if not nodes:
+            return key
+        node = nodes.get(self.config.node_id)
+        if node is None:
+            raise LedgerError(f"node id {self.config.node_id!r} is not registered on this chain "
+                              f"(registered: {', '.join(sorted(nodes))})")
+        if key is None or key.public_key != node.public_key:
+            raise LedgerError(f"this node needs the key registered for {node.id} "
+                              f"(--node-key): its batches would be rejected otherwise")
+        return key
+
     def _setup_attestation(self) -> None:
         """On a network node, follow attestations; with a node key, also attest."""
         if not isinstance(self.orderer, EtcdOrderer):
             return
         etcd = self.orderer.etcd
         self.finality = Finality(self.chain, self.store)
-        if self.config.node_key_path is not None:
-            key = read_node_key(self.config.node_key_path)
+        if self.node_key is not None:
             self.attestor = Attestor(self.chain, self.store, self.finality, etcd,
-                                     self.config.node_id, key)
+                                     self.config.node_id, self.node_key)
 
     @property
     def final_height(self) -> int:

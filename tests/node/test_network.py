@@ -153,3 +153,41 @@ def test_a_node_that_a_quorum_contradicts_stops_and_shows_the_evidence(
         assert node.service.chain.head.height == height
         assert node.service.final_height < height
         etcd.close()
+
+
+def test_a_batch_without_a_registered_nodes_signature_is_rejected_by_every_node(
+    tmp_path: Path, etcd_members: list[Any]
+) -> None:
+    """An ordering member that injects batches cannot make any node commit them."""
+    import orjson
+
+    from ledger.batch import sign_batch
+    from ledger.crypto import PrivateKey, sha256
+    from tests.nodes import node_key
+
+    with running_network(tmp_path, [m.client_url for m in etcd_members]) as nodes:
+        bank, core = nodes[0].participant("b1"), nodes[0].participant("core")
+        line = core.cosign(bank.propose_credit_line(core=core.uscc, limit=FACE, currency="CNY",
+                                                    expiry_date="2026-12-31")).envelope()
+        body = orjson.dumps({"chain_id": "test-chain", "proposer": "node1",
+                             "time": "2026-01-05T10:00:00Z", "txs": [line.to_json()]})
+        intruder = PrivateKey(sha256(b"not a registered node"))
+        forged = {
+            "unsigned": body,
+            "signed by an unknown key": sign_batch(body, "node1", intruder).encode(),
+            "signed by an unregistered node": sign_batch(body, "node9", intruder).encode(),
+            "a registered signature over other bytes": (
+                sign_batch(body, "node1", node_key(1)).encode().replace(b"T10:", b"T11:")),
+            "signed for another proposer": sign_batch(body, "node2", node_key(2)).encode(),
+        }
+        before = nodes[0].service.chain.head.height
+        for data in forged.values():
+            nodes[0].service.orderer.append(data)
+        grant_line(nodes[1])  # a genuine transaction after them still commits
+        height = _same_everywhere(nodes)
+        assert height == before + len(forged) + 1
+        for node in nodes:
+            assert node.service.store.tx(line.tx_id) is None, "a forged batch's tx committed"
+            for h in range(before + 1, before + len(forged) + 1):
+                header = orjson.loads(node.service.store.block_header(h) or b"null")
+                assert (header["tx_count"], header["proposer"]) == (0, "unknown")
