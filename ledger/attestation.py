@@ -129,3 +129,29 @@ def agreeing_orgs(attestations: Iterable[Attestation], nodes: Mapping[str, NodeI
     """Return the organisations with a node that attested `header_hash` (checked attestations)."""
     return {nodes[a.node_id].org for a in attestations
             if a.header_hash == header_hash and a.node_id in nodes}
+
+
+def check_certificate(chain_id: str, height: int, header_hash: str,
+                      attestations: Iterable[Attestation],
+                      nodes: Mapping[str, NodeInfo]) -> list[Attestation]:
+    """Return the valid attestations of a finality certificate; raise unless a quorum agrees.
+
+    Attestations for another block, or that do not verify, are left out
+    rather than trusted; what remains must come from nodes of a quorum of
+    organisations, all signing `header_hash` at `height`.
+    """
+    valid = []
+    for att in attestations:
+        if (att.height, att.header_hash) != (height, header_hash):
+            continue
+        try:
+            check_attestation(att, nodes, chain_id)
+        except (SchemaError, SignatureError):
+            continue
+        valid.append(att)
+    need = quorum_size(nodes.values())
+    signed = agreeing_orgs(valid, nodes, header_hash)
+    if len(signed) < need:
+        raise SignatureError(f"block {height} has signatures from {len(signed)} organisation(s); "
+                             f"finality needs {need}")
+    return valid

@@ -19,6 +19,7 @@ HEADER_MEMBER = "X-Ledger-Member"
 HEADER_TIME = "X-Ledger-Time"
 HEADER_NONCE = "X-Ledger-Nonce"
 HEADER_SIGNATURE = "X-Ledger-Signature"
+HEADER_NODE = "X-Ledger-Node"  # instead of HEADER_MEMBER when a node signs (block sync)
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,15 @@ class RequestToSign:
         })
 
 
-def sign_request(request: RequestToSign, member: str, key: PrivateKey) -> dict[str, str]:
-    """Return the headers that authenticate `request` as coming from `member`."""
+def sign_request(request: RequestToSign, member: str, key: PrivateKey, *,
+                 signer_header: str = HEADER_MEMBER) -> dict[str, str]:
+    """Return the headers that authenticate `request` as coming from `member`.
+
+    A registered node signs the same way, naming itself in `HEADER_NODE`.
+    """
     signature = key.sign(Domain.REQUEST, request.message())
     return {
-        HEADER_MEMBER: member,
+        signer_header: member,
         HEADER_TIME: request.time,
         HEADER_NONCE: request.nonce,
         HEADER_SIGNATURE: b64encode(signature),

@@ -37,6 +37,7 @@ from node.storage.store import Store
 
 log = logging.getLogger(__name__)
 PUBLISH_RETRY_S = 0.5
+LIST_PAGE = 1000  # attestations per range read
 
 
 @dataclass(frozen=True)
@@ -214,15 +215,39 @@ class Attestor:
         self.etcd.put_if_absent(key, canonical_bytes(att.to_json()))
         self._published = height
 
+    def skip_through(self, height: int) -> None:
+        """Do not attest blocks up to `height` (caught up from peers: already final)."""
+        self._published = max(self._published, height)
+
     def _follow_loop(self) -> None:
+        """Receive every attestation: list those stored, then watch for new ones.
+
+        Listing first matters after a compaction: a watch cannot start
+        before the compacted revision, but the attestations still stored can
+        be read, and the watch then starts after the listing.
+        """
         while not self._stop.is_set():
             try:
-                for events in self.etcd.watch_prefix(self.prefix, 1, self._stop):
+                start = self._list_stored() + 1
+                for events in self.etcd.watch_prefix(self.prefix, start, self._stop):
                     parsed = [_parse(kv.value) for kv in events]
                     self.finality.receive([a for a in parsed if a is not None])
             except Exception:  # keep following; a bad value never stops finality
-                log.exception("following attestations failed; restarting the watch")
+                log.exception("following attestations failed; restarting")
                 self._stop.wait(PUBLISH_RETRY_S)
+
+    def _list_stored(self) -> int:
+        """Receive the attestations stored now; return the revision they were read at."""
+        snapshot, after = 0, 0
+        while True:
+            kvs, revision, more = self.etcd.range_prefix(
+                self.prefix, min_create_revision=after + 1, limit=LIST_PAGE, revision=snapshot)
+            snapshot = snapshot or revision
+            parsed = [_parse(kv.value) for kv in kvs]
+            self.finality.receive([a for a in parsed if a is not None])
+            if not more or not kvs:
+                return snapshot
+            after = kvs[-1].create_revision
 
 
 def _parse(value: bytes) -> Attestation | None:

@@ -15,11 +15,13 @@ import time
 from collections import OrderedDict
 from datetime import timedelta
 
-from ledger.crypto import Domain, b64decode
+from ledger.attestation import NodeInfo
+from ledger.crypto import Domain, PublicKey, b64decode
 from ledger.errors import LedgerError, SignatureError
 from ledger.membership import Member
 from ledger.request_auth import (
     HEADER_MEMBER,
+    HEADER_NODE,
     HEADER_NONCE,
     HEADER_SIGNATURE,
     HEADER_TIME,
@@ -66,30 +68,56 @@ def authenticate(
     headers: dict[str, str], body: bytes,
 ) -> Member:
     """Return the member who signed this request; raise AuthenticationError otherwise."""
-    member_id, stamp, nonce, signature = (
+    member_id = headers.get(HEADER_MEMBER.lower())
+    member = service.member(member_id) if member_id else None
+    if member_id and (member is None or not member.is_active):
+        raise AuthenticationError(f"{member_id} is not an active member of this consortium")
+    _check_signed(service, nonces, HEADER_MEMBER, member.public_key if member else None,
+                  method=method, path=path, headers=headers, body=body)
+    assert member is not None  # _check_signed refused a request naming no member
+    return member
+
+
+def authenticate_node(
+    service: NodeService, nonces: RecentNonces, *, method: str, path: str,
+    headers: dict[str, str], body: bytes,
+) -> NodeInfo:
+    """Return the registered node that signed this request; raise AuthenticationError."""
+    node_id = headers.get(HEADER_NODE.lower())
+    node = service.chain.nodes().get(node_id) if node_id else None
+    if node_id and node is None:
+        raise AuthenticationError(f"{node_id} is not a registered node of this consortium")
+    _check_signed(service, nonces, HEADER_NODE, node.public_key if node else None,
+                  method=method, path=path, headers=headers, body=body)
+    assert node is not None
+    return node
+
+
+def _check_signed(
+    service: NodeService, nonces: RecentNonces, signer_header: str, key: PublicKey | None, *,
+    method: str, path: str, headers: dict[str, str], body: bytes,
+) -> None:
+    """Check the request signature headers against `key` (the signer named in `signer_header`)."""
+    signer, stamp, nonce, signature = (
         headers.get(name.lower()) for name in
-        (HEADER_MEMBER, HEADER_TIME, HEADER_NONCE, HEADER_SIGNATURE)
+        (signer_header, HEADER_TIME, HEADER_NONCE, HEADER_SIGNATURE)
     )
-    if not (member_id and stamp and nonce and signature):
+    if not (signer and stamp and nonce and signature) or key is None:
         raise AuthenticationError(
-            "requests must be signed: send X-Ledger-Member, X-Ledger-Time, "
+            f"requests must be signed: send {signer_header}, X-Ledger-Time, "
             "X-Ledger-Nonce and X-Ledger-Signature"
         )
     if not NONCE_PATTERN.fullmatch(nonce):
         raise AuthenticationError("X-Ledger-Nonce must be 16 to 64 lower-case hex digits")
     _check_time(service, stamp)
-    member = service.member(member_id)
-    if member is None or not member.is_active:
-        raise AuthenticationError(f"{member_id} is not an active member of this consortium")
     request = RequestToSign(service.chain.chain_id, method, path, stamp, nonce, body)
     try:
         raw = b64decode(signature, what="X-Ledger-Signature")
-        member.public_key.verify(Domain.REQUEST, request.message(), raw)
+        key.verify(Domain.REQUEST, request.message(), raw)
     except SignatureError as exc:
         raise AuthenticationError("the request signature does not verify") from exc
-    if not nonces.claim(member_id, nonce):
+    if not nonces.claim(signer, nonce):
         raise AuthenticationError("this request nonce was already used (replayed request)")
-    return member
 
 
 def _check_time(service: NodeService, stamp: str) -> None:

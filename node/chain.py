@@ -236,9 +236,38 @@ class Chain:
         """Turn one ordered batch into the next block; return what committed."""
         proposer, batch_time, envelopes = self._decode(batch.data)
         envelopes = self._without_duplicates(envelopes)
+        header, results, overlay, used = self._execute(
+            envelopes, batch.position, proposer, max(batch_time, self.head.time))
+        return self._write_block(header, envelopes, results, overlay, used)
+
+    def apply_certified(self, certified: BlockHeader,
+                        envelopes: list[Envelope]) -> list[CommittedTx]:
+        """Re-execute a block a quorum certified (fetched from a peer) and commit it.
+
+        The caller checked the certificate; here the block must extend this
+        node's head, its transactions must be the ones the header commits
+        to, and re-executing them must give exactly the certified header.
+        """
+        if (certified.height, certified.prev_hash) != (self.head.height + 1, self.head.hash()):
+            raise LedgerError(f"certified block {certified.height} does not extend this node's "
+                              f"head at height {self.head.height}")
+        if tx_root([e.canonical() for e in envelopes]) != certified.tx_root:
+            raise LedgerError(f"the transactions sent for block {certified.height} are not the "
+                              "ones its header commits to")
+        header, results, overlay, used = self._execute(
+            envelopes, certified.position, certified.proposer, certified.time)
+        if header.hash() != certified.hash():
+            raise LedgerError(f"re-executing certified block {certified.height} gave header "
+                              f"{header.hash()}, not the certified {certified.hash()}")
+        return self._write_block(header, envelopes, results, overlay, used)
+
+    def _execute(
+        self, envelopes: list[Envelope], position: int, proposer: str, time: str,
+    ) -> tuple[BlockHeader, list[TxResult], Overlay, set[tuple[str, str]]]:
+        """Execute the next block's transactions; return its header and effects."""
         pairs = {(s, e.body.nonce) for e in envelopes for s in e.body.signers}
         used = self.store.used_nonces(pairs) if pairs else set()
-        block = BlockContext(self.chain_id, self.head.height + 1, max(batch_time, self.head.time))
+        block = BlockContext(self.chain_id, self.head.height + 1, time)
         simulations = {e.tx_id: s for e in envelopes
                        if (s := self.simulations.pop(e.tx_id, None)) is not None}
         results, overlay = self.executor.execute_block(
@@ -247,11 +276,11 @@ class Chain:
         )
         header = BlockHeader(
             chain_id=self.chain_id, height=block.height, prev_hash=self.head.hash(),
-            position=batch.position, proposer=proposer, time=block.time,
+            position=position, proposer=proposer, time=block.time,
             tx_count=len(envelopes), tx_root=tx_root([e.canonical() for e in envelopes]),
             result_root=result_root(results), log_size=self.log.size + len(envelopes),
         )
-        return self._write_block(header, envelopes, results, overlay, used)
+        return header, results, overlay, used
 
     def _decode(self, data: bytes) -> tuple[str, str, list[Envelope]]:
         """Decode a batch; transactions that do not parse are dropped (deterministically).

@@ -24,6 +24,9 @@ class NodeConfig:
     orderer_path: Path | None = None  # embedded orderer log; None: in memory
     etcd_endpoints: str = ""  # comma-separated etcd URLs: order through the network instead
     node_key_path: Path | None = None  # this node's attestation key (hex seed); network only
+    peers: str = ""  # comma-separated URLs of other nodes, to catch up from after compaction
+    compact_interval_s: float = 10.0  # how often a network node compacts the ordering log
+    compact_retain_blocks: int = 1000  # final blocks kept in the log for nodes that are away
     node_id: str = "node-1"
     host: str = "127.0.0.1"
     port: int = 8600

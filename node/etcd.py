@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 
 log = logging.getLogger(__name__)
+COMPACTED_MESSAGE = "required revision has been compacted"
+DELETE_CHUNK = 100  # etcd allows 128 operations per transaction by default
 
 
 class EtcdUnavailable(Exception):
@@ -99,6 +101,8 @@ class EtcdClient:
                     with self._lock:
                         self._preferred = self.endpoints.index(endpoint)
                     return dict(response.json())
+                if COMPACTED_MESSAGE in response.text:  # a definite answer: retrying cannot help
+                    raise EtcdCompacted(0)
                 errors.append(f"{endpoint}: HTTP {response.status_code} {response.text[:200]}")
             if time.monotonic() - started > self._deadline:
                 raise EtcdUnavailable("no etcd member answered: " + "; ".join(errors[-6:]))
@@ -121,6 +125,71 @@ class EtcdClient:
         if not kvs:  # deleted between compare and range: cannot happen in one txn
             raise EtcdUnavailable(f"etcd returned no value for existing key {key!r}")
         return False, int(kvs[0]["create_revision"])
+
+    def range_prefix(self, prefix: bytes, *, min_create_revision: int = 0,
+                     max_create_revision: int = 0, limit: int = 0,
+                     revision: int = 0, keys_only: bool = False,
+                     end: bytes | None = None) -> tuple[list[KeyValue], int, bool]:
+        """Read keys under `prefix` (up to `end`) in create order.
+
+        Returns (key-values, the store revision read at, whether more
+        remain).  `revision` reads a consistent snapshot; raises
+        EtcdCompacted if that snapshot is gone.
+        """
+        request: dict[str, Any] = {
+            "key": _b64(prefix), "range_end": _b64(end or prefix_end(prefix)),
+            "sort_order": "ASCEND", "sort_target": "CREATE",
+        }
+        if min_create_revision:
+            request["min_create_revision"] = str(min_create_revision)
+        if max_create_revision:
+            request["max_create_revision"] = str(max_create_revision)
+        if limit:
+            request["limit"] = str(limit)
+        if revision:
+            request["revision"] = str(revision)
+        if keys_only:
+            request["keys_only"] = True
+        reply = self.call("/v3/kv/range", request)
+        kvs = [_kv(item) for item in reply.get("kvs", [])]
+        return kvs, int(reply["header"]["revision"]), bool(reply.get("more", False))
+
+    def get(self, key: bytes) -> KeyValue | None:
+        """Return the key's current value, or None."""
+        reply = self.call("/v3/kv/range", {"key": _b64(key)})
+        kvs = reply.get("kvs", [])
+        return _kv(kvs[0]) if kvs else None
+
+    def put_if_unchanged(self, key: bytes, value: bytes, mod_revision: int) -> bool:
+        """Write `key` only if it was last modified at `mod_revision` (0: absent)."""
+        reply = self.call("/v3/kv/txn", {
+            "compare": [{"key": _b64(key), "target": "MOD", "mod_revision": str(mod_revision)}],
+            "success": [{"request_put": {"key": _b64(key), "value": _b64(value)}}],
+        })
+        return bool(reply.get("succeeded"))
+
+    def delete_keys(self, keys: Sequence[bytes]) -> int:
+        """Delete the given keys (in one transaction per chunk); return the last revision."""
+        revision = 0
+        for start in range(0, len(keys), DELETE_CHUNK):
+            chunk = keys[start:start + DELETE_CHUNK]
+            reply = self.call("/v3/kv/txn", {"success": [
+                {"request_delete_range": {"key": _b64(k)}} for k in chunk]})
+            revision = int(reply["header"]["revision"])
+        return revision
+
+    def delete_range(self, start: bytes, end: bytes) -> int:
+        """Delete every key in [start, end); return the revision after."""
+        reply = self.call("/v3/kv/deleterange", {"key": _b64(start), "range_end": _b64(end)})
+        return int(reply["header"]["revision"])
+
+    def compact(self, revision: int) -> bool:
+        """Drop history before `revision` (physically); False if it was already compacted."""
+        try:
+            self.call("/v3/kv/compaction", {"revision": str(revision), "physical": True})
+        except EtcdCompacted:
+            return False
+        return True
 
     # -- watches --------------------------------------------------------------
 

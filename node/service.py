@@ -33,10 +33,12 @@ from ledger.tx import Envelope, parse_envelope
 from node.attest import Attestor, Finality
 from node.chain import Chain, CommittedTx, SignatureCache, SimulationFailed
 from node.clock import Clock, SystemClock, timestamp
+from node.compaction import Compactor
 from node.config import NodeConfig
 from node.mempool import Mempool
 from node.ordering import EmbeddedOrderer, Orderer
-from node.ordering_etcd import EtcdOrderer
+from node.ordering_etcd import EtcdOrderer, OrderingGap
+from node.peers import Peers, catch_up_from_peers
 from node.storage.store import Store
 from node.verify import VerifierPool
 
@@ -140,6 +142,8 @@ class NodeService:
         self.waiters = Waiters()
         self.finality: Finality | None = None
         self.attestor: Attestor | None = None
+        self.compactor: Compactor | None = None
+        self.peers: Peers | None = None
         self._setup_attestation()
         self._submit_lock = threading.Lock()
         self._stop = threading.Event()
@@ -175,6 +179,12 @@ class NodeService:
         if self.node_key is not None:
             self.attestor = Attestor(self.chain, self.store, self.finality, etcd,
                                      self.config.node_id, self.node_key)
+            self.compactor = Compactor(self.chain, self.store, self.finality, etcd,
+                                       interval_s=self.config.compact_interval_s,
+                                       retain_blocks=self.config.compact_retain_blocks)
+            urls = [u.strip() for u in self.config.peers.split(",") if u.strip()]
+            self.peers = Peers(urls, node_id=self.config.node_id, key=self.node_key,
+                               clock=self.clock)
 
     @property
     def final_height(self) -> int:
@@ -190,6 +200,8 @@ class NodeService:
             self.verifier = VerifierPool(workers if workers > 0 else None)
         if self.attestor is not None:
             self.attestor.start()
+        if self.compactor is not None:
+            self.compactor.start()
         self.mempool.start()
         self._committer.start()
 
@@ -198,12 +210,16 @@ class NodeService:
         self.mempool.stop()
         if self.attestor is not None:
             self.attestor.stop()
+        if self.compactor is not None:
+            self.compactor.stop()
         self._stop.set()
         self._committer.join(timeout=10)
         if self._owns_orderer:
             self.orderer.close()
         if self.verifier is not None:
             self.verifier.close()
+        if self.peers is not None:
+            self.peers.close()
         self.store.close()
 
     def _commit_loop(self) -> None:
@@ -219,18 +235,37 @@ class NodeService:
         if self._diverged():
             self._stop.wait(wait_s)
             return 0
-        batches = self.orderer.read(self.chain.head.position, limit=16, wait_s=wait_s)
+        try:
+            batches = self.orderer.read(self.chain.head.position, limit=16, wait_s=wait_s)
+        except OrderingGap as gap:
+            return self._catch_up_from_peers(gap)
         for batch in batches:
             if self._diverged():
                 return 0
-            committed = self.chain.apply_batch(batch)
-            self.mempool.committed(c.tx_id for c in committed)
-            self.waiters.resolve(committed)
-            if self.attestor is not None:
-                self.attestor.block_committed()
+            self._committed(self.chain.apply_batch(batch))
         if self.finality is not None:
             self.finality.advance()
         return len(batches)
+
+    def _committed(self, committed: list[CommittedTx]) -> None:
+        """Tell the mempool, the waiting requests and the attestor about a new block."""
+        self.mempool.committed(c.tx_id for c in committed)
+        self.waiters.resolve(committed)
+        if self.attestor is not None:
+            self.attestor.block_committed()
+
+    def _catch_up_from_peers(self, gap: OrderingGap) -> int:
+        """The log was compacted past this node: apply certified blocks from peers."""
+        if gap.mark is None or self.peers is None or self.finality is None:
+            raise gap
+        log.warning("%s; catching up from peers", gap)
+        applied = catch_up_from_peers(self.chain, self.peers, gap.mark.height)
+        for committed, certificate in applied:
+            self._committed(committed)
+            self.finality.receive(certificate)
+        if self.attestor is not None:
+            self.attestor.skip_through(gap.mark.height)
+        return len(applied)
 
     def _diverged(self) -> bool:
         """Whether a quorum contradicted this node: it then commits nothing more."""

@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -63,11 +63,11 @@ def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
     """
     orgs = make_orgs()
     write_genesis(tmp / "genesis.json", orgs, policies, start=start, nodes=nodes)
-    settings = {"batch_max_wait_ms": 5, **settings}
+    settings = {"batch_max_wait_ms": 5, "port": free_port(), **settings}
     config = NodeConfig(
         genesis_path=tmp / "genesis.json",
         database_url=database_url or f"sqlite:///{tmp / 'node.db'}",
-        orderer_path=tmp / "orderer.db", port=free_port(), **settings,
+        orderer_path=tmp / "orderer.db", **settings,
     )
     clock = ManualClock(start)
     service = NodeService(config, clock=clock)
@@ -107,20 +107,30 @@ def running_network(tmp: Path, etcd_urls: list[str], count: int = 3, *,
     """Serve `count` nodes of one consortium, each with its own database, ordered by etcd.
 
     `registered` nodes (default: `count`) are in the genesis, each attesting
-    with its key; the first `count` of them run here.
+    with its key; the first `count` of them run here, each knowing the
+    others as peers.
     """
-    infos = network_nodes(registered or count)
+    ports = [free_port() for _ in range(count)]
     with ExitStack() as stack:
         nodes = []
         for index in range(count):
-            folder = tmp / f"node{index + 1}"
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "node.key").write_text(node_key(index + 1).seed.hex())
-            nodes.append(stack.enter_context(running_node(
-                folder, etcd_endpoints=",".join(etcd_urls), node_id=f"node{index + 1}",
-                node_key_path=folder / "node.key", verifier_processes=0, nodes=infos,
-                **settings)))
+            peers = [f"http://127.0.0.1:{p}" for i, p in enumerate(ports) if i != index]
+            nodes.append(stack.enter_context(network_node(
+                tmp, etcd_urls, index + 1, registered=registered or count, port=ports[index],
+                peers=",".join(peers), **settings)))
         yield nodes
+
+
+def network_node(tmp: Path, etcd_urls: list[str], number: int, *, registered: int,
+                 **settings: Any) -> AbstractContextManager[RunningNode]:
+    """Serve registered network node `number` (1-based) from `tmp/node<number>`."""
+    folder = tmp / f"node{number}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "node.key").write_text(node_key(number).seed.hex())
+    settings = {"verifier_processes": 0, **settings}
+    return running_node(folder, etcd_endpoints=",".join(etcd_urls), node_id=f"node{number}",
+                        node_key_path=folder / "node.key", nodes=network_nodes(registered),
+                        **settings)
 
 
 def wait_until_level(nodes: list[RunningNode], timeout: float = 30.0) -> int:

@@ -191,3 +191,40 @@ def test_a_batch_without_a_registered_nodes_signature_is_rejected_by_every_node(
             for h in range(before + 1, before + len(forged) + 1):
                 header = orjson.loads(node.service.store.block_header(h) or b"null")
                 assert (header["tx_count"], header["proposer"]) == (0, "unknown")
+
+
+def test_a_node_away_past_compaction_catches_up_from_its_peers_certified_blocks(
+    tmp_path: Path, etcd_members: list[Any]
+) -> None:
+    """Three nodes are registered, two run; the log is compacted past the third."""
+    from node.etcd import EtcdClient
+    from node.ordering_etcd import read_mark
+    from tests.nodes import network_node
+
+    urls = [m.client_url for m in etcd_members]
+    compaction = {"compact_interval_s": 0.2, "compact_retain_blocks": 1}
+    with running_network(tmp_path, urls, count=2, registered=3, **compaction) as nodes:
+        line = grant_line(nodes[0])
+        issue_accepted(nodes[1], line, "s1")
+        for _ in range(3):
+            grant_line(nodes[0], limit=FACE)
+        height = _same_everywhere(nodes)
+        _wait_final(nodes, height)
+        etcd = EtcdClient(urls)
+        deadline = time.monotonic() + 20
+        while (mark := read_mark(etcd, "test-chain")) is None or mark.height < height - 1:
+            assert time.monotonic() < deadline, f"the log was not compacted: {mark}"
+            time.sleep(0.1)
+        stored, _revision, _more = etcd.range_prefix(b"/ledger/test-chain/batches/")
+        assert len(stored) <= height - mark.height, "compacted batches are still stored"
+        peers = ",".join(n.url for n in nodes)
+        with network_node(tmp_path, urls, 3, registered=3, peers=peers, **compaction) as late:
+            nodes.append(late)
+            assert _same_everywhere(nodes) == height
+            grant_line(late)  # and it follows the log again afterwards
+            height = _same_everywhere(nodes)
+            _wait_final(nodes, height)
+            for h in range(1, height + 1):
+                cert = late.participant("auditor").node.get(f"/v1/blocks/{h}/certificate")
+                assert cert["final"] is True, h
+        etcd.close()

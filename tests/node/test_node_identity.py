@@ -50,3 +50,35 @@ def test_a_registered_node_signs_its_batches_and_they_commit(tmp_path: Path) -> 
             assert signed.node_id == "node1"
             signed.verify(node_key(1).public_key)
         assert node.service.chain.head.height == len(batches)
+
+
+def test_only_a_registered_node_may_fetch_blocks_for_sync(tmp_path: Path) -> None:
+    import secrets
+
+    import httpx
+
+    from client.http import NodeError
+    from ledger.request_auth import HEADER_NODE, RequestToSign, sign_request
+    from node.clock import timestamp
+
+    (tmp_path / "node.key").write_text(node_key(1).seed.hex())
+    with running_node(tmp_path, nodes=network_nodes(2), node_id="node1",
+                      node_key_path=tmp_path / "node.key", verifier_processes=0) as node:
+        path = "/v1/sync/blocks?from=1&limit=5"
+        with pytest.raises(NodeError) as refused:
+            node.participant("auditor").node.get(path)
+        assert refused.value.status == 401
+        assert "X-Ledger-Node" in str(refused.value)
+
+        def signed_by(node_id: str, key_index: int) -> httpx.Response:
+            request = RequestToSign("test-chain", "GET", path, timestamp(node.clock),
+                                    secrets.token_hex(16), b"")
+            headers = sign_request(request, node_id, node_key(key_index),
+                                   signer_header=HEADER_NODE)
+            return httpx.get(node.url + path, headers=headers)
+
+        assert signed_by("node2", 2).status_code == 200
+        forged = signed_by("node2", 3)
+        assert forged.status_code == 401 and "does not verify" in forged.text
+        unknown = signed_by("node9", 2)
+        assert unknown.status_code == 401 and "not a registered node" in unknown.text

@@ -87,3 +87,34 @@ def test_ordering_goes_on_when_the_leader_is_killed(etcd_members: list[Any]) -> 
         assert [b.data for b in _read_all(orderer, 2)] == [b"before", b"after"]
     finally:
         orderer.close()
+
+
+def test_after_a_compaction_a_reader_lists_the_stored_batches_or_reports_the_gap(
+    etcd_members: list[Any],
+) -> None:
+    from node.ordering_etcd import CompactionMark, OrderingGap, mark_key
+
+    urls = [m.client_url for m in etcd_members]
+    writer = EtcdOrderer(urls, "c3")
+    positions = [writer.append(f"batch {i}".encode()) for i in range(30)]
+    assert writer.etcd.compact(positions[-1])  # history gone: a watch from 1 is refused
+    behind = EtcdOrderer(urls, "c3")
+    try:
+        seen = _read_all(behind, 30)
+        assert [b.data for b in seen] == [f"batch {i}".encode() for i in range(30)]
+        assert [b.position for b in seen] == positions
+        mark = CompactionMark(10, positions[9])
+        assert writer.etcd.put_if_unchanged(mark_key("c3"), mark.encode(), 0)
+        writer.etcd.compact(writer.etcd.get(mark_key("c3")).mod_revision)  # type: ignore[union-attr]
+        late = EtcdOrderer(urls, "c3")
+        try:
+            with pytest.raises(OrderingGap) as gap:
+                _read_all(late, 1, after=positions[3])
+            assert gap.value.mark == mark
+            after_mark = _read_all(late, 20, after=positions[9])
+            assert [b.position for b in after_mark] == positions[10:]
+        finally:
+            late.close()
+    finally:
+        behind.close()
+        writer.close()

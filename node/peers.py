@@ -1,0 +1,122 @@
+"""Catching up from peers: certified blocks for a node the compacted log left behind.
+
+Once every node attested past them (or they fell out of the retention
+window), the ordering log's old batches are deleted.  A node that was away
+that long asks its peers for the missing blocks.  It trusts no peer: each
+block must carry a finality certificate from a quorum of organisations for
+its header hash, must extend this node's head, and re-executing its
+transactions here must reproduce that exact header.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from ledger.attestation import Attestation, check_certificate
+from ledger.block import BlockHeader
+from ledger.crypto import PrivateKey
+from ledger.errors import LedgerError
+from ledger.request_auth import HEADER_NODE, RequestToSign, sign_request
+from ledger.tx import Envelope, parse_envelope
+from node.chain import Chain, CommittedTx
+from node.clock import Clock, timestamp
+
+log = logging.getLogger(__name__)
+SYNC_PAGE = 20
+
+
+class CatchUpFailed(LedgerError):
+    """No peer could supply the blocks this node needs."""
+
+
+@dataclass(frozen=True)
+class CertifiedBlock:
+    """A block as a peer serves it: header, transactions and certificate."""
+
+    header: BlockHeader
+    envelopes: list[Envelope]
+    attestations: list[Attestation]
+
+    @classmethod
+    def from_json(cls, value: Any) -> CertifiedBlock:
+        """Parse a served block; raise LedgerError if malformed."""
+        if not isinstance(value, dict):
+            raise LedgerError("a synced block must be a JSON object")
+        try:
+            return cls(BlockHeader.from_json(value["header"]),
+                       [parse_envelope(t) for t in value["transactions"]],
+                       [Attestation.from_json(a) for a in value["attestations"]])
+        except (KeyError, TypeError) as exc:
+            raise LedgerError(f"a synced block lacks {exc}") from exc
+
+
+class Peers:
+    """The other nodes of the consortium, asked in turn for certified blocks."""
+
+    def __init__(self, urls: Sequence[str], *, node_id: str, key: PrivateKey, clock: Clock,
+                 verify: ssl.SSLContext | bool = True, timeout_s: float = 10.0) -> None:
+        self.urls = [u.rstrip("/") for u in urls]
+        self._node_id = node_id
+        self._key = key
+        self._clock = clock
+        self._http = httpx.Client(verify=verify, timeout=timeout_s)
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._http.close()
+
+    def fetch(self, chain_id: str, start: int, limit: int = SYNC_PAGE) -> list[CertifiedBlock]:
+        """Return certified blocks from height `start` from the first peer that has them."""
+        path = "/v1/sync/blocks?" + urlencode({"from": start, "limit": limit})
+        errors = []
+        for url in self.urls:
+            request = RequestToSign(chain_id, "GET", path, timestamp(self._clock),
+                                    secrets.token_hex(16), b"")
+            headers = sign_request(request, self._node_id, self._key, signer_header=HEADER_NODE)
+            try:
+                response = self._http.get(url + path, headers=headers)
+            except httpx.HTTPError as exc:
+                errors.append(f"{url}: {type(exc).__name__}")
+                continue
+            if response.status_code != 200:
+                errors.append(f"{url}: HTTP {response.status_code} {response.text[:200]}")
+                continue
+            blocks = response.json().get("blocks", [])
+            if blocks:
+                return [CertifiedBlock.from_json(b) for b in blocks]
+            errors.append(f"{url}: no final block from height {start}")
+        raise CatchUpFailed(f"no peer served block {start}: " + "; ".join(errors or ["no peers"]))
+
+
+def catch_up_from_peers(
+    chain: Chain, peers: Peers, target: int,
+) -> list[tuple[list[CommittedTx], list[Attestation]]]:
+    """Fetch, check and re-execute certified blocks until the head reaches `target`.
+
+    Returns, per applied block, what it committed and its checked
+    certificate.  Raises CatchUpFailed if no peer can serve the next block,
+    LedgerError if a served block fails its checks (the caller retries).
+    """
+    applied = []
+    while chain.head.height < target:
+        blocks = peers.fetch(chain.chain_id, chain.head.height + 1)
+        for block in blocks:
+            height = block.header.height
+            if height != chain.head.height + 1:
+                raise LedgerError(f"a peer served block {height} when "
+                                  f"{chain.head.height + 1} was asked for")
+            if height > target:
+                break
+            certificate = check_certificate(chain.chain_id, height, block.header.hash(),
+                                            block.attestations, chain.nodes())
+            applied.append((chain.apply_certified(block.header, block.envelopes), certificate))
+            log.info("caught up block %d from a peer", height)
+    return applied
