@@ -362,12 +362,16 @@ class NodeService:
         with self.chain.lock:
             return member_of(self.chain.state, uscc)
 
+    def committed_status(self, committed: CommittedTx) -> dict[str, JSONValue]:
+        """Return a committed transaction's status, saying whether its block is final."""
+        return {**committed.status(), "final": committed.height <= self.final_height}
+
     def tx_status(self, tx_id: str) -> dict[str, JSONValue] | None:
         """Return a transaction's status, or None if this node has never seen it."""
         row = self.store.tx(tx_id)
         if row is not None:
-            return CommittedTx(tx_id, row.height, row.log_index, row.valid, row.code,
-                               row.reason).status()
+            return self.committed_status(CommittedTx(tx_id, row.height, row.log_index,
+                                                     row.valid, row.code, row.reason))
         if tx_id in self.mempool.pending:
             return {"tx_id": tx_id, "status": "pending"}
         return None

@@ -73,7 +73,7 @@ async def _wait_all(
     results: list[JSONValue] = []
     for tx_id, future in futures:
         if future in done:
-            results.append(future.result().status())
+            results.append(service.committed_status(future.result()))
         else:
             service.waiters.discard(tx_id, future)
             results.append({"tx_id": tx_id, "status": "pending"})
