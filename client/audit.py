@@ -5,8 +5,9 @@ nothing the node computed: each header's hash link to its predecessor, its
 height, ordering position and time; the RFC 9162 root over the block's
 transactions; the global log's size after each block and its root against the
 node's checkpoint; and every signature of every transaction against the
-membership recorded at genesis.  Each problem becomes a finding naming the
-block and the transaction.
+membership recorded at genesis, as changed by executed governance proposals
+(new members, new keys).  Each problem becomes a finding naming the block
+and the transaction.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class ChainAuditor:
             if envelope.tx_id != tx.get("tx_id"):
                 self._find(f"{where}: transaction {tx.get('tx_id')}: id does not match its body")
             self._check_signatures(envelope, tx, where)
+            self._follow_membership(envelope, tx)
             envelopes.append(envelope)
         return envelopes
 
@@ -126,6 +128,23 @@ class ChainAuditor:
         if is_genesis(envelope) and self.previous is None:
             for member in envelope.body.args["members"]:
                 self.keys[member["uscc"]] = PublicKey.from_hex(member["public_key"])
+
+    def _follow_membership(self, envelope: Envelope, tx: dict[str, Any]) -> None:
+        """Learn the keys an executed governance change gives (from the next transaction on)."""
+        if envelope.body.contract != "governance" or not tx.get("valid", False):
+            return
+        for event in tx.get("events") or []:
+            change = event.get("change") if isinstance(event, dict) else None
+            if not isinstance(change, dict) or not event.get("executed"):
+                continue
+            try:
+                if change.get("kind") == "add_member":
+                    member = change["member"]
+                    self.keys[member["uscc"]] = PublicKey.from_hex(member["public_key"])
+                elif change.get("kind") == "rekey_member":
+                    self.keys[change["uscc"]] = PublicKey.from_hex(change["public_key"])
+            except (LedgerError, KeyError, TypeError) as exc:
+                self._find(f"transaction {envelope.tx_id}: malformed governance change: {exc}")
 
     def _check_contents(self, header: BlockHeader, envelopes: list[Envelope], where: str) -> None:
         if header.tx_count != len(envelopes):

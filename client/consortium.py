@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from client.keystore import Identity, generate_key, load_keystore, save_keystore
+from contracts.code import code_hash
 from ledger.attestation import NodeInfo
 from ledger.genesis import make_genesis
 from ledger.membership import USCC_ALPHABET, Member, Role, make_uscc
@@ -122,7 +123,9 @@ def init_consortium(
         orgs[alias] = {"uscc": identity.uscc, "name": spec.name,
                        "roles": [r.value for r in spec.roles]}
     nodes = [_node_key(directory, alias, orgs[alias]["uscc"]) for alias in node_orgs]
-    genesis = make_genesis(chain_id, genesis_time, members, policies or {}, nodes)
+    # pin the contract code this tool runs with: every node must run the same
+    genesis = make_genesis(chain_id, genesis_time, members, policies or {}, nodes,
+                           contracts_hash=code_hash())
     (directory / "genesis.json").write_text(json.dumps(genesis.to_json(), indent=1,
                                                        ensure_ascii=False), encoding="utf-8")
     (directory / "node.toml").write_text(

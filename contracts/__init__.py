@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from contracts import receivable, registry
+from contracts import governance, receivable, registry
 from ledger.execution import Action
 
 CONTRACTS: Mapping[str, Mapping[str, Action]] = {
     "registry": registry.ACTIONS,
     "receivable": receivable.ACTIONS,
+    "governance": governance.ACTIONS,
 }

@@ -1,9 +1,11 @@
 """The registry contract: who is in the consortium, and the policies in force.
 
-Genesis writes the founding members (with roles and keys) and the policy
-parameters.  Each policy is kept as a list of versions, each with the height
-from which it applies, so a later governance change never rewrites what was
-decided under an earlier version.
+Genesis writes the founding members (with roles and keys), the list of
+member ids (`members`, so governance can count the active members), the
+policy parameters and, optionally, the hash of the contract code every node
+must run.  Each policy (and the code pin) is kept as a list of versions, each
+with the height from which it applies, so a later governance change never
+rewrites what was decided under an earlier version.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from contracts import base
 from contracts.base import exact_args, require
+from contracts.code import PIN_KEY
 from ledger.attestation import NodeInfo, node_state_key
 from ledger.errors import SchemaError
 from ledger.execution import Action, Call, decoded, member_of
 from ledger.membership import Member, Role, member_state_key
 
 POLICY_PREFIX = "policy/"
+MEMBER_INDEX_KEY = "members"
 
 
 def _non_negative_int(value: Any) -> bool:
@@ -26,6 +31,12 @@ def _non_negative_int(value: Any) -> bool:
 
 def _uscc_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _percent(value: Any) -> bool:
+    # 100 is refused: approvals x 100 > 100 x active can never hold, so no change
+    # (not even lowering the percent again) could ever pass.
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 99
 
 
 POLICY_CHECKS: Mapping[str, Callable[[Any], bool]] = {
@@ -37,6 +48,7 @@ POLICY_CHECKS: Mapping[str, Callable[[Any], bool]] = {
     "grace_days": _non_negative_int,
     "block_issuance_when_overdue": lambda v: isinstance(v, bool),
     "freeze_authorities": _uscc_list,
+    "governance_approval_percent": _percent,
 }
 
 DEFAULT_POLICIES: Mapping[str, Any] = {
@@ -48,6 +60,8 @@ DEFAULT_POLICIES: Mapping[str, Any] = {
     "grace_days": 3,
     "block_issuance_when_overdue": True,
     "freeze_authorities": [],
+    # a change passes when approvals x 100 > this x the number of active members
+    "governance_approval_percent": 50,
 }
 
 
@@ -62,6 +76,25 @@ def policy(call: Call, name: str) -> Any:
     return applicable[-1]["value"]
 
 
+def member_index(call: Call) -> tuple[str, ...]:
+    """Return the ids of every member, active or suspended, in the order they joined."""
+    index = decoded(call.state, MEMBER_INDEX_KEY, tuple)
+    require(index is not None, "the list of members is recorded on chain")
+    return tuple(index)
+
+
+def with_version(versions: Any, entry: dict[str, Any]) -> list[Any]:
+    """Return `versions` (sorted by from_height) with `entry` inserted in order.
+
+    A version scheduled for a height that already has one is placed after it,
+    so the newer decision wins from that height on.
+    """
+    existing = list(versions or ())
+    before = [v for v in existing if v["from_height"] <= entry["from_height"]]
+    after = [v for v in existing if v["from_height"] > entry["from_height"]]
+    return [*before, entry, *after]
+
+
 def active_member(call: Call, uscc: str, role: Role, rule: str) -> Member:
     """Return the member `uscc` if it is active and holds `role`; else fail with `rule`."""
     member = member_of(call.state, uscc)
@@ -71,11 +104,11 @@ def active_member(call: Call, uscc: str, role: Role, rule: str) -> Member:
 
 
 def genesis(call: Call) -> None:
-    """Found the consortium: write the members and the initial policies.
+    """Found the consortium: write the members, the initial policies and the code pin.
 
     Only the genesis block (height 0) may run this; every founding member signs.
     """
-    exact_args(call, {"members", "policies"}, frozenset({"nodes"}))
+    exact_args(call, {"members", "policies"}, frozenset({"nodes", "contracts_hash"}))
     require(call.block.height == 0, "the consortium is founded only in the genesis block")
     members = [Member.from_json(m) for m in _member_list(call.args["members"])]
     require(
@@ -84,8 +117,13 @@ def genesis(call: Call) -> None:
     for member in members:
         call.authorise(member.uscc, "every founding member signs the genesis")
         call.state.put(member_state_key(member.uscc), member.to_json())
+    call.state.put(MEMBER_INDEX_KEY, [m.uscc for m in members])
     _write_policies(call, call.args["policies"])
     event: dict[str, Any] = {"type": "genesis", "members": [m.uscc for m in members]}
+    if "contracts_hash" in call.args:
+        pinned = base.hex_id(call.args["contracts_hash"], "contracts_hash")
+        call.state.put(PIN_KEY, [{"from_height": 0, "hash": pinned}])
+        event["contracts_hash"] = pinned
     if "nodes" in call.args:
         event["nodes"] = _register_nodes(call, call.args["nodes"], {m.uscc for m in members})
     call.emit(event)

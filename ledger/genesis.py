@@ -55,12 +55,20 @@ class Genesis:
 def make_genesis(
     chain_id: str, time: datetime, members: Mapping[str, tuple[Member, PrivateKey]],
     policies: Mapping[str, Any], nodes: Sequence[NodeInfo] = (),
+    contracts_hash: str | None = None,
 ) -> Genesis:
-    """Build and self-sign a genesis for `members` (uscc -> (member, key)) and their nodes."""
+    """Build and self-sign a genesis for `members` (uscc -> (member, key)) and their nodes.
+
+    With `contracts_hash` (the SHA-256 of the contract code, see
+    `contracts.code`), the genesis pins that code from block 0: nodes whose
+    contract code differs refuse to run.
+    """
     args: dict[str, Any] = {"members": [m.to_json() for m, _ in members.values()],
                             "policies": dict(policies)}
     if nodes:
         args["nodes"] = [n.to_json() for n in nodes]
+    if contracts_hash is not None:
+        args["contracts_hash"] = contracts_hash
     body = TxBody(
         chain_id=chain_id, contract="registry", action="genesis",
         args=args,

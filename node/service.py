@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts import CONTRACTS
+from contracts.code import code_hash, pinned_code_hash
 from ledger.canonical import JSONValue, parse_json
 from ledger.crypto import Domain, PrivateKey
 from ledger.errors import (
@@ -26,7 +27,7 @@ from ledger.errors import (
     SignatureError,
     ValidityWindowError,
 )
-from ledger.execution import Executor, member_of
+from ledger.execution import Executor, StateReader, member_of
 from ledger.genesis import Genesis
 from ledger.membership import Member
 from ledger.tx import Envelope, parse_envelope
@@ -110,6 +111,20 @@ def read_node_key(path: Path) -> PrivateKey:
         raise LedgerError(f"{path} does not hold a 32-byte hex node key") from exc
 
 
+def contract_code_problem(state: StateReader, height: int, local_hash: str) -> str | None:
+    """Return why this node must not execute block `height` with its code, or None.
+
+    None when the chain pins nothing (a genesis without a code hash) or pins
+    exactly `local_hash` for that height.
+    """
+    pinned = pinned_code_hash(state, height)
+    if pinned is None or pinned == local_hash:
+        return None
+    return (f"this node's contract code (sha256 {local_hash}) does not match the code "
+            f"pinned on chain for height {height} (sha256 {pinned}); "
+            "install the pinned contract version")
+
+
 def _own_orderer(config: NodeConfig, chain_id: str) -> Orderer:
     """The etcd cluster when endpoints are configured, else the embedded log."""
     if config.etcd_endpoints:
@@ -130,6 +145,13 @@ class NodeService:
         self.store = Store(config.database_url)
         self.signatures = SignatureCache()
         self.chain = Chain(self.store, self.genesis, Executor(CONTRACTS, self.signatures))
+        self.code_hash = code_hash()
+        self.code_mismatch: str | None = None
+        problem = contract_code_problem(self.chain.state, self.chain.head.height + 1,
+                                        self.code_hash)
+        if problem is not None:
+            self.store.close()
+            raise LedgerError(problem)
         self.verifier: VerifierPool | None = None
         self.node_key = self._own_node_key()
         self.orderer = orderer or _own_orderer(config, self.chain.chain_id)
@@ -232,7 +254,7 @@ class NodeService:
 
     def catch_up(self, wait_s: float = 0.0) -> int:
         """Apply every ordered batch not yet committed; return how many blocks were made."""
-        if self._diverged():
+        if self._diverged() or self._wrong_code():
             self._stop.wait(wait_s)
             return 0
         try:
@@ -240,7 +262,7 @@ class NodeService:
         except OrderingGap as gap:
             return self._catch_up_from_peers(gap)
         for batch in batches:
-            if self._diverged():
+            if self._diverged() or self._wrong_code():
                 return 0
             self._committed(self.chain.apply_batch(batch))
         if self.finality is not None:
@@ -270,6 +292,21 @@ class NodeService:
     def _diverged(self) -> bool:
         """Whether a quorum contradicted this node: it then commits nothing more."""
         return self.finality is not None and self.finality.divergence is not None
+
+    def _wrong_code(self) -> bool:
+        """Whether the next block is pinned to other contract code: then commit nothing more.
+
+        Governance may pin a new code version from a future height; a node
+        still running the old code stops before that block (and says so at
+        CRITICAL level) rather than compute it differently from the others.
+        """
+        if self.code_mismatch is None:
+            problem = contract_code_problem(self.chain.state, self.chain.head.height + 1,
+                                            self.code_hash)
+            if problem is not None:
+                log.critical("the node stops committing: %s", problem)
+                self.code_mismatch = problem
+        return self.code_mismatch is not None
 
     # -- submission -----------------------------------------------------------
 

@@ -29,10 +29,11 @@ from tests.builders import START, Org, make_orgs
 
 def write_genesis(path: Path, orgs: dict[str, Org], policies: dict[str, Any] | None = None,
                   chain_id: str = "test-chain", start: datetime = START,
-                  nodes: Sequence[NodeInfo] = ()) -> None:
-    """Write a genesis file founding `orgs` (and registering `nodes`)."""
+                  nodes: Sequence[NodeInfo] = (), contracts_hash: str | None = None) -> None:
+    """Write a genesis file founding `orgs` (registering `nodes`, pinning `contracts_hash`)."""
     members = {o.uscc: (o.member(), o.key) for o in orgs.values()}
-    genesis = make_genesis(chain_id, start, members, policies or {}, nodes)
+    genesis = make_genesis(chain_id, start, members, policies or {}, nodes,
+                           contracts_hash=contracts_hash)
     path.write_text(json.dumps(genesis.to_json()), encoding="utf-8")
 
 
@@ -54,7 +55,8 @@ class RunningNode:
 @contextmanager
 def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
                  database_url: str | None = None, start: datetime = START,
-                 nodes: Sequence[NodeInfo] = (), **settings: Any) -> Iterator[RunningNode]:
+                 nodes: Sequence[NodeInfo] = (), contracts_hash: str | None = None,
+                 **settings: Any) -> Iterator[RunningNode]:
     """Serve a node on a free port for the duration of the block.
 
     The database and the orderer log live in `tmp`, so a second `running_node`
@@ -62,7 +64,8 @@ def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
     fields (batch_max_wait_ms defaults to 5 here, to keep tests fast).
     """
     orgs = make_orgs()
-    write_genesis(tmp / "genesis.json", orgs, policies, start=start, nodes=nodes)
+    write_genesis(tmp / "genesis.json", orgs, policies, start=start, nodes=nodes,
+                  contracts_hash=contracts_hash)
     settings = {"batch_max_wait_ms": 5, "port": free_port(), **settings}
     config = NodeConfig(
         genesis_path=tmp / "genesis.json",

@@ -25,7 +25,9 @@ def status(service: Service, _caller: Caller) -> JSONBody:
     `final_height`: on a network, blocks up to it are signed by nodes of a
     quorum of organisations; on a single node, every committed block.
     `diverged` holds the evidence if this node computed a block differently
-    from a quorum (it then commits nothing more).
+    from a quorum (it then commits nothing more); `contract_code_mismatch`
+    says why, if the next block is pinned to contract code other than this
+    node's (it then commits nothing more either).
     """
     head = service.chain.head
     finality = service.finality
@@ -35,6 +37,7 @@ def status(service: Service, _caller: Caller) -> JSONBody:
         "height": head.height, "head_hash": head.hash(), "log_size": head.log_size,
         "final_height": service.final_height,
         "diverged": divergence.to_json() if divergence is not None else None,
+        "contract_code_mismatch": service.code_mismatch,
         "time": timestamp(service.clock), "pending": len(service.mempool.pending),
     })
 

@@ -132,13 +132,13 @@ def signed(
 
 
 def set_member(c: MemoryChain, name: str, **fields: Any) -> None:
-    """State surgery (no governance action exists): overwrite fields of a member record."""
+    """State surgery, quicker than a governance vote: overwrite fields of a member record."""
     key = member_state_key(c.uscc(name))
     c.state.data[key] = canonical_bytes({**c.get(key), **fields})
 
 
 def add_policy_version(c: MemoryChain, name: str, value: Any, from_height: int) -> None:
-    """State surgery standing in for governance: append a policy version."""
+    """State surgery, quicker than a governance vote: append a policy version."""
     key = "policy/" + name
     c.state.data[key] = canonical_bytes([*c.get(key), {"from_height": from_height,
                                                         "value": value}])
