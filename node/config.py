@@ -25,6 +25,10 @@ class NodeConfig:
     etcd_endpoints: str = ""  # comma-separated etcd URLs: order through the network instead
     node_key_path: Path | None = None  # this node's attestation key (hex seed); network only
     node_id: str = "node-1"
+    # Mutual TLS (node/tls.py): all three, or none for plain HTTP (embedded single machine only)
+    tls_cert_path: Path | None = None  # this node's certificate (PEM), issued by the CA
+    tls_key_path: Path | None = None  # its private key (unencrypted PEM, mode 0600)
+    tls_ca_path: Path | None = None  # the consortium root CA certificate (PEM)
     host: str = "127.0.0.1"
     port: int = 8600
     batch_max_txs: int = 1000

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import ssl
 import threading
 from collections.abc import Sequence
 
@@ -35,8 +36,9 @@ class EtcdOrderer:
 
     max_batch_bytes: int | None = MAX_BATCH_BYTES
 
-    def __init__(self, endpoints: Sequence[str], chain_id: str) -> None:
-        self.etcd = EtcdClient(endpoints)
+    def __init__(self, endpoints: Sequence[str], chain_id: str, *,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        self.etcd = EtcdClient(endpoints, ssl_context=ssl_context)
         self.prefix = f"/ledger/{chain_id}/batches/".encode()
         self._cond = threading.Condition()
         self._buffer: list[OrderedBatch] = []

@@ -30,6 +30,7 @@ from ledger.execution import Executor, member_of
 from ledger.genesis import Genesis
 from ledger.membership import Member
 from ledger.tx import Envelope, parse_envelope
+from node import tls
 from node.attest import Attestor, Finality
 from node.chain import Chain, CommittedTx, SignatureCache, SimulationFailed
 from node.clock import Clock, SystemClock, timestamp
@@ -112,7 +113,7 @@ def _own_orderer(config: NodeConfig, chain_id: str) -> Orderer:
     """The etcd cluster when endpoints are configured, else the embedded log."""
     if config.etcd_endpoints:
         endpoints = [e.strip() for e in config.etcd_endpoints.split(",") if e.strip()]
-        return EtcdOrderer(endpoints, chain_id)
+        return EtcdOrderer(endpoints, chain_id, ssl_context=tls.client_context(config))
     return EmbeddedOrderer(config.orderer_path)
 
 
