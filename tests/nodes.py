@@ -1,4 +1,9 @@
-"""Test helpers that run real nodes: in a thread (uvicorn on a free loopback port)."""
+"""Test helpers that run real nodes: in a thread (uvicorn on a free loopback port).
+
+A single node serves plain HTTP (the embedded default); network nodes
+(`running_network`) serve mutual TLS with certificates from the session's
+test CA, and their participants present member certificates.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +22,17 @@ import uvicorn
 from client.keystore import Identity
 from client.launcher import free_port
 from client.participant import Participant
+from client.pki import TlsFiles
 from ledger.attestation import NodeInfo
 from ledger.crypto import PrivateKey, sha256
 from ledger.genesis import make_genesis
+from node import tls
 from node.app import create_app
 from node.clock import ManualClock
 from node.config import NodeConfig
 from node.service import NodeService
 from tests.builders import START, Org, make_orgs
+from tests.pki import shared_pki
 
 
 def write_genesis(path: Path, orgs: dict[str, Org], policies: dict[str, Any] | None = None,
@@ -46,9 +54,14 @@ class RunningNode:
     orgs: dict[str, Org]
 
     def participant(self, name: str) -> Participant:
-        """Return an SDK participant for org `name`, signing with the node's clock."""
+        """Return an SDK participant for org `name`, signing with the node's clock.
+
+        On a TLS node it presents `name`'s member certificate from the test CA.
+        """
         org = self.orgs[name]
-        return Participant(self.url, Identity(org.uscc, org.name, org.key), now=self.clock.now)
+        context = shared_pki().member_context(org) if self.url.startswith("https:") else None
+        return Participant(self.url, Identity(org.uscc, org.name, org.key), now=self.clock.now,
+                           tls=context)
 
 
 @contextmanager
@@ -72,15 +85,16 @@ def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
     clock = ManualClock(start)
     service = NodeService(config, clock=clock)
     app = create_app(config, service=service)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=config.port,
-                                           log_level="warning", access_log=False))
+    server = uvicorn.Server(tls.uvicorn_config(app, config, log_level="warning",
+                                               access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     try:
-        yield RunningNode(f"http://127.0.0.1:{config.port}", clock, service, orgs)
+        scheme = "https" if tls.enabled(config) else "http"
+        yield RunningNode(f"{scheme}://127.0.0.1:{config.port}", clock, service, orgs)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -101,24 +115,33 @@ def network_nodes(count: int = 4) -> list[NodeInfo]:
                      node_key(i + 1).public_key) for i in range(count)]
 
 
+def node_tls(index: int, org: Org) -> TlsFiles:
+    """Issue network node `index`'s certificate over its attestation key (test CA)."""
+    return shared_pki().node_files(f"node{index}", key=node_key(index), org=org)
+
+
 @contextmanager
 def running_network(tmp: Path, etcd_urls: list[str], count: int = 3, *,
                     registered: int | None = None, **settings: Any) -> Iterator[list[RunningNode]]:
     """Serve `count` nodes of one consortium, each with its own database, ordered by etcd.
 
     `registered` nodes (default: `count`) are in the genesis, each attesting
-    with its key; the first `count` of them run here.
+    with its key; the first `count` of them run here.  Each serves mutual TLS
+    with a node certificate over its attestation key, and reaches etcd with it.
     """
     infos = network_nodes(registered or count)
+    orgs = make_orgs()
     with ExitStack() as stack:
         nodes = []
         for index in range(count):
             folder = tmp / f"node{index + 1}"
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "node.key").write_text(node_key(index + 1).seed.hex())
+            files = node_tls(index + 1, orgs[NODE_ORGS[index % len(NODE_ORGS)]])
             nodes.append(stack.enter_context(running_node(
                 folder, etcd_endpoints=",".join(etcd_urls), node_id=f"node{index + 1}",
                 node_key_path=folder / "node.key", verifier_processes=0, nodes=infos,
+                tls_cert_path=files.cert, tls_key_path=files.key, tls_ca_path=files.ca,
                 **settings)))
         yield nodes
 

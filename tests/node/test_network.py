@@ -123,6 +123,7 @@ def test_a_node_that_a_quorum_contradicts_stops_and_shows_the_evidence(
     from ledger.attestation import attest
     from ledger.canonical import canonical_bytes
     from node.etcd import EtcdClient
+    from tests.etcd import etcd_context
     from tests.nodes import node_key
 
     with running_network(tmp_path, [m.client_url for m in etcd_members], count=1,
@@ -130,7 +131,7 @@ def test_a_node_that_a_quorum_contradicts_stops_and_shows_the_evidence(
         node = nodes[0]
         grant_line(node)
         height = node.service.chain.head.height
-        etcd = EtcdClient([m.client_url for m in etcd_members])
+        etcd = EtcdClient([m.client_url for m in etcd_members], ssl_context=etcd_context())
         forged = "ab" * 32
         for index in (2, 3, 4):  # three organisations' nodes sign another header hash
             att = attest(node_key(index), "test-chain", height, forged, f"node{index}")
