@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -85,11 +85,14 @@ def participant() -> Participant:
     tls_files = (Settings.tls_cert, Settings.tls_key, Settings.tls_ca)
     if any(tls_files) and not all(tls_files):
         raise typer.BadParameter("give --tls-cert, --tls-key and --tls-ca together")
-    tls = None
-    if Settings.tls_cert and Settings.tls_key and Settings.tls_ca:
-        tls = client_context(TlsFiles(Settings.tls_cert, Settings.tls_key, Settings.tls_ca),
-                             password)
-    return Participant(Settings.node, load_keystore(Settings.keystore, password), tls=tls)
+    try:
+        tls = None
+        if Settings.tls_cert and Settings.tls_key and Settings.tls_ca:
+            tls = client_context(TlsFiles(Settings.tls_cert, Settings.tls_key, Settings.tls_ca),
+                                 password)
+        return Participant(Settings.node, load_keystore(Settings.keystore, password), tls=tls)
+    except ValueError as exc:  # a bad certificate or key, or an https node without TLS files
+        raise typer.BadParameter(str(exc)) from exc
 
 
 def show(value: Any, text: str | None = None) -> None:
@@ -152,12 +155,15 @@ def consortium_init(
     directory: Annotated[Path, typer.Argument(help="directory for keys, genesis, settings")],
     chain_id: Annotated[str, typer.Option(help="chain id")] = "receivables-local",
     port: Annotated[int, typer.Option(help="node port")] = 8600,
+    cert_days: Annotated[int, typer.Option(
+        min=1, help="validity of member and node certificates, in days")] = 730,
 ) -> None:
-    """Create a local consortium: keys and keystores for every member, genesis, node.toml."""
+    """Create a local consortium: keys, keystores, CA and certificates, genesis, node.toml."""
     password = Settings.password or typer.prompt("password for the keystores", hide_input=True,
                                                  confirmation_prompt=True)
     made = init_consortium(directory, password=password, chain_id=chain_id,
-                           genesis_time=datetime.now(UTC).replace(microsecond=0), port=port)
+                           genesis_time=datetime.now(UTC).replace(microsecond=0), port=port,
+                           cert_validity=timedelta(days=cert_days))
     show({"directory": str(directory), "orgs": made.orgs},
          f"consortium {chain_id} in {directory}: {len(made.orgs)} members; start its node "
          f"with: ledger node start --config {directory / 'node.toml'}")
