@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +22,7 @@ from client.consortium import init_consortium
 from client.http import NodeError
 from client.keystore import Identity, KeystoreError, generate_key, load_keystore, save_keystore
 from client.participant import Participant, PreparedTx, TransactionFailed
+from client.pki import TlsFiles, client_context
 from ledger.errors import LedgerError
 from ledger.money import format_fen, parse_yuan
 from ledger.timefmt import parse_timestamp
@@ -49,6 +50,9 @@ class Settings:
     node = os.environ.get("LEDGER_NODE", "http://127.0.0.1:8600")
     keystore: Path | None = None
     password: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
     as_json = False
 
 
@@ -58,10 +62,19 @@ def main_options(
     keystore: Annotated[Path | None, typer.Option(envvar="LEDGER_KEYSTORE")] = None,
     password: Annotated[str | None, typer.Option(envvar="LEDGER_PASSWORD")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    tls_cert: Annotated[Path | None, typer.Option(
+        envvar="LEDGER_TLS_CERT", help="member certificate (certs/<alias>.crt): https nodes")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(
+        envvar="LEDGER_TLS_KEY", help="its key (keys/<alias>.tls.pem, opened with the password)")
+    ] = None,
+    tls_ca: Annotated[Path | None, typer.Option(
+        envvar="LEDGER_TLS_CA", help="consortium CA certificate (ca/ca.crt)")] = None,
 ) -> None:
     """Set the node, identity and output format for the command that follows."""
     Settings.node, Settings.keystore, Settings.password, Settings.as_json = (
         node, keystore, password, as_json)
+    Settings.tls_cert, Settings.tls_key, Settings.tls_ca = tls_cert, tls_key, tls_ca
 
 
 def participant() -> Participant:
@@ -69,7 +82,17 @@ def participant() -> Participant:
     if Settings.keystore is None:
         raise typer.BadParameter("give --keystore (or LEDGER_KEYSTORE)")
     password = Settings.password or typer.prompt("keystore password", hide_input=True)
-    return Participant(Settings.node, load_keystore(Settings.keystore, password))
+    tls_files = (Settings.tls_cert, Settings.tls_key, Settings.tls_ca)
+    if any(tls_files) and not all(tls_files):
+        raise typer.BadParameter("give --tls-cert, --tls-key and --tls-ca together")
+    try:
+        tls = None
+        if Settings.tls_cert and Settings.tls_key and Settings.tls_ca:
+            tls = client_context(TlsFiles(Settings.tls_cert, Settings.tls_key, Settings.tls_ca),
+                                 password)
+        return Participant(Settings.node, load_keystore(Settings.keystore, password), tls=tls)
+    except ValueError as exc:  # a bad certificate or key, or an https node without TLS files
+        raise typer.BadParameter(str(exc)) from exc
 
 
 def show(value: Any, text: str | None = None) -> None:
@@ -132,12 +155,15 @@ def consortium_init(
     directory: Annotated[Path, typer.Argument(help="directory for keys, genesis, settings")],
     chain_id: Annotated[str, typer.Option(help="chain id")] = "receivables-local",
     port: Annotated[int, typer.Option(help="node port")] = 8600,
+    cert_days: Annotated[int, typer.Option(
+        min=1, help="validity of member and node certificates, in days")] = 730,
 ) -> None:
-    """Create a local consortium: keys and keystores for every member, genesis, node.toml."""
+    """Create a local consortium: keys, keystores, CA and certificates, genesis, node.toml."""
     password = Settings.password or typer.prompt("password for the keystores", hide_input=True,
                                                  confirmation_prompt=True)
     made = init_consortium(directory, password=password, chain_id=chain_id,
-                           genesis_time=datetime.now(UTC).replace(microsecond=0), port=port)
+                           genesis_time=datetime.now(UTC).replace(microsecond=0), port=port,
+                           cert_validity=timedelta(days=cert_days))
     show({"directory": str(directory), "orgs": made.orgs},
          f"consortium {chain_id} in {directory}: {len(made.orgs)} members; start its node "
          f"with: ledger node start --config {directory / 'node.toml'}")

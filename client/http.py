@@ -3,11 +3,16 @@
 Every request carries the member's signature (ledger.request_auth), so the
 node knows who is asking and can show it only what it may see.  Errors come
 back as `NodeError` with the node's code and text.
+
+On a network the connection is mutual TLS: pass `tls`, a context that trusts
+the consortium CA and presents the member's certificate
+(`Consortium.tls_context(alias, password)` or `member_tls_context`).
 """
 
 from __future__ import annotations
 
 import secrets
+import ssl
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -45,12 +50,16 @@ class NodeClient:
     def __init__(
         self, base_url: str, identity: Identity, *, chain_id: str | None = None,
         now: Now = system_now, timeout: float = 60.0,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.BaseTransport | None = None, tls: ssl.SSLContext | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        if self.base_url.startswith("https:") and tls is None and transport is None:
+            raise ValueError(f"{self.base_url} is a TLS node: pass tls (the consortium CA and "
+                             f"this member's certificate, see Consortium.tls_context)")
         self.identity = identity
         self.now = now
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
+                                  verify=tls if tls is not None else True)
         self.chain_id = chain_id or self._fetch_chain_id()
 
     def close(self) -> None:

@@ -2,6 +2,12 @@
 
 The client never imports the node: it runs `python -m node serve` as a child
 process, waits until the node answers, and stops it by PID.
+
+With `tls` (the node's certificate, key and the consortium CA) the node
+serves mutual TLS, and the health wait connects with that same node
+certificate: the launcher is run by the node's operator, who already holds
+the node's key (it hands its path to the node), so this needs no member
+password and reads no member key.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from client.pki import TlsFiles, client_context
 
 START_TIMEOUT_S = 30.0
 
@@ -34,6 +42,7 @@ class NodeProcess:
     process: subprocess.Popen[bytes]
     url: str
     log_path: Path
+    tls: TlsFiles | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the node gracefully (SIGTERM), killing it if it does not exit in time."""
@@ -61,12 +70,14 @@ def start_node(
     *, genesis: Path, database_url: str, log_path: Path, orderer: Path | None = None,
     etcd: str = "", port: int | None = None, manual_clock: str | None = None,
     node_id: str = "node-1", extra: tuple[str, ...] = (), detach: bool = False,
+    tls: TlsFiles | None = None,
 ) -> NodeProcess:
     """Start a node process on loopback and wait until it answers /v1/health.
 
     The node orders through the embedded log at `orderer`, or through the
     etcd cluster at `etcd` (comma-separated client URLs).  With `detach`,
-    the node gets its own session and outlives this process.
+    the node gets its own session and outlives this process.  With `tls`
+    the node serves https and requires client certificates from the CA.
     """
     port = port or free_port()
     args = ["serve", "--genesis", str(genesis), "--database", database_url,
@@ -77,24 +88,29 @@ def start_node(
         args += ["--etcd", etcd]
     if manual_clock:
         args += ["--manual-clock", manual_clock]
+    if tls is not None:
+        args += ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key), "--tls-ca", str(tls.ca)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         process = subprocess.Popen(node_command(*args), stdout=log, stderr=subprocess.STDOUT,
                                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                    start_new_session=detach)
-    node = NodeProcess(process, f"http://127.0.0.1:{port}", log_path)
+    scheme = "http" if tls is None else "https"
+    node = NodeProcess(process, f"{scheme}://127.0.0.1:{port}", log_path, tls)
     _wait_until_up(node)
     return node
 
 
 def _wait_until_up(node: NodeProcess) -> None:
+    verify = True if node.tls is None else client_context(node.tls)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if node.process.poll() is not None:
             tail = node.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
             raise RuntimeError(f"the node exited during start-up:\n{tail}")
         try:
-            if httpx.get(node.url + "/v1/health", timeout=1.0).status_code == 200:
+            if httpx.get(node.url + "/v1/health", timeout=1.0,
+                         verify=verify).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -7,11 +7,20 @@ SQLite database, attesting with its own key), and records every process in
 `network.json`.  `down` stops exactly those processes, by PID, after
 checking each PID still belongs to what `up` started.  Processes run in
 their own sessions, so they outlive the command that started them.
+
+Everything talks mutual TLS with certificates from the consortium CA
+(client/pki.py): nodes serve https with their node certificates and require
+client certificates; etcd members get their own node-style certificates
+(`DIR/etcd/etcd<N>.crt/.pem`, issued by `up`, run for core, tier1 and
+bank_a) and require certificates from clients and peers.  `network.json`
+records the CA path and each member's certificate path, which is what a
+client needs besides its own key (`network_tls_context`).
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +29,7 @@ from typing import Any
 from client.consortium import Consortium, init_consortium, node_id_of
 from client.etcd_cluster import (
     EtcdMember,
+    operator_context,
     process_is,
     restart_member,
     start_etcd_cluster,
@@ -68,10 +78,14 @@ def network_up(directory: Path, password: str) -> dict[str, Any]:
     nodes: list[NodeEntry] = []
     try:
         if previous is None:
-            members = start_etcd_cluster(directory / "etcd", 3, detach=True)
-        else:  # the same members and ports again, from their data directories
+            members = start_etcd_cluster(
+                directory / "etcd", 3, detach=True,
+                certs=lambda name: consortium.issue_server_cert(
+                    password, name=name, alias=NODE_ORGS[int(name[4:]) - 1],
+                    directory=directory / "etcd" / "tls"))
+        else:  # the same members, ports and certificates again, from their data directories
             members = [restart_member(EtcdMember(**m), detach=True) for m in previous["etcd"]]
-            wait_for_leader([m.client_url for m in members])
+            wait_for_leader([m.client_url for m in members], tls=operator_context(members))
         endpoints = ",".join(m.client_url for m in members)
         ports = {n["alias"]: int(n["url"].rsplit(":", 1)[1])
                  for n in (previous or {}).get("nodes", [])}
@@ -85,6 +99,8 @@ def network_up(directory: Path, password: str) -> dict[str, Any]:
         raise
     description = {
         "chain_id": consortium.chain_id, "consortium": str(consortium_dir),
+        "ca": str(consortium.ca_cert_path),
+        "member_certs": str(consortium.directory / "certs"),
         "etcd": [m.to_json() for m in members],
         "nodes": [entry.__dict__ for entry in nodes],
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -102,6 +118,7 @@ def _start_network_node(directory: Path, consortium: Consortium, alias: str,
     process = start_node(
         genesis=consortium.genesis_path, database_url=database, etcd=endpoints,
         log_path=folder / "node.log", node_id=node_id, detach=True, port=port,
+        tls=consortium.node_tls_files(alias),
         extra=("--node-key", str(consortium.directory / "nodes" / f"{alias}.key")))
     return NodeEntry(alias, node_id, process.url, process.process.pid, str(folder / "node.db"),
                      str(folder / "node.log"))
@@ -135,3 +152,12 @@ def network_urls(directory: Path) -> list[str]:
     if not described.exists():
         raise NetworkError(f"no network was started from {directory} (no {NETWORK_FILE})")
     return [n["url"] for n in json.loads(described.read_text(encoding="utf-8"))["nodes"]]
+
+
+def network_tls_context(directory: Path, alias: str, password: str) -> ssl.SSLContext:
+    """Return the TLS context member `alias` uses to reach the network's nodes."""
+    described = directory.resolve() / NETWORK_FILE
+    if not described.exists():
+        raise NetworkError(f"no network was started from {directory} (no {NETWORK_FILE})")
+    description = json.loads(described.read_text(encoding="utf-8"))
+    return Consortium.open(Path(description["consortium"])).tls_context(alias, password)

@@ -9,6 +9,7 @@ credit line) are prepared, co-signed by the other party, then submitted.
 from __future__ import annotations
 
 import secrets
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -53,11 +54,12 @@ class Participant:
     def __init__(
         self, node_url: str, identity: Identity, *, chain_id: str | None = None,
         now: Now = system_now, timeout: float = 60.0, transport: Any = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.identity = identity
         self.now = now
         self.node = NodeClient(node_url, identity, chain_id=chain_id, now=now, timeout=timeout,
-                               transport=transport)
+                               transport=transport, tls=tls)
 
     @property
     def uscc(self) -> str:

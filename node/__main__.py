@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import ssl
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import LedgerError
 from ledger.timefmt import parse_timestamp
+from node import tls
 from node.app import create_app
 from node.clock import Clock, ManualClock, SystemClock
 from node.config import NodeConfig
@@ -37,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--node-id", dest="node_id")
     serve.add_argument("--node-key", type=Path, dest="node_key_path",
                        help="file holding this node's attestation key (hex seed)")
+    serve.add_argument("--tls-cert", type=Path, dest="tls_cert_path",
+                       help="node certificate (PEM): serve HTTPS and require client certificates")
+    serve.add_argument("--tls-key", type=Path, dest="tls_key_path",
+                       help="the node certificate's private key (PEM)")
+    serve.add_argument("--tls-ca", type=Path, dest="tls_ca_path",
+                       help="consortium CA certificate (PEM): clients must present one it issued")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--manual-clock", metavar="TIMESTAMP",
@@ -50,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     overrides = {k: getattr(args, k) for k in
                  ("genesis_path", "database_url", "orderer_path", "etcd_endpoints", "node_id",
-                  "node_key_path", "host", "port")}
+                  "node_key_path", "tls_cert_path", "tls_key_path", "tls_ca_path", "host",
+                  "port")}
     try:
         config = NodeConfig.load(args.config, **overrides)
     except (ValueError, OSError) as exc:
@@ -65,12 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     # the chain grows.  Collect young objects less eagerly.
     gc.set_threshold(GC_THRESHOLD, 50, 100)
     try:
+        tls.enabled(config)  # a half-configured TLS setup fails before anything starts
         app = create_app(config, clock=clock)
-    except (OSError, LedgerError, SQLAlchemyError) as exc:
+        served = tls.uvicorn_config(app, config, log_level=args.log_level, access_log=False)
+    except (OSError, ValueError, ssl.SSLError, LedgerError, SQLAlchemyError) as exc:
         print(f"error: the node cannot start: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=config.host, port=config.port, log_level=args.log_level,
-                access_log=False)
+    uvicorn.Server(served).run()
     return 0
 
 

@@ -28,6 +28,10 @@ class NodeConfig:
     compact_interval_s: float = 10.0  # how often a network node compacts the ordering log
     compact_retain_blocks: int = 1000  # final blocks kept in the log for nodes that are away
     node_id: str = "node-1"
+    # Mutual TLS (node/tls.py): all three, or none for plain HTTP (embedded single machine only)
+    tls_cert_path: Path | None = None  # this node's certificate (PEM), issued by the CA
+    tls_key_path: Path | None = None  # its private key (unencrypted PEM, mode 0600)
+    tls_ca_path: Path | None = None  # the consortium root CA certificate (PEM)
     host: str = "127.0.0.1"
     port: int = 8600
     batch_max_txs: int = 1000

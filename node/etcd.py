@@ -1,6 +1,7 @@
 """A small client for etcd v3's JSON gateway, with fail-over between members.
 
-The node talks to etcd over plain HTTP/JSON (`/v3/kv/...`, `/v3/watch`) so no
+The node talks to etcd over HTTP/JSON (HTTPS with client certificates on a
+network: see node/tls.py) (`/v3/kv/...`, `/v3/watch`) so no
 gRPC or protobuf versions need pinning.  Keys and values travel base64
 encoded and 64-bit integers come back as strings; this module hides both.
 Every call tries the members in turn until one answers, within a deadline:
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -68,15 +70,20 @@ class EtcdClient:
     """Unary key-value calls and watches against an etcd cluster."""
 
     def __init__(self, endpoints: Sequence[str], *, timeout_s: float = 2.0,
-                 deadline_s: float = 15.0) -> None:
+                 deadline_s: float = 15.0, ssl_context: ssl.SSLContext | None = None) -> None:
+        """Talk to `endpoints`; https ones need `ssl_context` (trust the CA, present a cert)."""
         if not endpoints:
             raise ValueError("etcd needs at least one endpoint")
         self.endpoints = [e.rstrip("/") for e in endpoints]
+        if ssl_context is None and any(e.startswith("https:") for e in self.endpoints):
+            raise ValueError("https etcd endpoints need a TLS context (the node's certificate "
+                             "and the consortium CA: tls_cert_path, tls_key_path, tls_ca_path)")
         self._timeout = timeout_s
         self._deadline = deadline_s
         self._preferred = 0
         self._lock = threading.Lock()
-        self._http = httpx.Client(timeout=timeout_s)
+        self._http = httpx.Client(timeout=timeout_s,
+                                  verify=ssl_context if ssl_context is not None else True)
 
     def close(self) -> None:
         """Close the HTTP connections."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import ssl
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,8 +77,9 @@ class EtcdOrderer:
 
     max_batch_bytes: int | None = MAX_BATCH_BYTES
 
-    def __init__(self, endpoints: Sequence[str], chain_id: str) -> None:
-        self.etcd = EtcdClient(endpoints)
+    def __init__(self, endpoints: Sequence[str], chain_id: str, *,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        self.etcd = EtcdClient(endpoints, ssl_context=ssl_context)
         self.chain_id = chain_id
         self.prefix = f"/ledger/{chain_id}/batches/".encode()
         self._cond = threading.Condition()

@@ -31,6 +31,7 @@ from ledger.execution import Executor, StateReader, member_of
 from ledger.genesis import Genesis
 from ledger.membership import Member
 from ledger.tx import Envelope, parse_envelope
+from node import tls
 from node.attest import Attestor, Finality
 from node.chain import Chain, CommittedTx, SignatureCache, SimulationFailed
 from node.clock import Clock, SystemClock, timestamp
@@ -129,7 +130,7 @@ def _own_orderer(config: NodeConfig, chain_id: str) -> Orderer:
     """The etcd cluster when endpoints are configured, else the embedded log."""
     if config.etcd_endpoints:
         endpoints = [e.strip() for e in config.etcd_endpoints.split(",") if e.strip()]
-        return EtcdOrderer(endpoints, chain_id)
+        return EtcdOrderer(endpoints, chain_id, ssl_context=tls.client_context(config))
     return EmbeddedOrderer(config.orderer_path)
 
 
@@ -205,8 +206,9 @@ class NodeService:
                                        interval_s=self.config.compact_interval_s,
                                        retain_blocks=self.config.compact_retain_blocks)
             urls = [u.strip() for u in self.config.peers.split(",") if u.strip()]
+            context = tls.client_context(self.config)
             self.peers = Peers(urls, node_id=self.config.node_id, key=self.node_key,
-                               clock=self.clock)
+                               clock=self.clock, verify=True if context is None else context)
 
     @property
     def final_height(self) -> int:

@@ -1,4 +1,9 @@
-"""Test helpers that run real nodes: in a thread (uvicorn on a free loopback port)."""
+"""Test helpers that run real nodes: in a thread (uvicorn on a free loopback port).
+
+A single node serves plain HTTP (the embedded default); network nodes
+(`running_network`) serve mutual TLS with certificates from the session's
+test CA, and their participants present member certificates.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +22,17 @@ import uvicorn
 from client.keystore import Identity
 from client.launcher import free_port
 from client.participant import Participant
+from client.pki import TlsFiles
 from ledger.attestation import NodeInfo
 from ledger.crypto import PrivateKey, sha256
 from ledger.genesis import make_genesis
+from node import tls
 from node.app import create_app
 from node.clock import ManualClock
 from node.config import NodeConfig
 from node.service import NodeService
 from tests.builders import START, Org, make_orgs
+from tests.pki import shared_pki
 
 
 def write_genesis(path: Path, orgs: dict[str, Org], policies: dict[str, Any] | None = None,
@@ -47,9 +55,14 @@ class RunningNode:
     orgs: dict[str, Org]
 
     def participant(self, name: str) -> Participant:
-        """Return an SDK participant for org `name`, signing with the node's clock."""
+        """Return an SDK participant for org `name`, signing with the node's clock.
+
+        On a TLS node it presents `name`'s member certificate from the test CA.
+        """
         org = self.orgs[name]
-        return Participant(self.url, Identity(org.uscc, org.name, org.key), now=self.clock.now)
+        context = shared_pki().member_context(org) if self.url.startswith("https:") else None
+        return Participant(self.url, Identity(org.uscc, org.name, org.key), now=self.clock.now,
+                           tls=context)
 
 
 @contextmanager
@@ -75,15 +88,16 @@ def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
     clock = ManualClock(start)
     service = NodeService(config, clock=clock)
     app = create_app(config, service=service)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=config.port,
-                                           log_level="warning", access_log=False))
+    server = uvicorn.Server(tls.uvicorn_config(app, config, log_level="warning",
+                                               access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     try:
-        yield RunningNode(f"http://127.0.0.1:{config.port}", clock, service, orgs)
+        scheme = "https" if tls.enabled(config) else "http"
+        yield RunningNode(f"{scheme}://127.0.0.1:{config.port}", clock, service, orgs)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -104,6 +118,11 @@ def network_nodes(count: int = 4) -> list[NodeInfo]:
                      node_key(i + 1).public_key) for i in range(count)]
 
 
+def node_tls(index: int, org: Org) -> TlsFiles:
+    """Issue network node `index`'s certificate over its attestation key (test CA)."""
+    return shared_pki().node_files(f"node{index}", key=node_key(index), org=org)
+
+
 @contextmanager
 def running_network(tmp: Path, etcd_urls: list[str], count: int = 3, *,
                     registered: int | None = None, **settings: Any) -> Iterator[list[RunningNode]]:
@@ -111,13 +130,14 @@ def running_network(tmp: Path, etcd_urls: list[str], count: int = 3, *,
 
     `registered` nodes (default: `count`) are in the genesis, each attesting
     with its key; the first `count` of them run here, each knowing the
-    others as peers.
+    others as peers.  Each serves mutual TLS with a node certificate over its
+    attestation key, and reaches etcd and its peers with it.
     """
     ports = [free_port() for _ in range(count)]
     with ExitStack() as stack:
         nodes = []
         for index in range(count):
-            peers = [f"http://127.0.0.1:{p}" for i, p in enumerate(ports) if i != index]
+            peers = [f"https://127.0.0.1:{p}" for i, p in enumerate(ports) if i != index]
             nodes.append(stack.enter_context(network_node(
                 tmp, etcd_urls, index + 1, registered=registered or count, port=ports[index],
                 peers=",".join(peers), **settings)))
@@ -130,9 +150,11 @@ def network_node(tmp: Path, etcd_urls: list[str], number: int, *, registered: in
     folder = tmp / f"node{number}"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "node.key").write_text(node_key(number).seed.hex())
+    files = node_tls(number, make_orgs()[NODE_ORGS[(number - 1) % len(NODE_ORGS)]])
     settings = {"verifier_processes": 0, **settings}
     return running_node(folder, etcd_endpoints=",".join(etcd_urls), node_id=f"node{number}",
                         node_key_path=folder / "node.key", nodes=network_nodes(registered),
+                        tls_cert_path=files.cert, tls_key_path=files.key, tls_ca_path=files.ca,
                         **settings)
 
 

@@ -10,7 +10,10 @@ from typer.testing import CliRunner
 
 from client.cli import app
 from client.keystore import Identity, save_keystore
-from tests.nodes import running_node
+from client.pki import ed25519_key_from_seed, write_private_key
+from tests.builders import make_orgs
+from tests.nodes import node_tls, running_node
+from tests.pki import shared_pki
 
 PASSWORD = "cli-test-password"
 
@@ -54,3 +57,27 @@ def test_credit_line_issue_and_holdings_through_the_cli(tmp_path: Path) -> None:
         refused = runner.invoke(app, ["--keystore", str(keys["s1"]), "reject", "not-an-id"],
                                 env=env)
         assert refused.exit_code != 0
+
+
+
+def test_the_cli_reaches_a_tls_node_with_the_member_certificate(tmp_path: Path) -> None:
+    runner = CliRunner()
+    now = datetime.now(UTC).replace(microsecond=0)  # the CLI signs with the system clock
+    files = node_tls(1, make_orgs()["core"])
+    with running_node(tmp_path, start=now - timedelta(minutes=1), tls_cert_path=files.cert,
+                      tls_key_path=files.key, tls_ca_path=files.ca) as n:
+        keys = _keystores(tmp_path, n.orgs)
+        member = shared_pki().member_files(n.orgs["s1"])
+        sealed = tmp_path / "s1.tls.pem"  # as consortium init writes it: under the password
+        write_private_key(sealed, ed25519_key_from_seed(n.orgs["s1"].key.seed), PASSWORD)
+        env = {"LEDGER_NODE": n.url, "LEDGER_PASSWORD": PASSWORD}
+        base = ["--keystore", str(keys["s1"]), "--json"]
+        tls = ["--tls-cert", str(member.cert), "--tls-key", str(sealed),
+               "--tls-ca", str(member.ca)]
+        answered = runner.invoke(app, [*base, *tls, "status"], env=env)
+        assert answered.exit_code == 0, answered.output
+        assert json.loads(answered.output)["chain_id"] == "test-chain"
+        without = runner.invoke(app, [*base, "status"], env=env)
+        assert without.exit_code == 2 and "is a TLS node: pass tls" in without.output
+        half = runner.invoke(app, [*base, *tls[:2], "status"], env=env)
+        assert half.exit_code == 2 and "together" in half.output

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from client.consortium import Consortium
 from client.etcd_cluster import etcd_binary, process_is
 from client.participant import Participant
+from tests.pki import TestCA
 
 pytestmark = pytest.mark.etcd
 
@@ -43,16 +47,21 @@ def test_network_up_runs_a_consortium_and_down_stops_exactly_it(tmp_path: Path) 
         assert again.returncode == 2 and "already running" in again.stderr
         consortium = Consortium.open(Path(description["consortium"]))
         urls = [n["url"] for n in description["nodes"]]
-        bank = Participant(urls[2], consortium.identity("bank_a", "network-test"),
-                           chain_id=consortium.chain_id)
-        core = Participant(urls[0], consortium.identity("core", "network-test"),
-                           chain_id=consortium.chain_id)
+        assert all(u.startswith("https://127.0.0.1:") for u in urls)
+        assert description["ca"] == str(consortium.ca_cert_path)
+        _only_consortium_members_get_in(description, consortium)
+
+        def member(url: str, alias: str) -> Participant:
+            return Participant(url, consortium.identity(alias, "network-test"),
+                               chain_id=consortium.chain_id,
+                               tls=consortium.tls_context(alias, "network-test"))
+
+        bank, core = member(urls[2], "bank_a"), member(urls[0], "core")
         expiry = (datetime.now(UTC).date() + timedelta(days=300)).isoformat()
         line = core.cosign(bank.propose_credit_line(core=core.uscc, limit=10**9,
                                                     currency="CNY", expiry_date=expiry))
         assert bank.submit([line.envelope()])[0]["status"] == "committed"
-        auditors = [Participant(u, consortium.identity("auditor", "network-test"),
-                                chain_id=consortium.chain_id) for u in urls]
+        auditors = [member(u, "auditor") for u in urls]
         deadline = time.monotonic() + 30
         while {(s["head_hash"], s["final_height"]) for s in (a.status() for a in auditors)} \
                 != {(auditors[0].status()["head_hash"], 1)}:
@@ -67,3 +76,20 @@ def test_network_up_runs_a_consortium_and_down_stops_exactly_it(tmp_path: Path) 
     for member in description["etcd"]:
         assert not process_is(member["pid"], member["data_dir"])
     assert "nothing was running" in _ledger("network", "down", "--dir", str(tmp_path)).stdout
+
+
+def _only_consortium_members_get_in(description: dict[str, Any], consortium: Consortium) -> None:
+    """Nodes and etcd refuse clients without a consortium certificate at the TLS handshake."""
+    node, etcd = description["nodes"][0]["url"], description["etcd"][0]["client_url"]
+    plain = ssl.create_default_context(cafile=str(consortium.ca_cert_path))
+    foreign = TestCA(Path(description["consortium"]).parent / "foreign-ca", "a foreign CA")
+    stranger = ssl.create_default_context(cafile=str(consortium.ca_cert_path))
+    made_up = foreign.node_files("stranger")  # a well-formed cert, from the wrong CA
+    stranger.load_cert_chain(str(made_up.cert), str(made_up.key))
+    for refused in (plain, stranger):
+        with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
+            httpx.get(node + "/v1/health", verify=refused, timeout=5)
+        with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
+            httpx.post(etcd + "/v3/kv/range", json={"key": "Lw=="}, verify=refused, timeout=5)
+    admitted = consortium.tls_context("tier3", "network-test")  # a member without a node
+    assert httpx.get(node + "/v1/health", verify=admitted, timeout=5).status_code == 200

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.etcd import etcd_context
 from tests.node.support import FACE, grant_line, issue_accepted, outputs
 from tests.nodes import RunningNode, running_network, wait_until_level
 
@@ -130,7 +131,7 @@ def test_a_node_that_a_quorum_contradicts_stops_and_shows_the_evidence(
         node = nodes[0]
         grant_line(node)
         height = node.service.chain.head.height
-        etcd = EtcdClient([m.client_url for m in etcd_members])
+        etcd = EtcdClient([m.client_url for m in etcd_members], ssl_context=etcd_context())
         forged = "ab" * 32
         for index in (2, 3, 4):  # three organisations' nodes sign another header hash
             att = attest(node_key(index), "test-chain", height, forged, f"node{index}")
@@ -210,7 +211,7 @@ def test_a_node_away_past_compaction_catches_up_from_its_peers_certified_blocks(
             grant_line(nodes[0], limit=FACE)
         height = _same_everywhere(nodes)
         _wait_final(nodes, height)
-        etcd = EtcdClient(urls)
+        etcd = EtcdClient(urls, ssl_context=etcd_context())
         deadline = time.monotonic() + 20
         while (mark := read_mark(etcd, "test-chain")) is None or mark.height < height - 1:
             assert time.monotonic() < deadline, f"the log was not compacted: {mark}"

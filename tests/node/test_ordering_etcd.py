@@ -10,6 +10,7 @@ import pytest
 from client.etcd_cluster import leader_index, stop_pid
 from node.ordering import OrderedBatch
 from node.ordering_etcd import EtcdOrderer
+from tests.etcd import etcd_context
 
 pytestmark = pytest.mark.etcd
 
@@ -30,7 +31,8 @@ def test_batches_appended_through_two_orderers_come_out_in_one_order(
     etcd_members: list[Any],
 ) -> None:
     urls = [m.client_url for m in etcd_members]
-    first, second = EtcdOrderer(urls[:1], "c1"), EtcdOrderer(urls[1:], "c1")
+    first, second = (EtcdOrderer(urls[:1], "c1", ssl_context=etcd_context()),
+                     EtcdOrderer(urls[1:], "c1", ssl_context=etcd_context()))
     try:
         def append(orderer: EtcdOrderer, tag: str) -> None:
             for i in range(20):
@@ -55,7 +57,8 @@ def test_batches_appended_through_two_orderers_come_out_in_one_order(
 
 
 def test_appending_the_same_batch_twice_orders_it_once(etcd_members: list[Any]) -> None:
-    orderer = EtcdOrderer([m.client_url for m in etcd_members], "c2")
+    orderer = EtcdOrderer([m.client_url for m in etcd_members], "c2",
+                          ssl_context=etcd_context())
     try:
         p1 = orderer.append(b"batch")
         p2 = orderer.append(b"batch")
@@ -67,7 +70,7 @@ def test_appending_the_same_batch_twice_orders_it_once(etcd_members: list[Any]) 
 
 
 def test_an_oversized_batch_is_refused_before_it_reaches_etcd(etcd_members: list[Any]) -> None:
-    orderer = EtcdOrderer([etcd_members[0].client_url], "c3")
+    orderer = EtcdOrderer([etcd_members[0].client_url], "c3", ssl_context=etcd_context())
     try:
         with pytest.raises(ValueError, match="exceeds the ordering limit"):
             orderer.append(b"x" * (orderer.max_batch_bytes + 1))
@@ -77,11 +80,11 @@ def test_an_oversized_batch_is_refused_before_it_reaches_etcd(etcd_members: list
 
 def test_ordering_goes_on_when_the_leader_is_killed(etcd_members: list[Any]) -> None:
     urls = [m.client_url for m in etcd_members]
-    orderer = EtcdOrderer(urls, "c4")
+    orderer = EtcdOrderer(urls, "c4", ssl_context=etcd_context())
     try:
         orderer.append(b"before")
         assert [b.data for b in _read_all(orderer, 1)] == [b"before"]
-        leader = etcd_members[leader_index(urls)]
+        leader = etcd_members[leader_index(urls, tls=etcd_context())]
         stop_pid(leader.pid, leader.data_dir, kill=True)
         orderer.append(b"after")
         assert [b.data for b in _read_all(orderer, 2)] == [b"before", b"after"]
@@ -95,10 +98,10 @@ def test_after_a_compaction_a_reader_lists_the_stored_batches_or_reports_the_gap
     from node.ordering_etcd import CompactionMark, OrderingGap, mark_key
 
     urls = [m.client_url for m in etcd_members]
-    writer = EtcdOrderer(urls, "c3")
+    writer = EtcdOrderer(urls, "c3", ssl_context=etcd_context())
     positions = [writer.append(f"batch {i}".encode()) for i in range(30)]
     assert writer.etcd.compact(positions[-1])  # history gone: a watch from 1 is refused
-    behind = EtcdOrderer(urls, "c3")
+    behind = EtcdOrderer(urls, "c3", ssl_context=etcd_context())
     try:
         seen = _read_all(behind, 30)
         assert [b.data for b in seen] == [f"batch {i}".encode() for i in range(30)]
@@ -106,7 +109,7 @@ def test_after_a_compaction_a_reader_lists_the_stored_batches_or_reports_the_gap
         mark = CompactionMark(10, positions[9])
         assert writer.etcd.put_if_unchanged(mark_key("c3"), mark.encode(), 0)
         writer.etcd.compact(writer.etcd.get(mark_key("c3")).mod_revision)  # type: ignore[union-attr]
-        late = EtcdOrderer(urls, "c3")
+        late = EtcdOrderer(urls, "c3", ssl_context=etcd_context())
         try:
             with pytest.raises(OrderingGap) as gap:
                 _read_all(late, 1, after=positions[3])
