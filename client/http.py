@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -45,22 +45,39 @@ class NodeError(Exception):
 
 
 class NodeClient:
-    """Signed JSON requests to one node as one member."""
+    """Signed JSON requests as one member, to one node or to the first of several that answers.
+
+    With several node URLs (any nodes of the consortium), a request that
+    cannot reach its node (refused, reset, timed out) is sent to the next
+    one, and that node stays the current one.  Every node holds the same
+    ledger, so reads are the same; a resubmitted transaction is recognised
+    by its id wherever it already arrived.
+    """
 
     def __init__(
-        self, base_url: str, identity: Identity, *, chain_id: str | None = None,
+        self, base_url: str | Sequence[str], identity: Identity, *, chain_id: str | None = None,
         now: Now = system_now, timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None, tls: ssl.SSLContext | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        if self.base_url.startswith("https:") and tls is None and transport is None:
-            raise ValueError(f"{self.base_url} is a TLS node: pass tls (the consortium CA and "
-                             f"this member's certificate, see Consortium.tls_context)")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        if not urls:
+            raise ValueError("a node client needs at least one node URL")
+        self.urls = [u.rstrip("/") for u in urls]
+        self._current = 0
+        for url in self.urls:
+            if url.startswith("https:") and tls is None and transport is None:
+                raise ValueError(f"{url} is a TLS node: pass tls (the consortium CA and this "
+                                 f"member's certificate, see Consortium.tls_context)")
         self.identity = identity
         self.now = now
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
+        self._http = httpx.Client(timeout=timeout, transport=transport,
                                   verify=tls if tls is not None else True)
         self.chain_id = chain_id or self._fetch_chain_id()
+
+    @property
+    def base_url(self) -> str:
+        """Return the URL of the node currently used."""
+        return self.urls[self._current]
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -94,10 +111,7 @@ class NodeClient:
         return self._send(method, target, body, headers)
 
     def _send(self, method: str, target: str, body: bytes, headers: dict[str, str]) -> Any:
-        try:
-            response = self._http.request(method, target, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise NodeError(0, "unreachable", f"{self.base_url}: {exc}") from exc
+        response = self._exchange(method, target, body, headers)
         try:
             answer = orjson.loads(response.content) if response.content else None
         except orjson.JSONDecodeError:
@@ -108,6 +122,20 @@ class NodeClient:
                 response.text)
             raise NodeError(response.status_code, code, detail, answer)
         return answer
+
+
+    def _exchange(self, method: str, target: str, body: bytes,
+                  headers: dict[str, str]) -> httpx.Response:
+        """Send to the current node, failing over to the others; raise NodeError if none answers."""
+        errors = []
+        for _ in range(len(self.urls)):
+            url = self.base_url
+            try:
+                return self._http.request(method, url + target, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                errors.append(f"{url}: {type(exc).__name__} {exc}")
+                self._current = (self._current + 1) % len(self.urls)
+        raise NodeError(0, "unreachable", "; ".join(errors))
 
 
 def _param(value: Any) -> str:

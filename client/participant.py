@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import ssl
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +26,7 @@ from ledger.tx import Envelope, Signature, TxBody
 
 VALIDITY = timedelta(days=1)
 CLOCK_SLACK = timedelta(minutes=5)
+POLL_S = 0.1  # how often wait_committed asks again
 
 
 class TransactionFailed(Exception):
@@ -49,10 +51,10 @@ class PreparedTx:
 
 
 class Participant:
-    """A consortium member acting through one node."""
+    """A consortium member acting through one node, or any of several (fail-over)."""
 
     def __init__(
-        self, node_url: str, identity: Identity, *, chain_id: str | None = None,
+        self, node_url: str | Sequence[str], identity: Identity, *, chain_id: str | None = None,
         now: Now = system_now, timeout: float = 60.0, transport: Any = None,
         tls: ssl.SSLContext | None = None,
     ) -> None:
@@ -105,8 +107,16 @@ class Participant:
         TransactionFailed if any committed as invalid.
         """
         payload = {"transactions": [e.to_json() for e in envelopes]}
-        answer = self.node.post("/v1/transactions", payload,
-                                params={"wait": wait, "timeout": timeout} if wait else None)
+        try:
+            answer = self.node.post("/v1/transactions", payload,
+                                    params={"wait": wait, "timeout": timeout} if wait else None)
+        except NodeError as exc:
+            if exc.code != "replay" or not self._all_known([e.tx_id for e in envelopes]):
+                raise
+            # A resubmission (after a lost answer, maybe through another node): they arrived.
+            answer = {"accepted": [e.tx_id for e in envelopes]}
+            if wait:
+                answer["results"] = self.wait_committed(answer["accepted"], timeout=timeout)
         if not wait:
             return [{"tx_id": i, "status": "pending"} for i in answer["accepted"]]
         results: list[dict[str, Any]] = answer["results"]
@@ -219,6 +229,43 @@ class Participant:
     def transaction(self, tx_id: str) -> dict[str, Any]:
         """Return a transaction's status, envelope and events."""
         return dict(self.node.get(f"/v1/transactions/{tx_id}"))
+
+    def _all_known(self, tx_ids: Sequence[str]) -> bool:
+        """Return whether the node knows every one of `tx_ids` (pending or committed)."""
+        try:
+            for tx_id in tx_ids:
+                self.transaction(tx_id)
+        except NodeError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def wait_committed(self, tx_ids: Sequence[str], *, timeout: float = 30.0,
+                       final: bool = False) -> list[dict[str, Any]]:
+        """Poll until every transaction committed (and, with `final`, its block is final).
+
+        Returns their statuses in order; raises TimeoutError naming the
+        first transaction still waiting.
+        """
+        deadline = time.monotonic() + timeout
+        statuses: list[dict[str, Any]] = []
+        for tx_id in tx_ids:
+            while True:
+                status = self.transaction(tx_id)
+                done = status.get("status") in ("committed", "invalid")
+                if done and (status.get("final") or not final):
+                    statuses.append(status)
+                    break
+                if time.monotonic() > deadline:
+                    what = "final" if done else "committed"
+                    raise TimeoutError(f"transaction {tx_id} is not {what} after {timeout:.0f} s")
+                time.sleep(POLL_S)
+        return statuses
+
+    def wait_final(self, tx_ids: Sequence[str], *, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Wait until every transaction's block is final (signed by a quorum); return statuses."""
+        return self.wait_committed(tx_ids, timeout=timeout, final=True)
 
     def note(self, note_id: str) -> dict[str, Any]:
         """Return one note."""

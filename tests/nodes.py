@@ -54,15 +54,16 @@ class RunningNode:
     service: NodeService
     orgs: dict[str, Org]
 
-    def participant(self, name: str) -> Participant:
+    def participant(self, name: str, *, also: Sequence[str] = ()) -> Participant:
         """Return an SDK participant for org `name`, signing with the node's clock.
 
-        On a TLS node it presents `name`'s member certificate from the test CA.
+        On a TLS node it presents `name`'s member certificate from the test
+        CA.  `also` are more node URLs to fail over to.
         """
         org = self.orgs[name]
         context = shared_pki().member_context(org) if self.url.startswith("https:") else None
-        return Participant(self.url, Identity(org.uscc, org.name, org.key), now=self.clock.now,
-                           tls=context)
+        return Participant([self.url, *also], Identity(org.uscc, org.name, org.key),
+                           now=self.clock.now, tls=context)
 
 
 @contextmanager

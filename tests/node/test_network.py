@@ -229,3 +229,27 @@ def test_a_node_away_past_compaction_catches_up_from_its_peers_certified_blocks(
                 cert = late.participant("auditor").node.get(f"/v1/blocks/{h}/certificate")
                 assert cert["final"] is True, h
         etcd.close()
+
+
+def test_the_sdk_fails_over_to_another_node_and_waits_for_finality(
+    tmp_path: Path, etcd_members: list[Any]
+) -> None:
+    from client.launcher import free_port
+
+    with running_network(tmp_path, [m.client_url for m in etcd_members]) as nodes:
+        down = f"https://127.0.0.1:{free_port()}"  # nothing listens there
+        bank = nodes[0].participant("b1", also=[down, nodes[1].url])
+        core = nodes[0].participant("core")
+        bank.node.urls[0] = down  # the first node this client knows is down
+        line = core.cosign(bank.propose_credit_line(core=core.uscc, limit=FACE, currency="CNY",
+                                                    expiry_date="2026-12-31")).envelope()
+        status = bank.submit([line])[0]
+        assert status["status"] == "committed"
+        assert bank.node.base_url == nodes[1].url, "the client stays on the node that answered"
+        final = bank.wait_final([line.tx_id])[0]
+        assert final["final"] is True and final["height"] == status["height"]
+        # resubmitting the same transaction through another node is recognised, not doubled
+        again = nodes[2].participant("b1").submit([line])[0]
+        assert again["tx_id"] == line.tx_id and again["height"] == status["height"]
+        _same_everywhere(nodes)
+        assert sum(n.service.store.tx(line.tx_id) is not None for n in nodes) == len(nodes)
