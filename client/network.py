@@ -37,7 +37,7 @@ from client.etcd_cluster import (
     stop_pid,
     wait_for_leader,
 )
-from client.launcher import start_node
+from client.launcher import free_port, start_node
 
 NETWORK_FILE = "network.json"
 NODE_ORGS = ("core", "tier1", "bank_a", "auditor")
@@ -89,9 +89,9 @@ def network_up(directory: Path, password: str) -> dict[str, Any]:
         endpoints = ",".join(m.client_url for m in members)
         ports = {n["alias"]: int(n["url"].rsplit(":", 1)[1])
                  for n in (previous or {}).get("nodes", [])}
+        ports = {alias: ports.get(alias) or free_port() for alias in NODE_ORGS}
         for alias in NODE_ORGS:
-            nodes.append(_start_network_node(directory, consortium, alias, endpoints,
-                                             ports.get(alias)))
+            nodes.append(_start_network_node(directory, consortium, alias, endpoints, ports))
     except Exception:
         for entry in nodes:
             stop_pid(entry.pid, entry.database)
@@ -110,18 +110,42 @@ def network_up(directory: Path, password: str) -> dict[str, Any]:
 
 
 def _start_network_node(directory: Path, consortium: Consortium, alias: str,
-                        endpoints: str, port: int | None) -> NodeEntry:
+                        endpoints: str, ports: dict[str, int]) -> NodeEntry:
+    """Start `alias`'s node on its port, knowing every other node as a peer."""
+    peers = ",".join(f"https://127.0.0.1:{p}" for a, p in ports.items() if a != alias)
     folder = directory / "nodes" / alias
     folder.mkdir(parents=True, exist_ok=True)
     database = f"sqlite:///{folder / 'node.db'}"
     node_id = node_id_of(alias)
     process = start_node(
         genesis=consortium.genesis_path, database_url=database, etcd=endpoints,
-        log_path=folder / "node.log", node_id=node_id, detach=True, port=port,
+        log_path=folder / "node.log", node_id=node_id, detach=True, port=ports[alias],
         tls=consortium.node_tls_files(alias),
-        extra=("--node-key", str(consortium.directory / "nodes" / f"{alias}.key")))
+        extra=("--node-key", str(consortium.directory / "nodes" / f"{alias}.key"),
+               "--peers", peers))
     return NodeEntry(alias, node_id, process.url, process.process.pid, str(folder / "node.db"),
                      str(folder / "node.log"))
+
+
+def restart_node(directory: Path, alias: str) -> NodeEntry:
+    """Start one stopped (or crashed) node of a running network again, on its port."""
+    described = directory.resolve() / NETWORK_FILE
+    if not described.exists():
+        raise NetworkError(f"no network was started from {directory} (no {NETWORK_FILE})")
+    description = json.loads(described.read_text(encoding="utf-8"))
+    entries = {n["alias"]: n for n in description["nodes"]}
+    if alias not in entries:
+        raise NetworkError(f"the network has no node for {alias!r}")
+    if process_is(entries[alias]["pid"], entries[alias]["database"]):
+        raise NetworkError(f"the node of {alias} is still running")
+    consortium = Consortium.open(Path(description["consortium"]))
+    endpoints = ",".join(m["client_url"] for m in description["etcd"])
+    ports = {a: int(n["url"].rsplit(":", 1)[1]) for a, n in entries.items()}
+    entry = _start_network_node(directory.resolve(), consortium, alias, endpoints, ports)
+    description["nodes"] = [entry.__dict__ if n["alias"] == alias else n
+                            for n in description["nodes"]]
+    described.write_text(json.dumps(description, indent=2), encoding="utf-8")
+    return entry
 
 
 def any_running(description: dict[str, Any]) -> bool:

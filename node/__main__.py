@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="the node certificate's private key (PEM)")
     serve.add_argument("--tls-ca", type=Path, dest="tls_ca_path",
                        help="consortium CA certificate (PEM): clients must present one it issued")
+    serve.add_argument("--peers",
+                       help="comma-separated URLs of other nodes (catch-up after compaction)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--manual-clock", metavar="TIMESTAMP",
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     overrides = {k: getattr(args, k) for k in
                  ("genesis_path", "database_url", "orderer_path", "etcd_endpoints", "node_id",
-                  "node_key_path", "tls_cert_path", "tls_key_path", "tls_ca_path", "host",
+                  "node_key_path", "peers", "tls_cert_path", "tls_key_path", "tls_ca_path", "host",
                   "port")}
     try:
         config = NodeConfig.load(args.config, **overrides)
