@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +47,7 @@ from node.verify import VerifierPool
 
 log = logging.getLogger(__name__)
 COMMIT_RETRY_S = 1.0
+CERTIFICATE_STALL_S = 5.0  # unfinal this long, with peers ahead: fetch their certificates
 
 
 class SubmissionRejected(LedgerError):
@@ -171,6 +173,8 @@ class NodeService:
         self._submit_lock = threading.Lock()
         self._stop = threading.Event()
         self._committer = threading.Thread(target=self._commit_loop, name="committer", daemon=True)
+        self._last_final = (0, time.monotonic())  # final height, and when it last moved
+        self._last_fill = 0.0
 
     def _own_node_key(self) -> PrivateKey | None:
         """Read this node's key; on a chain with registered nodes it must match its entry.
@@ -250,9 +254,39 @@ class NodeService:
         while not self._stop.is_set():
             try:
                 self.catch_up(wait_s=0.2)
+                self._fill_certificates()
             except Exception:
                 log.exception("committing a block failed; retrying")
                 self._stop.wait(COMMIT_RETRY_S)
+
+    def _fill_certificates(self) -> None:
+        """Ask peers for the certificates of blocks that stay unfinal here for too long.
+
+        A node whose attestation watch was reconnecting while the log was
+        compacted misses attestations that are then deleted from etcd; its
+        peers keep every certificate, so it fetches them there (checked
+        like any attestation, and only for headers equal to its own).
+        """
+        finality, peers = self.finality, self.peers
+        if finality is None or peers is None or not peers.urls:
+            return
+        now = time.monotonic()
+        if finality.final_height != self._last_final[0]:
+            self._last_final = (finality.final_height, now)
+            return
+        stalled = self.chain.head.height > finality.final_height
+        if not stalled or now - max(self._last_final[1], self._last_fill) < CERTIFICATE_STALL_S:
+            return
+        self._last_fill = now
+        try:
+            blocks = peers.fetch(self.chain.chain_id, finality.final_height + 1)
+        except LedgerError as exc:
+            log.warning("fetching certificates from peers failed: %s", exc)
+            return
+        for block in blocks:
+            if block.header.height <= self.chain.head.height:
+                finality.receive(block.attestations)
+        log.info("took certificates of %d block(s) from a peer", len(blocks))
 
     def catch_up(self, wait_s: float = 0.0) -> int:
         """Apply every ordered batch not yet committed; return how many blocks were made."""
