@@ -461,11 +461,26 @@ def bench(
     seconds: Annotated[float, typer.Option(help="how long to drive load")] = 20.0,
     batch: Annotated[int, typer.Option(help="transactions per HTTP request")] = 400,
     clients: Annotated[int, typer.Option(help="concurrent submitting clients")] = 4,
+    network: Annotated[Path | None, typer.Option(
+        help="benchmark the network running from this directory (started and stopped "
+             "here if none runs): final tx/s and submit-to-final latency")] = None,
+    rate: Annotated[float | None, typer.Option(
+        help="with --network: pace submissions to this many tx/s across clients "
+             "(default: unpaced)")] = None,
 ) -> None:
-    """Benchmark one embedded node over HTTP and print committed tx/s and latency."""
-    from client.bench import run_bench
+    """Benchmark one embedded node (or a --network) over HTTP and print tx/s and latency."""
+    if network is not None:
+        from client.bench_network import run_network_bench
 
-    result = run_bench(seconds=seconds, batch=batch, clients=clients, console=console)
+        result = run_network_bench(directory=network, seconds=seconds, batch=batch,
+                                   clients=clients, rate=rate, password=Settings.password,
+                                   console=console)
+    else:
+        if rate is not None:
+            raise typer.BadParameter("--rate applies to --network only")
+        from client.bench import run_bench
+
+        result = run_bench(seconds=seconds, batch=batch, clients=clients, console=console)
     if Settings.as_json:
         show(result)
 
