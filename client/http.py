@@ -64,6 +64,7 @@ class NodeClient:
             raise ValueError("a node client needs at least one node URL")
         self.urls = [u.rstrip("/") for u in urls]
         self._current = 0
+        self.failovers = 0  # how often a request moved on to another node
         for url in self.urls:
             if url.startswith("https:") and tls is None and transport is None:
                 raise ValueError(f"{url} is a TLS node: pass tls (the consortium CA and this "
@@ -135,6 +136,7 @@ class NodeClient:
             except httpx.HTTPError as exc:
                 errors.append(f"{url}: {type(exc).__name__} {exc}")
                 self._current = (self._current + 1) % len(self.urls)
+                self.failovers += 1
         raise NodeError(0, "unreachable", "; ".join(errors))
 
 

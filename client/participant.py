@@ -99,19 +99,25 @@ class Participant:
 
     def submit(
         self, envelopes: Sequence[Envelope], *, wait: bool = True, check: bool = True,
-        timeout: float = 30.0,
+        timeout: float = 30.0, resubmit: bool = False,
     ) -> list[dict[str, Any]]:
         """Submit envelopes as one all-or-nothing batch; return their statuses.
 
         With `wait`, block until each commits; with `check`, raise
-        TransactionFailed if any committed as invalid.
+        TransactionFailed if any committed as invalid.  A replay refusal for
+        transactions the node already knows counts as success when this is a
+        resubmission: `resubmit`, or the request failed over to another node
+        after the first may have received it.
         """
         payload = {"transactions": [e.to_json() for e in envelopes]}
+        failovers = self.node.failovers
         try:
             answer = self.node.post("/v1/transactions", payload,
                                     params={"wait": wait, "timeout": timeout} if wait else None)
         except NodeError as exc:
-            if exc.code != "replay" or not self._all_known([e.tx_id for e in envelopes]):
+            retried = resubmit or self.node.failovers != failovers
+            if exc.code != "replay" or not retried or not self._all_known(
+                    [e.tx_id for e in envelopes]):
                 raise
             # A resubmission (after a lost answer, maybe through another node): they arrived.
             answer = {"accepted": [e.tx_id for e in envelopes]}

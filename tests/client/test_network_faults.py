@@ -81,7 +81,7 @@ class Load:
             self.submitted.append(envelope.tx_id)
             for _attempt in range(20):  # the same transaction again until one node confirms
                 try:
-                    status = self.bank.submit([envelope], timeout=20.0)[0]
+                    status = self.bank.submit([envelope], timeout=20.0, resubmit=True)[0]
                 except (NodeError, TimeoutError) as exc:
                     self.failures[type(exc).__name__] += 1
                     time.sleep(0.5)

@@ -249,7 +249,7 @@ def test_the_sdk_fails_over_to_another_node_and_waits_for_finality(
         final = bank.wait_final([line.tx_id])[0]
         assert final["final"] is True and final["height"] == status["height"]
         # resubmitting the same transaction through another node is recognised, not doubled
-        again = nodes[2].participant("b1").submit([line])[0]
+        again = nodes[2].participant("b1").submit([line], resubmit=True)[0]
         assert again["tx_id"] == line.tx_id and again["height"] == status["height"]
         _same_everywhere(nodes)
         assert sum(n.service.store.tx(line.tx_id) is not None for n in nodes) == len(nodes)
