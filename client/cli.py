@@ -125,14 +125,33 @@ def committed(status: dict[str, Any], what: str) -> None:
 
 
 @app.command()
-def demo(keep: Annotated[Path | None, typer.Option(help="keep the demo's files here")] = None
-         ) -> None:
-    """Run the embedded demo consortium end to end, then audit the chain."""
-    from client.demo import run_demo
+def demo(
+    keep: Annotated[Path | None, typer.Option(help="keep the demo's files here")] = None,
+    network: Annotated[Path | None, typer.Option(
+        help="play on the local network of this directory (a simulation network is started "
+             "there if none runs)")] = None,
+    keep_network: Annotated[bool, typer.Option(
+        help="with --network: leave a network the demo started running")] = False,
+) -> None:
+    """Run the demo consortium end to end (embedded, or on a local network), then audit."""
+    from client.demo import run_demo, run_network_demo
+    from client.network import NetworkError, running_network
 
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
-    raise typer.Exit(0 if run_demo(keep, console) else 1)
+    if network is None:
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+        raise typer.Exit(0 if run_demo(keep, console) else 1)
+    password = Settings.password
+    running = running_network(network)
+    if running is not None and running.get("simulated_clock") and password is None:
+        password = typer.prompt("the network's keystore password", hide_input=True)
+    try:
+        passed = run_network_demo(network, console, password=password,
+                                  keep_network=keep_network)
+    except (NetworkError, RuntimeError, OSError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    raise typer.Exit(0 if passed else 1)
 
 
 @keys_app.command("generate")
@@ -185,6 +204,10 @@ def node_start(
 @network_app.command("up")
 def network_up(
     directory: Annotated[Path, typer.Option("--dir", help="directory for the network's files")],
+    simulated_clock: Annotated[str | None, typer.Option(
+        metavar="START", help="simulation only: run every node on a manual clock starting at "
+                              "this UTC time (e.g. 2026-01-05T09:00:00Z), moved with "
+                              "POST /v1/admin/clock on each node")] = None,
 ) -> None:
     """Start a local network: a 3-member etcd cluster and four nodes, each with its own database."""
     from client.network import NetworkError
@@ -193,11 +216,15 @@ def network_up(
     password = Settings.password or typer.prompt("password for the keystores", hide_input=True,
                                                  confirmation_prompt=True)
     try:
-        description = up(directory, password)
+        description = up(directory, password, simulated_clock=simulated_clock)
     except (NetworkError, RuntimeError, OSError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
     lines = [f"network {description['chain_id']} up in {directory}"]
+    if description.get("simulated_clock"):
+        lines.append(f"SIMULATION network: every node runs on a manual clock starting at "
+                     f"{description['simulated_clock']} (moved with POST /v1/admin/clock on "
+                     f"each node), not the system clock")
     lines += [f"  etcd {m['name']}: {m['client_url']}" for m in description["etcd"]]
     lines += [f"  node {n['node_id']}: {n['url']}  (log {n['log_path']})"
               for n in description["nodes"]]

@@ -7,12 +7,23 @@ and finance two pieces with two banks at different rates; a double-financing
 attempt and an over-split are refused with the rule that stops them; at
 maturity the core enterprise pays and every holder is cleared; then the
 auditor verifies every signature, hash link and Merkle root.
+
+`ledger demo --network DIR` plays the same story on a local network
+(client/network.py): three etcd members and four TLS nodes, each
+organisation talking to its own node where it runs one (with fail-over to
+the others).  The story moves months, so the network must be a *simulation*
+network (`ledger network up --simulated-clock`): its nodes run on manual
+clocks, and every advance moves all of them.  A network on system clocks is
+refused.  Key steps wait until their block is final (signed by a quorum of
+organisations); at the end the audit runs and every node must show the same
+head hash at the same height, and the same final height.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -24,17 +35,28 @@ from rich.table import Table
 from rich.tree import Tree
 
 from client.audit import AuditReport, audit_node
-from client.consortium import Consortium, init_consortium
-from client.http import NodeError
+from client.consortium import Consortium, init_consortium, node_id_of
+from client.http import NodeClient, NodeError
 from client.launcher import NodeProcess, start_node
+from client.network import (
+    NETWORK_FILE,
+    NetworkError,
+    network_down,
+    network_up,
+    running_network,
+)
 from client.participant import Participant, TransactionFailed
 from ledger.crypto import sha256_hex
 from ledger.money import format_fen
-from ledger.timefmt import format_timestamp
+from ledger.timefmt import format_timestamp, parse_timestamp
+from ledger.tx import Envelope
 
 DEMO_PASSWORD = "demo-only-password"
 GENESIS_TIME = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 YUAN = 100
+FINAL_TIMEOUT_S = 60.0  # how long a key step may take to be signed by a quorum
+HEADS_TIMEOUT_S = 60.0  # how long the nodes may take to reach the same head
+STORY_ALIASES = ("core", "tier1", "tier2a", "tier2b", "tier3", "bank_a", "bank_b", "auditor")
 
 
 def yuan(amount: int) -> int:
@@ -74,12 +96,20 @@ class Cast:
 
 
 class Story:
-    """Plays the demo against a running node and prints a readable account."""
+    """Plays the demo against a running node (or network) and prints a readable account.
 
-    def __init__(self, cast: Cast, clock: DemoClock, console: Console) -> None:
+    `clocks` are connections to every node whose manual clock the story
+    moves (default: the auditor's node); with `finality`, key steps wait
+    until their block is final and say so.
+    """
+
+    def __init__(self, cast: Cast, clock: DemoClock, console: Console, *,
+                 clocks: Sequence[NodeClient] = (), finality: bool = False) -> None:
         self.cast = cast
         self.clock = clock
         self.out = console
+        self.clocks = list(clocks)
+        self.finality = finality
         self.receivable = ""
         self.notes: dict[str, str] = {}
 
@@ -88,10 +118,25 @@ class Story:
         return self.clock.now().date()
 
     def advance(self, days: int, why: str) -> None:
-        """Move the node's clock and the story's forward by `days`."""
-        self.cast["auditor"].node.post("/v1/admin/clock", {"days": days})
+        """Move every node's clock and the story's forward by `days`."""
+        moved = {str(node.post("/v1/admin/clock", {"days": days})["time"])
+                 for node in self.clocks or [self.cast["auditor"].node]}
         self.clock.moment += timedelta(days=days)
+        if moved != {format_timestamp(self.clock.moment)}:
+            raise NetworkError(f"the nodes' clocks disagree after moving {days} days: "
+                               f"{sorted(moved)}")
         self.out.rule(f"[bold]{self.today().isoformat()}[/]  {why}")
+        if self.clocks:
+            self.say(f"[dim]simulated clock moved {days} days on all {len(self.clocks)} "
+                     f"nodes[/]")
+
+    def final(self, who: Participant, status: dict[str, Any], what: str) -> None:
+        """On a network, wait until `status`'s block is final and say so."""
+        if not self.finality:
+            return
+        done = who.wait_final([str(status["tx_id"])], timeout=FINAL_TIMEOUT_S)[0]
+        self.say(f"[green]final[/]: {what} — block {done.get('height')} is signed by a "
+                 f"quorum of organisations")
 
     def say(self, text: str) -> None:
         """Print one line of the story."""
@@ -134,11 +179,13 @@ def act_one_credit_and_issue(story: Story) -> None:
     core, tier1, bank_a = cast["core"], cast["tier1"], cast["bank_a"]
     story.out.rule(f"[bold]{story.today().isoformat()}[/]  credit line and issuance")
     prepared = core.cosign(bank_a.propose_credit_line(
-        core=core.uscc, limit=yuan(50_000_000), currency="CNY", expiry_date="2026-12-31"))
+        core=core.uscc, limit=yuan(50_000_000), currency="CNY",
+        expiry_date=(story.today() + timedelta(days=360)).isoformat()))
     status = bank_a.submit([prepared.envelope()])[0]
     line = bank_a.transaction(status["tx_id"])["events"][0]["credit_line"]
     story.say(f"Bank A grants the core enterprise a credit line of "
               f"{format_fen(yuan(50_000_000))} CNY (both sign)")
+    story.final(bank_a, status, "the credit line")
     invoices = [
         {"seller": tier1.uscc, "number": "INV-2026-0001", "amount": yuan(6_000_000),
          "allocated": yuan(6_000_000)},
@@ -155,9 +202,11 @@ def act_one_credit_and_issue(story: Story) -> None:
     story.say(f"the core enterprise issues a credential of {format_fen(yuan(10_000_000))} CNY "
               f"to its tier-1 supplier, maturing {maturity}, against invoices "
               f"INV-2026-0001 and INV-2026-0002")
-    tier1.accept(story.receivable)
+    story.final(core, issued, "the issuance")
+    accepted = tier1.accept(story.receivable)
     story.notes["tier1"] = story.receivable
     story.say("the tier-1 supplier signs for it (签收): the credential is effective")
+    story.final(tier1, accepted, "the acceptance")
 
 
 def act_two_splits(story: Story) -> None:
@@ -171,6 +220,7 @@ def act_two_splits(story: Story) -> None:
                        tier2b=_note_of(paid, tier2b.uscc))
     story.say("Suzhou Precision splits its note: 4,000,000.00 to Wuxi Castings, "
               "3,000,000.00 to Changzhou Motors, keeps 3,000,000.00")
+    story.final(tier1, paid, "the tier-1 split")
     story.advance(2, "tier 2 pays tier 3")
     paid = tier2a.transfer(story.notes["tier2a"], [(tier3.uscc, yuan(1_500_000))])
     story.notes.update(tier2a=_note_of(paid, tier2a.uscc), tier3=_note_of(paid, tier3.uscc))
@@ -178,6 +228,7 @@ def act_two_splits(story: Story) -> None:
     story.notes.update(tier2b=_note_of(paid, tier2b.uscc), tier3b=_note_of(paid, tier3.uscc))
     story.say("Wuxi Castings pays Nantong Steel 1,500,000.00; Changzhou Motors pays it "
               "500,000.00")
+    story.final(tier2b, paid, "the tier-2 splits")
     story.holdings("holdings after the splits")
 
 
@@ -188,7 +239,8 @@ def _finance(story: Story, seller: str, note: str, bank: str, **terms: Any) -> d
     offered = cast[bank].offer_terms(financing, funding_date=story.today().isoformat(), **terms)
     priced = offered["events"][0]["terms"]
     cast[seller].accept_terms(financing)
-    cast[bank].confirm_disbursement(financing, f"{bank.upper()}-PAY-{financing[:8]}")
+    confirmed = cast[bank].confirm_disbursement(financing, f"{bank.upper()}-PAY-{financing[:8]}")
+    story.final(cast[bank], confirmed, f"{story.cast.name_of(cast[bank].uscc)}'s disbursement")
     return {"financing": financing, **priced}
 
 
@@ -245,6 +297,7 @@ def act_four_maturity(story: Story) -> int:
     paid = cast["core"].pay(story.receivable, yuan(10_000_000), "CORE-TT-20260405-001")
     story.say(f"the core enterprise pays {format_fen(yuan(10_000_000))} CNY "
               f"(ref CORE-TT-20260405-001); every holder is cleared:")
+    story.final(cast["core"], paid, "the maturity payment")
     tree = cast["auditor"].receivable(story.receivable)
     settled = [n for n in tree["notes"] if n["status"] == "settled"]
     table = Table(title="clearing (清分)", title_justify="left")
@@ -317,22 +370,222 @@ def _play(consortium: Consortium, node: NodeProcess, console: Console) -> bool:
         {alias: Participant(node.url, consortium.identity(alias, DEMO_PASSWORD),
                             chain_id=consortium.chain_id, now=clock.now)
          for alias in consortium.orgs},
-        {info["uscc"]: info["name"].split(" (")[-1].rstrip(")")
-         for info in consortium.orgs.values()},
+        _short_names(consortium),
     )
     console.print(f"[bold]Receivables ledger demo[/]: chain {consortium.chain_id}, node "
                   f"{node.url}, {len(cast.by_alias)} organisations")
     try:
-        story = Story(cast, clock, console)
-        act_one_credit_and_issue(story)
-        act_two_splits(story)
-        act_three_financing(story)
-        cleared = act_four_maturity(story)
-        report = audit_node(cast["auditor"].node)
-        print_audit(console, report)
+        cleared, report = _tell(Story(cast, clock, console))
     finally:
         cast.close()
+    return _cleared_in_full(console, cleared) and report.passed
+
+
+def _short_names(consortium: Consortium) -> dict[str, str]:
+    return {info["uscc"]: info["name"].split(" (")[-1].rstrip(")")
+            for info in consortium.orgs.values()}
+
+
+def _tell(story: Story) -> tuple[int, AuditReport]:
+    """Play the four acts, then audit through the auditor's node."""
+    act_one_credit_and_issue(story)
+    act_two_splits(story)
+    act_three_financing(story)
+    cleared = act_four_maturity(story)
+    report = audit_node(story.cast["auditor"].node)
+    print_audit(story.out, report)
+    return cleared, report
+
+
+def _cleared_in_full(console: Console, cleared: int) -> bool:
     if cleared != yuan(10_000_000):
         console.print(f"[red]cleared {format_fen(cleared)} but the face is 10,000,000.00[/]")
         return False
-    return report.passed
+    return True
+
+
+# -- the same story on a local network -------------------------------------------------
+
+
+def refusal_without_simulated_clock(directory: Path) -> str:
+    """Explain why a network on system clocks cannot play the demo, and what to do."""
+    return (f"the network running from {directory} uses the system clock: the demo's story "
+            f"spans ninety days (issuance to maturity) and has to move time forward, which only "
+            f"a simulation network allows.  Run `ledger demo --network NEW_DIR` to let the demo "
+            f"start (and stop) one, or start one yourself with `ledger network up --dir NEW_DIR "
+            f"--simulated-clock {format_timestamp(GENESIS_TIME)}`.")
+
+
+def run_network_demo(directory: Path, console: Console | None = None, *,
+                     password: str | None = None, keep_network: bool = False) -> bool:
+    """Play the story on the network of `directory` (started here if none runs).
+
+    A network started here is a simulation network from the demo's start date
+    and is stopped at the end unless `keep_network`.  A running network must
+    be a simulation network on a fresh chain; raises NetworkError otherwise.
+    """
+    console = console or Console()
+    description = running_network(directory)
+    started = description is None
+    if description is None:
+        if (directory / NETWORK_FILE).exists():
+            raise NetworkError(
+                f"{directory} holds a stopped network whose chain the story may already have "
+                f"used; the story starts on a fresh chain: give a new directory")
+        password = password or DEMO_PASSWORD
+        console.print(f"starting a [bold]simulation network[/] in {directory}: 3 etcd members "
+                      f"and 4 TLS nodes on manual clocks from "
+                      f"{format_timestamp(GENESIS_TIME)}")
+        description = network_up(directory, password,
+                                  simulated_clock=format_timestamp(GENESIS_TIME))
+    elif not description.get("simulated_clock"):
+        raise NetworkError(refusal_without_simulated_clock(directory))
+    elif password is None:
+        raise NetworkError("give the network's keystore password (--password or LEDGER_PASSWORD)")
+    try:
+        return _play_network(description, password, console)
+    finally:
+        if started and not keep_network:
+            stopped = network_down(directory)
+            console.print(f"network stopped: {len(stopped)} processes "
+                          f"({sum('node' in s for s in stopped)} nodes, "
+                          f"{sum('etcd' in s for s in stopped)} etcd members)")
+        elif started:
+            console.print(f"the network keeps running: stop it with "
+                          f"`ledger network down --dir {directory}`")
+
+
+def node_routes(node_aliases: Sequence[str], aliases: Sequence[str]) -> dict[str, list[str]]:
+    """Return, per organisation, the node aliases it talks to, in fail-over order.
+
+    An organisation running a node uses its own first; the others are spread
+    over the nodes in turn.  Every list holds every node.
+    """
+    routes = {}
+    spread = 0
+    for alias in aliases:
+        if alias in node_aliases:
+            home = alias
+        else:
+            home = node_aliases[spread % len(node_aliases)]
+            spread += 1
+        routes[alias] = [home, *(a for a in node_aliases if a != home)]
+    return routes
+
+
+def _play_network(description: dict[str, Any], password: str, console: Console) -> bool:
+    consortium = Consortium.open(Path(description["consortium"]))
+    urls = {n["alias"]: n["url"] for n in description["nodes"]}
+    missing = [a for a in STORY_ALIASES if a not in consortium.orgs]
+    if missing:
+        raise NetworkError(f"the network's consortium lacks the story's organisations {missing}")
+    names = _short_names(consortium)
+    auditor_tls = consortium.tls_context("auditor", password)
+    auditor_identity = consortium.identity("auditor", password)
+    start = parse_timestamp(description["simulated_clock"])
+    probe = {alias: NodeClient(url, auditor_identity, chain_id=consortium.chain_id,
+                               now=lambda: start, tls=auditor_tls)
+             for alias, url in urls.items()}
+    try:  # signed at the recorded start: refused if a node's clock has moved since
+        heights = {a: int(c.get("/v1/status")["height"]) for a, c in probe.items()}
+        times = {str(c.get("/v1/status")["time"]) for c in probe.values()}
+    except NodeError as exc:
+        raise NetworkError(f"the network's nodes do not take requests dated at its start "
+                           f"{description['simulated_clock']} ({exc}); the story starts on a "
+                           f"fresh network: give a new directory") from exc
+    finally:
+        for client in probe.values():
+            client.close()
+    if any(heights.values()):
+        raise NetworkError(f"the network's chain already has blocks ({heights}); the story "
+                           f"starts on a fresh chain: give a new directory")
+    if len(times) != 1:
+        raise NetworkError(f"the nodes' simulated clocks disagree: {sorted(times)}")
+    clock = DemoClock(parse_timestamp(times.pop()))
+    routes = node_routes(list(urls), list(consortium.orgs))
+    clocks = [NodeClient(url, auditor_identity, chain_id=consortium.chain_id, now=clock.now,
+                         tls=auditor_tls) for url in urls.values()]
+    cast = Cast({alias: SyncedParticipant([urls[a] for a in routes[alias]],
+                                          consortium.identity(alias, password),
+                                          chain_id=consortium.chain_id, now=clock.now,
+                                          tls=consortium.tls_context(alias, password),
+                                          nodes=clocks)
+                 for alias in consortium.orgs}, names)
+    console.print(f"[bold]Receivables ledger demo on a network[/]: chain {consortium.chain_id}, "
+                  f"{len(urls)} nodes ordering through {len(description['etcd'])} etcd members, "
+                  f"{len(cast.by_alias)} organisations; [yellow]simulation[/]: the nodes run on "
+                  f"manual clocks the story moves together")
+    for alias, route in routes.items():
+        console.print(f"  {names[consortium.orgs[alias]['uscc']]} talks to "
+                      f"{node_id_of(route[0])} (fail-over: "
+                      f"{', '.join(node_id_of(a) for a in route[1:])})")
+    try:
+        cleared, report = _tell(Story(cast, clock, console, clocks=clocks, finality=True))
+        identical = same_heads(console, clocks)
+    finally:
+        cast.close()
+        for client in clocks:
+            client.close()
+    return _cleared_in_full(console, cleared) and report.passed and identical
+
+
+class SyncedParticipant(Participant):
+    """A participant on a network whose submissions return once every node has applied them.
+
+    A node checks a submission against its own state, so the next party of
+    the story, talking to another node, must find the previous step there:
+    after a commit this waits until every node's head reaches its block.
+    """
+
+    def __init__(self, *args: Any, nodes: Sequence[NodeClient], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.nodes = nodes
+
+    def submit(self, envelopes: Sequence[Envelope], *, wait: bool = True, check: bool = True,
+               timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Submit as Participant.submit; with `wait`, also wait for every node to apply it."""
+        results = super().submit(envelopes, wait=wait, check=check, timeout=timeout)
+        heights = [int(s["height"]) for s in results if isinstance(s.get("height"), int)]
+        if wait and heights:
+            reach_height(self.nodes, max(heights), timeout)
+        return results
+
+
+def reach_height(nodes: Sequence[NodeClient], height: int, timeout: float) -> None:
+    """Wait until every node's head is at `height` or beyond."""
+    deadline = time.monotonic() + timeout
+    for node in nodes:
+        while int(node.get("/v1/status")["height"]) < height:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{node.base_url} has not reached block {height} after "
+                                   f"{timeout:.0f} s")
+            time.sleep(0.05)
+
+
+def same_heads(console: Console, nodes: Sequence[NodeClient],
+               timeout: float = HEADS_TIMEOUT_S) -> bool:
+    """Wait until every node shows the same head and it is final; print and return whether so."""
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = [dict(node.get("/v1/status")) for node in nodes]
+        heads = {(s["height"], s["head_hash"], s["final_height"]) for s in statuses}
+        agreed = len(heads) == 1 and statuses[0]["final_height"] == statuses[0]["height"]
+        if agreed or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    table = Table(title="node heads", title_justify="left")
+    for column in ("node", "height", "head hash", "final height"):
+        table.add_column(column, justify="right" if "height" in column else "left")
+    for status in statuses:
+        table.add_row(str(status["node_id"]), str(status["height"]), str(status["head_hash"]),
+                      str(status["final_height"]))
+    console.print(table)
+    if agreed:
+        first = statuses[0]
+        console.print(f"  [green]identical heads[/] on all {len(statuses)} nodes: height "
+                      f"{first['height']}, hash {str(first['head_hash'])[:16]}…, final height "
+                      f"{first['final_height']} (every block signed by a quorum of "
+                      f"organisations)")
+    else:
+        console.print(f"  [red]the nodes' heads differ[/] after {timeout:.0f} s")
+    return agreed

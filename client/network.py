@@ -15,6 +15,12 @@ client certificates; etcd members get their own node-style certificates
 bank_a) and require certificates from clients and peers.  `network.json`
 records the CA path and each member's certificate path, which is what a
 client needs besides its own key (`network_tls_context`).
+
+`up` with `simulated_clock` starts a *simulation* network: every node runs
+on a manual clock (`--manual-clock START`) that only moves when told to
+(`POST /v1/admin/clock` on each node), and the genesis is dated START.
+`network.json` records `simulated_clock`; `ledger demo --network` needs such
+a network, since its story spans months.  A real network uses system clocks.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from client.etcd_cluster import (
     wait_for_leader,
 )
 from client.launcher import free_port, start_node
+from ledger.errors import LedgerError
+from ledger.timefmt import format_timestamp, parse_timestamp
 
 NETWORK_FILE = "network.json"
 NODE_ORGS = ("core", "tier1", "bank_a", "auditor")
@@ -59,21 +67,34 @@ class NodeEntry:
     log_path: str
 
 
-def network_up(directory: Path, password: str) -> dict[str, Any]:
-    """Create (first time) and start a local network in `directory`; return its description."""
+def network_up(directory: Path, password: str,
+               simulated_clock: str | None = None) -> dict[str, Any]:
+    """Create (first time) and start a local network in `directory`; return its description.
+
+    With `simulated_clock` (a UTC timestamp) it is a simulation network:
+    every node runs on a manual clock starting there, and a new consortium's
+    genesis is dated then.
+    """
     directory = directory.resolve()
     described = directory / NETWORK_FILE
     previous = json.loads(described.read_text()) if described.exists() else None
     if previous is not None and any_running(previous):
         raise NetworkError(f"a network is already running from {directory} "
                            f"(stop it with: ledger network down --dir {directory})")
+    start_time = datetime.now(UTC).replace(microsecond=0)
+    if simulated_clock is not None:
+        try:
+            start_time = parse_timestamp(simulated_clock, what="--simulated-clock")
+        except LedgerError as exc:
+            raise NetworkError(str(exc)) from exc
+        simulated_clock = format_timestamp(start_time)
     consortium_dir = directory / "consortium"
     if (consortium_dir / "consortium.json").exists():
         consortium = Consortium.open(consortium_dir)
     else:
         consortium = init_consortium(
             consortium_dir, password=password, chain_id="receivables-network",
-            genesis_time=datetime.now(UTC).replace(microsecond=0), node_orgs=NODE_ORGS)
+            genesis_time=start_time, node_orgs=NODE_ORGS)
     members: list[EtcdMember] = []
     nodes: list[NodeEntry] = []
     try:
@@ -91,7 +112,8 @@ def network_up(directory: Path, password: str) -> dict[str, Any]:
                  for n in (previous or {}).get("nodes", [])}
         ports = {alias: ports.get(alias) or free_port() for alias in NODE_ORGS}
         for alias in NODE_ORGS:
-            nodes.append(_start_network_node(directory, consortium, alias, endpoints, ports))
+            nodes.append(_start_network_node(directory, consortium, alias, endpoints, ports,
+                                             simulated_clock))
     except Exception:
         for entry in nodes:
             stop_pid(entry.pid, entry.database)
@@ -103,6 +125,7 @@ def network_up(directory: Path, password: str) -> dict[str, Any]:
         "member_certs": str(consortium.directory / "certs"),
         "etcd": [m.to_json() for m in members],
         "nodes": [entry.__dict__ for entry in nodes],
+        "simulated_clock": simulated_clock,
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     described.write_text(json.dumps(description, indent=2), encoding="utf-8")
@@ -110,8 +133,12 @@ def network_up(directory: Path, password: str) -> dict[str, Any]:
 
 
 def _start_network_node(directory: Path, consortium: Consortium, alias: str,
-                        endpoints: str, ports: dict[str, int]) -> NodeEntry:
-    """Start `alias`'s node on its port, knowing every other node as a peer."""
+                        endpoints: str, ports: dict[str, int],
+                        simulated_clock: str | None) -> NodeEntry:
+    """Start `alias`'s node on its port, knowing every other node as a peer.
+
+    With `simulated_clock` the node runs on a manual clock starting there.
+    """
     peers = ",".join(f"https://127.0.0.1:{p}" for a, p in ports.items() if a != alias)
     folder = directory / "nodes" / alias
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,7 +147,7 @@ def _start_network_node(directory: Path, consortium: Consortium, alias: str,
     process = start_node(
         genesis=consortium.genesis_path, database_url=database, etcd=endpoints,
         log_path=folder / "node.log", node_id=node_id, detach=True, port=ports[alias],
-        tls=consortium.node_tls_files(alias),
+        tls=consortium.node_tls_files(alias), manual_clock=simulated_clock,
         extra=("--node-key", str(consortium.directory / "nodes" / f"{alias}.key"),
                "--peers", peers))
     return NodeEntry(alias, node_id, process.url, process.process.pid, str(folder / "node.db"),
@@ -128,7 +155,11 @@ def _start_network_node(directory: Path, consortium: Consortium, alias: str,
 
 
 def restart_node(directory: Path, alias: str) -> NodeEntry:
-    """Start one stopped (or crashed) node of a running network again, on its port."""
+    """Start one stopped (or crashed) node of a running network again, on its port.
+
+    On a simulation network the node's manual clock starts again at the
+    recorded start: move it forward to the others' time before using it.
+    """
     described = directory.resolve() / NETWORK_FILE
     if not described.exists():
         raise NetworkError(f"no network was started from {directory} (no {NETWORK_FILE})")
@@ -141,7 +172,8 @@ def restart_node(directory: Path, alias: str) -> NodeEntry:
     consortium = Consortium.open(Path(description["consortium"]))
     endpoints = ",".join(m["client_url"] for m in description["etcd"])
     ports = {a: int(n["url"].rsplit(":", 1)[1]) for a, n in entries.items()}
-    entry = _start_network_node(directory.resolve(), consortium, alias, endpoints, ports)
+    entry = _start_network_node(directory.resolve(), consortium, alias, endpoints, ports,
+                                description.get("simulated_clock"))
     description["nodes"] = [entry.__dict__ if n["alias"] == alias else n
                             for n in description["nodes"]]
     described.write_text(json.dumps(description, indent=2), encoding="utf-8")
@@ -152,6 +184,15 @@ def any_running(description: dict[str, Any]) -> bool:
     """Return whether any process a network description names is still running."""
     return (any(process_is(n["pid"], n["database"]) for n in description.get("nodes", []))
             or any(process_is(m["pid"], m["data_dir"]) for m in description.get("etcd", [])))
+
+
+def running_network(directory: Path) -> dict[str, Any] | None:
+    """Return the description of the network running from `directory`, or None if none runs."""
+    described = directory.resolve() / NETWORK_FILE
+    if not described.exists():
+        return None
+    description: dict[str, Any] = json.loads(described.read_text(encoding="utf-8"))
+    return description if any_running(description) else None
 
 
 def network_down(directory: Path) -> list[str]:
