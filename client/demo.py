@@ -542,9 +542,10 @@ class SyncedParticipant(Participant):
         self.nodes = nodes
 
     def submit(self, envelopes: Sequence[Envelope], *, wait: bool = True, check: bool = True,
-               timeout: float = 30.0) -> list[dict[str, Any]]:
+               timeout: float = 30.0, resubmit: bool = False) -> list[dict[str, Any]]:
         """Submit as Participant.submit; with `wait`, also wait for every node to apply it."""
-        results = super().submit(envelopes, wait=wait, check=check, timeout=timeout)
+        results = super().submit(envelopes, wait=wait, check=check, timeout=timeout,
+                                 resubmit=resubmit)
         heights = [int(s["height"]) for s in results if isinstance(s.get("height"), int)]
         if wait and heights:
             reach_height(self.nodes, max(heights), timeout)
