@@ -76,6 +76,19 @@ def _steady_rate(observer: Participant, started: float, seconds: float) -> float
     return (s2 - s1) / (t2 - t1)
 
 
+def grant_bench_line(consortium: Consortium, bank: Participant, core: Participant) -> None:
+    """Have the bank grant core a year's credit line too large to run out; note its id.
+
+    The workers read the line id from `credit_line` in the consortium directory.
+    """
+    prepared = core.cosign(bank.propose_credit_line(
+        core=core.uscc, limit=9_000_000_000_000_000, currency="CNY",
+        expiry_date=(datetime.now(UTC).date() + timedelta(days=365)).isoformat()))
+    status = bank.submit([prepared.envelope()])[0]
+    line = bank.transaction(status["tx_id"])["events"][0]["credit_line"]
+    (consortium.directory / "credit_line").write_text(line)
+
+
 def _cast() -> list[OrgSpec]:
     cast = [OrgSpec("Bench Core Enterprise", (Role.CORE_ENTERPRISE,), alias="core")]
     cast += [OrgSpec(f"Bench Supplier {i}", (Role.SUPPLIER,), alias=f"s{i}")
@@ -227,12 +240,7 @@ def _setup(directory: Path, console: Console) -> Any:
                       orderer=directory / "orderer.db", log_path=directory / "node.log")
     bank = Participant(node.url, consortium.identity("bank_a", PASSWORD))
     core = Participant(node.url, consortium.identity("core", PASSWORD))
-    prepared = core.cosign(bank.propose_credit_line(
-        core=core.uscc, limit=9_000_000_000_000_000, currency="CNY",
-        expiry_date=(datetime.now(UTC).date() + timedelta(days=365)).isoformat()))
-    status = bank.submit([prepared.envelope()])[0]
-    line = bank.transaction(status["tx_id"])["events"][0]["credit_line"]
-    (consortium.directory / "credit_line").write_text(line)
+    grant_bench_line(consortium, bank, core)
     console.print(f"node {node.url} up; consortium of {len(consortium.orgs)} members")
     return node, consortium, bank
 

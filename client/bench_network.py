@@ -23,14 +23,13 @@ import multiprocessing
 import statistics
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from client.bench import PASSWORD, Lane, Worker, raw_verify_rate
+from client.bench import PASSWORD, Lane, Worker, grant_bench_line, raw_verify_rate
 from client.consortium import Consortium
 from client.keystore import Identity
 from client.network import (
@@ -176,12 +175,7 @@ def _grant_line(directory: Path, consortium: Consortium, password: str) -> Parti
                            tls=network_tls_context(directory, alias, password))
 
     bank, core = member("bank_a", urls[2 % len(urls)]), member("core", urls[0])
-    prepared = core.cosign(bank.propose_credit_line(
-        core=core.uscc, limit=9_000_000_000_000_000, currency="CNY",
-        expiry_date=(datetime.now(UTC).date() + timedelta(days=365)).isoformat()))
-    status = bank.submit([prepared.envelope()])[0]
-    line = bank.transaction(status["tx_id"])["events"][0]["credit_line"]
-    (consortium.directory / "credit_line").write_text(line)
+    grant_bench_line(consortium, bank, core)
     bank.close()
     core.close()
     return member("auditor", urls[0])

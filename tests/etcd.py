@@ -18,8 +18,24 @@ from pathlib import Path
 
 import pytest
 
-from client.etcd_cluster import EtcdMember, EtcdMissing, start_etcd_cluster, stop_members
+from client.etcd_cluster import (
+    EtcdMember,
+    EtcdMissing,
+    etcd_binary,
+    start_etcd_cluster,
+    stop_members,
+)
 from tests.pki import shared_pki
+
+
+def need_etcd() -> None:
+    """Skip the calling test when etcd is not installed (fail instead under CI)."""
+    try:
+        etcd_binary()
+    except RuntimeError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
 
 
 def etcd_context() -> ssl.SSLContext:

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from client.bench_network import run_network_bench
-from client.etcd_cluster import etcd_binary
 from client.network import any_running, network_down
+from tests.etcd import need_etcd
 
 pytestmark = pytest.mark.etcd
 
 
 def test_network_bench_measures_final_figures_and_stops_the_network(tmp_path: Path) -> None:
-    try:
-        etcd_binary()
-    except RuntimeError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
+    need_etcd()
     out = io.StringIO()
     try:
         result = run_network_bench(directory=tmp_path, seconds=3, batch=20, clients=2,

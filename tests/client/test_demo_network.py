@@ -12,8 +12,8 @@ import pytest
 
 from client.consortium import DEFAULT_CAST
 from client.demo import STORY_ALIASES, node_routes
-from client.etcd_cluster import etcd_binary
 from client.network import NODE_ORGS, any_running, network_down, network_up
+from tests.etcd import need_etcd
 
 
 def _ledger(*args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -22,15 +22,6 @@ def _ledger(*args: str, password: str | None = None) -> subprocess.CompletedProc
         env["LEDGER_PASSWORD"] = password
     return subprocess.run([sys.executable, "-m", "client", *args], capture_output=True,
                           text=True, env=env, timeout=300)
-
-
-def _need_etcd() -> None:
-    try:
-        etcd_binary()
-    except RuntimeError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
 
 
 def test_the_network_and_the_story_name_the_same_organisations() -> None:
@@ -47,7 +38,7 @@ def test_the_network_and_the_story_name_the_same_organisations() -> None:
 
 @pytest.mark.etcd
 def test_demo_on_a_network_plays_the_story_audits_and_stops_the_network(tmp_path: Path) -> None:
-    _need_etcd()
+    need_etcd()
     directory = tmp_path / "net"
     run = _ledger("demo", "--network", str(directory))
     description = json.loads((directory / "network.json").read_text())
@@ -70,7 +61,7 @@ def test_demo_on_a_network_plays_the_story_audits_and_stops_the_network(tmp_path
 
 @pytest.mark.etcd
 def test_demo_refuses_a_network_on_system_clocks(tmp_path: Path) -> None:
-    _need_etcd()
+    need_etcd()
     description = network_up(tmp_path, "refusal-test")
     try:
         assert description["simulated_clock"] is None

@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from client.consortium import Consortium
-from client.etcd_cluster import etcd_binary, process_is
+from client.etcd_cluster import process_is
 from client.participant import Participant
+from tests.etcd import need_etcd
 from tests.pki import TestCA
 
 pytestmark = pytest.mark.etcd
@@ -30,12 +31,7 @@ def _ledger(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_network_up_runs_a_consortium_and_down_stops_exactly_it(tmp_path: Path) -> None:
-    try:
-        etcd_binary()
-    except RuntimeError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
+    need_etcd()
     up = _ledger("network", "up", "--dir", str(tmp_path))
     assert up.returncode == 0, up.stderr
     description = json.loads((tmp_path / "network.json").read_text())
