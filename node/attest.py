@@ -57,13 +57,20 @@ class Divergence:
 
 
 class Finality:
-    """Attestations received, and the final height they establish (thread-safe)."""
+    """Attestations received, and the final height they establish (thread-safe).
+
+    Only the attestations of blocks not yet final stay in memory; those of
+    final blocks live in the store, so a long-running node's memory does not
+    grow with the chain.  The highest height each node attested is kept too,
+    for the publisher's restart and for compaction.
+    """
 
     def __init__(self, chain: Chain, store: Store) -> None:
         self.chain = chain
         self.store = store
         self._lock = threading.Lock()
-        self._by_height: dict[int, dict[str, Attestation]] = defaultdict(dict)
+        self._pending: dict[int, dict[str, Attestation]] = defaultdict(dict)
+        self._last_by_node: dict[str, int] = {}
         self._own_hashes: dict[int, str] = {}  # this node's header hashes above final_height
         self.final_height = 0
         self.divergence: Divergence | None = None
@@ -74,10 +81,21 @@ class Finality:
         return self.chain.nodes()
 
     def _load(self) -> None:
+        """Recompute the final height from the stored attestations, a page at a time.
+
+        Pages of final blocks are dropped as finality passes them, so only
+        the unfinal blocks' attestations remain in memory.
+        """
         chain_id = self.chain.chain_id
-        for height, node, header_hash, sig in self.store.attestations(1, self.chain.head.height):
-            self._by_height[height][node] = Attestation(chain_id, height, header_hash, node, sig)
-        self.advance()
+        self._last_by_node = self.store.last_attested_heights()
+        start, head = 1, self.chain.head.height
+        while start <= head:
+            end = min(start + LIST_PAGE - 1, head)
+            for height, node, header_hash, sig in self.store.attestations(start, end):
+                self._pending[height][node] = Attestation(chain_id, height, header_hash, node,
+                                                          sig)
+            self.advance()
+            start = end + 1
 
     def receive(self, attestations: list[Attestation]) -> None:
         """Check and keep attestations from the network, then advance finality."""
@@ -94,7 +112,10 @@ class Finality:
                                      for a in kept])
         with self._lock:
             for att in kept:
-                self._by_height[att.height].setdefault(att.node_id, att)
+                last = self._last_by_node.get(att.node_id, 0)
+                self._last_by_node[att.node_id] = max(last, att.height)
+                if att.height > self.final_height:
+                    self._pending[att.height].setdefault(att.node_id, att)
         self.advance()
 
     def advance(self) -> None:
@@ -109,10 +130,11 @@ class Finality:
                 own = self._own_hash(height)
                 if own is None:
                     return
-                received = list(self._by_height.get(height, {}).values())
+                received = list(self._pending.get(height, {}).values())
                 if len(agreeing_orgs(received, nodes, own)) >= need:
                     self.final_height = height
                     self._own_hashes.pop(height, None)
+                    self._pending.pop(height, None)
                     continue
                 self._check_divergence(height, own, received, nodes, need)
                 return
@@ -129,8 +151,7 @@ class Finality:
     def last_attested_by(self, node_id: str) -> int:
         """Return the highest height with a kept attestation from `node_id` (0 if none)."""
         with self._lock:
-            return max((h for h, by_node in self._by_height.items() if node_id in by_node),
-                       default=0)
+            return self._last_by_node.get(node_id, 0)
 
     def _check_divergence(self, height: int, own: str, received: list[Attestation],
                           nodes: dict[str, NodeInfo], need: int) -> None:
@@ -143,9 +164,14 @@ class Finality:
                              canonical_bytes(self.divergence.to_json()).decode())
 
     def certificate(self, height: int) -> list[Attestation]:
-        """Return the attestations kept for block `height`."""
+        """Return the attestations kept for block `height`, ordered by node."""
         with self._lock:
-            return sorted(self._by_height.get(height, {}).values(), key=lambda a: a.node_id)
+            pending = self._pending.get(height)
+            if pending is not None:
+                return sorted(pending.values(), key=lambda a: a.node_id)
+        chain_id = self.chain.chain_id
+        return [Attestation(chain_id, h, header_hash, node, sig)
+                for h, node, header_hash, sig in self.store.attestations(height, height)]
 
 
 def _hash_of(header_bytes: bytes) -> str:

@@ -172,6 +172,14 @@ class Store:
                 .order_by(ATTESTATIONS.c.height, ATTESTATIONS.c.node_id)).all()
         return [(int(h), str(n), str(x), bytes(s)) for h, n, x, s in rows]
 
+    def last_attested_heights(self) -> dict[str, int]:
+        """Return the highest height each node has a kept attestation for."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(ATTESTATIONS.c.node_id, func.max(ATTESTATIONS.c.height))
+                .group_by(ATTESTATIONS.c.node_id)).all()
+        return {str(node): int(height) for node, height in rows}
+
     def block_header(self, height: int) -> bytes | None:
         """Return the canonical header bytes of block `height`, or None."""
         with self.engine.connect() as conn:
