@@ -14,9 +14,13 @@ and leaves an unpaid rest note.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from tests.node.support import grant_line, issue_accepted, outputs
+from ledger.crypto import sha256_hex
+from tests.node.support import FACE, issue_args, outputs
 from tests.nodes import RunningNode
+
+DOCUMENT = {"name": "purchase order PO-1.pdf", "sha256": sha256_hex(b"purchase order PO-1")}
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,16 @@ def build_story_chain(n: RunningNode, *, settle: bool = True) -> StoryChain:
             n.clock.advance(days=days)
 
     try:
-        root = issue_accepted(n, grant_line(n))
+        today = n.clock.now().date()
+        line = people["core"].cosign(people["b1"].propose_credit_line(
+            core=uscc["core"], limit=FACE, currency="CNY",
+            expiry_date=(today + timedelta(days=360)).isoformat()))
+        granted = people["b1"].submit([line.envelope()])[0]
+        args = issue_args(n, people["b1"].transaction(granted["tx_id"])["events"][0]["credit_line"])
+        args["trade"]["documents"] = [DOCUMENT]
+        args["maturity_date"] = (today + timedelta(days=90)).isoformat()
+        root = people["core"].act("issue", **args)["events"][0]["receivable"]
+        people["s1"].accept(root)
         split = people["s1"].transfer(root, [(uscc["s2"], 40_000_000), (uscc["s3"], 25_000_000)])
         held = outputs(split)
         later(2)
