@@ -10,12 +10,17 @@ skips when Chromium is absent; `.ci/run` installs it, so in CI it runs.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from client.browser import BrowserMissing, chromium_binary, screenshot
+from client.keystore import Identity, save_keystore
 from client.lineage import fetch_lineage_tree
 from client.lineage_svg import BOX_H, BOX_W, STATUS_COLOURS
 from client.report import render_report
@@ -78,6 +83,38 @@ def test_the_report_renders_in_headless_chromium_with_findings_and_lineage(
     if keep:  # to look at it: the screenshot of a CI run
         Path(keep).mkdir(parents=True, exist_ok=True)
         (Path(keep) / "report.png").write_bytes(png.read_bytes())
+
+
+def _script() -> ModuleType:
+    path = Path(__file__).parents[2] / "scripts" / "report_screenshot.py"
+    spec = importlib.util.spec_from_file_location("report_screenshot", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_screenshot_script_renders_a_nodes_report(tmp_path: Path) -> None:
+    need_chromium()
+    now = datetime.now(UTC).replace(microsecond=0)  # the script signs with the system clock
+    audit = tmp_path / "audit.json"
+    audit.write_text(json.dumps({"passed": False, "findings": ["block 3: fed finding"],
+                                 "statistics": {"blocks": 3}}), encoding="utf-8")
+    with running_node(tmp_path, start=now - timedelta(minutes=1)) as n:
+        story = build_story_chain(n, settle=False)
+        org = n.orgs["auditor"]
+        save_keystore(tmp_path / "auditor.json", Identity(org.uscc, org.name, org.key), "pw")
+        status = _script().main([
+            "--node", n.url, "--keystore", str(tmp_path / "auditor.json"), "--password", "pw",
+            "--receivable", story.root, "--report", str(audit), "--out", str(tmp_path / "r"),
+            "--height", "1200"])
+    assert status == 0
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "fed finding" in page and all(note in page for note in story.notes.values())
+    picture = read_png((tmp_path / "r.png").read_bytes())
+    assert (picture.width, picture.height) == (WIDTH, 1200)
+    assert picture.count(FAIL_BANNER) > 1000 * 40
+    assert picture.count(STATUS_COLOURS["active"][0]) >= 3 * BOX_W * BOX_H * 8 // 10
 
 
 def test_the_png_reader_decodes_every_filter_type() -> None:
