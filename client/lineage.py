@@ -12,8 +12,10 @@ report renderer needs no node and tests can build trees by hand.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from client.http import NodeClient, NodeError
@@ -72,7 +74,7 @@ class LineageTree:
 
     def children(self, note_id: str) -> tuple[LineageNote, ...]:
         """Return the children of `note_id` in display order."""
-        return tuple(n for n in self.notes if n.parent_id == note_id)
+        return self._children.get(note_id, ())
 
     def roots(self) -> tuple[LineageNote, ...]:
         """Return the notes with no parent in the tree (the credential, or orphans of a view)."""
@@ -81,7 +83,19 @@ class LineageTree:
 
     def edge_to(self, note_id: str) -> LineageEdge | None:
         """Return the edge that created `note_id`, if it has a parent in the tree."""
-        return next((e for e in self.edges if e.child == note_id), None)
+        return self._edges.get(note_id)
+
+    @cached_property
+    def _children(self) -> dict[str, tuple[LineageNote, ...]]:
+        found: dict[str, list[LineageNote]] = {}
+        for note in self.notes:
+            if note.parent_id is not None:
+                found.setdefault(note.parent_id, []).append(note)
+        return {parent: tuple(kids) for parent, kids in found.items()}
+
+    @cached_property
+    def _edges(self) -> dict[str, LineageEdge]:
+        return {e.child: e for e in self.edges}
 
 
 @dataclass(frozen=True)
@@ -110,7 +124,8 @@ def lineage_tree_from_receivable(
     notes = [_note(n, names) for n in answer["notes"]]
     ordered = _display_order(notes, facts)
     by_id = {n.id: n for n in ordered}
-    edges = tuple(_edge(by_id[n.parent_id], n, ordered, facts) for n in ordered
+    siblings = Counter(n.parent_id for n in ordered)
+    edges = tuple(_edge(by_id[n.parent_id], n, siblings[n.parent_id], facts) for n in ordered
                   if n.parent_id is not None and n.parent_id in by_id)
     return LineageTree(
         root_id=str(record["id"]), issuer=str(record["issuer"]),
@@ -135,17 +150,18 @@ def _note(value: Mapping[str, Any], names: Mapping[str, str]) -> LineageNote:
 
 def _display_order(notes: list[LineageNote], facts: Mapping[str, TxFact]) -> list[LineageNote]:
     """Order notes by depth, then as their transaction created them, then by id."""
+    positions = {(tx_id, note_id): index for tx_id, fact in facts.items()
+                 for index, note_id in enumerate(fact.outputs)}
+
     def key(note: LineageNote) -> tuple[int, str, int, str]:
-        fact = facts.get(note.created_tx)
-        position = fact.outputs.index(note.id) if fact and note.id in fact.outputs else 0
+        position = positions.get((note.created_tx, note.id), 0)
         return (note.depth, note.created_tx, position, note.id)
 
     return sorted(notes, key=key)
 
 
-def _edge(parent: LineageNote, child: LineageNote, notes: list[LineageNote],
+def _edge(parent: LineageNote, child: LineageNote, siblings: int,
           facts: Mapping[str, TxFact]) -> LineageEdge:
-    siblings = sum(1 for n in notes if n.parent_id == parent.id)
     fact = facts.get(child.created_tx)
     if fact is None:
         action = _inferred_action(parent, child, siblings)

@@ -14,6 +14,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 
 from client.lineage import LineageNote, LineageTree
 from ledger.money import format_fen
@@ -71,10 +72,11 @@ class Layout:
 
     def box(self, note_id: str) -> Box:
         """Return the box of `note_id`; raise KeyError if it is not in the layout."""
-        for box in self.boxes:
-            if box.note_id == note_id:
-                return box
-        raise KeyError(note_id)
+        return self._by_id[note_id]
+
+    @cached_property
+    def _by_id(self) -> dict[str, Box]:
+        return {box.note_id: box for box in self.boxes}
 
 
 def layout_tree(tree: LineageTree) -> Layout:
