@@ -464,6 +464,52 @@ def verify(tx_id: str) -> None:
 
 
 @app.command()
+def trace(
+    note_id: Annotated[str | None, typer.Argument(
+        help="the note to trace back to its issuance")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the bundle (JSON) to this file")] = None,
+    verify_file: Annotated[Path | None, typer.Option(
+        "--verify", help="verify a saved bundle offline: no node, no keystore")] = None,
+) -> None:
+    """Trace a note back to its issuance, with the proofs to check it offline (or --verify one).
+
+    Exits 1 if a check fails; `--verify` also exits 1 if the bundle does not
+    reach the issuance (a transaction of the path was not visible to its maker).
+    """
+    from client.trace import build_trace
+    from client.trace_story import tell_checked, tell_trace
+    from client.trace_verify import verify_bundle
+
+    if verify_file is not None:
+        if note_id is not None or out is not None:
+            raise typer.BadParameter("--verify takes a bundle file, and no NOTE_ID or --out")
+        try:
+            bundle = json.loads(verify_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise typer.BadParameter(f"cannot read {verify_file}: {exc}") from exc
+        verdict = verify_bundle(bundle)
+        if Settings.as_json:
+            show(verdict.to_json())
+        else:
+            tell_checked(console, bundle, verdict)
+        raise typer.Exit(0 if verdict.passed else 1)
+    if note_id is None:
+        raise typer.BadParameter("give a NOTE_ID to trace, or --verify FILE")
+    bundle = build_trace(participant().node, note_id)
+    verdict = verify_bundle(bundle)
+    if out is not None:
+        out.write_text(json.dumps(bundle, ensure_ascii=False, indent=1), encoding="utf-8")
+    if Settings.as_json:
+        show(bundle)
+    else:
+        tell_trace(console, bundle, verdict)
+        if out is not None:
+            console.print(f"bundle written to {out}: check it anywhere with "
+                          f"`ledger trace --verify {out}`")
+    raise typer.Exit(1 if verdict.failures else 0)
+
+
+@app.command()
 def audit() -> None:
     """Audit the whole chain (auditor role): signatures, hash links, Merkle roots."""
     from rich.progress import Progress
