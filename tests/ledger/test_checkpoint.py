@@ -29,7 +29,7 @@ from ledger.checkpoint import (
     parse_signed_checkpoint,
     sign_checkpoint,
 )
-from ledger.crypto import DOMAIN_PREFIX, Domain, PrivateKey, PublicKey, sha256
+from ledger.crypto import DOMAIN_PREFIX, Domain, PrivateKey, sha256
 from ledger.errors import LedgerError, SchemaError, SignatureError
 from ledger.note import (
     NoteSignature,
@@ -113,8 +113,7 @@ def test_go_open_semantics_unknown_keys_are_ignored_known_ones_must_verify() -> 
     GO_TEXT + "\n" + PETER_SIG[:-1],
     "\x01" + GO_TEXT + "\n" + PETER_SIG,
     b"\xff" + (GO_TEXT + "\n" + PETER_SIG).encode(),
-    GO_TEXT + "\n" + "— Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqf"
-    "qdngotpRZb6KE6RyyBwJnAM=",
+    GO_TEXT + "\n" + PETER_SIG.replace("PeterNeumann", "Bad Name")[:-1],
     GO_TEXT + "\n" + PETER_SIG + "Unexpected line.\n",
     GO_TEXT + "\n" + PETER_SIG * 101,
     GO_TEXT + "\n" + PETER_SIG.replace("— ", "- "),
@@ -197,7 +196,7 @@ def test_a_checkpoint_of_another_chain_is_refused() -> None:
     signed = parse_signed_checkpoint(_note("ledger.receivables/other", "5", GOOD_ROOT,
                                            f"block 3 {BLOCK_HASH}"))
     assert check_origin(signed, "other") == BlockRef(3, BLOCK_HASH)
-    with pytest.raises(SchemaError, match="not 'ledger.receivables/c'"):
+    with pytest.raises(SchemaError, match=r"not 'ledger\.receivables/c'"):
         check_origin(signed, "c")
 
 
@@ -228,7 +227,7 @@ CHECKPOINT = block_checkpoint("c", 10, ROOT, 4, BLOCK_HASH)
 
 def test_a_quorum_of_organisations_not_of_nodes_is_needed() -> None:
     nodes = _nodes("AABC")  # three organisations run nodes: a quorum is two
-    with pytest.raises(SignatureError, match="nodes of 1 organisation.*a quorum is 2"):
+    with pytest.raises(SignatureError, match=r"nodes of 1 organisation.*a quorum is 2"):
         check_cosigned(_cosigned(CHECKPOINT, (1, 2)), "c", nodes)
     assert check_cosigned(_cosigned(CHECKPOINT, (1, 3)), "c", nodes) == {"node1", "node3"}
     assert check_cosigned(_cosigned(CHECKPOINT, (1, 2, 3, 4)), "c", nodes) == set(nodes)
