@@ -60,6 +60,14 @@ def test_transactions_through_different_nodes_build_one_chain(
         assert len(heads) == 1
         notes = {parse_signed_checkpoint(c["checkpoint"]).checkpoint for c in served}
         assert len(notes) == 1
+        # A light client trusts it (a quorum cosigned) and proves s2's note against it,
+        # then stays consistent through another node.
+        s2 = nodes[0].participant("s2", also=[nodes[1].url])
+        trusted = s2.refresh_checkpoint()
+        assert len(trusted.cosigners) >= 2 and trusted.size == served[0]["size"]
+        assert s2.proven_note(piece)["amount"] == FACE // 4
+        s2.light.node = nodes[1].participant("s2").node
+        assert s2.refresh_checkpoint().size == trusted.size and s2.light.forks == []
 
 
 def test_one_note_spent_through_two_nodes_at_once_has_one_winner_everywhere(
