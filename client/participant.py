@@ -14,11 +14,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from client.http import NodeClient, NodeError, Now, system_now
 from client.keystore import Identity
+from client.lightclient import ForkDetected, LightClient, TrustedCheckpoint
 from client.proofs import verify_tx_inclusion
+from ledger.attestation import NodeInfo
 from ledger.canonical import canonical_bytes
 from ledger.crypto import Domain
 from ledger.timefmt import format_timestamp
@@ -51,17 +54,34 @@ class PreparedTx:
 
 
 class Participant:
-    """A consortium member acting through one node, or any of several (fail-over)."""
+    """A consortium member acting through one node, or any of several (fail-over).
+
+    Checkpoints it trusts (the light client, client/lightclient.py) are kept
+    in `trust_file` if given; `cosigners` are the registered nodes (e.g.
+    `nodes_from_genesis`), else fetched from the node at first use and pinned.
+    """
 
     def __init__(
         self, node_url: str | Sequence[str], identity: Identity, *, chain_id: str | None = None,
         now: Now = system_now, timeout: float = 60.0, transport: Any = None,
-        tls: ssl.SSLContext | None = None,
+        tls: ssl.SSLContext | None = None, trust_file: Path | None = None,
+        cosigners: Mapping[str, NodeInfo] | None = None, accept_unsigned: bool = False,
     ) -> None:
         self.identity = identity
         self.now = now
         self.node = NodeClient(node_url, identity, chain_id=chain_id, now=now, timeout=timeout,
                                transport=transport, tls=tls)
+        self._trust = (trust_file, cosigners, accept_unsigned)
+        self._light: LightClient | None = None
+
+    @property
+    def light(self) -> LightClient:
+        """Return this participant's light client (created, and its state read, at first use)."""
+        if self._light is None:
+            path, cosigners, accept_unsigned = self._trust
+            self._light = LightClient(self.node, nodes=cosigners, state_path=path,
+                                      accept_unsigned=accept_unsigned)
+        return self._light
 
     @property
     def uscc(self) -> str:
@@ -315,5 +335,23 @@ class Participant:
         proof = self.node.get(f"/v1/log/inclusion/{tx_id}", {"size": head["size"]})
         verify_tx_inclusion(tx["envelope"], tx_id, proof, head)
 
+    # -- the light client: reads proven against a cosigned checkpoint ------------------
 
-__all__ = ["NodeError", "Participant", "PreparedTx", "TransactionFailed"]
+    def refresh_checkpoint(self) -> TrustedCheckpoint:
+        """Fetch, check (quorum, consistency) and trust the node's checkpoint; return it.
+
+        Raises ForkDetected, with both checkpoints, if the node's log does not
+        extend the one trusted before.
+        """
+        return self.light.refresh()
+
+    def proven_transaction(self, tx_id: str) -> dict[str, Any]:
+        """Return a transaction proven (inclusion) in the trusted log; raise ProofError if not."""
+        return self.light.prove_transaction(tx_id)
+
+    def proven_note(self, note_id: str) -> dict[str, Any]:
+        """Return a note whose creating transaction is proven in the trusted log."""
+        return self.light.prove_note(note_id)
+
+
+__all__ = ["ForkDetected", "NodeError", "Participant", "PreparedTx", "TransactionFailed"]

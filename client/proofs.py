@@ -15,7 +15,8 @@ from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from ledger.tx import parse_envelope
 
 
-def _hashes(values: Any) -> tuple[bytes, ...]:
+def proof_hashes(values: Any) -> tuple[bytes, ...]:
+    """Decode a served list of hex hashes; raise ProofError if any is not hex."""
     try:
         return tuple(bytes.fromhex(v) for v in values)
     except (TypeError, ValueError) as exc:
@@ -37,7 +38,7 @@ def verify_tx_inclusion(
     if int(proof["tree_size"]) != int(checkpoint["size"]):
         raise ProofError("the proof is for a different log size than the checkpoint")
     verify_inclusion(leaf, int(proof["leaf_index"]), int(checkpoint["size"]),
-                     _hashes(proof["proof"]), bytes.fromhex(checkpoint["root"]))
+                     proof_hashes(proof["proof"]), bytes.fromhex(checkpoint["root"]))
 
 
 def verify_log_consistency(
@@ -45,4 +46,4 @@ def verify_log_consistency(
 ) -> None:
     """Check that the log of `older` is a prefix of the log of `newer`; raise ProofError if not."""
     verify_consistency(int(older["size"]), int(newer["size"]), bytes.fromhex(older["root"]),
-                       bytes.fromhex(newer["root"]), _hashes(proof["proof"]))
+                       bytes.fromhex(newer["root"]), proof_hashes(proof["proof"]))

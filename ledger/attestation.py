@@ -6,19 +6,29 @@ organisations that run nodes have signed the same header hash: no single
 operator can then rewrite it, and a node that computed something else is
 shown to be wrong by the signed evidence.  The nodes and their keys are
 registered on chain (`node/<id>` in state), bound to an organisation.
+
+An attestation may also carry the node's signature of the block's log
+checkpoint (`note_sig`, ledger/checkpoint.py), so the checkpoint's
+cosignatures travel with the attestations.  The attestation's own signature
+does not cover it: the note signature is checked on its own, against the
+checkpoint the receiving node computes for the same block.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ledger.canonical import JSONValue, canonical_bytes
-from ledger.crypto import Domain, PrivateKey, PublicKey, b64decode, b64encode
+from ledger.crypto import SIGNATURE_SIZE, Domain, PrivateKey, PublicKey, b64decode, b64encode
 from ledger.errors import SchemaError, SignatureError
 
 NODE_PREFIX = "node/"
+# Printable ASCII without space, '/' (state keys) or '+' (a node id is also a note key name)
+_NODE_ID = re.compile(r"[!-*,-.0-~]{1,64}")
+_WIRE_KEYS = frozenset({"chain_id", "height", "hash", "node", "sig"})
 
 
 def node_state_key(node_id: str) -> str:
@@ -45,8 +55,9 @@ class NodeInfo:
             raise SchemaError("a node record has exactly id, org and public_key")
         if not all(isinstance(value[k], str) and value[k] for k in ("id", "org")):
             raise SchemaError("a node's id and org are non-empty strings")
-        if len(value["id"]) > 64 or not value["id"].isascii() or "/" in value["id"]:
-            raise SchemaError("a node id is at most 64 ASCII characters without '/'")
+        if not _NODE_ID.fullmatch(value["id"]):
+            raise SchemaError("a node id is 1 to 64 printable ASCII characters without space, "
+                              "'/' or '+'")
         return cls(value["id"], value["org"], PublicKey.from_hex(value["public_key"]))
 
 
@@ -59,6 +70,7 @@ class Attestation:
     header_hash: str
     node_id: str
     signature: bytes
+    note_signature: bytes | None = None  # Ed25519 over the block's checkpoint note text
 
     def message(self) -> bytes:
         """Return the bytes the node signs."""
@@ -69,16 +81,25 @@ class Attestation:
         key.verify(Domain.ATTESTATION, self.message(), self.signature)
 
     def to_json(self) -> dict[str, JSONValue]:
-        """Return the wire form."""
-        return {"chain_id": self.chain_id, "height": self.height, "hash": self.header_hash,
-                "node": self.node_id, "sig": b64encode(self.signature)}
+        """Return the wire form; `note_sig` only when the node cosigned the checkpoint."""
+        wire: dict[str, JSONValue] = {
+            "chain_id": self.chain_id, "height": self.height, "hash": self.header_hash,
+            "node": self.node_id, "sig": b64encode(self.signature)}
+        if self.note_signature is not None:
+            wire["note_sig"] = b64encode(self.note_signature)
+        return wire
 
     @classmethod
     def from_json(cls, value: Any) -> Attestation:
-        """Parse the wire form; raise SchemaError if malformed."""
-        if not isinstance(value, dict) or set(value) != {"chain_id", "height", "hash", "node",
-                                                         "sig"}:
-            raise SchemaError("an attestation has exactly chain_id, height, hash, node and sig")
+        """Parse the wire form; raise SchemaError if malformed.
+
+        `note_sig` is optional, so attestations of nodes that do not cosign
+        checkpoints (older versions) still count towards finality.
+        """
+        if not isinstance(value, dict) or set(value) not in (_WIRE_KEYS,
+                                                             _WIRE_KEYS | {"note_sig"}):
+            raise SchemaError("an attestation has exactly chain_id, height, hash, node and sig, "
+                              "and optionally note_sig")
         height = value["height"]
         if type(height) is not int or height < 0:
             raise SchemaError("an attestation's height is a non-negative integer")
@@ -88,7 +109,20 @@ class Attestation:
         if len(value["hash"]) != 64 or any(c not in "0123456789abcdef" for c in value["hash"]):
             raise SchemaError("an attestation's hash is 64 lowercase hex digits")
         return cls(value["chain_id"], height, value["hash"], value["node"],
-                   b64decode(value["sig"], what="attestation signature"))
+                   b64decode(value["sig"], what="attestation signature"),
+                   _note_signature(value.get("note_sig")))
+
+
+def _note_signature(text: Any) -> bytes | None:
+    """Decode an attestation's optional checkpoint signature; raise SchemaError if malformed."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise SchemaError("an attestation's note_sig is a base64 string")
+    raw = b64decode(text, what="attestation note_sig")
+    if len(raw) != SIGNATURE_SIZE:
+        raise SchemaError("an attestation's note_sig is a 64-byte Ed25519 signature")
+    return raw
 
 
 def attestation_message(chain_id: str, height: int, header_hash: str, node_id: str) -> bytes:
@@ -98,11 +132,15 @@ def attestation_message(chain_id: str, height: int, header_hash: str, node_id: s
 
 
 def attest(key: PrivateKey, chain_id: str, height: int, header_hash: str,
-           node_id: str) -> Attestation:
-    """Sign the statement that block `height` has header hash `header_hash`."""
+           node_id: str, note_signature: bytes | None = None) -> Attestation:
+    """Sign the statement that block `height` has header hash `header_hash`.
+
+    `note_signature` is the node's cosignature of the block's checkpoint
+    (`ledger.checkpoint.sign_checkpoint`), carried along unchanged.
+    """
     message = attestation_message(chain_id, height, header_hash, node_id)
     return Attestation(chain_id, height, header_hash, node_id,
-                       key.sign(Domain.ATTESTATION, message))
+                       key.sign(Domain.ATTESTATION, message), note_signature)
 
 
 def quorum_size(nodes: Iterable[NodeInfo]) -> int:

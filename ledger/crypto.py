@@ -4,7 +4,10 @@ Hashing is SHA-256 and signing is Ed25519 (PyNaCl/libsodium).  Everything
 else in the ledger calls the small recipes here, so that a second suite (the
 national SM2/SM3 profile) can be added in one place.  Every signature is made
 over a domain tag followed by the message, so a signature for one kind of
-message can never be replayed as another kind.
+message can never be replayed as another kind.  The one exception is the C2SP
+signed note (ledger/note.py), whose standard says the signature covers the
+note text alone; `sign_unframed` refuses any message that begins like a
+domain tag, so the two kinds of signed message can never be confused.
 """
 
 from __future__ import annotations
@@ -28,14 +31,21 @@ SEED_SIZE = 32
 _HEX_KEY = re.compile(r"[0-9a-f]{64}")
 
 
+DOMAIN_PREFIX = b"receivables-ledger/"  # every Domain tag starts with it
+
+
 class Domain(Enum):
-    """Type tags that separate the kinds of signed message."""
+    """Type tags that separate the kinds of signed message.
+
+    Checkpoints have no tag: they are C2SP signed notes, signed unframed
+    over their text, which starts with an origin line of its own
+    (ledger/checkpoint.py).
+    """
 
     TRANSACTION = b"receivables-ledger/v1/transaction\n"
     BATCH = b"receivables-ledger/v1/batch\n"
     BLOCK_HEADER = b"receivables-ledger/v1/block-header\n"
     REQUEST = b"receivables-ledger/v1/request\n"
-    CHECKPOINT = b"receivables-ledger/v1/checkpoint\n"
     ATTESTATION = b"receivables-ledger/v1/attestation\n"
 
 
@@ -98,6 +108,26 @@ class PublicKey:
         except (nacl.exceptions.BadSignatureError, ValueError, TypeError) as exc:
             raise SignatureError("signature does not verify") from exc
 
+    def verify_unframed(self, message: bytes, signature: bytes) -> None:
+        """Check a plain Ed25519 `signature` over `message` (no domain tag).
+
+        For C2SP signed notes only (see `PrivateKey.sign_unframed`); raises
+        SignatureError if it fails, never saying why.
+        """
+        if _looks_framed(message):
+            raise SignatureError("an unframed signature never covers a domain-tagged message")
+        if len(signature) != SIGNATURE_SIZE:
+            raise SignatureError("signature is not 64 bytes")
+        try:
+            nacl.signing.VerifyKey(self.raw).verify(message, signature)
+        except (nacl.exceptions.BadSignatureError, ValueError, TypeError) as exc:
+            raise SignatureError("signature does not verify") from exc
+
+
+def _looks_framed(message: bytes) -> bool:
+    """Return whether `message` begins like a domain-tagged message of ours."""
+    return message.startswith(DOMAIN_PREFIX)
+
 
 @dataclass(frozen=True, repr=False)
 class PrivateKey:
@@ -124,6 +154,20 @@ class PrivateKey:
     def sign(self, domain: Domain, message: bytes) -> bytes:
         """Return the 64-byte Ed25519 signature over `domain`+`message`."""
         return bytes(self._signer.sign(domain.value + message).signature)
+
+    def sign_unframed(self, message: bytes) -> bytes:
+        """Return a plain Ed25519 signature over `message`, with no domain tag.
+
+        Exists because C2SP signed notes (ledger/note.py) must be signed over
+        their text alone so that standard verifiers accept them.  Refuses
+        (SignatureError) a message that begins with DOMAIN_PREFIX, so this
+        can never produce a signature valid as a transaction, batch,
+        request or attestation signature of the same key.
+        """
+        if _looks_framed(message):
+            raise SignatureError("refusing to sign unframed a message that begins like a "
+                                 "domain-tagged one")
+        return bytes(self._signer.sign(message).signature)
 
 
 def verify_raw_ed25519(public_key: bytes, message: bytes, signature: bytes) -> bool:

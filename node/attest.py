@@ -1,7 +1,8 @@
 """Attestation and finality on a network node.
 
 After it commits a block, a registered node signs the header hash it
-computed and publishes the attestation in etcd (under the chain's
+computed, and the block's log checkpoint (node/checkpoints.py), and
+publishes the attestation in etcd (under the chain's
 `attest/<height>/<node>` keys, written once).  Every node follows those keys,
 checks each attestation against the nodes registered on chain, keeps it, and
 advances its *final height*: the highest block up to which every block has
@@ -29,11 +30,13 @@ from ledger.attestation import (
 )
 from ledger.block import BlockHeader
 from ledger.canonical import canonical_bytes, parse_json
+from ledger.checkpoint import sign_checkpoint
 from ledger.crypto import PrivateKey
 from ledger.errors import LedgerError
 from node.chain import Chain
+from node.checkpoints import checkpoint_of
 from node.etcd import EtcdClient, EtcdUnavailable
-from node.storage.store import Store
+from node.storage.store import Store, StoredAttestation
 
 log = logging.getLogger(__name__)
 PUBLISH_RETRY_S = 0.5
@@ -91,9 +94,8 @@ class Finality:
         start, head = 1, self.chain.head.height
         while start <= head:
             end = min(start + LIST_PAGE - 1, head)
-            for height, node, header_hash, sig in self.store.attestations(start, end):
-                self._pending[height][node] = Attestation(chain_id, height, header_hash, node,
-                                                          sig)
+            for row in self.store.attestations(start, end):
+                self._pending[row.height][row.node_id] = _from_stored(chain_id, row)
             self.advance()
             start = end + 1
 
@@ -108,8 +110,9 @@ class Finality:
                 log.warning("ignoring an attestation: %s", exc)
                 continue
             kept.append(att)
-        self.store.add_attestations([(a.height, a.node_id, a.header_hash, a.signature)
-                                     for a in kept])
+        self.store.add_attestations([
+            StoredAttestation(a.height, a.node_id, a.header_hash, a.signature, a.note_signature)
+            for a in kept])
         with self._lock:
             for att in kept:
                 last = self._last_by_node.get(att.node_id, 0)
@@ -170,8 +173,12 @@ class Finality:
             if pending is not None:
                 return sorted(pending.values(), key=lambda a: a.node_id)
         chain_id = self.chain.chain_id
-        return [Attestation(chain_id, h, header_hash, node, sig)
-                for h, node, header_hash, sig in self.store.attestations(height, height)]
+        return [_from_stored(chain_id, row) for row in self.store.attestations(height, height)]
+
+
+def _from_stored(chain_id: str, row: StoredAttestation) -> Attestation:
+    return Attestation(chain_id, row.height, row.header_hash, row.node_id, row.signature,
+                       row.note_signature)
 
 
 def _hash_of(header_bytes: bytes) -> str:
@@ -236,7 +243,10 @@ class Attestor:
         raw = self.store.block_header(height)
         if raw is None:
             return
-        att = attest(self.key, self.chain.chain_id, height, _hash_of(raw), self.node_id)
+        header = BlockHeader.from_json(parse_json(raw))
+        cosigned = sign_checkpoint(checkpoint_of(self.chain, header), self.node_id, self.key)
+        att = attest(self.key, self.chain.chain_id, height, header.hash(), self.node_id,
+                     cosigned.signature)
         key = self.prefix + f"{height:012d}/{self.node_id}".encode()
         self.etcd.put_if_absent(key, canonical_bytes(att.to_json()))
         self._published = height

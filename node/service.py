@@ -35,6 +35,7 @@ from ledger.tx import Envelope, parse_envelope
 from node import tls
 from node.attest import Attestor, Finality
 from node.chain import Chain, CommittedTx, SignatureCache, SimulationFailed
+from node.checkpoints import Checkpoints
 from node.clock import Clock, SystemClock, timestamp
 from node.compaction import Compactor
 from node.config import NodeConfig
@@ -157,6 +158,7 @@ class NodeService:
             raise LedgerError(problem)
         self.verifier: VerifierPool | None = None
         self.node_key = self._own_node_key()
+        self.checkpoints = Checkpoints(self.chain, node_id=config.node_id, node_key=self.node_key)
         self.orderer = orderer or _own_orderer(config, self.chain.chain_id)
         self._owns_orderer = orderer is None
         self.mempool = Mempool(

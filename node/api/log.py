@@ -1,4 +1,4 @@
-"""The global transaction log: tree heads and RFC 9162 inclusion/consistency proofs."""
+"""The global transaction log: signed checkpoints and RFC 9162 inclusion/consistency proofs."""
 
 from __future__ import annotations
 
@@ -12,16 +12,25 @@ router = APIRouter(prefix="/v1/log", tags=["log"])
 
 
 @router.get("/checkpoint")
-def checkpoint(service: Service, _caller: Caller) -> JSONBody:
-    """Return the current tree head: log size, root hash and the block that produced it."""
-    with service.chain.lock:
-        head = service.chain.head
-        size = service.chain.log.size
-        root = service.chain.log.root(size)
-    return JSONBody({
-        "chain_id": service.chain.chain_id, "size": size, "root": root.hex(),
-        "height": head.height, "block_hash": head.hash(),
-    })
+def checkpoint(
+    service: Service, _caller: Caller, height: int | None = Query(None, ge=0, le=MAX_INT),
+) -> JSONBody:
+    """Return the signed checkpoint of the final block, or of final block `height`.
+
+    Fields: chain_id, size, root (hex), height, block_hash, and `checkpoint`,
+    the C2SP signed note with every cosignature that verifies (`cosigners`
+    names them); with none, `checkpoint` is null and `unsigned` says why.
+    Only final blocks have checkpoints: a quorum signed them.
+    """
+    final = service.final_height
+    if height is not None and height > final:
+        raise ApiError("not_found", f"block {height} is not final on this node (final height "
+                                    f"{final}), so it has no checkpoint yet")
+    header = service.checkpoints.header(final if height is None else height)
+    if header is None:
+        raise RuntimeError(f"final block {height} is not stored (a bug)")
+    served = service.checkpoints.signed(header)
+    return JSONBody(served.to_json(service.chain.chain_id))
 
 
 def _size(service: Service, size: int | None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 from fastapi import APIRouter, Query, Request
 
+from ledger.attestation import quorum_size
 from node.api.deps import MAX_INT, Caller, Service
 from node.api.responses import JSONBody
 from node.clock import timestamp
@@ -39,6 +40,20 @@ def status(service: Service, _caller: Caller) -> JSONBody:
         "diverged": divergence.to_json() if divergence is not None else None,
         "contract_code_mismatch": service.code_mismatch,
         "time": timestamp(service.clock), "pending": len(service.mempool.pending),
+    })
+
+
+@router.get("/nodes")
+def nodes(service: Service, _caller: Caller) -> JSONBody:
+    """Return the registered nodes (id, organisation, key) and the quorum of organisations.
+
+    These are the keys that cosign checkpoints; a light client that is not
+    given them fetches them here once and pins them (client/lightclient.py).
+    """
+    registered = service.chain.nodes()
+    return JSONBody({
+        "nodes": [registered[n].to_json() for n in sorted(registered)],
+        "quorum": quorum_size(registered.values()) if registered else 0,
     })
 
 

@@ -101,3 +101,6 @@ class AttestationRow(SQLModel, table=True):
     node_id: str = Field(primary_key=True)
     header_hash: str
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # the node's cosignature of the block's checkpoint note; None from nodes that sent none
+    note_signature: bytes | None = Field(default=None,
+                                         sa_column=Column(LargeBinary, nullable=True))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, delete, event, func, select
+from sqlalchemy import Engine, Table, create_engine, delete, event, func, inspect, select
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
@@ -37,6 +37,17 @@ STATE: Table = StateRow.__table__  # type: ignore[attr-defined]
 NOTES: Table = NoteRow.__table__  # type: ignore[attr-defined]
 PARTIES: Table = PartyRow.__table__  # type: ignore[attr-defined]
 ATTESTATIONS: Table = AttestationRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class StoredAttestation:
+    """An attestation as kept: who signed which header hash at which height, and how."""
+
+    height: int
+    node_id: str
+    header_hash: str
+    signature: bytes
+    note_signature: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,21 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         SQLModel.metadata.create_all(self.engine)
+        self._add_new_columns()
+
+    def _add_new_columns(self) -> None:
+        """Add nullable columns that tables created by older versions lack.
+
+        `create_all` makes missing tables but never alters existing ones;
+        the only column added since is `attestations.note_signature`.
+        """
+        present = {c["name"] for c in inspect(self.engine).get_columns(ATTESTATIONS.name)}
+        column = ATTESTATIONS.c.note_signature
+        if column.name in present:
+            return
+        kind = column.type.compile(dialect=self.engine.dialect)
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(f"ALTER TABLE {ATTESTATIONS.name} ADD COLUMN {column.name} {kind}")
 
     def close(self) -> None:
         """Release the database connections."""
@@ -148,29 +174,34 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(select(func.max(BLOCKS.c.height))).scalar()
 
-    def add_attestations(self, rows: Sequence[tuple[int, str, str, bytes]]) -> None:
-        """Keep attestations (height, node id, header hash, signature); repeats are ignored."""
+    def add_attestations(self, rows: Sequence[StoredAttestation]) -> None:
+        """Keep attestations; the first one kept per (height, node) stays, repeats are ignored."""
         if not rows:
             return
         with self.engine.begin() as conn:
             known = {(h, n) for h, n in conn.execute(
                 select(ATTESTATIONS.c.height, ATTESTATIONS.c.node_id).where(
-                    ATTESTATIONS.c.height.in_(sorted({r[0] for r in rows}))))}
-            fresh = {(r[0], r[1]): r for r in rows if (r[0], r[1]) not in known}
+                    ATTESTATIONS.c.height.in_(sorted({r.height for r in rows}))))}
+            fresh = {(r.height, r.node_id): r for r in rows
+                     if (r.height, r.node_id) not in known}
             if fresh:
                 conn.execute(ATTESTATIONS.insert(), [
-                    {"height": h, "node_id": n, "header_hash": x, "signature": s}
-                    for h, n, x, s in fresh.values()])
+                    {"height": r.height, "node_id": r.node_id, "header_hash": r.header_hash,
+                     "signature": r.signature, "note_signature": r.note_signature}
+                    for r in fresh.values()])
 
-    def attestations(self, start: int, end: int) -> list[tuple[int, str, str, bytes]]:
+    def attestations(self, start: int, end: int) -> list[StoredAttestation]:
         """Return the attestations for heights start..end inclusive, by height and node."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(ATTESTATIONS.c.height, ATTESTATIONS.c.node_id,
-                       ATTESTATIONS.c.header_hash, ATTESTATIONS.c.signature)
+                       ATTESTATIONS.c.header_hash, ATTESTATIONS.c.signature,
+                       ATTESTATIONS.c.note_signature)
                 .where(ATTESTATIONS.c.height >= start, ATTESTATIONS.c.height <= end)
                 .order_by(ATTESTATIONS.c.height, ATTESTATIONS.c.node_id)).all()
-        return [(int(h), str(n), str(x), bytes(s)) for h, n, x, s in rows]
+        return [StoredAttestation(int(h), str(n), str(x), bytes(s),
+                                  None if ns is None else bytes(ns))
+                for h, n, x, s, ns in rows]
 
     def last_attested_heights(self) -> dict[str, int]:
         """Return the highest height each node has a kept attestation for."""

@@ -164,11 +164,11 @@ def test_any_flipped_signature_bit_is_rejected(message: bytes, bit: int) -> None
 @settings(max_examples=150, deadline=None)
 @given(message=st.binary(max_size=64), bit=st.integers(0, 32 * 8 - 1))
 def test_any_flipped_public_key_bit_is_rejected(message: bytes, bit: int) -> None:
-    signature = KEY.sign(Domain.CHECKPOINT, message)
+    signature = KEY.sign(Domain.ATTESTATION, message)
     flipped = _flip(KEY.public_key.raw, bit)
     with pytest.raises(SignatureError):
-        PublicKey(flipped).verify(Domain.CHECKPOINT, message, signature)
-    assert not verify_raw_ed25519(flipped, Domain.CHECKPOINT.value + message, signature)
+        PublicKey(flipped).verify(Domain.ATTESTATION, message, signature)
+    assert not verify_raw_ed25519(flipped, Domain.ATTESTATION.value + message, signature)
 
 
 def test_signature_by_other_key_rejected() -> None:

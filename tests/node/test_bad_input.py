@@ -531,6 +531,7 @@ def test_batch_with_bad_second_is_refused_whole(
     f"/v1/records/financing/{RANDOM_ID}",
     f"/v1/log/inclusion/{RANDOM_ID}",
     "/v1/log/leaf/999999",
+    "/v1/log/checkpoint?height=999999",
     "/v1/no/such/route",
 ])
 @pytest.mark.parametrize("who", ["s1", "auditor"])
@@ -544,6 +545,10 @@ def test_unknown_ids_are_404(world: World, refused: Any, path: str, who: str) ->
     ("/v1/events?after=-2", "after"),
     ("/v1/log/consistency", "first"),
     ("/v1/log/consistency?first=1&second=999999", "size must be between 1 and the log size"),
+    ("/v1/log/checkpoint?height=-1", "height"),
+    ("/v1/log/checkpoint?height=abc", "height"),
+    ("/v1/log/checkpoint?height=1.5", "height"),
+    ("/v1/log/checkpoint?height=99999999999999999999", "height"),
     ("/v1/records/spaceship/x", "unknown record kind 'spaceship'"),
 ])
 def test_bad_query_is_400(world: World, refused: Any, path: str, fragment: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from ledger.checkpoint import check_cosigned, parse_signed_checkpoint
 from tests.etcd import etcd_context
 from tests.node.support import FACE, grant_line, issue_accepted, outputs
 from tests.nodes import RunningNode, running_network, wait_until_level
@@ -51,8 +52,22 @@ def test_transactions_through_different_nodes_build_one_chain(
         piece = outputs(status)[nodes[2].orgs["s2"].uscc]
         for node in nodes:
             assert node.participant("s2").note(piece)["amount"] == FACE // 4
-        checkpoints = {str(n.participant("auditor").checkpoint()) for n in nodes}
-        assert len(checkpoints) == 1
+        _wait_final(nodes, height)
+        # Every node serves its final block's checkpoint; once all are final at the
+        # same height, the tree heads and notes agree (cosignature sets may differ).
+        served = [n.participant("auditor").checkpoint() for n in nodes]
+        heads = {(c["height"], c["size"], c["root"], c["block_hash"]) for c in served}
+        assert len(heads) == 1
+        notes = {parse_signed_checkpoint(c["checkpoint"]).checkpoint for c in served}
+        assert len(notes) == 1
+        # A light client trusts it (a quorum cosigned) and proves s2's note against it,
+        # then stays consistent through another node.
+        s2 = nodes[0].participant("s2", also=[nodes[1].url])
+        trusted = s2.refresh_checkpoint()
+        assert len(trusted.cosigners) >= 2 and trusted.size == served[0]["size"]
+        assert s2.proven_note(piece)["amount"] == FACE // 4
+        s2.light.node = nodes[1].participant("s2").node
+        assert s2.refresh_checkpoint().size == trusted.size and s2.light.forks == []
 
 
 def test_one_note_spent_through_two_nodes_at_once_has_one_winner_everywhere(
@@ -112,7 +127,14 @@ def test_every_block_gets_a_finality_certificate_from_a_quorum(
             for att in signed:
                 check_attestation(att, registered, "test-chain")
                 assert att.header_hash == cert["header_hash"]
+                assert att.note_signature is not None  # the checkpoint travels with it
             assert len({registered[a.node_id].org for a in signed}) >= cert["quorum"]
+            # The block's checkpoint carries the cosignatures of those attestations.
+            served = auditor.node.get("/v1/log/checkpoint", {"height": h})
+            cosigners = check_cosigned(parse_signed_checkpoint(served["checkpoint"]),
+                                       "test-chain", registered)
+            assert cosigners >= {a.node_id for a in signed} | {"node3"}  # node3 serves
+            assert served["block_hash"] == cert["header_hash"]
         status = auditor.status()
         assert status["final_height"] >= height and status["diverged"] is None
 

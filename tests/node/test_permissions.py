@@ -330,6 +330,8 @@ STRANGER = make_uscc("91310000MA7777777")
     ("GET", "/v1/blocks/0"),
     ("GET", "/v1/events"),
     ("GET", "/v1/log/checkpoint"),
+    ("GET", "/v1/log/checkpoint?height=0"),
+    ("GET", "/v1/nodes"),
     ("GET", "/v1/log/inclusion/{tx}"),
     ("GET", "/v1/log/consistency?first=1"),
     ("GET", "/v1/log/leaf/0"),

@@ -216,3 +216,42 @@ def test_replay_lookups_search_an_index_and_never_scan_a_table(tmp_path: Path) -
                 f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
             assert "SEARCH" in plan and "SCAN" not in plan, (sql, plan)
     chain.store.close()
+
+
+def _attestations_before_note_signatures(url: str) -> None:
+    """Create the attestations table as versions before checkpoint cosigning did, with a row."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    kind = "BYTEA" if url.startswith("postgresql") else "BLOB"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE attestations (height INTEGER NOT NULL, node_id VARCHAR NOT NULL, "
+            f"header_hash VARCHAR NOT NULL, signature {kind} NOT NULL, "
+            "PRIMARY KEY (height, node_id))")
+        conn.exec_driver_sql("INSERT INTO attestations VALUES (1, 'node1', 'aa', "
+                             + ("'\\x0102'::bytea)" if kind == "BYTEA" else "x'0102')"))
+    engine.dispose()
+
+
+def _check_upgraded(url: str) -> None:
+    from node.storage.store import StoredAttestation
+
+    _attestations_before_note_signatures(url)
+    store = Store(url)
+    store.add_attestations([StoredAttestation(1, "node2", "aa", b"\3", b"\4" * 64)])
+    assert store.attestations(1, 1) == [StoredAttestation(1, "node1", "aa", b"\1\2", None),
+                                        StoredAttestation(1, "node2", "aa", b"\3", b"\4" * 64)]
+    store.close()
+    assert Store(url).attestations(1, 1)[1].note_signature == b"\4" * 64  # idempotent reopen
+
+
+def test_an_older_database_gains_the_note_signature_column(tmp_path: Path) -> None:
+    _check_upgraded(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+@pytest.mark.postgres
+def test_an_older_postgres_database_gains_the_note_signature_column(
+    fresh_postgres_url: str,
+) -> None:
+    _check_upgraded(fresh_postgres_url)
