@@ -470,6 +470,9 @@ def trace(
     out: Annotated[Path | None, typer.Option(help="write the bundle (JSON) to this file")] = None,
     verify_file: Annotated[Path | None, typer.Option(
         "--verify", help="verify a saved bundle offline: no node, no keystore")] = None,
+    genesis: Annotated[Path | None, typer.Option(
+        help="with --verify: take the cosigning nodes from this genesis file, not the bundle")]
+        = None,
 ) -> None:
     """Trace a note back to its issuance, with the proofs to check it offline (or --verify one).
 
@@ -487,7 +490,13 @@ def trace(
             bundle = json.loads(verify_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise typer.BadParameter(f"cannot read {verify_file}: {exc}") from exc
-        verdict = verify_bundle(bundle)
+        from client.lightclient import nodes_from_genesis
+
+        try:
+            pinned = None if genesis is None else nodes_from_genesis(genesis)
+        except (OSError, ValueError, LedgerError) as exc:
+            raise typer.BadParameter(f"cannot read the genesis {genesis}: {exc}") from exc
+        verdict = verify_bundle(bundle, pinned)
         if Settings.as_json:
             show(verdict.to_json())
         else:

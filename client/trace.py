@@ -18,6 +18,7 @@ A trace bundle is one JSON document (format `ledger-trace/1`):
   visible to their parties, the issuer and auditors), so the trace stops
   short of issuance;
 - `names`: every member's name by USCC, for the story;
+- `nodes`: the registered nodes (`GET /v1/nodes`), who cosign the checkpoint;
 - `keys`: the public keys of every signer, `source` saying where they come
   from: the member list of the node that made the bundle, taken on trust.
 
@@ -88,6 +89,7 @@ def build_trace(node: NodeClient, note_id: str) -> dict[str, Any]:
         transactions.append(_entry(node, tx, checkpoint, times))
     signers = {s for t in transactions for s in parse_envelope(t["envelope"]).body.signers}
     members = node.get("/v1/members")["members"]
+    nodes = node.get("/v1/nodes")
     keys = {str(m["uscc"]): {"name": m.get("name"), "public_key": m.get("public_key"),
                              "roles": m.get("roles"), "status": m.get("status")}
             for m in members if m.get("uscc") in signers}
@@ -100,4 +102,8 @@ def build_trace(node: NodeClient, note_id: str) -> dict[str, Any]:
                            f"{node.identity.uscc} when the bundle was made: the members' "
                            f"current keys, taken on that node's word",
                  "members": keys},
+        "nodes": {"source": f"GET /v1/nodes of {node.base_url}: the nodes whose cosignatures "
+                            f"make the checkpoint, taken on that node's word unless the "
+                            f"verifier pins them (--genesis)",
+                  "nodes": nodes.get("nodes", [])},
     }

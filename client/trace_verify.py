@@ -21,6 +21,8 @@ from typing import Any
 from client.proofs import verify_tx_inclusion
 from client.trace import BUNDLE_FORMAT
 from contracts.records import derived_id
+from ledger.attestation import NodeInfo
+from ledger.checkpoint import check_cosigned, parse_signed_checkpoint
 from ledger.crypto import PublicKey
 from ledger.errors import LedgerError
 from ledger.tx import Envelope, parse_envelope, tx_id_of
@@ -190,14 +192,40 @@ def _check_lineage(bundle: Mapping[str, Any],
     return checks
 
 
-def _trusted(bundle: Mapping[str, Any], actions: set[str]) -> tuple[str, ...]:
+def _bundle_nodes(bundle: Mapping[str, Any]) -> dict[str, NodeInfo]:
+    listed = bundle.get("nodes", {}).get("nodes", [])
+    return {n.id: n for n in map(NodeInfo.from_json, listed)}
+
+
+def _check_checkpoint(checkpoint: Mapping[str, Any], nodes: Mapping[str, NodeInfo]) -> Check:
+    """Check the bundled checkpoint's signed note: cosigned by a quorum, saying what is used.
+
+    The inclusion proofs are checked against the plain `size` and `root`
+    fields, so those must be exactly what the cosigned note states.
+    """
+    subject = "checkpoint"
+    try:
+        signed = parse_signed_checkpoint(str(checkpoint["checkpoint"]))
+        cosigners = check_cosigned(signed, str(checkpoint.get("chain_id")), nodes)
+    except BAD_INPUT as exc:
+        return Check(subject, False, f"the signed checkpoint: {exc}")
+    block = signed.checkpoint.block()
+    stated = (signed.checkpoint.size, signed.checkpoint.root.hex(), block.height)
+    if stated != (checkpoint.get("size"), checkpoint.get("root"), checkpoint.get("height")):
+        return Check(subject, False, "the checkpoint's size, root or height differ from its "
+                                     "signed note")
+    return Check(subject, True, f"size {stated[0]} at block {stated[2]}, cosigned by "
+                                f"{', '.join(sorted(cosigners))} (a quorum of organisations)")
+
+
+def _trusted(bundle: Mapping[str, Any], actions: set[str],
+             nodes_source: str) -> tuple[str, ...]:
     trusted = [f"signers' public keys: {bundle.get('keys', {}).get('source', 'unknown source')}",
                "that each logged transaction executed validly: the node's word (its block's "
                "result root, not carried here)",
                "the dates: each block's time as the node reported it"]
     if isinstance(bundle["checkpoint"].get("checkpoint"), str):
-        trusted.append("the checkpoint's signed note is carried but not checked here; compare "
-                       "its root with a checkpoint you trust")
+        trusted.append(f"the cosigning nodes' keys: {nodes_source}")
     else:
         trusted.append("the checkpoint (size and root): unsigned, the node's word; compare it "
                        "with one from another node")
@@ -207,8 +235,14 @@ def _trusted(bundle: Mapping[str, Any], actions: set[str]) -> tuple[str, ...]:
     return tuple(trusted)
 
 
-def verify_bundle(bundle: Mapping[str, Any]) -> TraceVerdict:
-    """Verify a trace bundle offline; never raises on a malformed bundle (it fails instead)."""
+def verify_bundle(bundle: Mapping[str, Any],
+                  nodes: Mapping[str, NodeInfo] | None = None) -> TraceVerdict:
+    """Verify a trace bundle offline; never raises on a malformed bundle (it fails instead).
+
+    `nodes` pins the cosigning nodes (from a genesis the verifier holds);
+    without it the node list carried in the bundle is used, and the
+    verdict says so.
+    """
     if not isinstance(bundle, Mapping) or bundle.get("format") != BUNDLE_FORMAT:
         return TraceVerdict((Check("bundle", False, f"not a {BUNDLE_FORMAT} bundle"),), (), False)
     checks: list[Check] = []
@@ -216,6 +250,11 @@ def verify_bundle(bundle: Mapping[str, Any]) -> TraceVerdict:
     txs: dict[str, tuple[Envelope, Mapping[str, Any]]] = {}
     try:
         checkpoint = dict(bundle["checkpoint"])
+        nodes_source = ("pinned by the verifier" if nodes is not None else
+                        str(bundle.get("nodes", {}).get("source", "not in the bundle")))
+        if isinstance(checkpoint.get("checkpoint"), str):
+            checks.append(_check_checkpoint(
+                checkpoint, _bundle_nodes(bundle) if nodes is None else nodes))
         for entry in bundle["transactions"]:
             tx_checks, envelope = _check_tx(entry, checkpoint, keys.get)
             checks += tx_checks
@@ -224,7 +263,7 @@ def verify_bundle(bundle: Mapping[str, Any]) -> TraceVerdict:
         checks += _check_lineage(bundle, txs)
         complete = not bundle.get("missing") and all(
             str(n["created_tx"]) in txs for n in bundle["lineage"])
-        trusted = _trusted(bundle, {e.body.action for e, _ in txs.values()})
+        trusted = _trusted(bundle, {e.body.action for e, _ in txs.values()}, nodes_source)
     except BAD_INPUT as exc:
         checks.append(Check("bundle", False, f"malformed: {exc!r}"))
         return TraceVerdict(tuple(checks), (), False)

@@ -26,9 +26,11 @@ from client.keystore import Identity, save_keystore
 from client.lineage import fetch_lineage_tree
 from client.trace import BUNDLE_FORMAT, build_trace
 from client.trace_verify import verify_bundle
+from ledger.attestation import NodeInfo
 from ledger.tx import parse_envelope
+from tests.builders import make_orgs
 from tests.client.lineage_story import DOCUMENT, StoryChain, build_story_chain
-from tests.nodes import running_node
+from tests.nodes import network_nodes, node_key, running_node, write_genesis
 
 PASSWORD = "trace-test-password"
 Bundle = dict[str, Any]
@@ -207,3 +209,74 @@ def test_ledger_trace_writes_a_bundle_that_verifies_with_no_node(tmp_path: Path)
     forged = runner.invoke(app, ["--json", "trace", "--verify", str(full)], env=offline)
     assert forged.exit_code == 1
     assert json.loads(forged.output)["passed"] is False
+
+
+# -- a chain whose checkpoints are signed by its registered node ---------------------------
+
+
+@pytest.fixture(scope="module")
+def signed_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("trace-signed")
+
+
+@pytest.fixture(scope="module")
+def signed_bundle(signed_folder: Path) -> Bundle:
+    folder = signed_folder
+    (folder / "node.key").write_text(node_key(1).seed.hex())
+    with running_node(folder, nodes=network_nodes(1), node_id="node1",
+                      node_key_path=folder / "node.key", verifier_processes=0) as n:
+        story = build_story_chain(n, settle=False)
+        auditor = n.participant("auditor")
+        try:
+            bundle = build_trace(auditor.node, story.notes["b1"])
+        finally:
+            auditor.close()
+    return json.loads(json.dumps(bundle))  # type: ignore[no-any-return]
+
+
+def test_a_bundle_carries_a_cosigned_checkpoint_and_the_verifier_checks_it(
+        signed_bundle: Bundle) -> None:
+    assert isinstance(signed_bundle["checkpoint"]["checkpoint"], str)
+    verdict = verify_bundle(signed_bundle)
+    assert verdict.passed, verdict.failures
+    checked = [c for c in verdict.checks if c.subject == "checkpoint"]
+    assert len(checked) == 1 and "cosigned by node1" in checked[0].detail
+    pinned = {n.id: n for n in network_nodes(1)}
+    assert verify_bundle(signed_bundle, pinned).passed
+
+
+def test_a_forged_checkpoint_signature_or_other_pinned_nodes_fail_the_trace(
+        signed_bundle: Bundle) -> None:
+    forged = copy.deepcopy(signed_bundle)
+    note = forged["checkpoint"]["checkpoint"]
+    cut = note.rindex(" ") + 6
+    forged["checkpoint"]["checkpoint"] = note[:cut] + ("A" if note[cut] != "A" else "B") + \
+        note[cut + 1:]
+    failures = verify_bundle(forged).failures
+    assert [c.subject for c in failures] == ["checkpoint"]
+    strangers = {"node1": NodeInfo("node1", network_nodes(1)[0].org, node_key(7).public_key)}
+    assert not verify_bundle(signed_bundle, strangers).passed
+    other_size = copy.deepcopy(signed_bundle)
+    other_size["checkpoint"]["height"] += 1
+    assert "differ from its signed note" in verify_bundle(other_size).failures[0].detail
+
+
+def test_ledger_trace_verify_pins_the_cosigners_from_a_genesis(
+        signed_bundle: Bundle, signed_folder: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    saved = tmp_path / "bundle.json"
+    saved.write_text(json.dumps(signed_bundle), encoding="utf-8")
+    offline = {"LEDGER_NODE": "http://127.0.0.1:9"}
+    pinned = runner.invoke(app, ["--json", "trace", "--verify", str(saved), "--genesis",
+                                 str(signed_folder / "genesis.json")], env=offline)
+    assert pinned.exit_code == 0, pinned.output
+    assert "cosigning nodes' keys: pinned by the verifier" in pinned.output
+    other = tmp_path / "other-genesis.json"
+    write_genesis(other, make_orgs(), nodes=[NodeInfo("node1", network_nodes(1)[0].org,
+                                                      node_key(7).public_key)])
+    refused = runner.invoke(app, ["trace", "--verify", str(saved), "--genesis", str(other)],
+                            env=offline)
+    assert refused.exit_code == 1
+    missing = runner.invoke(app, ["trace", "--verify", str(saved), "--genesis",
+                                  str(tmp_path / "absent.json")], env=offline)
+    assert missing.exit_code == 2 and "cannot read the genesis" in missing.output
