@@ -115,6 +115,7 @@ def test_every_block_gets_a_finality_certificate_from_a_quorum(
 
     with running_network(tmp_path, [m.client_url for m in etcd_members]) as nodes:
         line = grant_line(nodes[0])
+        wait_until_level(nodes)  # nodes[1] simulates the issue against the line it knows
         issue_accepted(nodes[1], line, "s1")
         height = _same_everywhere(nodes)
         _wait_final(nodes, height)
@@ -228,6 +229,7 @@ def test_a_node_away_past_compaction_catches_up_from_its_peers_certified_blocks(
     compaction = {"compact_interval_s": 0.2, "compact_retain_blocks": 1}
     with running_network(tmp_path, urls, count=2, registered=3, **compaction) as nodes:
         line = grant_line(nodes[0])
+        wait_until_level(nodes)  # nodes[1] simulates the issue against the line it knows
         issue_accepted(nodes[1], line, "s1")
         for _ in range(3):
             grant_line(nodes[0], limit=FACE)
