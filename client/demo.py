@@ -35,6 +35,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from client.audit import AuditReport, audit_node
+from client.audit.render import print_audit
 from client.consortium import Consortium, init_consortium, node_id_of
 from client.http import NodeClient, NodeError
 from client.launcher import NodeProcess, start_node
@@ -331,20 +332,6 @@ def split_tree(tree: dict[str, Any], cast: Cast) -> Tree:
         for child in children.get(note["id"], []):
             stack.append((child, branch.add(label(child))))
     return drawing
-
-
-def print_audit(console: Console, report: AuditReport) -> None:
-    """Print the audit's figures and findings."""
-    verdict = "[green]PASSED[/]" if report.passed else "[red]FAILED[/]"
-    console.rule(f"[bold]audit {verdict}")
-    console.print(f"  {report.blocks} blocks, {report.transactions} transactions "
-                  f"({report.invalid_transactions} recorded invalid), "
-                  f"{report.signatures} signatures verified; hash links and RFC 9162 roots "
-                  f"checked; global log of {report.log_size} entries, root "
-                  f"{report.log_root[:16]}… matches the node's checkpoint "
-                  f"({report.seconds:.2f} s)")
-    for finding in report.findings:
-        console.print(f"  [red]finding:[/] {finding}")
 
 
 def run_demo(directory: Path | None = None, console: Console | None = None) -> bool:

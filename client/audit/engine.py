@@ -1,0 +1,186 @@
+"""The audit engine: reads a chain file's lines once, in order, and checks everything.
+
+Block lines go to the verifier (a second process on long chains) and, a few
+blocks later, to re-derivation and the block checks; table lines are
+compared with the rebuilt state once every block is done; the last line's
+counts show whether the file was cut short.  Nothing that is read can crash
+the audit: a line, a row or a value that is not what it should be is a
+finding, and a block that cannot be checked at all says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from client.audit.blocks import Certificates, check_link, compare_header, compare_txs, stored_header
+from client.audit.replay import CannotRebuild, Derived, Replay
+from client.audit.report import AuditReport
+from client.audit.source import StoredBlock, parse_line, rows_of
+from client.audit.tables import TableChecks
+from client.audit.verify import (
+    LOOKAHEAD,
+    InlineVerifier,
+    ProcessVerifier,
+    Verdicts,
+)
+from ledger.block import BlockHeader
+from ledger.chainfile import FORMAT
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+PARALLEL_MIN_TXS = 10_000  # below this, starting a verifier process costs more than it saves
+
+
+class Engine:
+    """One pass over a chain file's lines."""
+
+    def __init__(self, report: AuditReport, *, parallel: bool | None = None,
+                 progress: Progress | None = None) -> None:
+        self.report = report
+        self.replay = Replay(report)
+        self.tables = TableChecks(report, self.replay)
+        self.certificates = Certificates(report, self.replay)
+        self.parallel = parallel
+        self.progress = progress
+        self.verifier: InlineVerifier | ProcessVerifier | None = None
+        self.pending: deque[StoredBlock] = deque()
+        self.previous: BlockHeader | None = None
+        self.meta: dict[str, Any] | None = None
+        self.end: dict[str, Any] | None = None
+        self.lines = 0
+        self.block_lines = 0
+        self.stopped = False
+
+    def run(self, lines: Iterator[bytes]) -> None:
+        """Check every line, then everything that needs the whole chain."""
+        try:
+            for raw in lines:
+                self._line(raw)
+            self._drain()
+        finally:
+            if self.verifier is not None:
+                self.verifier.close()
+        self._finish()
+
+    def _line(self, raw: bytes) -> None:
+        self.lines += 1
+        record = parse_line(raw)
+        if record is None:
+            self.report.find("source", f"line {self.lines} is not a JSON object")
+            return
+        if record.get("type") == "block":
+            self._queue(raw, record)
+            return
+        self._drain()
+        self._other(record)
+
+    def _queue(self, raw: bytes, record: dict[str, Any]) -> None:
+        self.block_lines += 1
+        verifier = self._verifier()
+        verifier.submit(raw)
+        self.pending.append(StoredBlock.from_record(record))
+        if len(self.pending) > LOOKAHEAD:
+            self._block(self.pending.popleft(), verifier.next())
+
+    def _verifier(self) -> InlineVerifier | ProcessVerifier:
+        if self.verifier is None:
+            size = (self.meta or {}).get("log_size")
+            big = isinstance(size, int) and size >= PARALLEL_MIN_TXS
+            use = self.parallel if self.parallel is not None else big
+            self.verifier = ProcessVerifier() if use else InlineVerifier()
+        return self.verifier
+
+    def _drain(self) -> None:
+        while self.pending:
+            assert self.verifier is not None
+            self._block(self.pending.popleft(), self.verifier.next())
+
+    def _block(self, stored: StoredBlock, verdicts: Verdicts) -> None:
+        if self.stopped:
+            return
+        height = len(self.replay.hashes)
+        if stored.claimed_height != height:
+            self.report.find("link", f"block {height} was expected next; the stored block row "
+                             f"says height {stored.row.get('height')!r}", block=height)
+        try:
+            self._check_block(stored, verdicts, height)
+        except CannotRebuild as exc:
+            self.report.find("source", f"the chain cannot be rebuilt: {exc}", block=height)
+            self.stopped = True
+        except Exception as exc:  # a check tripped on data it did not foresee: say so, go on
+            log.exception("auditing block %d failed", height)
+            self.report.find("source", f"the audit could not check this block "
+                             f"({type(exc).__name__}: {exc})"[:300], block=height)
+            self.stopped = len(self.replay.hashes) <= height
+        self.report.stats.blocks += 1
+        if self.progress is not None:
+            total = (self.meta or {}).get("log_size")
+            self.progress(self.report.stats.txs, total if isinstance(total, int) else 0)
+
+    def _check_block(self, stored: StoredBlock, verdicts: Verdicts, height: int) -> None:
+        header = stored_header(self.report, stored, height)
+        check_link(self.report, self.previous, header, height)
+        derived: Derived = (self.replay.genesis(stored, header) if height == 0
+                            else self.replay.next_block(stored, header, verdicts))
+        compare_header(self.report, derived, header)
+        compare_txs(self.report, stored, derived)
+        self.certificates.check(stored, derived, verdicts)
+        self.previous = header if header is not None else derived.header
+
+    def _other(self, record: dict[str, Any]) -> None:
+        kind = record.get("type")
+        if kind == "meta":
+            self._meta(record)
+        elif kind == "rows" and not self.stopped:
+            self.tables.rows(str(record.get("table")), record.get("rows"))
+        elif kind == "orphans":
+            self.tables.orphans(str(record.get("table")), rows_of(record))
+        elif kind == "end":
+            self.end = record
+        elif kind != "rows":
+            self.report.find("source", f"line {self.lines} has unknown type {kind!r}"[:200])
+
+    def _meta(self, record: dict[str, Any]) -> None:
+        if self.lines != 1 or self.meta is not None:
+            self.report.find("source", f"line {self.lines} is a second header line")
+            return
+        self.meta = record
+        if record.get("format") != FORMAT:
+            self.report.find("source", f"the file's format is {record.get('format')!r}, "
+                             f"not {FORMAT!r}"[:200])
+
+    def _finish(self) -> None:
+        self.certificates.finish()
+        if not self.stopped:
+            self.tables.finish()
+        self._check_counts()
+        replay, report = self.replay, self.report
+        report.chain_id = replay.chain_id or None
+        report.genesis_hash = replay.hashes[0] if replay.hashes else None
+        report.head_height = replay.head.height if replay.head is not None else None
+        report.head_hash = replay.hashes[-1] if replay.hashes else None
+        report.log_size = replay.log.size
+        report.log_root = replay.log.root().hex() if replay.log.size else ""
+        report.contract_code = replay.local_code
+
+    def _check_counts(self) -> None:
+        """The header and end lines must describe what the file holds."""
+        if self.meta is None:
+            self.report.find("source", "the chain file does not start with its header line")
+        if self.end is None:
+            self.report.find("source", "the chain file has no end line: it was cut short")
+            return
+        if self.end.get("lines") != self.lines - 1 or self.end.get("blocks") != self.block_lines:
+            self.report.find("source", f"the end line counts {self.end.get('lines')!r} lines and "
+                             f"{self.end.get('blocks')!r} blocks; the file holds "
+                             f"{self.lines - 1} and {self.block_lines}")
+        meta = self.meta or {}
+        head = self.replay.head
+        if head is not None and (meta.get("height"), meta.get("log_size")) != (
+                head.height, self.replay.log.size):
+            self.report.find("source", f"the header line says height {meta.get('height')!r} and "
+                             f"log size {meta.get('log_size')!r}; the blocks give {head.height} "
+                             f"and {self.replay.log.size}")
