@@ -76,6 +76,20 @@ def sample_orgs(seed: int = 0) -> dict[str, SampleOrg]:
             for index, (alias, role) in enumerate(cast, start=1)}
 
 
+def sample_node_keys(seed: int = 0) -> dict[str, PrivateKey]:
+    """Return the attestation (and batch-signing) keys of the sample's two nodes."""
+    return {node: _key(seed, node) for node, _ in NODES}
+
+
+def sample_genesis(seed: int = 0) -> Genesis:
+    """Return the sample consortium's genesis: its members, two nodes, the contract code pin."""
+    orgs, keys = sample_orgs(seed), sample_node_keys(seed)
+    nodes = [NodeInfo(node, orgs[org].uscc, keys[node].public_key) for node, org in NODES]
+    founders = {o.uscc: (o.member(), o.key) for a, o in orgs.items() if a != "newcomer"}
+    return make_genesis(SAMPLE_CHAIN_ID, SAMPLE_START, founders, POLICIES, nodes,
+                        contracts_hash=code_hash())
+
+
 @dataclass(frozen=True)
 class SampleChain:
     """What was built: where, how big, and how long it took."""
@@ -108,12 +122,8 @@ class SampleBuilder:
     def __init__(self, database_url: str, *, seed: int = 0, attest_blocks: bool = True) -> None:
         self.seed = seed
         self.orgs = sample_orgs(seed)
-        self.node_keys = {node: _key(seed, node) for node, _ in NODES}
-        nodes = [NodeInfo(node, self.orgs[org].uscc, self.node_keys[node].public_key)
-                 for node, org in NODES]
-        founders = {o.uscc: (o.member(), o.key) for a, o in self.orgs.items() if a != "newcomer"}
-        self.genesis = make_genesis(SAMPLE_CHAIN_ID, SAMPLE_START, founders, POLICIES, nodes,
-                                    contracts_hash=code_hash())
+        self.node_keys = sample_node_keys(seed)
+        self.genesis = sample_genesis(seed)
         self.store = Store(database_url)
         self.chain = Chain(self.store, self.genesis, Executor(CONTRACTS))
         self.attest_blocks = attest_blocks
