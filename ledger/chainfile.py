@@ -8,6 +8,7 @@ auditor intact and shows up there as a finding, not as a crash on the way.
     integer   -> a JSON integer (booleans stay JSON booleans)
     NULL      -> null
     bytes     -> {"b64": "<standard base64>"}   (also text that is not valid UTF-8)
+    huge int  -> {"int": "<decimal>"}            (beyond 64 bits; no column of ours holds one)
     real      -> {"real": "<repr>"}              (no column of ours is real; kept anyway)
 
 Line types, in file order: one `meta`, one `block` per block (its row, its
@@ -30,6 +31,7 @@ from ledger.canonical import JSONValue
 FORMAT = "receivables-ledger-chain/1"
 Cell = bytes | str | int | bool | None
 ROW_PAGE = 1000  # rows per `rows` line
+INT64 = (-(2**63), 2**63 - 1)
 
 BLOCK_TABLE = "blocks"
 BATCH_TABLE = "block_batches"
@@ -51,6 +53,8 @@ class BadCell:
 
 def encode_cell(value: Any) -> JSONValue:
     """Return the JSON form of one stored value (see the module docstring)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]:
+        return {"int": str(value)}  # wider than any column of ours; JSON readers may not cope
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, bytes | bytearray | memoryview):
@@ -69,6 +73,11 @@ def decode_cell(value: Any) -> Cell | BadCell:
         try:
             return binascii.a2b_base64(value["b64"], strict_mode=True)
         except (binascii.Error, ValueError):
+            pass
+    if type(value) is dict and len(value) == 1 and type(value.get("int")) is str:
+        try:
+            return int(value["int"])
+        except ValueError:
             pass
     return BadCell(repr(value)[:200])
 
