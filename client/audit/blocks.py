@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from client.audit.cells import differing, same, show
 from client.audit.replay import Derived, Replay
 from client.audit.report import AuditReport
 from client.audit.source import Row, StoredBlock
@@ -38,10 +39,10 @@ def stored_header(report: AuditReport, block: StoredBlock, height: int) -> Block
         return None
     expected = {**header.to_json(), "hash": header.hash()}
     for column in ROW_COLUMNS:
-        if not _same(block.row.get(column), expected[column]):
+        if not same(block.row.get(column), expected[column]):
             report.find("header", f"the block row's {column} column "
-                        f"({_show(block.row.get(column))}) disagrees with its header "
-                        f"({_show(expected[column])})", block=height)
+                        f"({show(block.row.get(column))}) disagrees with its header "
+                        f"({show(expected[column])})", block=height)
     return header
 
 
@@ -76,8 +77,8 @@ def compare_header(report: AuditReport, derived: Derived, header: BlockHeader | 
     stored = header.to_json()
     for name in HEADER_FIELDS:
         if stored[name] != rebuilt[name]:
-            report.find("header", f"stored {name} {_show(stored[name])} differs from the "
-                        f"re-derived {_show(rebuilt[name])}", block=derived.header.height)
+            report.find("header", f"stored {name} {show(stored[name])} differs from the "
+                        f"re-derived {show(rebuilt[name])}", block=derived.header.height)
 
 
 def compare_txs(report: AuditReport, block: StoredBlock, derived: Derived) -> None:
@@ -99,12 +100,12 @@ def compare_txs(report: AuditReport, block: StoredBlock, derived: Derived) -> No
             "reason": result.reason, "envelope": canonical, "leaf_hash": leaf,
             "events": result.events_bytes,
         }
-        wrong = [c for c, value in expected.items() if not _same(row.get(c, _MISSING), value)]
+        wrong = [c for c, value in expected.items() if not same(row.get(c, _MISSING), value)]
         if wrong:
-            report.find("transaction", f"stored {', '.join(wrong)} differ(s) from the "
+            report.find("transaction", f"stored {differing(wrong)} from the "
                         "re-executed transaction", block=height, tx=envelope.tx_id)
     for tx_id in stored:
-        report.find("transaction", f"a stored transaction row ({_show(tx_id)}) is not one "
+        report.find("transaction", f"a stored transaction row ({show(tx_id)}) is not one "
                     "this block's batch gives", block=height,
                     tx=tx_id if isinstance(tx_id, str) else None)
 
@@ -179,17 +180,3 @@ class Certificates:
 
 
 _MISSING = object()
-
-
-def _same(stored: Any, expected: Any) -> bool:
-    """Return whether a stored cell holds exactly the expected value (booleans may be 0/1)."""
-    if isinstance(expected, bool):
-        return stored is expected or (type(stored) is int and stored == int(expected))
-    if type(expected) is int:
-        return type(stored) is int and stored == expected
-    return type(stored) is type(expected) and bool(stored == expected)
-
-
-def _show(value: Any) -> str:
-    text = value.hex() if isinstance(value, bytes) else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."

@@ -135,7 +135,13 @@ class Engine:
         if kind == "meta":
             self._meta(record)
         elif kind == "rows" and not self.stopped:
-            self.tables.rows(str(record.get("table")), record.get("rows"))
+            try:
+                self.tables.rows(str(record.get("table")), record.get("rows"))
+            except Exception as exc:  # a check tripped on data it did not foresee: say so
+                log.exception("checking table rows failed")
+                self.report.find("source", f"the audit could not check a page of "
+                                 f"{record.get('table')!r} rows ({type(exc).__name__}: "
+                                 f"{exc})"[:300])
         elif kind == "orphans":
             self.tables.orphans(str(record.get("table")), rows_of(record))
         elif kind == "end":

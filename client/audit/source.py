@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from client.http import NodeClient
-from ledger.chainfile import BadCell, Cell, decode_cell, decode_row
+from ledger.chainfile import BadCell, Cell, decode_row
 
 Row = dict[str, Cell | BadCell]
 
@@ -94,8 +94,3 @@ def _rows(value: Any) -> list[Row]:
 def rows_of(record: dict[str, Any]) -> list[Row]:
     """Return the decoded rows of a `rows` or `orphans` record."""
     return _rows(record.get("rows"))
-
-
-def cell(value: Any) -> Cell | BadCell:
-    """Decode one cell (for callers holding raw record parts)."""
-    return decode_cell(value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from client.audit.cells import differing, same
 from client.audit.replay import Replay
 from client.audit.report import AuditReport
 from client.audit.source import Row
@@ -88,10 +89,10 @@ class TableChecks:
             self.report.find("note", "a stored note row names no note of the re-executed state",
                              block=_int(row.get("height")), note=note_id)
             return
-        wrong = [c for c in (*NOTE_COLUMNS, "height") if not _same(row.get(c), expected[c])]
+        wrong = [c for c in (*NOTE_COLUMNS, "height") if not same(row.get(c), expected[c])]
         if wrong:
             block, tx = self._creator(note_id)
-            self.report.find("note", f"stored {', '.join(wrong)} differ(s) from the note in "
+            self.report.find("note", f"stored {differing(wrong)} from the note in "
                              "the re-executed state", block=block, tx=tx, note=note_id)
 
     def _note_row(self, note_id: str) -> dict[str, Any] | None:
@@ -111,10 +112,11 @@ class TableChecks:
         return self._writer(NOTE_PREFIX + note_id)
 
     def _party(self, row: Row) -> None:
-        self.stored_parties[row.get("log_index")].add((row.get("uscc"), row.get("tx_id")))
+        uscc, log_index, tx_id = (decode_cell(row.get(c)) for c in ("uscc", "log_index", "tx_id"))
+        self.stored_parties[log_index].add((uscc, tx_id))
 
     def _nonce(self, row: Row) -> None:
-        self.stored_nonces.add((row.get("signer"), row.get("nonce")))
+        self.stored_nonces.add((decode_cell(row.get("signer")), decode_cell(row.get("nonce"))))
 
     def orphans(self, table: str, rows: list[Row]) -> None:
         """Report rows of per-block tables whose block row is missing."""
@@ -225,11 +227,3 @@ class Conservation:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _same(stored: Any, expected: Any) -> bool:
-    if isinstance(expected, bool):
-        return stored is expected or (type(stored) is int and stored == int(expected))
-    if expected is None:
-        return stored is None
-    return type(stored) is type(expected) and bool(stored == expected)
