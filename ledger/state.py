@@ -40,6 +40,11 @@ class StateCache:
         self._decoded.setdefault(key, {})[decoder] = value
         return value
 
+    def cached(self, key: str) -> Any:
+        """Return a record already decoded from the current value at `key`, or None."""
+        per_key = self._decoded.get(key)
+        return next(iter(per_key.values()), None) if per_key else None
+
     def version(self, key: str) -> int:
         """Return the height at which `key` last changed (0 if never written)."""
         return self._versions.get(key, 0)

@@ -221,15 +221,19 @@ def parse_envelope(value: JSONValue) -> Envelope:
     return Envelope(body_bytes=body_bytes, body=body, signatures=signatures)
 
 
-def envelope_from_checked(value: Mapping[str, Any]) -> Envelope:
+def envelope_from_checked(
+    value: Mapping[str, Any], loads: Callable[[bytes], Any] = json.loads,
+) -> Envelope:
     """Build the envelope `parse_envelope(value)` returns, for a value it already accepted.
 
     For a wire value another process has run through `parse_envelope`
     successfully (an auditor's verifier): the canonical and schema checks
     are skipped, not repeated.  Never call it on a value nobody checked.
+    `loads` may be any JSON parser that reads canonical JSON of our schema
+    as `json.loads` does (a faster one, say).
     """
     body_bytes = value["body"].encode("utf-8", "surrogatepass")
-    fields = json.loads(body_bytes)
+    fields = loads(body_bytes)
     body = TxBody(
         chain_id=fields["chain_id"], contract=fields["contract"], action=fields["action"],
         args=fields["args"], signers=tuple(fields["signers"]), nonce=fields["nonce"],

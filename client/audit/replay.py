@@ -257,7 +257,7 @@ def _parser(flags: list[bool] | None) -> Callable[[Any], Envelope | None]:
         accepted = next(answers, None)
         if accepted is None:
             return parse_or_none(wire)
-        return envelope_from_checked(wire) if accepted else None
+        return envelope_from_checked(wire, orjson.loads) if accepted else None
     return parse
 
 

@@ -80,11 +80,12 @@ class StoredBlock:
         return height if isinstance(height, int) and not isinstance(height, bool) else None
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> StoredBlock:
-        """Decode a `block` record; missing parts decode as empty."""
+    def from_record(cls, record: dict[str, Any], *, with_txs: bool = True) -> StoredBlock:
+        """Decode a `block` record (its transaction rows only if asked); missing parts are empty."""
         batch_row = decode_row(record.get("batch"))
         return cls(decode_row(record.get("block")), batch_row.get("data"),
-                   _rows(record.get("txs")), _rows(record.get("attestations")))
+                   _rows(record.get("txs")) if with_txs else [],
+                   _rows(record.get("attestations")))
 
 
 def _rows(value: Any) -> list[Row]:

@@ -13,45 +13,50 @@ paid, and its list of live leaves names exactly its live notes.
 from __future__ import annotations
 
 from collections import defaultdict
+from enum import Enum
 from typing import Any
 
 from client.audit.cells import differing, same
 from client.audit.replay import Replay
 from client.audit.report import AuditReport
 from client.audit.source import Row
-from ledger.canonical import parse_trusted
 from ledger.chainfile import NONCE_TABLE, NOTE_TABLE, PARTY_TABLE, STATE_TABLE, decode_cell
+from ledger.state import StateCache
 
 NOTE_PREFIX, RECEIVABLE_PREFIX, CLEARING_PREFIX = "note/", "receivable/", "clearing/"
 NOTE_COLUMNS = ("id", "root_id", "parent_id", "holder", "issuer", "amount", "currency",
                 "status", "maturity_date", "financed", "frozen")
+NOTE_ROW = (*NOTE_COLUMNS, "height")
+NOTE_SUMS = ("id", "root_id", "amount", "status")
+RECEIVABLE_FIELDS = ("status", "face", "paid", "live")
 LIVE = frozenset({"pending", "active", "financing"})
 EFFECTIVE = frozenset({"active", "paid", "overdue"})
 
 
 class TableChecks:
-    """Compares stored rows, as they stream past, with the rebuilt chain."""
+    """Collects stored rows as they stream past; compares them with the rebuilt chain at the end."""
 
     def __init__(self, report: AuditReport, replay: Replay) -> None:
         self.report = report
         self.replay = replay
-        self.seen: dict[str, set[Any]] = defaultdict(set)
+        self.stored_state: dict[str, tuple[Any, Any]] = {}
+        self.stored_notes: dict[str, dict[str, Any]] = {}
         self.stored_parties: dict[Any, set[tuple[Any, Any]]] = defaultdict(set)
         self.stored_nonces: set[tuple[Any, Any]] = set()
 
     def rows(self, table: str, rows: Any) -> None:
-        """Check one page of a table's rows, as cells (tables the audit does not know are skipped).
+        """Take one page of a table's rows, as cells (tables the audit does not know are skipped).
 
         Text and integer cells are the stored values themselves, so only the
         byte cells a check needs are decoded.
         """
-        check = {STATE_TABLE: self._state, NOTE_TABLE: self._note,
-                 PARTY_TABLE: self._party, NONCE_TABLE: self._nonce}.get(table)
-        if check is None:
+        take = {STATE_TABLE: self._state, NOTE_TABLE: self._note,
+                PARTY_TABLE: self._party, NONCE_TABLE: self._nonce}.get(table)
+        if take is None:
             return
         for row in rows if isinstance(rows, list) else [rows]:
             if isinstance(row, dict):
-                check(row)
+                take(row)
             else:
                 self.report.find("source", f"a {table} row is not an object")
 
@@ -61,55 +66,19 @@ class TableChecks:
 
     def _state(self, row: Row) -> None:
         key = row.get("key")
-        if not isinstance(key, str):
-            self.report.find("state", f"a state row's key is not text: {key!r}"[:200])
-            return
-        self.seen[STATE_TABLE].add(key)
-        expected = self.replay.state.raw(key)
-        block, tx = self._writer(key)
-        if expected is None:
-            self.report.find("state", f"stored key {key} is not in the re-executed state",
+        if type(key) is not str:
+            self.report.find("state", f"a state row's key is not text: {key!r}"[:200],
                              block=_int(row.get("height")))
-        elif decode_cell(row.get("value")) != expected:
-            self.report.find("state", f"the stored value of {key} differs from the "
-                             "re-executed one", block=block, tx=tx)
-        elif _int(row.get("height")) != self.replay.state.version(key):
-            self.report.find("state", f"the stored height of {key} is "
-                             f"{row.get('height')!r}, not {self.replay.state.version(key)}",
-                             block=block, tx=tx)
+            return
+        self.stored_state[key] = (row.get("value"), row.get("height"))
 
     def _note(self, row: Row) -> None:
         note_id = row.get("id")
-        if not isinstance(note_id, str):
-            self.report.find("note", f"a note row's id is not text: {note_id!r}"[:200])
+        if type(note_id) is not str:
+            self.report.find("note", f"a note row's id is not text: {note_id!r}"[:200],
+                             block=_int(row.get("height")))
             return
-        self.seen[NOTE_TABLE].add(note_id)
-        expected = self._note_row(note_id)
-        if expected is None:
-            self.report.find("note", "a stored note row names no note of the re-executed state",
-                             block=_int(row.get("height")), note=note_id)
-            return
-        wrong = [c for c in (*NOTE_COLUMNS, "height") if not same(row.get(c), expected[c])]
-        if wrong:
-            block, tx = self._creator(note_id)
-            self.report.find("note", f"stored {differing(wrong)} from the note in "
-                             "the re-executed state", block=block, tx=tx, note=note_id)
-
-    def _note_row(self, note_id: str) -> dict[str, Any] | None:
-        raw = self.replay.state.raw(NOTE_PREFIX + note_id)
-        if raw is None:
-            return None
-        note = parse_trusted(raw)
-        row = {c: note.get(c) for c in NOTE_COLUMNS}
-        row["height"] = self.replay.state.version(NOTE_PREFIX + note_id)
-        return row
-
-    def _creator(self, note_id: str) -> tuple[int | None, str | None]:
-        raw = self.replay.state.raw(NOTE_PREFIX + note_id)
-        created = parse_trusted(raw).get("created_tx") if raw is not None else None
-        if isinstance(created, str) and created in self.replay.tx_height:
-            return self.replay.tx_height[created], created
-        return self._writer(NOTE_PREFIX + note_id)
+        self.stored_notes[note_id] = row
 
     def _party(self, row: Row) -> None:
         uscc, log_index, tx_id = (decode_cell(row.get(c)) for c in ("uscc", "log_index", "tx_id"))
@@ -127,27 +96,58 @@ class TableChecks:
                              block=_int(row.get("height")), tx=tx if isinstance(tx, str) else None)
 
     def finish(self) -> None:
-        """Report what was never stored, then check conservation."""
-        self._missing_state()
-        self._missing_notes()
+        """Compare everything collected with the rebuilt chain, then check conservation."""
+        self._state_rows()
+        self._note_rows()
         self._parties()
         self._nonces()
         Conservation(self.report, self.replay).check()
 
-    def _missing_state(self) -> None:
-        for key, _, _ in self.replay.state.items():
-            if key not in self.seen[STATE_TABLE]:
-                block, tx = self._writer(key)
-                self.report.find("state", f"key {key} of the re-executed state is not stored",
-                                 block=block, tx=tx)
+    def _state_rows(self) -> None:
+        state, stored = self.replay.state, self.stored_state
+        for key, raw, version in state.items():
+            cell = stored.pop(key, None)
+            if cell is not None and cell[1] == version and type(cell[1]) is int and \
+                    decode_cell(cell[0]) == raw:
+                continue
+            block, tx = self._writer(key)
+            if cell is None:
+                message = f"key {key} of the re-executed state is not stored"
+            elif decode_cell(cell[0]) != raw:
+                message = f"the stored value of {key} differs from the re-executed one"
+            else:
+                message = f"the stored height of {key} is {cell[1]!r}, not {version}"
+            self.report.find("state", message, block=block, tx=tx)
+        for key, (_, height) in stored.items():
+            self.report.find("state", f"stored key {key} is not in the re-executed state",
+                             block=_int(height))
 
-    def _missing_notes(self) -> None:
-        for key in self.replay.state.keys_with_prefix(NOTE_PREFIX):
+    def _note_rows(self) -> None:
+        state, stored = self.replay.state, self.stored_notes
+        for key in state.keys_with_prefix(NOTE_PREFIX):
             note_id = key[len(NOTE_PREFIX):]
-            if note_id not in self.seen[NOTE_TABLE]:
-                block, tx = self._creator(note_id)
-                self.report.find("note", "the note has no stored note row", block=block, tx=tx,
-                                 note=note_id)
+            expected = (*fields_of(state, key, NOTE_COLUMNS), state.version(key))
+            row = stored.pop(note_id, None)
+            if row is not None:
+                if tuple(map(row.get, NOTE_ROW)) == expected:  # the usual case, in one compare
+                    continue
+                wrong = [c for c, value in zip(NOTE_ROW, expected, strict=True)
+                         if not same(row.get(c), value)]
+                if not wrong:
+                    continue
+            block, tx = self._creator(note_id)
+            message = ("the note has no stored note row" if row is None else
+                       f"stored {differing(wrong)} from the note in the re-executed state")
+            self.report.find("note", message, block=block, tx=tx, note=note_id)
+        for note_id, row in stored.items():
+            self.report.find("note", "a stored note row names no note of the re-executed state",
+                             block=_int(row.get("height")), note=note_id)
+
+    def _creator(self, note_id: str) -> tuple[int | None, str | None]:
+        (created,) = fields_of(self.replay.state, NOTE_PREFIX + note_id, ("created_tx",))
+        if isinstance(created, str) and created in self.replay.tx_height:
+            return self.replay.tx_height[created], created
+        return self._writer(NOTE_PREFIX + note_id)
 
     def _parties(self) -> None:
         for log_index, (tx_id, parties) in self.replay.parties.items():
@@ -172,6 +172,28 @@ class TableChecks:
                              "no transaction")
 
 
+def fields_of(state: StateCache, key: str, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """Return fields of the record at `key` as JSON values (None where absent).
+
+    Uses the record the contracts left decoded in the rebuilt state where
+    there is one (it encodes to exactly the stored bytes), else the JSON.
+    """
+    record = state.cached(key)
+    if record is not None and not isinstance(record, dict | list | tuple):
+        try:
+            return tuple(_json_value(getattr(record, name)) for name in names)
+        except AttributeError:
+            pass
+    value = state.get(key)
+    return tuple(value.get(n) for n in names) if isinstance(value, dict) else (None,) * len(names)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    return list(value) if isinstance(value, tuple) else value
+
+
 class Conservation:
     """For every receivable: live notes + clearings = face, clearings = paid, leaves listed."""
 
@@ -185,19 +207,19 @@ class Conservation:
         """Check every receivable of the rebuilt state."""
         state = self.replay.state
         for key in state.keys_with_prefix(NOTE_PREFIX):
-            note = state.get(key)
-            if isinstance(note, dict) and note.get("status") in LIVE:
-                self.live[note["root_id"]][note["id"]] = note["amount"]
+            note_id, root_id, amount, status = fields_of(state, key, NOTE_SUMS)
+            if status in LIVE:
+                self.live[root_id][note_id] = amount
         for key in state.keys_with_prefix(CLEARING_PREFIX):
-            clearing = state.get(key)
-            if isinstance(clearing, dict):
-                self.cleared[clearing["root_id"]] += clearing["amount"]
+            root_id, amount = fields_of(state, key, ("root_id", "amount"))
+            self.cleared[root_id] += amount
         receivables = state.keys_with_prefix(RECEIVABLE_PREFIX)
         self.report.stats.receivables = len(receivables)
         self.report.stats.notes = len(state.keys_with_prefix(NOTE_PREFIX))
         self.report.stats.state_keys = len(state)
         for key in receivables:
-            self._receivable(key, state.get(key))
+            self._receivable(key, dict(zip(RECEIVABLE_FIELDS,
+                                           fields_of(state, key, RECEIVABLE_FIELDS), strict=True)))
 
     def _receivable(self, key: str, record: Any) -> None:
         root_id = key[len(RECEIVABLE_PREFIX):]
@@ -210,7 +232,7 @@ class Conservation:
                  f"live notes {sum(live.values())} + cleared {cleared} != face {face}"),
                 (cleared != record.get("paid"),
                  f"clearings add up to {cleared}, but {record.get('paid')} was paid"),
-                (set(live) != set(record.get("live", ())),
+                (set(live) != set(record.get("live") or ()),
                  "its list of live leaves is not the set of its live notes"),
             ]
         elif status == "pending":
