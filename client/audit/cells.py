@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 from typing import Any
 
 
@@ -16,6 +17,18 @@ def same(stored: Any, expected: Any) -> bool:
     if expected is None:
         return stored is None
     return type(stored) is type(expected) and bool(stored == expected)
+
+
+def same_cell(cell: Any, expected: Any) -> bool:
+    """Return whether an undecoded cell stands for exactly the expected value.
+
+    Bytes are compared in their base64 spelling (one spelling per value), so
+    the cell need not be decoded; other values as `same` compares them.
+    """
+    if isinstance(expected, bytes):
+        return (type(cell) is dict and len(cell) == 1
+                and cell.get("b64") == binascii.b2a_base64(expected, newline=False).decode())
+    return same(cell, expected)
 
 
 def differing(names: list[str]) -> str:

@@ -9,7 +9,6 @@ something to report, so parsing never raises.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -64,14 +63,27 @@ def parse_line(raw: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-@dataclass(frozen=True)
 class StoredBlock:
-    """One `block` line: the block row and the rows joined to it, as stored."""
+    """One `block` line: the block row and the rows joined to it, as stored.
 
-    row: Row
-    batch: Cell | BadCell
-    txs: list[Row]
-    attestations: list[Row]
+    The transaction rows stay as cells until someone needs them decoded
+    (`txs`): the block checks compare them in their encoded form.
+    """
+
+    def __init__(self, row: Row, batch: Cell | BadCell, raw_txs: list[Any],
+                 attestations: list[Row]) -> None:
+        self.row = row
+        self.batch = batch
+        self.raw_txs = raw_txs
+        self.attestations = attestations
+        self._txs: list[Row] | None = None
+
+    @property
+    def txs(self) -> list[Row]:
+        """Return the transaction rows, decoded."""
+        if self._txs is None:
+            self._txs = _rows(self.raw_txs)
+        return self._txs
 
     @property
     def claimed_height(self) -> int | None:
@@ -80,12 +92,12 @@ class StoredBlock:
         return height if isinstance(height, int) and not isinstance(height, bool) else None
 
     @classmethod
-    def from_record(cls, record: dict[str, Any], *, with_txs: bool = True) -> StoredBlock:
-        """Decode a `block` record (its transaction rows only if asked); missing parts are empty."""
+    def from_record(cls, record: dict[str, Any]) -> StoredBlock:
+        """Decode a `block` record (transaction rows lazily); missing parts are empty."""
         batch_row = decode_row(record.get("batch"))
+        txs = record.get("txs")
         return cls(decode_row(record.get("block")), batch_row.get("data"),
-                   _rows(record.get("txs")) if with_txs else [],
-                   _rows(record.get("attestations")))
+                   txs if isinstance(txs, list) else [], _rows(record.get("attestations")))
 
 
 def _rows(value: Any) -> list[Row]:

@@ -114,7 +114,7 @@ def verdicts_for(raw: bytes, book: KeyBook) -> Verdicts:
     record = parse_line(raw)
     if record is None or record.get("type") != "block":
         return verdicts
-    block = StoredBlock.from_record(record, with_txs=not book.chain_id)
+    block = StoredBlock.from_record(record)
     if block.claimed_height == 0 and not book.chain_id:
         _learn_from_genesis_row(block, book)
     if isinstance(block.batch, bytes):
