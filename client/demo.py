@@ -6,7 +6,8 @@ credential against invoices; suppliers accept it, split it down three tiers
 and finance two pieces with two banks at different rates; a double-financing
 attempt and an over-split are refused with the rule that stops them; at
 maturity the core enterprise pays and every holder is cleared; then the
-auditor verifies every signature, hash link and Merkle root.
+auditor re-derives the chain from the node's raw export and checks every
+signature, hash link, Merkle root, stored row and receivable.
 
 `ledger demo --network DIR` plays the same story on a local network
 (client/network.py): three etcd members and four TLS nodes, each

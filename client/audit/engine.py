@@ -18,6 +18,7 @@ from typing import Any
 from client.audit.blocks import Certificates, check_link, compare_header, compare_txs, stored_header
 from client.audit.replay import CannotRebuild, Derived, Replay
 from client.audit.report import AuditReport
+from client.audit.shape import FileShape
 from client.audit.source import StoredBlock, parse_line, rows_of
 from client.audit.tables import TableChecks
 from client.audit.verify import (
@@ -27,7 +28,6 @@ from client.audit.verify import (
     Verdicts,
 )
 from ledger.block import BlockHeader
-from ledger.chainfile import FORMAT
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -48,10 +48,7 @@ class Engine:
         self.verifier: InlineVerifier | ProcessVerifier | None = None
         self.pending: deque[StoredBlock] = deque()
         self.previous: BlockHeader | None = None
-        self.meta: dict[str, Any] | None = None
-        self.end: dict[str, Any] | None = None
-        self.lines = 0
-        self.block_lines = 0
+        self.shape = FileShape(report)
         self.stopped = False
 
     def run(self, lines: Iterator[bytes]) -> None:
@@ -66,10 +63,10 @@ class Engine:
         self._finish()
 
     def _line(self, raw: bytes) -> None:
-        self.lines += 1
+        self.shape.lines += 1
         record = parse_line(raw)
         if record is None:
-            self.report.find("source", f"line {self.lines} is not a JSON object")
+            self.report.find("source", f"line {self.shape.lines} is not a JSON object")
             return
         if record.get("type") == "block":
             self._queue(raw, record)
@@ -78,7 +75,7 @@ class Engine:
         self._other(record)
 
     def _queue(self, raw: bytes, record: dict[str, Any]) -> None:
-        self.block_lines += 1
+        self.shape.block(record)
         verifier = self._verifier()
         verifier.submit(raw)
         self.pending.append(StoredBlock.from_record(record))
@@ -87,7 +84,7 @@ class Engine:
 
     def _verifier(self) -> InlineVerifier | ProcessVerifier:
         if self.verifier is None:
-            size = (self.meta or {}).get("log_size")
+            size = (self.shape.meta or {}).get("log_size")
             big = isinstance(size, int) and size >= PARALLEL_MIN_TXS
             use = self.parallel if self.parallel is not None else big
             self.verifier = ProcessVerifier() if use else InlineVerifier()
@@ -117,7 +114,7 @@ class Engine:
             self.stopped = len(self.replay.hashes) <= height
         self.report.stats.blocks += 1
         if self.progress is not None:
-            total = (self.meta or {}).get("log_size")
+            total = (self.shape.meta or {}).get("log_size")
             self.progress(self.report.stats.txs, total if isinstance(total, int) else 0)
 
     def _check_block(self, stored: StoredBlock, verdicts: Verdicts, height: int) -> None:
@@ -132,37 +129,32 @@ class Engine:
 
     def _other(self, record: dict[str, Any]) -> None:
         kind = record.get("type")
+        if kind in ("rows", "orphans"):
+            self.shape.table_rows(str(record.get("table")), record.get("rows"))
         if kind == "meta":
-            self._meta(record)
+            self.shape.header(record)
         elif kind == "rows" and not self.stopped:
-            try:
-                self.tables.rows(str(record.get("table")), record.get("rows"))
-            except Exception as exc:  # a check tripped on data it did not foresee: say so
-                log.exception("checking table rows failed")
-                self.report.find("source", f"the audit could not check a page of "
-                                 f"{record.get('table')!r} rows ({type(exc).__name__}: "
-                                 f"{exc})"[:300])
+            self._rows(record)
         elif kind == "orphans":
             self.tables.orphans(str(record.get("table")), rows_of(record))
         elif kind == "end":
-            self.end = record
+            self.shape.end = record
         elif kind != "rows":
-            self.report.find("source", f"line {self.lines} has unknown type {kind!r}"[:200])
+            self.report.find("source", f"line {self.shape.lines} has unknown type {kind!r}"[:200])
 
-    def _meta(self, record: dict[str, Any]) -> None:
-        if self.lines != 1 or self.meta is not None:
-            self.report.find("source", f"line {self.lines} is a second header line")
-            return
-        self.meta = record
-        if record.get("format") != FORMAT:
-            self.report.find("source", f"the file's format is {record.get('format')!r}, "
-                             f"not {FORMAT!r}"[:200])
+    def _rows(self, record: dict[str, Any]) -> None:
+        try:
+            self.tables.rows(str(record.get("table")), record.get("rows"))
+        except Exception as exc:  # a check tripped on data it did not foresee: say so
+            log.exception("checking table rows failed")
+            self.report.find("source", f"the audit could not check a page of "
+                             f"{record.get('table')!r} rows ({type(exc).__name__}: {exc})"[:300])
 
     def _finish(self) -> None:
         self.certificates.finish()
         if not self.stopped:
             self.tables.finish()
-        self._check_counts()
+        self.shape.check(self.replay)
         replay, report = self.replay, self.report
         report.chain_id = replay.chain_id or None
         report.genesis_hash = replay.hashes[0] if replay.hashes else None
@@ -172,21 +164,3 @@ class Engine:
         report.log_root = replay.log.root().hex() if replay.log.size else ""
         report.contract_code = replay.local_code
 
-    def _check_counts(self) -> None:
-        """The header and end lines must describe what the file holds."""
-        if self.meta is None:
-            self.report.find("source", "the chain file does not start with its header line")
-        if self.end is None:
-            self.report.find("source", "the chain file has no end line: it was cut short")
-            return
-        if self.end.get("lines") != self.lines - 1 or self.end.get("blocks") != self.block_lines:
-            self.report.find("source", f"the end line counts {self.end.get('lines')!r} lines and "
-                             f"{self.end.get('blocks')!r} blocks; the file holds "
-                             f"{self.lines - 1} and {self.block_lines}")
-        meta = self.meta or {}
-        head = self.replay.head
-        if head is not None and (meta.get("height"), meta.get("log_size")) != (
-                head.height, self.replay.log.size):
-            self.report.find("source", f"the header line says height {meta.get('height')!r} and "
-                             f"log size {meta.get('log_size')!r}; the blocks give {head.height} "
-                             f"and {self.replay.log.size}")

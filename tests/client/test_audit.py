@@ -17,16 +17,30 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from client.audit import audit_chain_file, audit_node, audit_source
-from client.audit.report import REPORT_FORMAT
+from client.audit.replay import Replay
+from client.audit.report import REPORT_FORMAT, AuditReport
+from client.audit.tables import Conservation
 from client.audit.verify import ProcessVerifier
 from client.cli import app
 from client.keystore import Identity, save_keystore
+from contracts import CONTRACTS
+from ledger.canonical import canonical_bytes
+from ledger.execution import Executor
+from ledger.genesis import make_genesis
+from ledger.timefmt import format_timestamp
+from node.chain import Chain
 from node.export import export_database
+from node.ordering import OrderedBatch
 from node.sample_chain import build_sample_chain
+from node.storage.store import Store
+from tests.builders import START, build_tx, make_orgs
 from tests.node.support import FACE, grant_line
 from tests.nodes import RunningNode, running_node
 
@@ -202,3 +216,57 @@ def _cli(tmp_path: Path, n: RunningNode | None) -> tuple[CliRunner, dict[str, st
 
 def _as_auditor(tmp_path: Path) -> list[str]:
     return ["--keystore", str(tmp_path / "auditor.json")]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_byte_flip_in_a_chain_file_is_found(chain_file: bytes, data: st.DataObject) -> None:
+    """Past the header line (whose export time and source are provenance, not chain data)."""
+    start = chain_file.index(b"\n") + 1
+    position = data.draw(st.integers(start, len(chain_file) - 2), label="position")
+    flipped = bytearray(chain_file)
+    flipped[position] ^= data.draw(st.integers(1, 255), label="xor")
+    report = audit_source(Lines(bytes(flipped)), parallel=False)
+    assert report.findings, (position, chain_file[position - 30:position + 30])
+    assert not any("could not check" in f.message for f in report.findings)
+
+
+def test_contract_code_other_than_the_pinned_is_reported_from_the_pinned_height(
+    tmp_path: Path,
+) -> None:
+    orgs = make_orgs()
+    pinned = "ab" * 32
+    genesis = make_genesis("test-chain", START, {o.uscc: (o.member(), o.key)
+                                                 for o in orgs.values()}, {},
+                           contracts_hash=pinned)
+    url = f"sqlite:///{tmp_path / 'node.db'}"
+    chain = Chain(Store(url), genesis, Executor(CONTRACTS))
+    line = build_tx(orgs, ["b1", "core"], "receivable", "grant_credit_line", {
+        "bank": orgs["b1"].uscc, "core": orgs["core"].uscc, "limit": FACE, "currency": "CNY",
+        "expiry_date": "2026-12-31"}, now=START)
+    chain.apply_batch(OrderedBatch(1, orjson.dumps({
+        "chain_id": "test-chain", "proposer": "n1", "time": format_timestamp(START),
+        "txs": [line.to_json()]})))
+    chain.store.close()
+    out = io.BytesIO()
+    export_database(url, out)
+    report = audit_source(Lines(out.getvalue()), parallel=False)
+    [finding] = report.findings
+    assert (finding.check, finding.block) == ("contract_code", 1)
+    assert pinned in finding.message and report.contract_code in finding.message
+
+
+def test_conservation_names_the_receivable_whose_notes_do_not_add_up() -> None:
+    replay = Replay(AuditReport())
+    root, leaf = "a" * 64, "b" * 64
+    records = {
+        f"receivable/{root}": {"status": "active", "face": 100, "paid": 0, "live": [leaf]},
+        f"note/{leaf}": {"id": leaf, "root_id": root, "amount": 60, "status": "active"},
+    }
+    replay.state.apply({k: canonical_bytes(v) for k, v in records.items()}, 7)
+    replay.last_writer[f"receivable/{root}"] = (7, "c" * 64)
+    Conservation(replay.report, replay).check()
+    [finding] = replay.report.findings
+    assert (finding.check, finding.block, finding.tx, finding.note) == (
+        "conservation", 7, "c" * 64, root)
+    assert "live notes 60 + cleared 0 != face 100" in finding.message
