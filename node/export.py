@@ -216,12 +216,12 @@ def read_snapshot(engine: Engine) -> Iterator[RawReader]:
         own = not (sqlite and isinstance(engine.pool, StaticPool))
         raw: Any = conn.connection.driver_connection
         old_factory = getattr(raw, "text_factory", None)
-        reader = RawReader(conn)
+        if not sqlite:  # before any query: the snapshot is taken at the first one
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        reader = RawReader(conn)  # reads the schema, as text
         if sqlite and own:
             raw.text_factory = _Text
             conn.exec_driver_sql("BEGIN")  # one snapshot for every read below
-        elif not sqlite:
-            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
             yield reader
         finally:
