@@ -35,7 +35,7 @@ from ledger.errors import LedgerError
 from ledger.tx import Envelope, Signature, parse_envelope
 
 SigKey = tuple[str, bytes]  # (transaction id, signature)
-AttKey = tuple[str, int, str, bytes]  # (node id, height, header hash, signature)
+AttKey = tuple[str, str, int, str, bytes]  # (chain, node id, height, header hash, signature)
 LOOKAHEAD = 12  # blocks the verifier may run ahead
 WORKER_PROGRAM = ("import sys; from client.audit.verify import serve; "
                   "serve(sys.stdin.buffer, sys.stdout.buffer)")
@@ -59,7 +59,8 @@ class Verdicts:
     def attestation(self, att: Attestation, key: PublicKey) -> bool | None:
         """Return the verdict on an attestation by `key`, or None if not verified ahead."""
         return self.attestations.get(
-            (att.node_id, att.height, att.header_hash, att.signature), {}).get(key.raw)
+            (att.chain_id, att.node_id, att.height, att.header_hash, att.signature), {}
+        ).get(key.raw)
 
 
 class KeyBook:
@@ -178,8 +179,8 @@ def _attestations(block: StoredBlock, book: KeyBook, verdicts: Verdicts) -> None
             ok = True
         except LedgerError:
             ok = False
-        verdicts.attestations[(att.node_id, att.height, att.header_hash, att.signature)] = {
-            node.public_key.raw: ok}
+        key = (att.chain_id, att.node_id, att.height, att.header_hash, att.signature)
+        verdicts.attestations[key] = {node.public_key.raw: ok}
         verdicts.checked += 1
 
 
