@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ import typer
 from rich.console import Console
 
 from client.consortium import init_consortium
-from client.http import NodeError
+from client.http import NodeClient, NodeError
 from client.keystore import Identity, KeystoreError, generate_key, load_keystore, save_keystore
 from client.participant import Participant, PreparedTx, TransactionFailed
 from client.pki import TlsFiles, client_context
@@ -77,8 +78,8 @@ def main_options(
     Settings.tls_cert, Settings.tls_key, Settings.tls_ca = tls_cert, tls_key, tls_ca
 
 
-def participant() -> Participant:
-    """Open the keystore and bind a participant to the node."""
+def identity_and_tls() -> tuple[Identity, ssl.SSLContext | None]:
+    """Open the keystore (and the TLS files, if given) named by the options."""
     if Settings.keystore is None:
         raise typer.BadParameter("give --keystore (or LEDGER_KEYSTORE)")
     password = Settings.password or typer.prompt("keystore password", hide_input=True)
@@ -90,8 +91,17 @@ def participant() -> Participant:
         if Settings.tls_cert and Settings.tls_key and Settings.tls_ca:
             tls = client_context(TlsFiles(Settings.tls_cert, Settings.tls_key, Settings.tls_ca),
                                  password)
-        return Participant(Settings.node, load_keystore(Settings.keystore, password), tls=tls)
-    except ValueError as exc:  # a bad certificate or key, or an https node without TLS files
+        return load_keystore(Settings.keystore, password), tls
+    except ValueError as exc:  # a bad certificate or key
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def participant() -> Participant:
+    """Open the keystore and bind a participant to the node."""
+    identity, tls = identity_and_tls()
+    try:
+        return Participant(Settings.node, identity, tls=tls)
+    except ValueError as exc:  # an https node without TLS files
         raise typer.BadParameter(str(exc)) from exc
 
 
@@ -463,6 +473,15 @@ def verify(tx_id: str) -> None:
     show({"tx_id": tx_id, "included": True}, f"[green]verified[/]: {tx_id} is in the log")
 
 
+def _auditor_nodes(urls: list[str]) -> list[NodeClient]:
+    """Return signed connections to `urls` as the keystore's organisation (the auditor)."""
+    identity, tls = identity_and_tls()
+    try:
+        return [NodeClient(url, identity, tls=tls) for url in urls]
+    except ValueError as exc:  # an https node without TLS files
+        raise typer.BadParameter(str(exc)) from exc
+
+
 @app.command()
 def trace(
     note_id: Annotated[str | None, typer.Argument(
@@ -519,23 +538,73 @@ def trace(
 
 
 @app.command()
-def audit() -> None:
-    """Audit the whole chain (auditor role): signatures, hash links, Merkle roots."""
-    from rich.progress import Progress
+def audit(
+    node: Annotated[list[str] | None, typer.Option(
+        "--node", help="node to audit (the first) and compare (every one); repeat")] = None,
+    chain: Annotated[Path | None, typer.Option(
+        help="chain file to audit (from `ledger export`); nodes given are compared with it")
+    ] = None,
+    parallel: Annotated[bool | None, typer.Option(
+        "--parallel/--no-parallel",
+        help="verify signatures in a second process (default: on long chains)")] = None,
+) -> None:
+    """Audit a chain, trusting nothing stored: re-derive every block, check every signature.
 
-    from client.audit import audit_node
-    from client.demo import print_audit
+    Hash links, RFC 9162 roots, batch, transaction and attestation signatures,
+    re-execution through the pinned contracts, stored rows and state,
+    conservation of every receivable, and several nodes against each other.
+    Exit status 1 on any finding.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    me = participant()
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("auditing", total=None)
-        report = audit_node(me.node, lambda done, total: progress.update(
-            task, completed=done, total=total))
+    from client.audit import audit_chain_file, audit_nodes
+    from client.audit.render import print_audit
+
+    urls = node if node else ([] if chain is not None else [Settings.node])
+    nodes = _auditor_nodes(urls) if urls else []
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("re-executing transactions", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total or None)
+
+        if chain is not None:
+            if not chain.is_file():
+                raise typer.BadParameter(f"no chain file at {chain}")
+            report = audit_chain_file(chain, nodes=nodes, progress=advance, parallel=parallel)
+        else:
+            report = audit_nodes(nodes, progress=advance, parallel=parallel)
     if Settings.as_json:
         show(report.to_json())
     else:
         print_audit(console, report)
     raise typer.Exit(0 if report.passed else 1)
+
+
+@app.command("export")
+def export_chain(
+    out: Annotated[Path, typer.Option(help="chain file to write")],
+    database: Annotated[str | None, typer.Option(
+        help="export this node database directly (offline, via `python -m node export`) "
+             "instead of asking the node")] = None,
+) -> None:
+    """Write a self-contained chain file (auditor role), to audit with `ledger audit --chain`."""
+    from client.export import ExportFailed, export_from_database, export_from_node
+
+    if database is not None:
+        try:
+            done = export_from_database(database, out)
+        except ExportFailed as exc:
+            err.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from exc
+    else:
+        with err.status("exporting") as status:
+            done = export_from_node(participant().node,
+                                    out, lambda n: status.update(f"exported {n} blocks"))
+    show({"out": str(done.path), "lines": done.lines, "blocks": done.blocks,
+          "bytes": done.bytes},
+         f"wrote {done.path}: {done.blocks} blocks, {done.lines} lines, {done.bytes:,} bytes")
 
 
 @app.command()

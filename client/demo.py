@@ -6,7 +6,8 @@ credential against invoices; suppliers accept it, split it down three tiers
 and finance two pieces with two banks at different rates; a double-financing
 attempt and an over-split are refused with the rule that stops them; at
 maturity the core enterprise pays and every holder is cleared; then the
-auditor verifies every signature, hash link and Merkle root.
+auditor re-derives the chain from the node's raw export and checks every
+signature, hash link, Merkle root, stored row and receivable.
 
 `ledger demo --network DIR` plays the same story on a local network
 (client/network.py): three etcd members and four TLS nodes, each
@@ -35,6 +36,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from client.audit import AuditReport, audit_node
+from client.audit.render import print_audit
 from client.consortium import Consortium, init_consortium, node_id_of
 from client.http import NodeClient, NodeError
 from client.launcher import NodeProcess, start_node
@@ -331,20 +333,6 @@ def split_tree(tree: dict[str, Any], cast: Cast) -> Tree:
         for child in children.get(note["id"], []):
             stack.append((child, branch.add(label(child))))
     return drawing
-
-
-def print_audit(console: Console, report: AuditReport) -> None:
-    """Print the audit's figures and findings."""
-    verdict = "[green]PASSED[/]" if report.passed else "[red]FAILED[/]"
-    console.rule(f"[bold]audit {verdict}")
-    console.print(f"  {report.blocks} blocks, {report.transactions} transactions "
-                  f"({report.invalid_transactions} recorded invalid), "
-                  f"{report.signatures} signatures verified; hash links and RFC 9162 roots "
-                  f"checked; global log of {report.log_size} entries, root "
-                  f"{report.log_root[:16]}… matches the node's checkpoint "
-                  f"({report.seconds:.2f} s)")
-    for finding in report.findings:
-        console.print(f"  [red]finding:[/] {finding}")
 
 
 def run_demo(directory: Path | None = None, console: Console | None = None) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -101,28 +101,57 @@ class NodeClient:
         payload: Any = None,
     ) -> Any:
         """Send a signed request and return the decoded answer; raise NodeError on failure."""
-        query = urlencode({k: _param(v) for k, v in (params or {}).items() if v is not None})
-        target = f"{path}?{query}" if query else path
+        target = _target(path, params)
         body = b"" if payload is None else orjson.dumps(payload)
-        unsigned = RequestToSign(self.chain_id, method, target, format_timestamp(self.now()),
-                                 secrets.token_hex(16), body)
-        headers = sign_request(unsigned, self.identity.uscc, self.identity.key)
+        headers = self._signed(method, target, body)
         if payload is not None:
             headers["Content-Type"] = "application/json"
         return self._send(method, target, body, headers)
 
+    def _signed(self, method: str, target: str, body: bytes) -> dict[str, str]:
+        unsigned = RequestToSign(self.chain_id, method, target, format_timestamp(self.now()),
+                                 secrets.token_hex(16), body)
+        return sign_request(unsigned, self.identity.uscc, self.identity.key)
+
+    def stream_lines(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[bytes]:
+        """GET `path` from the current node and yield its body line by line, undecoded.
+
+        For newline-delimited answers too large to hold (the raw export).
+        Each line keeps its newline.  Raises NodeError if the node answers
+        with an error or cannot be reached.
+        """
+        target = _target(path, params)
+        headers = self._signed("GET", target, b"")
+        try:
+            with self._http.stream("GET", self.base_url + target, headers=headers) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    self._raise_for(response)
+                yield from _lines(response.iter_bytes())
+        except httpx.HTTPError as exc:
+            raise NodeError(0, "unreachable", f"{self.base_url}: {type(exc).__name__} {exc}") \
+                from exc
+
     def _send(self, method: str, target: str, body: bytes, headers: dict[str, str]) -> Any:
         response = self._exchange(method, target, body, headers)
+        if response.status_code >= 400:
+            self._raise_for(response)
+        try:
+            return orjson.loads(response.content) if response.content else None
+        except orjson.JSONDecodeError:
+            return None
+
+    @staticmethod
+    def _raise_for(response: httpx.Response) -> None:
+        """Raise the NodeError an error answer stands for."""
         try:
             answer = orjson.loads(response.content) if response.content else None
         except orjson.JSONDecodeError:
             answer = None
-        if response.status_code >= 400:
-            code = answer.get("error", "error") if isinstance(answer, dict) else "error"
-            detail = answer.get("detail", response.text) if isinstance(answer, dict) else (
-                response.text)
-            raise NodeError(response.status_code, code, detail, answer)
-        return answer
+        code = answer.get("error", "error") if isinstance(answer, dict) else "error"
+        detail = answer.get("detail", response.text) if isinstance(answer, dict) else (
+            response.text)
+        raise NodeError(response.status_code, code, detail, answer)
 
 
     def _exchange(self, method: str, target: str, body: bytes,
@@ -138,6 +167,27 @@ class NodeClient:
                 self._current = (self._current + 1) % len(self.urls)
                 self.failovers += 1
         raise NodeError(0, "unreachable", "; ".join(errors))
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Yield the newline-terminated lines of a byte stream (the last may lack its newline)."""
+    parts: list[bytes] = []
+    for chunk in chunks:
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            parts.append(chunk[start:end + 1])
+            yield b"".join(parts)
+            parts = []
+            start = end + 1
+        if start < len(chunk):
+            parts.append(chunk[start:])
+    if parts:
+        yield b"".join(parts)
+
+
+def _target(path: str, params: Mapping[str, Any] | None) -> str:
+    query = urlencode({k: _param(v) for k, v in (params or {}).items() if v is not None})
+    return f"{path}?{query}" if query else path
 
 
 def _param(value: Any) -> str:

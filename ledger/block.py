@@ -143,3 +143,22 @@ def tx_root(envelope_leaves: list[bytes]) -> str:
 def result_root(results: list[TxResult]) -> str:
     """Return the hex RFC 9162 root over the block's transaction results."""
     return root_from_leaf_hashes([r.leaf() for r in results]).hex()
+
+
+def next_header(
+    previous: BlockHeader, *, position: int, proposer: str, time: str,
+    envelope_bytes: list[bytes], results: list[TxResult], leaves: list[bytes] | None = None,
+) -> BlockHeader:
+    """Return the header of the block after `previous` with these transactions and results.
+
+    `envelope_bytes` are the canonical bytes of the block's envelopes, in
+    block order (`leaves`, their leaf hashes, if the caller has them
+    already); the global log grows by one entry per transaction.
+    """
+    hashes = leaves if leaves is not None else [leaf_hash(data) for data in envelope_bytes]
+    return BlockHeader(
+        chain_id=previous.chain_id, height=previous.height + 1, prev_hash=previous.hash(),
+        position=position, proposer=proposer, time=time, tx_count=len(envelope_bytes),
+        tx_root=root_from_leaf_hashes(hashes).hex(), result_root=result_root(results),
+        log_size=previous.log_size + len(envelope_bytes),
+    )

@@ -1,7 +1,8 @@
-"""`python -m node serve ...`: run one node with uvicorn.
+"""`python -m node serve ...`: run one node with uvicorn; `python -m node export ...`.
 
 This is what `ledger node start` and the demo launch as a separate process,
-so the client never imports the node.
+so the client never imports the node.  `export` writes the chain file of a
+node's database (node/export.py), for `ledger export --database`.
 """
 
 from __future__ import annotations
@@ -52,11 +53,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--manual-clock", metavar="TIMESTAMP",
                        help="simulation only: start a manual clock at this UTC time")
     serve.add_argument("--log-level", default="warning")
+    sub.add_parser("export", help="write a node database's chain file "
+                                  "(python -m node export --database URL --out FILE)",
+                   add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and serve until interrupted."""
+    """Parse arguments and serve until interrupted (or export a database)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["export"]:
+        from node.export import export_main
+
+        return export_main(argv[1:])
     args = _parser().parse_args(argv)
     overrides = {k: getattr(args, k) for k in
                  ("genesis_path", "database_url", "orderer_path", "etcd_endpoints", "node_id",

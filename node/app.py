@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from node.api import admin, blocks, holdings, log, status, sync, transactions
+from node.api import admin, blocks, export, holdings, log, status, sync, transactions
 from node.api.errors import install_error_handlers
 from node.api.limits import BodySizeLimit
 from node.auth import RecentNonces
@@ -41,7 +41,7 @@ def create_app(
     app.state.service = node
     app.state.request_nonces = RecentNonces(config.request_clock_skew_s)
     install_error_handlers(app)
-    for module in (transactions, blocks, holdings, log, status, sync):
+    for module in (transactions, blocks, holdings, log, status, sync, export):
         app.include_router(module.router)
     if isinstance(node.clock, ManualClock):
         app.include_router(admin.router)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,14 +21,13 @@ import orjson
 
 from contracts.records import KEY_PREFIX, Note
 from ledger.attestation import NODE_PREFIX, NodeInfo
-from ledger.batch import is_signed, open_batch
-from ledger.block import BlockHeader, TxResult, result_root, tx_root
+from ledger.batch import DecodedBatch, decode_batch, parse_or_none
+from ledger.block import BlockHeader, TxResult, next_header, tx_root
 from ledger.canonical import JSONValue, parse_json, parse_trusted
 from ledger.crypto import PublicKey
 from ledger.errors import LedgerError
 from ledger.execution import (
     BlockContext,
-    Decoder,
     Executor,
     Hint,
     Overlay,
@@ -37,70 +36,14 @@ from ledger.execution import (
 )
 from ledger.genesis import Genesis, genesis_header
 from ledger.merkle import MerkleLog, leaf_hash
-from ledger.timefmt import parse_timestamp
-from ledger.tx import Envelope, parse_envelope
+from ledger.state import StateCache
+from ledger.tx import Envelope
 from node.ordering import OrderedBatch
 from node.storage.store import BlockWrite, Store, StoredTx
 
 log = logging.getLogger(__name__)
 NOTE_PREFIX = KEY_PREFIX[Note]
 SIGNATURE_CACHE_SIZE = 200_000
-
-
-class StateCache:
-    """The world state in memory (canonical bytes per key), loaded from the store."""
-
-    def __init__(self, items: Iterable[tuple[str, bytes, int]] = ()) -> None:
-        self._data: dict[str, bytes] = {}
-        self._versions: dict[str, int] = {}
-        self._decoded: dict[str, dict[Decoder, Any]] = {}
-        for key, value, height in items:
-            self._data[key] = value
-            self._versions[key] = height
-
-    def decoded(self, key: str, decoder: Decoder) -> Any:
-        """Return `decoder(value)` for `key`, decoding each key version only once.
-
-        Decoders build immutable records, so the cached object can be shared.
-        """
-        per_key = self._decoded.get(key)
-        if per_key is not None and decoder in per_key:
-            return per_key[decoder]
-        raw = self._data.get(key)
-        if raw is None:
-            return None
-        value = decoder(parse_trusted(raw))
-        self._decoded.setdefault(key, {})[decoder] = value
-        return value
-
-    def version(self, key: str) -> int:
-        """Return the height at which `key` last changed (0 if never written)."""
-        return self._versions.get(key, 0)
-
-    def get(self, key: str) -> JSONValue | None:
-        """Return the value at `key`, or None."""
-        raw = self._data.get(key)
-        return None if raw is None else parse_trusted(raw)
-
-    def apply(
-        self, writes: dict[str, bytes | None], height: int, hints: dict[str, Hint] | None = None
-    ) -> None:
-        """Apply block `height`'s writes (None deletes), keeping known decoded records."""
-        known = hints or {}
-        for key, raw in writes.items():
-            self._versions[key] = height
-            self._decoded.pop(key, None)
-            hint = known.get(key)
-            if hint is not None and raw is not None:
-                self._decoded[key] = {hint[0]: hint[1]}
-            if raw is None:
-                self._data.pop(key, None)
-            else:
-                self._data[key] = raw
-
-    def keys_with_prefix(self, prefix: str) -> list[str]:
-        """Return the keys starting with `prefix` (for small registries like members)."""
-        return [k for k in self._data if k.startswith(prefix)]
 
 
 class SignatureCache:
@@ -233,20 +176,28 @@ class Chain:
     # -- applying batches -----------------------------------------------------
 
     def apply_batch(self, batch: OrderedBatch) -> list[CommittedTx]:
-        """Turn one ordered batch into the next block; return what committed."""
-        proposer, batch_time, envelopes = self._decode(batch.data)
-        envelopes = self._without_duplicates(envelopes)
-        header, results, overlay, used = self._execute(
-            envelopes, batch.position, proposer, max(batch_time, self.head.time))
-        return self._write_block(header, envelopes, results, overlay, used)
+        """Turn one ordered batch into the next block; return what committed.
 
-    def apply_certified(self, certified: BlockHeader,
-                        envelopes: list[Envelope]) -> list[CommittedTx]:
+        The exact batch bytes are kept with the block, so an auditor can
+        check the batch signature and derive the block again from them.
+        """
+        decoded = self.decode(batch.data)
+        envelopes = self._without_duplicates(list(decoded.envelopes))
+        header, results, overlay, used = self._execute(
+            envelopes, batch.position, decoded.proposer, max(decoded.time, self.head.time))
+        return self._write_block(header, envelopes, results, overlay, used, batch.data)
+
+    def apply_certified(self, certified: BlockHeader, envelopes: list[Envelope],
+                        batch: bytes | None = None) -> list[CommittedTx]:
         """Re-execute a block a quorum certified (fetched from a peer) and commit it.
 
         The caller checked the certificate; here the block must extend this
         node's head, its transactions must be the ones the header commits
         to, and re-executing them must give exactly the certified header.
+        With `batch` (the ordered batch the block was made from), the block
+        is derived from the batch as if it had been ordered here: the batch
+        must give exactly `envelopes`, its proposer and its time, and it is
+        kept with the block.
         """
         if (certified.height, certified.prev_hash) != (self.head.height + 1, self.head.hash()):
             raise LedgerError(f"certified block {certified.height} does not extend this node's "
@@ -254,12 +205,26 @@ class Chain:
         if tx_root([e.canonical() for e in envelopes]) != certified.tx_root:
             raise LedgerError(f"the transactions sent for block {certified.height} are not the "
                               "ones its header commits to")
+        if batch is not None:
+            self._check_certified_batch(certified, envelopes, batch)
         header, results, overlay, used = self._execute(
             envelopes, certified.position, certified.proposer, certified.time)
         if header.hash() != certified.hash():
             raise LedgerError(f"re-executing certified block {certified.height} gave header "
                               f"{header.hash()}, not the certified {certified.hash()}")
-        return self._write_block(header, envelopes, results, overlay, used)
+        return self._write_block(header, envelopes, results, overlay, used, batch)
+
+    def _check_certified_batch(self, certified: BlockHeader, envelopes: list[Envelope],
+                               batch: bytes) -> None:
+        """Raise LedgerError unless `batch` yields this block's transactions, proposer, time."""
+        decoded = self.decode(batch)
+        derived = self._without_duplicates(list(decoded.envelopes))
+        same = ([e.canonical() for e in derived] == [e.canonical() for e in envelopes]
+                and decoded.proposer == certified.proposer
+                and max(decoded.time, self.head.time) == certified.time)
+        if not same:
+            raise LedgerError(f"the batch sent for block {certified.height} is not the batch "
+                              "that block was made from")
 
     def _execute(
         self, envelopes: list[Envelope], position: int, proposer: str, time: str,
@@ -274,59 +239,31 @@ class Chain:
             envelopes, state=self.state, block=block,
             replay=ReplayGuard(frozenset(), frozenset(used)), simulations=simulations,
         )
-        header = BlockHeader(
-            chain_id=self.chain_id, height=block.height, prev_hash=self.head.hash(),
-            position=position, proposer=proposer, time=block.time,
-            tx_count=len(envelopes), tx_root=tx_root([e.canonical() for e in envelopes]),
-            result_root=result_root(results), log_size=self.log.size + len(envelopes),
-        )
+        header = next_header(self.head, position=position, proposer=proposer, time=block.time,
+                             envelope_bytes=[e.canonical() for e in envelopes], results=results)
         return header, results, overlay, used
 
-    def _decode(self, data: bytes) -> tuple[str, str, list[Envelope]]:
-        """Decode a batch; transactions that do not parse are dropped (deterministically).
+    def decode(self, data: bytes) -> DecodedBatch:
+        """Decode a batch by the network's rules (ledger.batch.decode_batch).
 
         A chain with registered nodes takes only batches signed by one of
         them; any other batch becomes an empty block, identically on every
-        node.
+        node.  Transactions that do not parse are dropped.
         """
-        try:
-            signer, body = self._authentic_body(data)
-            value = orjson.loads(body)
-            proposer, batch_time, txs = value["proposer"], value["time"], value["txs"]
-            parse_timestamp(batch_time)
-            if signer is not None and (proposer, value["chain_id"]) != (signer, self.chain_id):
-                raise LedgerError(f"the batch signed by {signer} names another proposer or chain")
-        except (orjson.JSONDecodeError, KeyError, TypeError, LedgerError) as exc:
-            log.warning("batch at position %s rejected: %s", self.head.position + 1, exc)
-            return "unknown", self.head.time, []
-        envelopes = []
-        for wire in txs if isinstance(txs, list) else []:
-            envelope = self._envelope(wire)
-            if envelope is not None and envelope.body.chain_id == self.chain_id:
-                envelopes.append(envelope)
-        return str(proposer), batch_time, envelopes
-
-    def _authentic_body(self, data: bytes) -> tuple[str | None, bytes]:
-        """Return (signing node, body) if the batch is acceptable; raise LedgerError if not."""
-        nodes = self.nodes()
-        if not nodes:  # an embedded chain: one node, no ordering members to distrust
-            return None, open_batch(data).body if is_signed(data) else data
-        batch = open_batch(data)
-        node = nodes.get(batch.node_id)
-        if node is None:
-            raise LedgerError(f"the batch is signed by {batch.node_id!r}, not a registered node")
-        batch.verify(node.public_key)
-        return batch.node_id, batch.body
+        decoded = decode_batch(data, chain_id=self.chain_id, nodes=self.nodes(),
+                               previous_time=self.head.time, loads=orjson.loads,
+                               parse=self._envelope)
+        if decoded.problem is not None:
+            log.warning("batch at position %s rejected: %s", self.head.position + 1,
+                        decoded.problem)
+        return decoded
 
     def _envelope(self, wire: Any) -> Envelope | None:
         body = wire.get("body") if isinstance(wire, dict) else None
         local = self.local_envelopes.pop(body, None) if isinstance(body, str) else None
         if local is not None and local.to_json() == wire:
             return local
-        try:
-            return parse_envelope(wire)
-        except Exception:  # any unparseable transaction is dropped, identically everywhere
-            return None
+        return parse_or_none(wire)
 
     def _without_duplicates(self, envelopes: list[Envelope]) -> list[Envelope]:
         """Drop transactions already in the log, and repeats within the batch."""
@@ -340,7 +277,7 @@ class Chain:
 
     def _write_block(
         self, header: BlockHeader, envelopes: list[Envelope], results: list[TxResult],
-        overlay: Overlay, used_nonces: set[tuple[str, str]],
+        overlay: Overlay, used_nonces: set[tuple[str, str]], batch: bytes | None = None,
     ) -> list[CommittedTx]:
         base = self.log.size
         stored = [
@@ -356,7 +293,7 @@ class Chain:
         self.store.commit_block(BlockWrite(
             height=header.height, hash=header.hash(), position=header.position,
             time=header.time, header=header_bytes, txs=stored, state=writes,
-            new_nonces=new_nonces, notes=_note_rows(writes, header.height, hints),
+            new_nonces=new_nonces, notes=_note_rows(writes, header.height, hints), batch=batch,
         ))
         with self.lock:
             if any(key.startswith(NODE_PREFIX) for key in writes):

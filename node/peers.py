@@ -4,8 +4,9 @@ Once every node attested past them (or they fell out of the retention
 window), the ordering log's old batches are deleted.  A node that was away
 that long asks its peers for the missing blocks.  It trusts no peer: each
 block must carry a finality certificate from a quorum of organisations for
-its header hash, must extend this node's head, and re-executing its
-transactions here must reproduce that exact header.
+its header hash, must extend this node's head, the signed batch sent with it
+must be the one it was made from (so this node keeps the batch too), and
+re-executing its transactions here must reproduce that exact header.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import httpx
 
 from ledger.attestation import Attestation, check_certificate
 from ledger.block import BlockHeader
-from ledger.crypto import PrivateKey
+from ledger.crypto import PrivateKey, b64decode
 from ledger.errors import LedgerError
 from ledger.request_auth import HEADER_NODE, RequestToSign, sign_request
 from ledger.tx import Envelope, parse_envelope
@@ -39,11 +40,16 @@ class CatchUpFailed(LedgerError):
 
 @dataclass(frozen=True)
 class CertifiedBlock:
-    """A block as a peer serves it: header, transactions and certificate."""
+    """A block as a peer serves it: header, transactions, batch and certificate.
+
+    `batch` is the signed batch the block was made from, or None when the
+    peer kept none (a block it committed before batches were kept).
+    """
 
     header: BlockHeader
     envelopes: list[Envelope]
     attestations: list[Attestation]
+    batch: bytes | None = None
 
     @classmethod
     def from_json(cls, value: Any) -> CertifiedBlock:
@@ -51,9 +57,11 @@ class CertifiedBlock:
         if not isinstance(value, dict):
             raise LedgerError("a synced block must be a JSON object")
         try:
+            batch = value.get("batch")
             return cls(BlockHeader.from_json(value["header"]),
                        [parse_envelope(t) for t in value["transactions"]],
-                       [Attestation.from_json(a) for a in value["attestations"]])
+                       [Attestation.from_json(a) for a in value["attestations"]],
+                       None if batch is None else b64decode(batch, what="the block's batch"))
         except (KeyError, TypeError) as exc:
             raise LedgerError(f"a synced block lacks {exc}") from exc
 
@@ -117,6 +125,7 @@ def catch_up_from_peers(
                 break
             certificate = check_certificate(chain.chain_id, height, block.header.hash(),
                                             block.attestations, chain.nodes())
-            applied.append((chain.apply_certified(block.header, block.envelopes), certificate))
+            applied.append((chain.apply_certified(block.header, block.envelopes, block.batch),
+                            certificate))
             log.info("caught up block %d from a peer", height)
     return applied

@@ -34,6 +34,7 @@ STATUS_BY_CODE = {
     "replay": 409,
     "payload_too_large": 413,
     "contract_violation": 422,
+    "storage_unreadable": 503,  # a damaged database: not the caller's mistake, and not a bug
 }
 
 

@@ -2,8 +2,9 @@
 
 Only registered nodes may call this (a request signed with a node key); a
 node that was away past the compaction of the ordering log fetches each
-missing block with its transactions and finality certificate, checks the
-certificate and re-executes the block itself (node/peers.py).
+missing block with its transactions, the signed batch it was made from
+(base64; null where none is kept) and its finality certificate, checks the
+certificate and the batch, and re-executes the block itself (node/peers.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from ledger.attestation import NodeInfo
 from ledger.canonical import parse_json
+from ledger.crypto import b64encode
 from node.api.deps import MAX_INT, Service, get_service
 from node.api.responses import JSONBody
 from node.auth import RecentNonces, authenticate_node
@@ -54,8 +56,10 @@ def certified_blocks(
         raw = service.store.block_header(height)
         if raw is None or finality is None:
             break
+        batch = service.store.block_batch(height)
         blocks.append({
             "header": parse_json(raw),
+            "batch": None if batch is None else b64encode(batch),
             "transactions": [orjson.loads(row.envelope) for row in service.store.block_txs(height)],
             "attestations": [a.to_json() for a in finality.certificate(height)],
         })

@@ -24,6 +24,21 @@ class BlockRow(SQLModel, table=True):
     header: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class BatchRow(SQLModel, table=True):
+    """The exact ordered batch a block was made from (the genesis block has none).
+
+    Kept so that anyone holding the chain can check the batch signature and
+    derive the block again from exactly what was ordered.  A separate table
+    (not a column of `blocks`) so that databases from before batches were
+    kept gain it without a migration; their old blocks simply have no row.
+    """
+
+    __tablename__ = "block_batches"
+
+    height: int = Field(primary_key=True)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class TxRow(SQLModel, table=True):
     """One ordered transaction with its validity, in log order."""
 

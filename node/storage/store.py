@@ -20,6 +20,7 @@ from sqlmodel import SQLModel
 
 from node.storage.models import (
     AttestationRow,
+    BatchRow,
     BlockRow,
     NonceRow,
     NoteRow,
@@ -31,6 +32,7 @@ from node.storage.models import (
 IN_CHUNK = 500
 SQLITE_CACHE_KIB = 256 * 1024
 BLOCKS: Table = BlockRow.__table__  # type: ignore[attr-defined]
+BATCHES: Table = BatchRow.__table__  # type: ignore[attr-defined]
 TXS: Table = TxRow.__table__  # type: ignore[attr-defined]
 NONCES: Table = NonceRow.__table__  # type: ignore[attr-defined]
 STATE: Table = StateRow.__table__  # type: ignore[attr-defined]
@@ -81,6 +83,7 @@ class BlockWrite:
     state: dict[str, bytes | None]
     new_nonces: Sequence[tuple[str, str]] = field(default_factory=tuple)
     notes: Sequence[dict[str, Any]] = field(default_factory=tuple)
+    batch: bytes | None = None  # the ordered batch the block was made from (not for genesis)
 
 
 def make_engine(url: str) -> Engine:
@@ -146,6 +149,8 @@ class Store:
                 "height": block.height, "hash": block.hash, "position": block.position,
                 "time": block.time, "tx_count": len(block.txs), "header": block.header,
             }])
+            if block.batch is not None:
+                writer.insert(BATCHES, [{"height": block.height, "data": block.batch}])
             writer.insert(TXS, [_tx_row(block.height, tx) for tx in block.txs])
             writer.insert(NONCES, [{"signer": s, "nonce": n} for s, n in block.new_nonces])
             writer.insert(PARTIES, [
@@ -216,6 +221,13 @@ class Store:
         with self.engine.connect() as conn:
             stmt = select(BLOCKS.c.header).where(BLOCKS.c.height == height)
             return conn.execute(stmt).scalar()
+
+    def block_batch(self, height: int) -> bytes | None:
+        """Return the ordered batch block `height` was made from, or None if none is kept."""
+        with self.engine.connect() as conn:
+            stmt = select(BATCHES.c.data).where(BATCHES.c.height == height)
+            value = conn.execute(stmt).scalar()
+        return None if value is None else bytes(value)
 
     def headers(self, start: int, limit: int) -> list[bytes]:
         """Return up to `limit` header bytes from height `start` upward."""

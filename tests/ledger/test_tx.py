@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 from ledger.canonical import canonical_bytes
 from ledger.crypto import Domain, b64encode, sha256_hex
 from ledger.errors import EncodingError, LedgerError, SchemaError, SignatureError
-from ledger.tx import MAX_BODY_BYTES, MAX_SIGNERS, TxBody, parse_envelope, sign_body, tx_id_of
+from ledger.tx import (
+    MAX_BODY_BYTES,
+    MAX_SIGNERS,
+    Envelope,
+    Signature,
+    TxBody,
+    parse_envelope,
+    sign_body,
+    tx_id_of,
+)
 from tests.ledger.txkit import ALICE, BOB, CAROL, KEYS, body_json, key_of, signed, wire, wire_for
 
 
@@ -270,3 +279,15 @@ def test_any_signature_bit_flip_is_rejected(which: int, bit: int) -> None:
     value = ENVELOPE.to_json()
     value["signatures"][which]["sig"] = b64encode(bytes(sig))  # type: ignore[index]
     assert _rejected(value)
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=40), st.lists(st.binary(min_size=64, max_size=64), min_size=1,
+                                      max_size=3))
+def test_envelope_canonical_bytes_are_the_canonical_encoding_of_its_wire_form(
+    text: str, sigs: list[bytes]
+) -> None:
+    body_bytes = text.encode("utf-8")
+    signatures = tuple(Signature(f"signer-{i}-{text[:5]}", s) for i, s in enumerate(sigs))
+    envelope = Envelope(body_bytes, None, signatures)  # type: ignore[arg-type]
+    assert envelope.canonical() == canonical_bytes(envelope.to_json())

@@ -123,7 +123,7 @@ def _check_after_restart(people: dict[str, Participant], stream: Stream) -> None
     assert report.passed, report.findings
     # genesis + credit line + one entry per distinct issuance: nothing applied twice
     assert report.log_size == 2 + len({e.tx_id for e in stream.sent})
-    assert report.transactions == report.log_size
+    assert report.stats.txs == report.log_size
     issued = len({e.tx_id for e in stream.sent})
     assert core.record("credit_line", stream.line)["used"] == 100_000 * issued
     assert len(core.notes(issuer=core.uscc, limit=10_000)) == issued

@@ -42,7 +42,7 @@ def test_rekeyed_and_added_members_sign_with_their_keys_and_the_audit_passes(
                           change=_policy_change(5))["events"][0]["executed"] is True
             report = audit_node(auditor.node)
             assert report.passed, report.findings
-            assert report.blocks == n.service.chain.head.height + 1
+            assert report.stats.blocks == n.service.chain.head.height + 1
         finally:
             for person in (core, auditor, s1, s5):
                 person.close()

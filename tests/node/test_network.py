@@ -229,7 +229,7 @@ def test_a_node_away_past_compaction_catches_up_from_its_peers_certified_blocks(
     compaction = {"compact_interval_s": 0.2, "compact_retain_blocks": 1}
     with running_network(tmp_path, urls, count=2, registered=3, **compaction) as nodes:
         line = grant_line(nodes[0])
-        wait_until_level(nodes)  # nodes[1] simulates the issue against the line it knows
+        wait_until_level(nodes)  # node 2 must hold the line before it can issue against it
         issue_accepted(nodes[1], line, "s1")
         for _ in range(3):
             grant_line(nodes[0], limit=FACE)
@@ -252,6 +252,8 @@ def test_a_node_away_past_compaction_catches_up_from_its_peers_certified_blocks(
             for h in range(1, height + 1):
                 cert = late.participant("auditor").node.get(f"/v1/blocks/{h}/certificate")
                 assert cert["final"] is True, h
+                kept = late.service.store.block_batch(h)  # caught up or ordered: batch kept
+                assert kept is not None and kept == nodes[0].service.store.block_batch(h), h
         etcd.close()
 
 

@@ -1,0 +1,191 @@
+"""Checks of one stored block against the block the audit re-derived.
+
+The stored header must be canonical and agree with its row; the stored
+chain must link (height, previous hash, ordering position, time); every
+header field must equal the re-derived one; every stored transaction row
+must equal, column by column, what re-execution produced; and the block's
+attestations must be valid signatures of registered nodes over the
+re-derived header hash, from a quorum of organisations where the chain has
+nodes.  Each finding names the block, and the transaction where there is one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from client.audit.cells import differing, same, same_cell, show
+from client.audit.replay import Derived, Replay
+from client.audit.report import AuditReport
+from client.audit.source import Row, StoredBlock
+from client.audit.verify import Verdicts, attestation_of
+from ledger.attestation import NodeInfo, quorum_size
+from ledger.block import GENESIS_PREV_HASH, HEADER_FIELDS, BlockHeader
+from ledger.canonical import parse_canonical
+from ledger.errors import LedgerError
+
+ROW_COLUMNS = ("height", "hash", "position", "time", "tx_count")
+
+
+def stored_header(report: AuditReport, block: StoredBlock, height: int) -> BlockHeader | None:
+    """Return the block's stored header if it is canonical and well-formed (else a finding)."""
+    raw = block.row.get("header")
+    if not isinstance(raw, bytes):
+        report.find("header", "the stored header is not bytes", block=height)
+        return None
+    try:
+        header = BlockHeader.from_json(parse_canonical(raw))
+    except LedgerError as exc:
+        report.find("header", f"the stored header does not parse: {exc}", block=height)
+        return None
+    expected = {**header.to_json(), "hash": header.hash()}
+    for column in ROW_COLUMNS:
+        if not same(block.row.get(column), expected[column]):
+            report.find("header", f"the block row's {column} column "
+                        f"({show(block.row.get(column))}) disagrees with its header "
+                        f"({show(expected[column])})", block=height)
+    return header
+
+
+def check_link(report: AuditReport, previous: BlockHeader | None, header: BlockHeader | None,
+               height: int) -> None:
+    """Check that a stored header follows the previous stored one (or starts the chain)."""
+    if header is None:
+        return
+    if previous is None:
+        if (header.height, header.prev_hash) != (0, GENESIS_PREV_HASH):
+            report.find("link", "the chain does not start with a genesis header", block=height)
+        return
+    problems = [
+        (header.height != previous.height + 1, f"height {header.height} does not follow "
+                                               f"{previous.height}"),
+        (header.prev_hash != previous.hash(), f"prev_hash does not link to the stored block "
+                                              f"{previous.height}"),
+        (header.position <= previous.position, "the ordering position does not increase"),
+        (header.time < previous.time, "block time goes backwards"),
+        (header.chain_id != previous.chain_id, "the chain id changes"),
+    ]
+    for failed, message in problems:
+        if failed:
+            report.find("link", message, block=height)
+
+
+def compare_header(report: AuditReport, derived: Derived, header: BlockHeader | None) -> None:
+    """Report every header field that differs from the re-derived header."""
+    if header is None:
+        return
+    rebuilt = derived.header.to_json()
+    stored = header.to_json()
+    for name in HEADER_FIELDS:
+        if stored[name] != rebuilt[name]:
+            report.find("header", f"stored {name} {show(stored[name])} differs from the "
+                        f"re-derived {show(rebuilt[name])}", block=derived.header.height)
+
+
+def compare_txs(report: AuditReport, block: StoredBlock, derived: Derived) -> None:
+    """Compare each stored transaction row with the re-executed transaction.
+
+    Rows are compared as cells: text and integers as they are, bytes in
+    their base64 form, so nothing stored needs decoding when all is well.
+    """
+    height = derived.header.height
+    stored = {_key(row.get("id") if isinstance(row, dict) else row): row
+              for row in block.raw_txs}
+    for index, (envelope, result, leaf) in enumerate(zip(derived.envelopes, derived.results,
+                                                         derived.leaves, strict=True)):
+        row = stored.pop(envelope.tx_id, None)
+        if row is None:
+            report.find("transaction", "the transaction is not stored with its block",
+                        block=height, tx=envelope.tx_id)
+            continue
+        expected = {
+            "id": envelope.tx_id, "height": height, "position": index,
+            "log_index": derived.first_index + index, "contract": envelope.body.contract,
+            "action": envelope.body.action, "valid": result.valid, "code": result.code,
+            "reason": result.reason, "envelope": envelope.canonical(), "leaf_hash": leaf,
+            "events": result.events_bytes,
+        }
+        wrong = [c for c, value in expected.items() if not same_cell(row.get(c, _MISSING), value)]
+        if wrong:
+            report.find("transaction", f"stored {differing(wrong)} from the re-executed "
+                        "transaction", block=height, tx=envelope.tx_id)
+    for tx_id in stored:
+        report.find("transaction", f"a stored transaction row ({show(tx_id)}) is not one "
+                    "this block's batch gives", block=height,
+                    tx=tx_id if isinstance(tx_id, str) else None)
+
+
+def _key(cell: Any) -> Any:
+    """Return a cell usable as a dict key (a byte or malformed cell becomes its text)."""
+    return cell if isinstance(cell, str | int | None) else repr(cell)
+
+
+class Certificates:
+    """Finality: attestations checked block by block; unfinal gaps reported at the end."""
+
+    def __init__(self, report: AuditReport, replay: Replay) -> None:
+        self.report = report
+        self.replay = replay
+        self.last_final = -1
+        self.unfinal: list[int] = []
+
+    def check(self, block: StoredBlock, derived: Derived, verdicts: Verdicts) -> None:
+        """Check a block's attestations against the re-derived header hash."""
+        height, nodes = derived.header.height, self.replay.nodes()
+        orgs = set()
+        for row in block.attestations:
+            node = self._valid(row, derived, nodes, verdicts)
+            if node is not None:
+                orgs.add(node.org)
+        if not nodes or height == 0:
+            return
+        if len(orgs) >= quorum_size(nodes.values()):
+            self.report.stats.final_blocks += 1
+            self.last_final = height
+        else:
+            self.unfinal.append(height)
+
+    def _valid(self, row: Row, derived: Derived, nodes: dict[str, NodeInfo],
+               verdicts: Verdicts) -> NodeInfo | None:
+        height = derived.header.height
+        att = attestation_of(row, self.replay.chain_id)
+        if att is None:
+            self.report.find("certificate", "an attestation row has a column of the wrong type",
+                             block=height)
+            return None
+        node = nodes.get(att.node_id)
+        if node is None:
+            self.report.find("certificate", f"an attestation names {att.node_id!r}, not a "
+                             "registered node", block=height)
+            return None
+        if not self._verifies(att, node, verdicts):
+            self.report.find("certificate", f"the attestation of {att.node_id} does not verify "
+                             f"(for height {att.height}, hash {att.header_hash})", block=height)
+            return None
+        if (att.height, att.header_hash) != (height, derived.header.hash()):
+            self.report.find("certificate", f"{att.node_id} signed header hash "
+                             f"{att.header_hash} at height {att.height}; the re-derived block "
+                             f"{height} has hash {derived.header.hash()}", block=height)
+            return None
+        self.report.stats.attestations += 1
+        return node
+
+    @staticmethod
+    def _verifies(att: Any, node: NodeInfo, verdicts: Verdicts) -> bool:
+        verdict = verdicts.attestation(att, node.public_key)
+        if verdict is not None:
+            return verdict
+        try:
+            att.verify(node.public_key)
+        except LedgerError:
+            return False
+        return True
+
+    def finish(self) -> None:
+        """Report blocks without a certificate below a block that has one."""
+        for height in self.unfinal:
+            if height < self.last_final:
+                self.report.find("certificate", "no quorum of organisations signed this block, "
+                                 f"though later block {self.last_final} is final", block=height)
+
+
+_MISSING = object()

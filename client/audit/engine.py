@@ -1,0 +1,166 @@
+"""The audit engine: reads a chain file's lines once, in order, and checks everything.
+
+Block lines go to the verifier (a second process on long chains) and, a few
+blocks later, to re-derivation and the block checks; table lines are
+compared with the rebuilt state once every block is done; the last line's
+counts show whether the file was cut short.  Nothing that is read can crash
+the audit: a line, a row or a value that is not what it should be is a
+finding, and a block that cannot be checked at all says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from client.audit.blocks import Certificates, check_link, compare_header, compare_txs, stored_header
+from client.audit.replay import CannotRebuild, Derived, Replay
+from client.audit.report import AuditReport
+from client.audit.shape import FileShape
+from client.audit.source import StoredBlock, parse_line, rows_of
+from client.audit.tables import TableChecks
+from client.audit.verify import (
+    LOOKAHEAD,
+    InlineVerifier,
+    ProcessVerifier,
+    Verdicts,
+)
+from ledger.block import BlockHeader
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+PARALLEL_MIN_TXS = 10_000  # below this, starting a verifier process costs more than it saves
+
+
+class Engine:
+    """One pass over a chain file's lines."""
+
+    def __init__(self, report: AuditReport, *, parallel: bool | None = None,
+                 progress: Progress | None = None) -> None:
+        self.report = report
+        self.replay = Replay(report)
+        self.tables = TableChecks(report, self.replay)
+        self.certificates = Certificates(report, self.replay)
+        self.parallel = parallel
+        self.progress = progress
+        self.verifier: InlineVerifier | ProcessVerifier | None = None
+        self.pending: deque[StoredBlock] = deque()
+        self.previous: BlockHeader | None = None
+        self.shape = FileShape(report)
+        self.stopped = False
+
+    def run(self, lines: Iterator[bytes]) -> None:
+        """Check every line, then everything that needs the whole chain."""
+        try:
+            for raw in lines:
+                self._line(raw)
+            self._drain()
+        finally:
+            if self.verifier is not None:
+                self.verifier.close()
+        self._finish()
+
+    def _line(self, raw: bytes) -> None:
+        self.shape.lines += 1
+        record = parse_line(raw)
+        if record is None:
+            self.report.find("source", f"line {self.shape.lines} is not a JSON object")
+            return
+        if record.get("type") == "block":
+            self._queue(raw, record)
+            return
+        self._drain()
+        self._other(record)
+
+    def _queue(self, raw: bytes, record: dict[str, Any]) -> None:
+        self.shape.block(record)
+        verifier = self._verifier()
+        verifier.submit(raw)
+        self.pending.append(StoredBlock.from_record(record))
+        if len(self.pending) > LOOKAHEAD:
+            self._block(self.pending.popleft(), verifier.next())
+
+    def _verifier(self) -> InlineVerifier | ProcessVerifier:
+        if self.verifier is None:
+            size = (self.shape.meta or {}).get("log_size")
+            big = isinstance(size, int) and size >= PARALLEL_MIN_TXS
+            use = self.parallel if self.parallel is not None else big
+            self.verifier = ProcessVerifier() if use else InlineVerifier()
+        return self.verifier
+
+    def _drain(self) -> None:
+        while self.pending:
+            assert self.verifier is not None
+            self._block(self.pending.popleft(), self.verifier.next())
+
+    def _block(self, stored: StoredBlock, verdicts: Verdicts) -> None:
+        if self.stopped:
+            return
+        height = len(self.replay.hashes)
+        if stored.claimed_height != height:
+            self.report.find("link", f"block {height} was expected next; the stored block row "
+                             f"says height {stored.row.get('height')!r}", block=height)
+        try:
+            self._check_block(stored, verdicts, height)
+        except CannotRebuild as exc:
+            self.report.find("source", f"the chain cannot be rebuilt: {exc}", block=height)
+            self.stopped = True
+        except Exception as exc:  # a check tripped on data it did not foresee: say so, go on
+            log.exception("auditing block %d failed", height)
+            self.report.find("source", f"the audit could not check this block "
+                             f"({type(exc).__name__}: {exc})"[:300], block=height)
+            self.stopped = len(self.replay.hashes) <= height
+        self.report.stats.blocks += 1
+        if self.progress is not None:
+            total = (self.shape.meta or {}).get("log_size")
+            self.progress(self.report.stats.txs, total if isinstance(total, int) else 0)
+
+    def _check_block(self, stored: StoredBlock, verdicts: Verdicts, height: int) -> None:
+        header = stored_header(self.report, stored, height)
+        check_link(self.report, self.previous, header, height)
+        derived: Derived = (self.replay.genesis(stored, header) if height == 0
+                            else self.replay.next_block(stored, header, verdicts))
+        compare_header(self.report, derived, header)
+        compare_txs(self.report, stored, derived)
+        self.certificates.check(stored, derived, verdicts)
+        self.previous = header if header is not None else derived.header
+
+    def _other(self, record: dict[str, Any]) -> None:
+        kind = record.get("type")
+        if kind in ("rows", "orphans"):
+            self.shape.table_rows(str(record.get("table")), record.get("rows"))
+        if kind == "meta":
+            self.shape.header(record)
+        elif kind == "rows" and not self.stopped:
+            self._rows(record)
+        elif kind == "orphans":
+            self.tables.orphans(str(record.get("table")), rows_of(record))
+        elif kind == "end":
+            self.shape.end = record
+        elif kind != "rows":
+            self.report.find("source", f"line {self.shape.lines} has unknown type {kind!r}"[:200])
+
+    def _rows(self, record: dict[str, Any]) -> None:
+        try:
+            self.tables.rows(str(record.get("table")), record.get("rows"))
+        except Exception as exc:  # a check tripped on data it did not foresee: say so
+            log.exception("checking table rows failed")
+            self.report.find("source", f"the audit could not check a page of "
+                             f"{record.get('table')!r} rows ({type(exc).__name__}: {exc})"[:300])
+
+    def _finish(self) -> None:
+        self.certificates.finish()
+        if not self.stopped:
+            self.tables.finish()
+        self.shape.check(self.replay)
+        replay, report = self.replay, self.report
+        report.chain_id = replay.chain_id or None
+        report.genesis_hash = replay.hashes[0] if replay.hashes else None
+        report.head_height = replay.head.height if replay.head is not None else None
+        report.head_hash = replay.hashes[-1] if replay.hashes else None
+        report.log_size = replay.log.size
+        report.log_root = replay.log.root().hex() if replay.log.size else ""
+        report.contract_code = replay.local_code
+

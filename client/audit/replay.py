@@ -1,0 +1,286 @@
+"""The chain as the audit rebuilds it, block by block, from what was ordered.
+
+Each block is derived exactly as a node's committer derives it
+(node/chain.py): decode the kept batch by the network's rules
+(`ledger.batch.decode_batch`: a chain with registered nodes takes only
+batches a registered node signed), drop transactions already in the log and
+repeats, execute the rest through the pinned contracts over the state
+rebuilt so far, and build the header.  Nothing stored is trusted: the
+stored header only supplies the ordering position (which no batch carries),
+and the stored transactions are used only where the batch is missing or
+does not give what the header commits to (a finding either way).
+
+The rebuilt state, log, replay sets and "who wrote what last" stay here for
+the checks that follow (blocks.py, tables.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from client.audit.report import AuditReport
+from client.audit.source import StoredBlock
+from client.audit.verify import Verdicts
+from contracts import CONTRACTS
+from contracts.code import code_hash, pinned_code_hash
+from ledger.attestation import NODE_PREFIX, NodeInfo
+from ledger.batch import decode_batch, parse_or_none
+from ledger.block import BlockHeader, TxResult, next_header
+from ledger.crypto import PublicKey
+from ledger.execution import BlockContext, Executor, Overlay, ReplayGuard
+from ledger.genesis import Genesis, genesis_header
+from ledger.merkle import MerkleLog, leaf_hash, root_from_leaf_hashes
+from ledger.state import StateCache
+from ledger.tx import Envelope, envelope_from_checked
+
+
+class CannotRebuild(Exception):
+    """Raised when the chain cannot be rebuilt at all (no usable genesis)."""
+
+
+@dataclass(frozen=True)
+class Derived:
+    """One block as re-derived: its header, transactions, their leaf hashes and results."""
+
+    header: BlockHeader
+    envelopes: list[Envelope]
+    leaves: list[bytes]
+    results: list[TxResult]
+    first_index: int  # log index of its first transaction
+
+
+class _Candidate:
+    """Transactions that may make the block, with their leaf hashes and tx_root."""
+
+    def __init__(self, envelopes: list[Envelope], proposer: str, time: str) -> None:
+        self.envelopes = envelopes
+        self.proposer = proposer
+        self.time = time
+        self.leaves = [leaf_hash(e.canonical()) for e in envelopes]
+        self.root = root_from_leaf_hashes(self.leaves).hex()
+
+
+class Replay:
+    """Rebuilds the chain: state, Merkle log, replay sets and the last writer of every key."""
+
+    def __init__(self, report: AuditReport) -> None:
+        self.report = report
+        self.state = StateCache()
+        self.log = MerkleLog()
+        self.head: BlockHeader | None = None
+        self.hashes: list[str] = []
+        self.tx_height: dict[str, int] = {}
+        self.nonce_user: dict[tuple[str, str], str] = {}
+        self.last_writer: dict[str, tuple[int, str]] = {}
+        self.parties: dict[int, tuple[str, frozenset[str]]] = {}
+        self.local_code = code_hash()
+        self._pin_reported: set[str] = set()
+        self._nodes: dict[str, NodeInfo] | None = None
+        self._verdicts = Verdicts()
+        self.executor = Executor(CONTRACTS, signature_check=self._check_signatures)
+
+    @property
+    def chain_id(self) -> str:
+        """Return the chain id (from the genesis)."""
+        return "" if self.head is None else self.head.chain_id
+
+    def nodes(self) -> dict[str, NodeInfo]:
+        """Return the registered nodes in the rebuilt state."""
+        if self._nodes is None:
+            infos = [NodeInfo.from_json(self.state.get(k))
+                     for k in self.state.keys_with_prefix(NODE_PREFIX)]
+            self._nodes = {n.id: n for n in infos}
+        return self._nodes
+
+    def _check_signatures(self, envelope: Envelope,
+                          key_of: Callable[[str], PublicKey | None]) -> None:
+        self.report.stats.signatures += len(envelope.signatures)
+        envelope.verify(key_of, known=self._verdicts.known(envelope.tx_id))
+
+    # -- genesis ----------------------------------------------------------------
+
+    def genesis(self, stored: StoredBlock, header: BlockHeader | None) -> Derived:
+        """Rebuild block 0 from its stored founding transaction; raise CannotRebuild if none."""
+        envelope = _genesis_envelope(stored)
+        if envelope is None:
+            raise CannotRebuild("block 0 holds no readable founding transaction, so there is "
+                                "no membership to check anything against")
+        time = header.time if header is not None else envelope.body.not_before
+        block = BlockContext(envelope.body.chain_id, 0, time)
+        results, overlay = self.executor.execute_block([envelope], state=self.state, block=block,
+                                                       replay=ReplayGuard())
+        rebuilt = genesis_header(Genesis(envelope.body.chain_id, time, envelope), results[0])
+        return self._commit(rebuilt, _Candidate([envelope], rebuilt.proposer, time), results,
+                            overlay)
+
+    # -- every later block ------------------------------------------------------
+
+    def next_block(self, stored: StoredBlock, header: BlockHeader | None,
+                   verdicts: Verdicts) -> Derived:
+        """Derive the next block from its kept batch and commit it to the rebuilt chain."""
+        head = self.head
+        assert head is not None
+        self._verdicts = verdicts
+        height = head.height + 1
+        self._check_pin(height)
+        chosen = self._choose(stored, header, self._from_batch(stored, verdicts, height))
+        position = header.position if header is not None else head.position + 1
+        pairs = {(s, e.body.nonce) for e in chosen.envelopes for s in e.body.signers}
+        used = frozenset(p for p in pairs if p in self.nonce_user)
+        results, overlay = self.executor.execute_block(
+            chosen.envelopes, state=self.state,
+            block=BlockContext(head.chain_id, height, chosen.time),
+            replay=ReplayGuard(frozenset(), used))
+        rebuilt = next_header(head, position=position, proposer=chosen.proposer,
+                              time=chosen.time,
+                              envelope_bytes=[e.canonical() for e in chosen.envelopes],
+                              results=results, leaves=chosen.leaves)
+        return self._commit(rebuilt, chosen, results, overlay)
+
+    def _check_pin(self, height: int) -> None:
+        pinned = pinned_code_hash(self.state, height)
+        if pinned is None or pinned == self.local_code or pinned in self._pin_reported:
+            return
+        self._pin_reported.add(pinned)
+        self.report.find("contract_code", f"the chain pins contract code sha256 {pinned} from "
+                         f"here; the audit runs sha256 {self.local_code}, so its re-execution "
+                         "of these blocks is not that of the pinned code", block=height)
+
+    def _from_batch(self, stored: StoredBlock, verdicts: Verdicts,
+                    height: int) -> _Candidate | None:
+        head = self.head
+        assert head is not None
+        if stored.batch is None:
+            self.report.find("batch", "no batch is kept for this block: its signature cannot be "
+                             "checked, nor the block derived from what was ordered",
+                             block=height)
+            return None
+        if not isinstance(stored.batch, bytes):
+            self.report.find("batch", "the kept batch is not stored as bytes", block=height)
+            return None
+        decoded = decode_batch(stored.batch, chain_id=head.chain_id, nodes=self.nodes(),
+                               previous_time=head.time, loads=orjson.loads,
+                               parse=_parser(verdicts.parsed))
+        self.report.stats.batches += 1
+        if decoded.problem is not None:
+            self.report.stats.refused_batches += 1
+        return _Candidate(self._fresh(decoded.envelopes), decoded.proposer,
+                          max(decoded.time, head.time))
+
+    def _fresh(self, envelopes: tuple[Envelope, ...] | list[Envelope]) -> list[Envelope]:
+        """Drop transactions already in the log, and repeats (as the committer does)."""
+        seen: set[str] = set()
+        kept = []
+        for envelope in envelopes:
+            if envelope.tx_id not in self.tx_height and envelope.tx_id not in seen:
+                seen.add(envelope.tx_id)
+                kept.append(envelope)
+        return kept
+
+    def _choose(self, stored: StoredBlock, header: BlockHeader | None,
+                batch: _Candidate | None) -> _Candidate:
+        """Take the batch's transactions, unless only the stored ones match the header."""
+        height = len(self.hashes)
+        if batch is not None and (header is None or batch.root == header.tx_root):
+            return batch
+        rows = _Candidate(self._fresh(list(stored_envelopes(stored))),
+                          header.proposer if header else "unknown",
+                          header.time if header else self._head().time)
+        if header is not None and rows.root == header.tx_root:
+            if batch is not None:
+                self.report.find("batch", "the kept batch does not give the transactions the "
+                                 "header commits to (the stored transactions do)", block=height)
+            return rows
+        if batch is not None:
+            self.report.find("batch", "the transactions the kept batch gives are not the ones "
+                             "the header commits to", block=height)
+            return batch
+        return rows
+
+    def _head(self) -> BlockHeader:
+        assert self.head is not None
+        return self.head
+
+    # -- committing the rebuilt block ------------------------------------------
+
+    def _commit(self, header: BlockHeader, chosen: _Candidate, results: list[TxResult],
+                overlay: Overlay) -> Derived:
+        writes = overlay.raw_writes()
+        self.state.apply(writes, header.height, overlay.hints())
+        if any(key.startswith(NODE_PREFIX) for key in writes):
+            self._nodes = None
+        first = self.log.size
+        self.log.extend(chosen.leaves)
+        for index, (envelope, result) in enumerate(zip(chosen.envelopes, results, strict=True)):
+            self._remember(header.height, first + index, envelope, result)
+        self.head = header
+        self.hashes.append(header.hash())
+        return Derived(header, chosen.envelopes, chosen.leaves, results, first)
+
+    def _remember(self, height: int, log_index: int, envelope: Envelope,
+                  result: TxResult) -> None:
+        tx_id = envelope.tx_id
+        self.tx_height[tx_id] = height
+        self.parties[log_index] = (tx_id, parties_of(envelope, result))
+        for signer in envelope.body.signers:
+            self.nonce_user.setdefault((signer, envelope.body.nonce), tx_id)
+        for key, _ in result.encoded_writes or result.writes:
+            self.last_writer[key] = (height, tx_id)
+        stats = self.report.stats
+        stats.txs += 1
+        if result.valid:
+            stats.valid_txs += 1
+        else:
+            stats.invalid_txs += 1
+
+
+def parties_of(envelope: Envelope, result: TxResult) -> frozenset[str]:
+    """Return the organisations party to a transaction, as the node indexes them."""
+    parties = set(envelope.body.signers)
+    for event in result.events:
+        if isinstance(event, dict):
+            parties.update(p for p in event.get("parties", ()) if isinstance(p, str))
+    return frozenset(parties)
+
+
+def _parser(flags: list[bool] | None) -> Callable[[Any], Envelope | None]:
+    """Return the envelope parser for a batch whose transactions the verifier parsed ahead."""
+    if flags is None:
+        return parse_or_none
+    answers = iter(flags)
+
+    def parse(wire: Any) -> Envelope | None:
+        accepted = next(answers, None)
+        if accepted is None:
+            return parse_or_none(wire)
+        return envelope_from_checked(wire, orjson.loads) if accepted else None
+    return parse
+
+
+def stored_envelopes(stored: StoredBlock) -> Iterator[Envelope]:
+    """Yield the stored transactions that parse, in their stored log order."""
+    rows = sorted(stored.txs, key=_log_order)
+    for row in rows:
+        data = row.get("envelope")
+        try:
+            envelope = parse_or_none(orjson.loads(data)) if isinstance(data, bytes) else None
+        except orjson.JSONDecodeError:
+            envelope = None
+        if envelope is not None:
+            yield envelope
+
+
+def _log_order(row: dict[str, Any]) -> int:
+    index = row.get("log_index")
+    return index if isinstance(index, int) else -1
+
+
+def _genesis_envelope(stored: StoredBlock) -> Envelope | None:
+    for envelope in stored_envelopes(stored):
+        if (envelope.body.contract, envelope.body.action) == ("registry", "genesis"):
+            return envelope
+    return None

@@ -1,0 +1,109 @@
+"""Where an audit reads a chain from: a chain file, or a node's export stream.
+
+Both give the same thing: the lines of a chain file (ledger/chainfile.py),
+raw and in order.  Each line is parsed here into a record; a line that is
+not JSON, or a row that is not an object, is not an error of the audit but
+something to report, so parsing never raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from client.http import NodeClient
+from ledger.chainfile import BadCell, Cell, decode_row
+
+Row = dict[str, Cell | BadCell]
+
+
+class ChainSource(Protocol):
+    """A chain file's lines, from somewhere."""
+
+    label: str
+
+    def lines(self) -> Iterator[bytes]:
+        """Yield the raw lines in file order."""
+
+
+class FileSource:
+    """A chain file on disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.label = f"file {path}"
+
+    def lines(self) -> Iterator[bytes]:
+        """Yield the file's lines (raises OSError if it cannot be read)."""
+        with self.path.open("rb") as handle:
+            yield from handle
+
+
+class NodeSource:
+    """A node's raw export (`GET /v1/export`), streamed with the auditor's identity."""
+
+    def __init__(self, node: NodeClient) -> None:
+        self.node = node
+        self.label = f"node {node.base_url}"
+
+    def lines(self) -> Iterator[bytes]:
+        """Yield the export's lines (raises NodeError if the node refuses or fails)."""
+        yield from self.node.stream_lines("/v1/export")
+
+
+def parse_line(raw: bytes) -> dict[str, Any] | None:
+    """Return a line's record, or None if it is not a JSON object."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class StoredBlock:
+    """One `block` line: the block row and the rows joined to it, as stored.
+
+    The transaction rows stay as cells until someone needs them decoded
+    (`txs`): the block checks compare them in their encoded form.
+    """
+
+    def __init__(self, row: Row, batch: Cell | BadCell, raw_txs: list[Any],
+                 attestations: list[Row]) -> None:
+        self.row = row
+        self.batch = batch
+        self.raw_txs = raw_txs
+        self.attestations = attestations
+        self._txs: list[Row] | None = None
+
+    @property
+    def txs(self) -> list[Row]:
+        """Return the transaction rows, decoded."""
+        if self._txs is None:
+            self._txs = _rows(self.raw_txs)
+        return self._txs
+
+    @property
+    def claimed_height(self) -> int | None:
+        """Return the height the block row states, if it is an integer."""
+        height = self.row.get("height")
+        return height if isinstance(height, int) and not isinstance(height, bool) else None
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> StoredBlock:
+        """Decode a `block` record (transaction rows lazily); missing parts are empty."""
+        batch_row = decode_row(record.get("batch"))
+        txs = record.get("txs")
+        return cls(decode_row(record.get("block")), batch_row.get("data"),
+                   txs if isinstance(txs, list) else [], _rows(record.get("attestations")))
+
+
+def _rows(value: Any) -> list[Row]:
+    return [decode_row(r) for r in value] if isinstance(value, list) else []
+
+
+def rows_of(record: dict[str, Any]) -> list[Row]:
+    """Return the decoded rows of a `rows` or `orphans` record."""
+    return _rows(record.get("rows"))

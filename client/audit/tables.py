@@ -1,0 +1,251 @@
+"""Checks of the stored tables against the state the audit rebuilt, and conservation.
+
+After the last block the rebuilt world state is complete, so every stored
+state row (key, value bytes, height of its last write), note-index row,
+party-index row and used nonce can be compared with what re-execution
+produced; anything missing, extra or different is a finding that names the
+block and transaction that last wrote it (for a note: the transaction that
+created it).  Then every receivable must conserve value: its live notes and
+its clearings add up to its face (DOMAIN.md), its clearings to what was
+paid, and its list of live leaves names exactly its live notes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from enum import Enum
+from typing import Any
+
+from client.audit.cells import differing, same
+from client.audit.replay import Replay
+from client.audit.report import AuditReport
+from client.audit.source import Row
+from ledger.chainfile import NONCE_TABLE, NOTE_TABLE, PARTY_TABLE, STATE_TABLE, decode_cell
+from ledger.state import StateCache
+
+NOTE_PREFIX, RECEIVABLE_PREFIX, CLEARING_PREFIX = "note/", "receivable/", "clearing/"
+NOTE_COLUMNS = ("id", "root_id", "parent_id", "holder", "issuer", "amount", "currency",
+                "status", "maturity_date", "financed", "frozen")
+NOTE_ROW = (*NOTE_COLUMNS, "height")
+NOTE_SUMS = ("id", "root_id", "amount", "status")
+RECEIVABLE_FIELDS = ("status", "face", "paid", "live")
+LIVE = frozenset({"pending", "active", "financing"})
+EFFECTIVE = frozenset({"active", "paid", "overdue"})
+
+
+class TableChecks:
+    """Collects stored rows as they stream past; compares them with the rebuilt chain at the end."""
+
+    def __init__(self, report: AuditReport, replay: Replay) -> None:
+        self.report = report
+        self.replay = replay
+        self.stored_state: dict[str, tuple[Any, Any]] = {}
+        self.stored_notes: dict[str, dict[str, Any]] = {}
+        self.stored_parties: dict[Any, set[tuple[Any, Any]]] = defaultdict(set)
+        self.stored_nonces: set[tuple[Any, Any]] = set()
+
+    def rows(self, table: str, rows: Any) -> None:
+        """Take one page of a table's rows, as cells (tables the audit does not know are skipped).
+
+        Text and integer cells are the stored values themselves, so only the
+        byte cells a check needs are decoded.
+        """
+        take = {STATE_TABLE: self._state, NOTE_TABLE: self._note,
+                PARTY_TABLE: self._party, NONCE_TABLE: self._nonce}.get(table)
+        if take is None:
+            return
+        for row in rows if isinstance(rows, list) else [rows]:
+            if isinstance(row, dict):
+                take(row)
+            else:
+                self.report.find("source", f"a {table} row is not an object")
+
+    def _writer(self, key: str) -> tuple[int | None, str | None]:
+        height, tx = self.replay.last_writer.get(key, (None, None))
+        return height, tx
+
+    def _state(self, row: Row) -> None:
+        key = row.get("key")
+        if type(key) is not str:
+            self.report.find("state", f"a state row's key is not text: {key!r}"[:200],
+                             block=_int(row.get("height")))
+            return
+        self.stored_state[key] = (row.get("value"), row.get("height"))
+
+    def _note(self, row: Row) -> None:
+        note_id = row.get("id")
+        if type(note_id) is not str:
+            self.report.find("note", f"a note row's id is not text: {note_id!r}"[:200],
+                             block=_int(row.get("height")))
+            return
+        self.stored_notes[note_id] = row
+
+    def _party(self, row: Row) -> None:
+        uscc, log_index, tx_id = (decode_cell(row.get(c)) for c in ("uscc", "log_index", "tx_id"))
+        self.stored_parties[log_index].add((uscc, tx_id))
+
+    def _nonce(self, row: Row) -> None:
+        self.stored_nonces.add((decode_cell(row.get("signer")), decode_cell(row.get("nonce"))))
+
+    def orphans(self, table: str, rows: list[Row]) -> None:
+        """Report rows of per-block tables whose block row is missing."""
+        for row in rows:
+            tx = row.get("id") if table == "transactions" else None
+            self.report.find("source", f"a stored {table} row belongs to no stored block "
+                             f"(its height column says {row.get('height')!r})"[:300],
+                             block=_int(row.get("height")), tx=tx if isinstance(tx, str) else None)
+
+    def finish(self) -> None:
+        """Compare everything collected with the rebuilt chain, then check conservation."""
+        self._state_rows()
+        self._note_rows()
+        self._parties()
+        self._nonces()
+        Conservation(self.report, self.replay).check()
+
+    def _state_rows(self) -> None:
+        state, stored = self.replay.state, self.stored_state
+        for key, raw, version in state.items():
+            cell = stored.pop(key, None)
+            if cell is not None and cell[1] == version and type(cell[1]) is int and \
+                    decode_cell(cell[0]) == raw:
+                continue
+            block, tx = self._writer(key)
+            if cell is None:
+                message = f"key {key} of the re-executed state is not stored"
+            elif decode_cell(cell[0]) != raw:
+                message = f"the stored value of {key} differs from the re-executed one"
+            else:
+                message = f"the stored height of {key} is {cell[1]!r}, not {version}"
+            self.report.find("state", message, block=block, tx=tx)
+        for key, (_, height) in stored.items():
+            self.report.find("state", f"stored key {key} is not in the re-executed state",
+                             block=_int(height))
+
+    def _note_rows(self) -> None:
+        state, stored = self.replay.state, self.stored_notes
+        for key in state.keys_with_prefix(NOTE_PREFIX):
+            note_id = key[len(NOTE_PREFIX):]
+            expected = (*fields_of(state, key, NOTE_COLUMNS), state.version(key))
+            row = stored.pop(note_id, None)
+            if row is not None:
+                if tuple(map(row.get, NOTE_ROW)) == expected:  # the usual case, in one compare
+                    continue
+                wrong = [c for c, value in zip(NOTE_ROW, expected, strict=True)
+                         if not same(row.get(c), value)]
+                if not wrong:
+                    continue
+            block, tx = self._creator(note_id)
+            message = ("the note has no stored note row" if row is None else
+                       f"stored {differing(wrong)} from the note in the re-executed state")
+            self.report.find("note", message, block=block, tx=tx, note=note_id)
+        for note_id, row in stored.items():
+            self.report.find("note", "a stored note row names no note of the re-executed state",
+                             block=_int(row.get("height")), note=note_id)
+
+    def _creator(self, note_id: str) -> tuple[int | None, str | None]:
+        (created,) = fields_of(self.replay.state, NOTE_PREFIX + note_id, ("created_tx",))
+        if isinstance(created, str) and created in self.replay.tx_height:
+            return self.replay.tx_height[created], created
+        return self._writer(NOTE_PREFIX + note_id)
+
+    def _parties(self) -> None:
+        for log_index, (tx_id, parties) in self.replay.parties.items():
+            stored = self.stored_parties.pop(log_index, set())
+            if stored != {(p, tx_id) for p in parties}:
+                self.report.find("party", "the stored parties of the transaction differ from "
+                                 "its signers and the parties its events name",
+                                 block=self.replay.tx_height.get(tx_id), tx=tx_id)
+        for log_index, rows in self.stored_parties.items():
+            tx = next((t for _, t in rows if isinstance(t, str)), None)
+            self.report.find("party", f"party rows name log index {log_index!r}, which holds "
+                             "no such transaction", tx=tx)
+
+    def _nonces(self) -> None:
+        for pair, tx_id in self.replay.nonce_user.items():
+            if pair not in self.stored_nonces:
+                self.report.find("nonce", f"the used nonce {pair[1]} of {pair[0]} is not "
+                                 "stored", block=self.replay.tx_height.get(tx_id), tx=tx_id)
+        extra = self.stored_nonces - self.replay.nonce_user.keys()
+        for signer, nonce in sorted(extra, key=repr)[:100]:
+            self.report.find("nonce", f"a stored used nonce ({signer!r}, {nonce!r}) was used by "
+                             "no transaction")
+
+
+def fields_of(state: StateCache, key: str, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """Return fields of the record at `key` as JSON values (None where absent).
+
+    Uses the record the contracts left decoded in the rebuilt state where
+    there is one (it encodes to exactly the stored bytes), else the JSON.
+    """
+    record = state.cached(key)
+    if record is not None and not isinstance(record, dict | list | tuple):
+        try:
+            return tuple(_json_value(getattr(record, name)) for name in names)
+        except AttributeError:
+            pass
+    value = state.get(key)
+    return tuple(value.get(n) for n in names) if isinstance(value, dict) else (None,) * len(names)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    return list(value) if isinstance(value, tuple) else value
+
+
+class Conservation:
+    """For every receivable: live notes + clearings = face, clearings = paid, leaves listed."""
+
+    def __init__(self, report: AuditReport, replay: Replay) -> None:
+        self.report = report
+        self.replay = replay
+        self.live: dict[str, dict[str, int]] = defaultdict(dict)
+        self.cleared: dict[str, int] = defaultdict(int)
+
+    def check(self) -> None:
+        """Check every receivable of the rebuilt state."""
+        state = self.replay.state
+        for key in state.keys_with_prefix(NOTE_PREFIX):
+            note_id, root_id, amount, status = fields_of(state, key, NOTE_SUMS)
+            if status in LIVE:
+                self.live[root_id][note_id] = amount
+        for key in state.keys_with_prefix(CLEARING_PREFIX):
+            root_id, amount = fields_of(state, key, ("root_id", "amount"))
+            self.cleared[root_id] += amount
+        receivables = state.keys_with_prefix(RECEIVABLE_PREFIX)
+        self.report.stats.receivables = len(receivables)
+        self.report.stats.notes = len(state.keys_with_prefix(NOTE_PREFIX))
+        self.report.stats.state_keys = len(state)
+        for key in receivables:
+            self._receivable(key, dict(zip(RECEIVABLE_FIELDS,
+                                           fields_of(state, key, RECEIVABLE_FIELDS), strict=True)))
+
+    def _receivable(self, key: str, record: Any) -> None:
+        root_id = key[len(RECEIVABLE_PREFIX):]
+        live = self.live.get(root_id, {})
+        cleared = self.cleared.get(root_id, 0)
+        status, face = record.get("status"), record.get("face")
+        if status in EFFECTIVE:
+            problems = [
+                (sum(live.values()) + cleared != face,
+                 f"live notes {sum(live.values())} + cleared {cleared} != face {face}"),
+                (cleared != record.get("paid"),
+                 f"clearings add up to {cleared}, but {record.get('paid')} was paid"),
+                (set(live) != set(record.get("live") or ()),
+                 "its list of live leaves is not the set of its live notes"),
+            ]
+        elif status == "pending":
+            problems = [(live != {root_id: face}, "a pending credential is not one pending note "
+                                                  "of its face")]
+        else:
+            problems = [(bool(live) or cleared != 0, f"a {status} credential still has live "
+                                                     "notes or clearings")]
+        block, tx = self.replay.last_writer.get(key, (None, None))
+        for failed, message in problems:
+            if failed:
+                self.report.find("conservation", message, block=block, tx=tx, note=root_id)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,0 +1,304 @@
+"""Signature verification ahead of re-execution, in a second process.
+
+Re-execution is sequential; checking signatures is not.  The verifier
+process reads each block line a little ahead of the re-executing process,
+parses the batch's transactions with the full `parse_envelope` checks,
+verifies every signature against every key the signer could have at that
+point (its genesis key and any key a governance proposal names for it), and
+verifies the block's attestations against the genesis-registered nodes.
+The re-executing process then looks up each (transaction, signature, key)
+it needs: a hit is the verdict, a miss (a key the verifier did not
+foresee) is verified there and then.  So results are exactly those of
+verifying inline, and each verification is done once, on the other core.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from client.audit.source import StoredBlock, parse_line
+from ledger.attestation import Attestation, NodeInfo
+from ledger.batch import is_signed, open_batch
+from ledger.crypto import Domain, PublicKey
+from ledger.errors import LedgerError
+from ledger.tx import Envelope, Signature, parse_envelope
+
+SigKey = tuple[str, bytes]  # (transaction id, signature)
+AttKey = tuple[str, str, int, str, bytes]  # (chain, node id, height, header hash, signature)
+LOOKAHEAD = 12  # blocks the verifier may run ahead
+WORKER_PROGRAM = ("import sys; from client.audit.verify import serve; "
+                  "serve(sys.stdin.buffer, sys.stdout.buffer)")
+
+
+@dataclass
+class Verdicts:
+    """What the verifier learnt about one block line."""
+
+    parsed: list[bool] | None = None  # per batch transaction: parse_envelope accepted it
+    signatures: dict[SigKey, dict[bytes, bool]] = field(default_factory=dict)
+    attestations: dict[AttKey, dict[bytes, bool]] = field(default_factory=dict)
+    checked: int = 0  # signature verifications done
+
+    def known(self, tx_id: str) -> Callable[[PublicKey, Signature], bool | None]:
+        """Return the `known` lookup Envelope.verify takes, for transaction `tx_id`."""
+        def lookup(key: PublicKey, sig: Signature) -> bool | None:
+            return self.signatures.get((tx_id, sig.signature), {}).get(key.raw)
+        return lookup
+
+    def attestation(self, att: Attestation, key: PublicKey) -> bool | None:
+        """Return the verdict on an attestation by `key`, or None if not verified ahead."""
+        return self.attestations.get(
+            (att.chain_id, att.node_id, att.height, att.header_hash, att.signature), {}
+        ).get(key.raw)
+
+
+class KeyBook:
+    """Every key a member or node could sign with, as far as the lines read so far tell."""
+
+    def __init__(self) -> None:
+        self.members: dict[str, list[PublicKey]] = {}
+        self.nodes: dict[str, NodeInfo] = {}
+        self.chain_id = ""
+
+    def learn_genesis(self, envelope: Envelope) -> None:
+        """Take the founding members' keys and the registered nodes from the genesis."""
+        self.chain_id = envelope.body.chain_id
+        for member in _dicts(envelope.body.args.get("members")):
+            self._add(member.get("uscc"), member.get("public_key"))
+        for node in _dicts(envelope.body.args.get("nodes")):
+            try:
+                info = NodeInfo.from_json(node)
+            except LedgerError:
+                continue
+            self.nodes[info.id] = info
+
+    def learn_governance(self, envelope: Envelope) -> None:
+        """Take the keys a governance proposal would give (it may or may not execute)."""
+        change = envelope.body.args.get("change")
+        if envelope.body.contract != "governance" or not isinstance(change, dict):
+            return
+        member = change.get("member")
+        if isinstance(member, dict):
+            self._add(member.get("uscc"), member.get("public_key"))
+        self._add(change.get("uscc"), change.get("public_key"))
+
+    def _add(self, uscc: Any, key: Any) -> None:
+        if not isinstance(uscc, str) or not isinstance(key, str):
+            return
+        try:
+            public = PublicKey.from_hex(key)
+        except LedgerError:
+            return
+        keys = self.members.setdefault(uscc, [])
+        if public not in keys:
+            keys.append(public)
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def verdicts_for(raw: bytes, book: KeyBook) -> Verdicts:
+    """Parse and verify what one block line holds; learn keys as they appear."""
+    verdicts = Verdicts()
+    record = parse_line(raw)
+    if record is None or record.get("type") != "block":
+        return verdicts
+    block = StoredBlock.from_record(record)
+    if block.claimed_height == 0 and not book.chain_id:
+        _learn_from_genesis_row(block, book)
+    if isinstance(block.batch, bytes):
+        _batch(block.batch, book, verdicts)
+    _attestations(block, book, verdicts)
+    return verdicts
+
+
+def _learn_from_genesis_row(block: StoredBlock, book: KeyBook) -> None:
+    for row in block.txs:
+        data = row.get("envelope")
+        try:
+            envelope = parse_envelope(orjson.loads(data)) if isinstance(data, bytes) else None
+        except (orjson.JSONDecodeError, LedgerError):
+            envelope = None
+        if envelope is not None and envelope.body.contract == "registry":
+            book.learn_genesis(envelope)
+
+
+def _batch(data: bytes, book: KeyBook, verdicts: Verdicts) -> None:
+    try:
+        body = open_batch(data).body if is_signed(data) else data
+        txs = orjson.loads(body)["txs"]
+    except (LedgerError, orjson.JSONDecodeError, KeyError, TypeError):
+        return
+    if not isinstance(txs, list):
+        return
+    verdicts.parsed = []
+    for wire in txs:
+        try:
+            envelope = parse_envelope(wire)
+        except Exception:  # as the network drops it: anything unparseable
+            verdicts.parsed.append(False)
+            continue
+        verdicts.parsed.append(True)
+        book.learn_governance(envelope)
+        for sig in envelope.signatures:
+            _signature(envelope, sig, book.members.get(sig.signer, []), verdicts)
+
+
+def _signature(envelope: Envelope, sig: Signature, keys: list[PublicKey],
+               verdicts: Verdicts) -> None:
+    found = verdicts.signatures.setdefault((envelope.tx_id, sig.signature), {})
+    for key in keys:
+        try:
+            key.verify(Domain.TRANSACTION, envelope.body_bytes, sig.signature)
+            found[key.raw] = True
+        except LedgerError:
+            found[key.raw] = False
+        verdicts.checked += 1
+
+
+def _attestations(block: StoredBlock, book: KeyBook, verdicts: Verdicts) -> None:
+    for row in block.attestations:
+        att = attestation_of(row, book.chain_id)
+        node = None if att is None else book.nodes.get(att.node_id)
+        if att is None or node is None:
+            continue
+        try:
+            att.verify(node.public_key)
+            ok = True
+        except LedgerError:
+            ok = False
+        key = (att.chain_id, att.node_id, att.height, att.header_hash, att.signature)
+        verdicts.attestations[key] = {node.public_key.raw: ok}
+        verdicts.checked += 1
+
+
+def attestation_of(row: dict[str, Any], chain_id: str) -> Attestation | None:
+    """Return the attestation a stored row states, or None if a column has the wrong type."""
+    height, node, header_hash, sig = (row.get(c) for c in
+                                      ("height", "node_id", "header_hash", "signature"))
+    if not (isinstance(height, int) and isinstance(node, str) and isinstance(header_hash, str)
+            and isinstance(sig, bytes)) or isinstance(height, bool):
+        return None
+    return Attestation(chain_id, height, header_hash, node, sig)
+
+
+class InlineVerifier:
+    """No second process: every signature is verified where it is needed."""
+
+    def submit(self, raw: bytes) -> None:
+        """Accept a block line (nothing to do ahead)."""
+
+    def next(self) -> Verdicts:
+        """Return empty verdicts: everything is verified inline."""
+        return Verdicts()
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class ProcessVerifier:
+    """A verifier process (running `serve`) fed block lines over a pipe.
+
+    A thread writes the lines, so the pipe to the process never blocks the
+    re-executing thread; verdicts come back in order over the other pipe.
+    If the process dies, the remaining blocks are verified inline (an empty
+    verdict only means "verify it yourself").
+    """
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", WORKER_PROGRAM], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": _package_root()})
+        self._lines: queue.Queue[bytes | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._write, name="audit-verifier-feed",
+                                        daemon=True)
+        self._writer.start()
+        self._pending = 0
+        self._alive = True
+
+    def submit(self, raw: bytes) -> None:
+        """Hand the verifier the next block line."""
+        self._lines.put(raw)
+        self._pending += 1
+
+    def next(self) -> Verdicts:
+        """Return the verdicts for the oldest block line submitted."""
+        self._pending -= 1
+        if not self._alive:
+            return Verdicts()
+        try:
+            verdicts = _read_frame(self._process.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError):
+            verdicts = None
+        if not isinstance(verdicts, Verdicts):
+            self._alive = False
+            return Verdicts()
+        return verdicts
+
+    def _write(self) -> None:
+        pipe = self._process.stdin
+        assert pipe is not None
+        try:
+            while (raw := self._lines.get()) is not None:
+                pipe.write(len(raw).to_bytes(8, "big") + raw)
+            pipe.write(bytes(8))
+            pipe.close()
+        except OSError:  # the process is gone; next() falls back to inline verification
+            return
+
+    def close(self) -> None:
+        """Stop the process."""
+        self._lines.put(None)
+        self._writer.join(timeout=30)
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+
+
+def _package_root() -> str:
+    root = str(Path(__file__).resolve().parents[2])
+    extra = os.environ.get("PYTHONPATH")
+    return root if not extra else root + os.pathsep + extra
+
+
+def _read_frame(pipe: IO[bytes] | None) -> Any:
+    assert pipe is not None
+    size = int.from_bytes(_exactly(pipe, 8), "big")
+    return pickle.loads(_exactly(pipe, size)) if size else None
+
+
+def _exactly(pipe: IO[bytes], size: int) -> bytes:
+    data = pipe.read(size)
+    if len(data) != size:
+        raise EOFError("the verifier process ended")
+    return data
+
+
+def serve(source: IO[bytes], sink: IO[bytes]) -> None:
+    """Run the verifier: read framed block lines, write framed verdicts, until an empty frame."""
+    book = KeyBook()
+    while True:
+        size = int.from_bytes(_exactly(source, 8), "big")
+        if size == 0:
+            return
+        data = pickle.dumps(verdicts_for(_exactly(source, size), book),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+        sink.write(len(data).to_bytes(8, "big") + data)
+        sink.flush()
+

@@ -1,0 +1,87 @@
+"""The world state in memory: canonical bytes per key, with versions and decoded records.
+
+The node keeps its committed state in one of these (warmed from its
+database), and an auditor re-executing a chain keeps the state it rebuilds
+in another, so both run the contracts over the same reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ledger.canonical import JSONValue, parse_trusted
+from ledger.execution import Decoder, Hint
+
+
+class StateCache:
+    """The world state in memory (canonical bytes per key, and the height of its last write)."""
+
+    def __init__(self, items: Iterable[tuple[str, bytes, int]] = ()) -> None:
+        self._data: dict[str, bytes] = {}
+        self._versions: dict[str, int] = {}
+        self._decoded: dict[str, dict[Decoder, Any]] = {}
+        for key, value, height in items:
+            self._data[key] = value
+            self._versions[key] = height
+
+    def decoded(self, key: str, decoder: Decoder) -> Any:
+        """Return `decoder(value)` for `key`, decoding each key version only once.
+
+        Decoders build immutable records, so the cached object can be shared.
+        """
+        per_key = self._decoded.get(key)
+        if per_key is not None and decoder in per_key:
+            return per_key[decoder]
+        raw = self._data.get(key)
+        if raw is None:
+            return None
+        value = decoder(parse_trusted(raw))
+        self._decoded.setdefault(key, {})[decoder] = value
+        return value
+
+    def cached(self, key: str) -> Any:
+        """Return a record already decoded from the current value at `key`, or None."""
+        per_key = self._decoded.get(key)
+        return next(iter(per_key.values()), None) if per_key else None
+
+    def version(self, key: str) -> int:
+        """Return the height at which `key` last changed (0 if never written)."""
+        return self._versions.get(key, 0)
+
+    def get(self, key: str) -> JSONValue | None:
+        """Return the value at `key`, or None."""
+        raw = self._data.get(key)
+        return None if raw is None else parse_trusted(raw)
+
+    def raw(self, key: str) -> bytes | None:
+        """Return the canonical bytes at `key`, or None."""
+        return self._data.get(key)
+
+    def apply(
+        self, writes: dict[str, bytes | None], height: int, hints: dict[str, Hint] | None = None
+    ) -> None:
+        """Apply block `height`'s writes (None deletes), keeping known decoded records."""
+        known = hints or {}
+        for key, raw in writes.items():
+            self._versions[key] = height
+            self._decoded.pop(key, None)
+            hint = known.get(key)
+            if hint is not None and raw is not None:
+                self._decoded[key] = {hint[0]: hint[1]}
+            if raw is None:
+                self._data.pop(key, None)
+            else:
+                self._data[key] = raw
+
+    def keys_with_prefix(self, prefix: str) -> list[str]:
+        """Return the keys starting with `prefix` (for small registries like members)."""
+        return [k for k in self._data if k.startswith(prefix)]
+
+    def items(self) -> Iterator[tuple[str, bytes, int]]:
+        """Yield every (key, canonical bytes, height of its last write)."""
+        for key, raw in self._data.items():
+            yield key, raw, self._versions.get(key, 0)
+
+    def __len__(self) -> int:
+        return len(self._data)

@@ -1,0 +1,272 @@
+"""`ledger audit` and `ledger export`: a clean chain passes from a file and from a node.
+
+Also: the verifier process gives exactly the results of verifying inline (it
+only says ahead of time what a signature check would find), a dead verifier
+changes nothing but speed, a truncated or garbled file is a finding rather
+than a crash, and a node on another history is caught by the cross-node
+comparison at the first height where it differs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from client.audit import audit_chain_file, audit_node, audit_source
+from client.audit.replay import Replay
+from client.audit.report import REPORT_FORMAT, AuditReport
+from client.audit.tables import Conservation
+from client.audit.verify import ProcessVerifier
+from client.cli import app
+from client.keystore import Identity, save_keystore
+from contracts import CONTRACTS
+from ledger.canonical import canonical_bytes
+from ledger.execution import Executor
+from ledger.genesis import make_genesis
+from ledger.timefmt import format_timestamp
+from node.chain import Chain
+from node.export import export_database
+from node.ordering import OrderedBatch
+from node.sample_chain import build_sample_chain
+from node.storage.store import Store
+from tests.builders import START, build_tx, make_orgs
+from tests.node.support import FACE, grant_line
+from tests.nodes import RunningNode, running_node
+
+PASSWORD = "audit-test-password"
+
+
+class Lines:
+    """Chain-file bytes as an audit source."""
+
+    label = "file (in memory)"
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def lines(self) -> Iterator[bytes]:
+        """Yield the lines."""
+        yield from io.BytesIO(self.data)
+
+
+@pytest.fixture(scope="module")
+def chain_file(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A sample chain (signed batches, certificates, a forged signature) as a chain file."""
+    path = tmp_path_factory.mktemp("audit") / "node.db"
+    build_sample_chain(f"sqlite:///{path}", transactions=150, lanes=15)
+    out = io.BytesIO()
+    export_database(f"sqlite:///{path}", out)
+    return out.getvalue()
+
+
+def _story(n: RunningNode) -> None:
+    """A credit line, a credential issued and accepted, a split: dated from the node's clock."""
+    bank, core, s1 = (n.participant(who) for who in ("b1", "core", "s1"))
+    today = n.clock.now().date()
+    prepared = core.cosign(bank.propose_credit_line(
+        core=core.uscc, limit=10 * FACE, currency="CNY",
+        expiry_date=(today + timedelta(days=300)).isoformat()))
+    status = bank.submit([prepared.envelope()])[0]
+    line = bank.transaction(status["tx_id"])["events"][0]["credit_line"]
+    issued = core.issue(credit_line=line, to=s1.uscc, amount=FACE, currency="CNY",
+                        maturity_date=(today + timedelta(days=60)).isoformat(),
+                        contract_no="PO-AUDIT", invoices=[{"seller": s1.uscc, "number": "INV-A",
+                                                           "amount": FACE, "allocated": FACE}])
+    root = issued["events"][0]["receivable"]
+    s1.accept(root)
+    s1.transfer(root, [(n.orgs["s2"].uscc, FACE // 4)])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+
+
+def test_the_report_is_plain_data_with_findings_and_statistics(chain_file: bytes) -> None:
+    report = audit_source(Lines(chain_file), parallel=False)
+    data = json.loads(json.dumps(report.to_json()))
+    assert data["format"] == REPORT_FORMAT and data["passed"] is True
+    assert set(data["statistics"]) >= {"blocks", "txs", "valid_txs", "invalid_txs",
+                                       "signatures", "batches", "attestations", "notes",
+                                       "receivables", "seconds", "tx_per_s"}
+    assert data["chain"]["head_height"] == report.stats.blocks - 1
+    assert data["statistics"]["invalid_txs"] >= 3 and data["findings"] == []
+
+
+def test_the_verifier_process_changes_nothing_but_speed(chain_file: bytes) -> None:
+    lines = chain_file.splitlines(keepends=True)
+    block = next(i for i, line in enumerate(lines) if b'"height":9,' in line[:60])
+    broken = bytearray(lines[block])
+    broken[broken.index(b'"signature"') - 40] ^= 0x01  # inside the batch's base64
+    tampered = b"".join(lines[:block]) + bytes(broken) + b"".join(lines[block + 1:])
+    for data in (chain_file, tampered):
+        inline = audit_source(Lines(data), parallel=False)
+        ahead = audit_source(Lines(data), parallel=True)
+        assert [str(f) for f in inline.findings] == [str(f) for f in ahead.findings]
+        assert (inline.head_hash, inline.log_root) == (ahead.head_hash, ahead.log_root)
+        assert inline.stats.signatures == ahead.stats.signatures
+    assert audit_source(Lines(tampered), parallel=False).findings
+
+
+def test_a_dead_verifier_only_means_verifying_inline(chain_file: bytes) -> None:
+    verifier = ProcessVerifier()
+    verifier._process.kill()
+    verifier._process.wait()
+    for line in chain_file.splitlines(keepends=True)[1:4]:
+        verifier.submit(line)
+    assert [verifier.next().checked for _ in range(3)] == [0, 0, 0]
+    verifier.close()
+
+
+def test_a_cut_or_garbled_file_is_a_finding_not_a_crash(chain_file: bytes) -> None:
+    lines = chain_file.splitlines(keepends=True)
+    cut = audit_source(Lines(b"".join(lines[: len(lines) // 2])), parallel=False)
+    assert any("cut short" in f.message for f in cut.findings)
+    garbled = audit_source(Lines(b"".join([lines[0], b"{nonsense\n", *lines[1:]])),
+                           parallel=False)
+    assert any(f.check == "source" and "line 2" in f.message for f in garbled.findings)
+    empty = audit_source(Lines(b""), parallel=False)
+    assert not empty.passed and empty.findings
+
+
+def test_a_clean_chain_audits_clean_from_a_node_and_from_its_exports(tmp_path: Path) -> None:
+    with running_node(tmp_path, start=_now()) as n:  # the CLI signs with the system clock
+        _story(n)
+        report = audit_node(n.participant("auditor").node)
+        assert report.passed, [str(f) for f in report.findings]
+        assert report.stats.nodes_compared == 1
+        assert report.stats.txs == n.service.chain.log.size
+        assert report.log_root == n.service.chain.log.root().hex()
+        assert report.head_hash == n.service.chain.head.hash()
+        runner, env = _cli(tmp_path, n)
+        out = tmp_path / "chain.jsonl"
+        exported = runner.invoke(app, [*_as_auditor(tmp_path), "--json", "export", "--out",
+                                       str(out)], env=env)
+        assert exported.exit_code == 0, exported.output
+        offline = tmp_path / "offline.jsonl"
+        copied = runner.invoke(app, ["--json", "export", "--out", str(offline), "--database",
+                                     f"sqlite:///{tmp_path / 'node.db'}"], env=env)
+        assert copied.exit_code == 0, copied.output
+        audited = runner.invoke(app, [*_as_auditor(tmp_path), "--json", "audit", "--node",
+                                      n.url], env=env)
+        assert audited.exit_code == 0, audited.output
+        assert json.loads(audited.output)["statistics"]["tx_per_s"] > 0
+    for path in (out, offline):
+        from_file = audit_chain_file(path)
+        assert from_file.passed, [str(f) for f in from_file.findings]
+        assert from_file.head_hash == report.head_hash
+        cli = runner.invoke(app, ["audit", "--chain", str(path)], env=env)
+        assert cli.exit_code == 0, cli.output
+        assert "audit PASSED" in cli.output and "transactions verified per second" in cli.output
+
+
+def test_the_audit_fails_with_a_finding_naming_the_block(tmp_path: Path) -> None:
+    with running_node(tmp_path) as n:
+        _story(n)
+    with sqlite3.connect(tmp_path / "node.db") as db:
+        tx_id, envelope = db.execute("SELECT id, envelope FROM transactions WHERE height = 2"
+                                     ).fetchone()
+        db.execute("UPDATE transactions SET envelope = ? WHERE id = ?",
+                   (envelope.replace(b'"sig":"', b'"sig":"A', 1), tx_id))
+    runner, env = _cli(tmp_path, None)
+    out = tmp_path / "chain.jsonl"
+    runner.invoke(app, ["export", "--out", str(out), "--database",
+                        f"sqlite:///{tmp_path / 'node.db'}"], env=env)
+    failed = runner.invoke(app, ["--json", "audit", "--chain", str(out)], env=env)
+    assert failed.exit_code == 1
+    findings = json.loads(failed.output)["findings"]
+    assert {"block": 2, "tx": tx_id, "note": None, "check": "transaction",
+            "message": "stored envelope differs from the re-executed transaction"
+            } in findings
+
+
+def test_a_node_on_another_history_is_caught_where_it_differs(tmp_path: Path) -> None:
+    for side in ("a", "b"):
+        (tmp_path / side).mkdir()
+    with running_node(tmp_path / "a") as a, running_node(tmp_path / "b") as b:
+        grant_line(a)
+        grant_line(a)
+        grant_line(b)
+        out = io.BytesIO()
+        export_database(f"sqlite:///{tmp_path / 'a' / 'node.db'}", out)
+        report = audit_source(Lines(out.getvalue()), nodes=[b.participant("auditor").node])
+    assert report.stats.nodes_compared == 1
+    wrong = {(f.check, f.block) for f in report.findings}
+    assert ("cross_node", 1) in wrong and ("cross_node", 0) not in wrong
+
+
+def _cli(tmp_path: Path, n: RunningNode | None) -> tuple[CliRunner, dict[str, str]]:
+    env = {"LEDGER_PASSWORD": PASSWORD, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    if n is not None:
+        org = n.orgs["auditor"]
+        save_keystore(tmp_path / "auditor.json", Identity(org.uscc, org.name, org.key), PASSWORD)
+        env["LEDGER_NODE"] = n.url
+    return CliRunner(), env
+
+
+def _as_auditor(tmp_path: Path) -> list[str]:
+    return ["--keystore", str(tmp_path / "auditor.json")]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_byte_flip_in_a_chain_file_is_found(chain_file: bytes, data: st.DataObject) -> None:
+    """Past the header line (whose export time and source are provenance, not chain data)."""
+    start = chain_file.index(b"\n") + 1
+    position = data.draw(st.integers(start, len(chain_file) - 2), label="position")
+    flipped = bytearray(chain_file)
+    flipped[position] ^= data.draw(st.integers(1, 255), label="xor")
+    report = audit_source(Lines(bytes(flipped)), parallel=False)
+    assert report.findings, (position, chain_file[position - 30:position + 30])
+    assert not any("could not check" in f.message for f in report.findings)
+
+
+def test_contract_code_other_than_the_pinned_is_reported_from_the_pinned_height(
+    tmp_path: Path,
+) -> None:
+    orgs = make_orgs()
+    pinned = "ab" * 32
+    genesis = make_genesis("test-chain", START, {o.uscc: (o.member(), o.key)
+                                                 for o in orgs.values()}, {},
+                           contracts_hash=pinned)
+    url = f"sqlite:///{tmp_path / 'node.db'}"
+    chain = Chain(Store(url), genesis, Executor(CONTRACTS))
+    line = build_tx(orgs, ["b1", "core"], "receivable", "grant_credit_line", {
+        "bank": orgs["b1"].uscc, "core": orgs["core"].uscc, "limit": FACE, "currency": "CNY",
+        "expiry_date": "2026-12-31"}, now=START)
+    chain.apply_batch(OrderedBatch(1, orjson.dumps({
+        "chain_id": "test-chain", "proposer": "n1", "time": format_timestamp(START),
+        "txs": [line.to_json()]})))
+    chain.store.close()
+    out = io.BytesIO()
+    export_database(url, out)
+    report = audit_source(Lines(out.getvalue()), parallel=False)
+    [finding] = report.findings
+    assert (finding.check, finding.block) == ("contract_code", 1)
+    assert pinned in finding.message and report.contract_code in finding.message
+
+
+def test_conservation_names_the_receivable_whose_notes_do_not_add_up() -> None:
+    replay = Replay(AuditReport())
+    root, leaf = "a" * 64, "b" * 64
+    records = {
+        f"receivable/{root}": {"status": "active", "face": 100, "paid": 0, "live": [leaf]},
+        f"note/{leaf}": {"id": leaf, "root_id": root, "amount": 60, "status": "active"},
+    }
+    replay.state.apply({k: canonical_bytes(v) for k, v in records.items()}, 7)
+    replay.last_writer[f"receivable/{root}"] = (7, "c" * 64)
+    Conservation(replay.report, replay).check()
+    [finding] = replay.report.findings
+    assert (finding.check, finding.block, finding.tx, finding.note) == (
+        "conservation", 7, "c" * 64, root)
+    assert "live notes 60 + cleared 0 != face 100" in finding.message
