@@ -547,6 +547,11 @@ def audit(
     parallel: Annotated[bool | None, typer.Option(
         "--parallel/--no-parallel",
         help="verify signatures in a second process (default: on long chains)")] = None,
+    html: Annotated[Path | None, typer.Option(
+        help="also write the report as an HTML page: findings, statistics, lineage pictures")]
+        = None,
+    receivable: Annotated[list[str] | None, typer.Option(
+        "--receivable", help="with --html: draw this credential's split tree; repeat")] = None,
 ) -> None:
     """Audit a chain, trusting nothing stored: re-derive every block, check every signature.
 
@@ -560,7 +565,10 @@ def audit(
     from client.audit import audit_chain_file, audit_nodes
     from client.audit.render import print_audit
 
+    if receivable and html is None:
+        raise typer.BadParameter("--receivable draws a lineage in the --html report: give --html")
     urls = node if node else ([] if chain is not None else [Settings.node])
+    states: list[Any] = []
     nodes = _auditor_nodes(urls) if urls else []
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as bar:
@@ -572,14 +580,41 @@ def audit(
         if chain is not None:
             if not chain.is_file():
                 raise typer.BadParameter(f"no chain file at {chain}")
-            report = audit_chain_file(chain, nodes=nodes, progress=advance, parallel=parallel)
+            report = audit_chain_file(chain, nodes=nodes, progress=advance, parallel=parallel,
+                                      rebuilt=states.append)
         else:
-            report = audit_nodes(nodes, progress=advance, parallel=parallel)
+            report = audit_nodes(nodes, progress=advance, parallel=parallel,
+                                 rebuilt=states.append)
     if Settings.as_json:
         show(report.to_json())
     else:
         print_audit(console, report)
+    if html is not None:
+        _write_audit_html(html, report.to_json(), states[0], receivable or [], chain, nodes)
     raise typer.Exit(0 if report.passed else 1)
+
+
+def _write_audit_html(path: Path, report: dict[str, Any], state: Any, roots: list[str],
+                      chain: Path | None, nodes: list[NodeClient]) -> None:
+    """Write the HTML report; lineages come from the rebuilt state, edge facts from the source."""
+    from client.audit_html import (
+        UnknownReceivable,
+        file_tx_facts,
+        lineages_from_state,
+        write_audit_html,
+    )
+    from client.lineage import fetch_tx_facts
+
+    def facts_of(tx_ids: Any) -> Any:
+        return file_tx_facts(chain, tx_ids) if chain is not None else fetch_tx_facts(
+            nodes[0], tx_ids)
+
+    try:
+        lineages = lineages_from_state(state, roots, facts_of)
+    except UnknownReceivable as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    write_audit_html(path, report, lineages)
+    err.print(f"wrote the HTML report to {path}")
 
 
 @app.command("export")

@@ -13,7 +13,7 @@ report renderer needs no node and tests can build trees by hand.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -217,16 +217,11 @@ def tx_fact(tx: Mapping[str, Any], block_time: str | None) -> TxFact:
     return TxFact(str(tx["tx_id"]), body.action, date, tuple(outputs))
 
 
-def fetch_lineage_tree(node: NodeClient, root_id: str) -> LineageTree:
-    """Fetch a credential's tree with member names, actions and block dates.
-
-    Transactions the caller may not read (404) leave their edges inferred and
-    undated.  Raises NodeError if the credential itself is not visible.
-    """
-    answer = node.get(f"/v1/receivables/{root_id}")
+def fetch_tx_facts(node: NodeClient, tx_ids: Iterable[str]) -> dict[str, TxFact]:
+    """Return the facts of the transactions `tx_ids` the caller may read (others left out)."""
     times = BlockTimes(node)
     facts: dict[str, TxFact] = {}
-    for tx_id in sorted({str(n.get("created_tx", "")) for n in answer["notes"]} - {""}):
+    for tx_id in sorted(set(tx_ids) - {""}):
         try:
             tx = node.get(f"/v1/transactions/{tx_id}")
         except NodeError as exc:
@@ -235,4 +230,15 @@ def fetch_lineage_tree(node: NodeClient, root_id: str) -> LineageTree:
             raise
         height = tx.get("height")
         facts[tx_id] = tx_fact(tx, times.time(height) if isinstance(height, int) else None)
+    return facts
+
+
+def fetch_lineage_tree(node: NodeClient, root_id: str) -> LineageTree:
+    """Fetch a credential's tree with member names, actions and block dates.
+
+    Transactions the caller may not read (404) leave their edges inferred and
+    undated.  Raises NodeError if the credential itself is not visible.
+    """
+    answer = node.get(f"/v1/receivables/{root_id}")
+    facts = fetch_tx_facts(node, (str(n.get("created_tx", "")) for n in answer["notes"]))
     return lineage_tree_from_receivable(answer, names=member_names(node), transactions=facts)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from client.audit.cross import compare_node
@@ -20,17 +20,23 @@ from client.audit.engine import Engine, Progress
 from client.audit.report import AuditReport, AuditStats, Finding
 from client.audit.source import ChainSource, FileSource, NodeSource
 from client.http import NodeClient, NodeError
+from ledger.state import StateCache
 
 __all__ = ["AuditReport", "AuditStats", "Finding", "audit_chain_file", "audit_node",
            "audit_nodes", "audit_source"]
 GC_THRESHOLD = 100_000  # as the node: the rebuilt state is many long-lived objects
 
 
+Rebuilt = Callable[[StateCache], None]
+
+
 def audit_source(source: ChainSource, *, nodes: Sequence[NodeClient] = (),
-                 progress: Progress | None = None, parallel: bool | None = None) -> AuditReport:
+                 progress: Progress | None = None, parallel: bool | None = None,
+                 rebuilt: Rebuilt | None = None) -> AuditReport:
     """Audit the chain `source` gives, then compare each of `nodes` with it.
 
-    `parallel` chooses the verifier process (None: only for long chains).
+    `parallel` chooses the verifier process (None: only for long chains);
+    `rebuilt` is handed the state the audit rebuilt by re-execution.
     Never raises for what the source holds; raises OSError or NodeError
     only if the source cannot be read at all.
     """
@@ -46,6 +52,8 @@ def audit_source(source: ChainSource, *, nodes: Sequence[NodeClient] = (),
         gc.set_threshold(*thresholds)
     for node in nodes:
         compare_node(report, engine.replay, node)
+    if rebuilt is not None:
+        rebuilt(engine.replay.state)
     report.stats.finish(time.perf_counter() - started)
     return report
 
@@ -59,18 +67,20 @@ def _guarded(lines: Iterator[bytes], report: AuditReport) -> Iterator[bytes]:
 
 
 def audit_chain_file(path: Path, *, nodes: Sequence[NodeClient] = (),
-                     progress: Progress | None = None,
-                     parallel: bool | None = None) -> AuditReport:
+                     progress: Progress | None = None, parallel: bool | None = None,
+                     rebuilt: Rebuilt | None = None) -> AuditReport:
     """Audit a chain file (and compare `nodes` with it)."""
-    return audit_source(FileSource(path), nodes=nodes, progress=progress, parallel=parallel)
+    return audit_source(FileSource(path), nodes=nodes, progress=progress, parallel=parallel,
+                        rebuilt=rebuilt)
 
 
 def audit_nodes(nodes: Sequence[NodeClient], *, progress: Progress | None = None,
-                parallel: bool | None = None) -> AuditReport:
+                parallel: bool | None = None, rebuilt: Rebuilt | None = None) -> AuditReport:
     """Audit the first node's export stream, then compare every node with the rebuilt chain."""
     if not nodes:
         raise ValueError("give at least one node to audit")
-    return audit_source(NodeSource(nodes[0]), nodes=nodes, progress=progress, parallel=parallel)
+    return audit_source(NodeSource(nodes[0]), nodes=nodes, progress=progress, parallel=parallel,
+                        rebuilt=rebuilt)
 
 
 def audit_node(node: NodeClient, progress: Progress | None = None) -> AuditReport:
