@@ -21,6 +21,7 @@ from client.audit.verify import Verdicts, attestation_of
 from ledger.attestation import NodeInfo, quorum_size
 from ledger.block import GENESIS_PREV_HASH, HEADER_FIELDS, BlockHeader
 from ledger.canonical import parse_canonical
+from ledger.checkpoint import block_checkpoint
 from ledger.errors import LedgerError
 
 ROW_COLUMNS = ("height", "hash", "position", "time", "tx_count")
@@ -167,7 +168,36 @@ class Certificates:
                              f"{height} has hash {derived.header.hash()}", block=height)
             return None
         self.report.stats.attestations += 1
+        self._check_cosignature(row, node, derived)
         return node
+
+    def _check_cosignature(self, row: Row, node: NodeInfo, derived: Derived) -> None:
+        """Check the node's signature over the block's checkpoint, rebuilt from the log.
+
+        Nodes cosign each block's C2SP checkpoint with their attestation
+        (`note_signature`); the note states the log size and root after the
+        block, which the audit recomputed, so a signature over any other
+        tree head fails here.  Rows from before checkpoints carry none.
+        """
+        signature = row.get("note_signature")
+        if signature is None:
+            return
+        header = derived.header
+        if not isinstance(signature, bytes):
+            self.report.find("checkpoint", f"the checkpoint signature of {node.id} is not "
+                             "bytes", block=header.height)
+            return
+        checkpoint = block_checkpoint(self.replay.chain_id, header.log_size,
+                                      self.replay.log.root(header.log_size), header.height,
+                                      header.hash())
+        try:
+            node.public_key.verify_unframed(checkpoint.text().encode(), signature)
+        except LedgerError:
+            self.report.find("checkpoint", f"{node.id}'s signature over the checkpoint of block "
+                             f"{header.height} (log size {header.log_size}, root "
+                             f"{checkpoint.root.hex()}) does not verify", block=header.height)
+            return
+        self.report.stats.checkpoint_signatures += 1
 
     @staticmethod
     def _verifies(att: Any, node: NodeInfo, verdicts: Verdicts) -> bool:

@@ -2,7 +2,8 @@
 
 Each node's checkpoint (`GET /v1/log/checkpoint`: size, root, height, block
 hash) must be a tree head of the rebuilt log and name the rebuilt block at
-its height, and every block hash a node serves must equal the rebuilt hash
+its height, its signed note cosigned by a quorum of the nodes the rebuilt
+state registers, and every block hash a node serves must equal the rebuilt hash
 at that height.  A node ahead of the audited chain is compared up to where
 the audit reached.
 """
@@ -14,6 +15,8 @@ from typing import Any
 from client.audit.replay import Replay
 from client.audit.report import AuditReport
 from client.http import NodeClient, NodeError
+from ledger.checkpoint import check_cosigned, check_origin, parse_signed_checkpoint
+from ledger.errors import LedgerError
 
 HEADER_PAGE = 1000
 
@@ -46,6 +49,34 @@ def _checkpoint(report: AuditReport, replay: Replay, where: str, cp: dict[str, A
         report.find("checkpoint", f"node {where}'s checkpoint names block hash "
                     f"{cp.get('block_hash')} at height {height}; the rebuilt block has "
                     f"{replay.hashes[height]}", block=height)
+    _signed(report, replay, where, cp, height)
+
+
+def _signed(report: AuditReport, replay: Replay, where: str, cp: dict[str, Any],
+            height: int) -> None:
+    """Check a node's signed checkpoint: cosigned by a quorum of the rebuilt registry's nodes.
+
+    The cosigners are taken from the state the audit rebuilt, never from the
+    node; and the note must state exactly the plain fields compared above.
+    """
+    text = cp.get("checkpoint")
+    if text is None:
+        return
+    try:
+        signed = parse_signed_checkpoint(str(text))
+        nodes = replay.nodes()
+        if nodes:
+            check_cosigned(signed, replay.chain_id, nodes)
+        else:  # an embedded chain registers no nodes: only the note's content can be checked
+            check_origin(signed, replay.chain_id)
+    except LedgerError as exc:
+        report.find("checkpoint", f"node {where}'s signed checkpoint: {exc}"[:300], block=height)
+        return
+    block = signed.checkpoint.block()
+    stated = (signed.checkpoint.size, signed.checkpoint.root.hex(), block.height, block.hash)
+    if stated != (cp.get("size"), cp.get("root"), cp.get("height"), cp.get("block_hash")):
+        report.find("checkpoint", f"node {where}'s signed checkpoint states size, root or block "
+                    "other than its plain fields", block=height)
 
 
 def _headers(report: AuditReport, replay: Replay, node: NodeClient, last: int) -> None:

@@ -67,6 +67,7 @@ class AuditStats:
     batches: int = 0
     refused_batches: int = 0
     attestations: int = 0
+    checkpoint_signatures: int = 0
     final_blocks: int = 0
     state_keys: int = 0
     notes: int = 0

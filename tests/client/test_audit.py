@@ -270,3 +270,26 @@ def test_conservation_names_the_receivable_whose_notes_do_not_add_up() -> None:
     assert (finding.check, finding.block, finding.tx, finding.note) == (
         "conservation", 7, "c" * 64, root)
     assert "live notes 60 + cleared 0 != face 100" in finding.message
+
+
+def test_every_checkpoint_cosignature_is_checked_against_the_rebuilt_log(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "node.db"
+    build_sample_chain(f"sqlite:///{path}", transactions=60, lanes=10)
+    clean = io.BytesIO()
+    export_database(f"sqlite:///{path}", clean)
+    report = audit_source(Lines(clean.getvalue()), parallel=False)
+    assert report.passed
+    assert report.stats.checkpoint_signatures == report.stats.attestations > 0
+    with sqlite3.connect(path) as db:  # a genuine signature of node1, over the block before
+        (earlier,) = db.execute("SELECT note_signature FROM attestations WHERE height = 2 "
+                                "AND node_id = 'node1'").fetchone()
+        db.execute("UPDATE attestations SET note_signature = ? WHERE height = 3 "
+                   "AND node_id = 'node1'", (earlier,))
+    moved = io.BytesIO()
+    export_database(f"sqlite:///{path}", moved)
+    findings = audit_source(Lines(moved.getvalue()), parallel=False).findings
+    assert [(f.check, f.block) for f in findings] == [("checkpoint", 3)]
+    assert "node1's signature over the checkpoint of block 3" in findings[0].message

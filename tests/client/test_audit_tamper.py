@@ -41,7 +41,7 @@ COLUMNS = {
                      "code", "reason", "envelope", "leaf_hash", "events"),
     "blocks": ("hash", "position", "time", "tx_count", "header"),
     "block_batches": ("data",),
-    "attestations": ("node_id", "header_hash", "signature"),
+    "attestations": ("node_id", "header_hash", "signature", "note_signature"),
     "notes": ("id", "root_id", "parent_id", "holder", "issuer", "amount", "currency", "status",
               "maturity_date", "financed", "frozen", "height"),
     "state": ("key", "height", "value"),
