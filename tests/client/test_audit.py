@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -293,3 +294,35 @@ def test_every_checkpoint_cosignature_is_checked_against_the_rebuilt_log(
     findings = audit_source(Lines(moved.getvalue()), parallel=False).findings
     assert [(f.check, f.block) for f in findings] == [("checkpoint", 3)]
     assert "node1's signature over the checkpoint of block 3" in findings[0].message
+
+
+def test_a_compared_nodes_signed_checkpoint_must_be_cosigned_by_the_rebuilt_registry(
+        tmp_path: Path) -> None:
+    from client.audit.cross import _signed
+    from client.audit.engine import Engine
+    from ledger.checkpoint import parse_signed_checkpoint, sign_checkpoint
+    from tests.nodes import network_nodes, node_key
+
+    (tmp_path / "node.key").write_text(node_key(1).seed.hex())
+    with running_node(tmp_path, nodes=network_nodes(1), node_id="node1",
+                      node_key_path=tmp_path / "node.key", verifier_processes=0) as n:
+        grant_line(n)
+        served = n.participant("auditor").checkpoint()
+        out = io.BytesIO()
+        export_database(f"sqlite:///{tmp_path / 'node.db'}", out)
+    report = AuditReport()
+    engine = Engine(report)
+    engine.run(iter(io.BytesIO(out.getvalue())))
+    assert report.passed and served["cosigners"] == ["node1"]
+
+    def findings_for(checkpoint: dict[str, Any]) -> list[str]:
+        checked = AuditReport()
+        _signed(checked, engine.replay, "n", checkpoint, int(checkpoint["height"]))
+        return [f.message for f in checked.findings]
+
+    assert findings_for(served) == []
+    signed = parse_signed_checkpoint(served["checkpoint"])
+    impostor = sign_checkpoint(signed.checkpoint, "node1", node_key(2))  # not node1's key
+    forged = type(signed)(signed.checkpoint, (impostor,)).encode()
+    assert "signed checkpoint" in findings_for({**served, "checkpoint": forged})[0]
+    assert "other than its plain fields" in findings_for({**served, "size": served["size"] + 1})[0]
