@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from ledger.canonical import JSONValue, canonical_bytes, parse_trusted
+from ledger.canonical import encode_string as _encode_string
 from ledger.crypto import sha256_hex
 from ledger.errors import SchemaError
 from ledger.merkle import leaf_hash, root_from_leaf_hashes
@@ -120,10 +121,11 @@ class TxResult:
         """
         if self.encoded_writes is None:
             return canonical_bytes(self.to_json())
-        pairs = b",".join(
-            b"[" + canonical_bytes(key) + b"," + (b"null" if raw is None else raw) + b"]"
+        pairs = b",".join([
+            b"[" + (_key_bytes(key) if type(key) is str else canonical_bytes(key)) + b","
+            + (b"null" if raw is None else raw) + b"]"
             for key, raw in self.encoded_writes
-        )
+        ])
         return b"".join((
             b'{"code":', canonical_bytes(self.code), b',"events":', self.events_bytes,
             b',"reason":', canonical_bytes(self.reason), b',"tx":', canonical_bytes(self.tx_id),
@@ -133,6 +135,14 @@ class TxResult:
     def leaf(self) -> bytes:
         """Return the Merkle leaf hash of this result for `result_root`."""
         return leaf_hash(self.canonical())
+
+
+def _key_bytes(key: str) -> bytes:
+    """Return canonical_bytes(key) for a text key (its escaped form, as UTF-8)."""
+    try:
+        return _encode_string(key).encode("utf-8")
+    except UnicodeEncodeError:
+        return canonical_bytes(key)  # raises EncodingError, as canonical_bytes does
 
 
 def tx_root(envelope_leaves: list[bytes]) -> str:

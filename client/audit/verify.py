@@ -45,7 +45,9 @@ WORKER_PROGRAM = ("import sys; from client.audit.verify import serve; "
 class Verdicts:
     """What the verifier learnt about one block line."""
 
-    parsed: list[bool] | None = None  # per batch transaction: parse_envelope accepted it
+    # per batch transaction: None if parse_envelope refused it, else the transaction id and
+    # log leaf hash of the envelope it made (computed here, on this core)
+    parsed: list[tuple[str, bytes] | None] | None = None
     signatures: dict[SigKey, dict[bytes, bool]] = field(default_factory=dict)
     attestations: dict[AttKey, dict[bytes, bool]] = field(default_factory=dict)
     checked: int = 0  # signature verifications done
@@ -148,9 +150,9 @@ def _batch(data: bytes, book: KeyBook, verdicts: Verdicts) -> None:
         try:
             envelope = parse_envelope(wire)
         except Exception:  # as the network drops it: anything unparseable
-            verdicts.parsed.append(False)
+            verdicts.parsed.append(None)
             continue
-        verdicts.parsed.append(True)
+        verdicts.parsed.append((envelope.tx_id, envelope.leaf))
         book.learn_governance(envelope)
         for sig in envelope.signatures:
             _signature(envelope, sig, book.members.get(sig.signer, []), verdicts)
