@@ -122,13 +122,13 @@ class TxResult:
         if self.encoded_writes is None:
             return canonical_bytes(self.to_json())
         pairs = b",".join([
-            b"[" + (_key_bytes(key) if type(key) is str else canonical_bytes(key)) + b","
+            b"[" + _text_bytes(key) + b","
             + (b"null" if raw is None else raw) + b"]"
             for key, raw in self.encoded_writes
         ])
         return b"".join((
-            b'{"code":', canonical_bytes(self.code), b',"events":', self.events_bytes,
-            b',"reason":', canonical_bytes(self.reason), b',"tx":', canonical_bytes(self.tx_id),
+            b'{"code":', _text_bytes(self.code), b',"events":', self.events_bytes,
+            b',"reason":', _text_bytes(self.reason), b',"tx":', _text_bytes(self.tx_id),
             b',"valid":', b"true" if self.valid else b"false", b',"writes":[', pairs, b"]}",
         ))
 
@@ -137,12 +137,14 @@ class TxResult:
         return leaf_hash(self.canonical())
 
 
-def _key_bytes(key: str) -> bytes:
-    """Return canonical_bytes(key) for a text key (its escaped form, as UTF-8)."""
+def _text_bytes(value: Any) -> bytes:
+    """Return canonical_bytes(value), directly for a str (its escaped form, as UTF-8)."""
+    if type(value) is not str:
+        return canonical_bytes(value)
     try:
-        return _encode_string(key).encode("utf-8")
+        return _encode_string(value).encode("utf-8")
     except UnicodeEncodeError:
-        return canonical_bytes(key)  # raises EncodingError, as canonical_bytes does
+        return canonical_bytes(value)  # raises EncodingError, as canonical_bytes does
 
 
 def tx_root(envelope_leaves: list[bytes]) -> str:
