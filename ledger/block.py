@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from ledger.canonical import JSONValue, canonical_bytes, parse_trusted
+from ledger.canonical import encode_string as _encode_string
 from ledger.crypto import sha256_hex
 from ledger.errors import SchemaError
 from ledger.merkle import leaf_hash, root_from_leaf_hashes
@@ -120,19 +121,30 @@ class TxResult:
         """
         if self.encoded_writes is None:
             return canonical_bytes(self.to_json())
-        pairs = b",".join(
-            b"[" + canonical_bytes(key) + b"," + (b"null" if raw is None else raw) + b"]"
+        pairs = b",".join([
+            b"[" + _text_bytes(key) + b","
+            + (b"null" if raw is None else raw) + b"]"
             for key, raw in self.encoded_writes
-        )
+        ])
         return b"".join((
-            b'{"code":', canonical_bytes(self.code), b',"events":', self.events_bytes,
-            b',"reason":', canonical_bytes(self.reason), b',"tx":', canonical_bytes(self.tx_id),
+            b'{"code":', _text_bytes(self.code), b',"events":', self.events_bytes,
+            b',"reason":', _text_bytes(self.reason), b',"tx":', _text_bytes(self.tx_id),
             b',"valid":', b"true" if self.valid else b"false", b',"writes":[', pairs, b"]}",
         ))
 
     def leaf(self) -> bytes:
         """Return the Merkle leaf hash of this result for `result_root`."""
         return leaf_hash(self.canonical())
+
+
+def _text_bytes(value: Any) -> bytes:
+    """Return canonical_bytes(value), directly for a str (its escaped form, as UTF-8)."""
+    if type(value) is not str:
+        return canonical_bytes(value)
+    try:
+        return _encode_string(value).encode("utf-8")
+    except UnicodeEncodeError:
+        return canonical_bytes(value)  # raises EncodingError, as canonical_bytes does
 
 
 def tx_root(envelope_leaves: list[bytes]) -> str:

@@ -22,6 +22,7 @@ JSONValue = Any
 MAX_SAFE_INTEGER = 2**53 - 1
 MAX_DEPTH = 64  # far deeper than any document of the schema; keeps recursion bounded
 _encode_string = json.encoder.encode_basestring
+encode_string = _encode_string  # a str's canonical text (valid when it holds no lone surrogate)
 _SURROGATE_ORDER_SENSITIVE = "\ue000"
 
 
@@ -49,16 +50,27 @@ def canonical_fields(names: Sequence[str], values: Sequence[JSONValue]) -> bytes
     A fast path for records with a fixed set of fields: requires `names`
     to be distinct ASCII strings already in sorted order (the caller checks
     that once per record type), which spares building and sorting a dict.
+    The encoded `"name":` prefixes are kept per tuple of names, and text
+    values (most fields) are escaped here without a call through `_text`.
     """
-    members = ",".join([
-        _encode_string(name) + ":" + _text(value, 1)
-        for name, value in zip(names, values, strict=True)
-    ])
-    text = "{" + members + "}"
+    prefixes = _FIELD_PREFIXES.get(names) if type(names) is tuple else None
+    if prefixes is None:
+        prefixes = tuple(_encode_string(name) + ":" for name in names)
+        if type(names) is tuple:
+            _FIELD_PREFIXES[names] = prefixes
+    text = "{" + ",".join([
+        prefix + (_encode_string(value) if (kind := type(value)) is str
+                  else str(value) if kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+                  else _text(value, 1))
+        for prefix, value in zip(prefixes, values, strict=True)
+    ]) + "}"
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise EncodingError("strings must be valid Unicode (no lone surrogates)") from exc
+
+
+_FIELD_PREFIXES: dict[tuple[str, ...], tuple[str, ...]] = {}  # names -> '"name":' texts
 
 
 def _text(value: JSONValue, depth: int) -> str:

@@ -63,16 +63,19 @@ class StateCache:
     ) -> None:
         """Apply block `height`'s writes (None deletes), keeping known decoded records."""
         known = hints or {}
+        data, decoded = self._data, self._decoded
+        self._versions.update(dict.fromkeys(writes, height))
         for key, raw in writes.items():
-            self._versions[key] = height
-            self._decoded.pop(key, None)
-            hint = known.get(key)
-            if hint is not None and raw is not None:
-                self._decoded[key] = {hint[0]: hint[1]}
             if raw is None:
-                self._data.pop(key, None)
+                data.pop(key, None)
+                decoded.pop(key, None)
+                continue
+            data[key] = raw
+            hint = known.get(key)
+            if hint is None:
+                decoded.pop(key, None)
             else:
-                self._data[key] = raw
+                decoded[key] = {hint[0]: hint[1]}
 
     def keys_with_prefix(self, prefix: str) -> list[str]:
         """Return the keys starting with `prefix` (for small registries like members)."""

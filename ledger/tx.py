@@ -20,6 +20,7 @@ from typing import Any
 from ledger.canonical import JSONValue, canonical_bytes, parse_canonical
 from ledger.crypto import Domain, PrivateKey, PublicKey, b64decode, b64encode, sha256_hex
 from ledger.errors import SchemaError, SignatureError
+from ledger.merkle import leaf_hash
 from ledger.timefmt import parse_timestamp
 
 MAX_BODY_BYTES = 64 * 1024
@@ -137,6 +138,11 @@ class Envelope:
         """Return the transaction id: SHA-256 of the canonical body, hex."""
         return tx_id_of(self.body_bytes)
 
+    @cached_property
+    def leaf(self) -> bytes:
+        """Return the transaction-log leaf hash of this envelope (of `canonical()`)."""
+        return leaf_hash(self._canonical)
+
     def to_json(self) -> dict[str, JSONValue]:
         """Return the wire form: {'body': canonical text, 'signatures': [...]}."""
         return {
@@ -222,7 +228,8 @@ def parse_envelope(value: JSONValue) -> Envelope:
 
 
 def envelope_from_checked(
-    value: Mapping[str, Any], loads: Callable[[bytes], Any] = json.loads,
+    value: Mapping[str, Any], loads: Callable[[bytes], Any] = json.loads, *,
+    tx_id: str | None = None, leaf: bytes | None = None,
 ) -> Envelope:
     """Build the envelope `parse_envelope(value)` returns, for a value it already accepted.
 
@@ -230,7 +237,8 @@ def envelope_from_checked(
     successfully (an auditor's verifier): the canonical and schema checks
     are skipped, not repeated.  Never call it on a value nobody checked.
     `loads` may be any JSON parser that reads canonical JSON of our schema
-    as `json.loads` does (a faster one, say).
+    as `json.loads` does (a faster one, say).  `tx_id` and `leaf`, if given,
+    are the id and leaf hash the same checking process computed for it.
     """
     body_bytes = value["body"].encode("utf-8", "surrogatepass")
     fields = loads(body_bytes)
@@ -241,7 +249,12 @@ def envelope_from_checked(
     )
     signatures = tuple(Signature(s["signer"], base64.b64decode(s["sig"]))
                        for s in value["signatures"])
-    return Envelope(body_bytes=body_bytes, body=body, signatures=signatures)
+    envelope = Envelope(body_bytes=body_bytes, body=body, signatures=signatures)
+    if tx_id is not None:
+        envelope.__dict__["tx_id"] = tx_id  # what the cached property would compute
+    if leaf is not None:
+        envelope.__dict__["leaf"] = leaf
+    return envelope
 
 
 def _parse_signatures(value: JSONValue, listed: tuple[str, ...]) -> tuple[Signature, ...]:

@@ -153,7 +153,7 @@ class Engine:
     def _finish(self) -> None:
         self.certificates.finish()
         if not self.stopped:
-            self.tables.finish()
+            self.tables.finish(split=isinstance(self.verifier, ProcessVerifier))
         self.shape.check(self.replay)
         replay, report = self.replay, self.report
         report.chain_id = replay.chain_id or None

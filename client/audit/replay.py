@@ -33,7 +33,7 @@ from ledger.block import BlockHeader, TxResult, next_header
 from ledger.crypto import PublicKey
 from ledger.execution import BlockContext, Executor, Overlay, ReplayGuard
 from ledger.genesis import Genesis, genesis_header
-from ledger.merkle import MerkleLog, leaf_hash, root_from_leaf_hashes
+from ledger.merkle import MerkleLog, root_from_leaf_hashes
 from ledger.state import StateCache
 from ledger.tx import Envelope, envelope_from_checked
 
@@ -60,7 +60,7 @@ class _Candidate:
         self.envelopes = envelopes
         self.proposer = proposer
         self.time = time
-        self.leaves = [leaf_hash(e.canonical()) for e in envelopes]
+        self.leaves = [e.leaf for e in envelopes]
         self.root = root_from_leaf_hashes(self.leaves).hex()
 
 
@@ -247,17 +247,26 @@ def parties_of(envelope: Envelope, result: TxResult) -> frozenset[str]:
     return frozenset(parties)
 
 
-def _parser(flags: list[bool] | None) -> Callable[[Any], Envelope | None]:
-    """Return the envelope parser for a batch whose transactions the verifier parsed ahead."""
-    if flags is None:
+def _parser(parsed: list[tuple[str, bytes] | None] | None) -> Callable[[Any], Envelope | None]:
+    """Return the envelope parser for a batch whose transactions the verifier parsed ahead.
+
+    The verifier ran `parse_envelope` on the very same batch bytes, in the
+    same order, so its answer for the n-th transaction is this process's
+    (with the id and leaf hash it computed); past the end of its answers
+    (never, unless it read other bytes) parse here.
+    """
+    if parsed is None:
         return parse_or_none
-    answers = iter(flags)
+    answers = iter(parsed)
 
     def parse(wire: Any) -> Envelope | None:
-        accepted = next(answers, None)
-        if accepted is None:
+        answer: tuple[str, bytes] | bool | None = next(answers, False)
+        if answer is False:
             return parse_or_none(wire)
-        return envelope_from_checked(wire, orjson.loads) if accepted else None
+        if not isinstance(answer, tuple):
+            return None
+        tx_id, leaf = answer
+        return envelope_from_checked(wire, orjson.loads, tx_id=tx_id, leaf=leaf)
     return parse
 
 

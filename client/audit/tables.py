@@ -12,13 +12,17 @@ paid, and its list of live leaves names exactly its live notes.
 
 from __future__ import annotations
 
+import gc
+import os
+import pickle
 from collections import defaultdict
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
 from client.audit.cells import differing, same
 from client.audit.replay import Replay
-from client.audit.report import AuditReport
+from client.audit.report import AuditReport, Finding
 from client.audit.source import Row
 from ledger.chainfile import NONCE_TABLE, NOTE_TABLE, PARTY_TABLE, STATE_TABLE, decode_cell
 from ledger.state import StateCache
@@ -95,13 +99,40 @@ class TableChecks:
                              f"(its height column says {row.get('height')!r})"[:300],
                              block=_int(row.get("height")), tx=tx if isinstance(tx, str) else None)
 
-    def finish(self) -> None:
-        """Compare everything collected with the rebuilt chain, then check conservation."""
-        self._state_rows()
-        self._note_rows()
-        self._parties()
-        self._nonces()
-        Conservation(self.report, self.replay).check()
+    def finish(self, *, split: bool = False) -> None:
+        """Compare everything collected with the rebuilt chain, then check conservation.
+
+        With `split` (and where processes can fork), a forked copy of this
+        process compares the state rows, party rows and nonces on the other
+        core while this one compares the note rows and checks conservation;
+        the findings are then put in the order the checks run in one
+        process (state, notes, parties, nonces, conservation).  If the copy
+        fails, everything is checked here.
+        """
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("state", self._state_rows), ("notes", self._note_rows),
+            ("parties", self._parties), ("nonces", self._nonces),
+            ("conservation", Conservation(self.report, self.replay).check)]
+        forked = ("state", "parties", "nonces")
+        collect = _fork([(n, f) for n, f in steps if n in forked], self.report) if split else None
+        start = len(self.report.findings)
+        mine: dict[str, list[Finding]] = {}
+        try:
+            for name, step in steps:
+                if collect is None or name not in forked:
+                    before = len(self.report.findings)
+                    step()
+                    mine[name] = self.report.findings[before:]
+        finally:
+            done = None if collect is None else collect()  # always reap the copy
+        if collect is not None and done is None:  # the copy failed: do its part here
+            for name, step in steps:
+                if name in forked:
+                    before = len(self.report.findings)
+                    step()
+                    mine[name] = self.report.findings[before:]
+        found = {**mine, **(done or {})}
+        self.report.findings[start:] = [f for name, _ in steps for f in found[name]]
 
     def _state_rows(self) -> None:
         state, stored = self.replay.state, self.stored_state
@@ -170,6 +201,56 @@ class TableChecks:
         for signer, nonce in sorted(extra, key=repr)[:100]:
             self.report.find("nonce", f"a stored used nonce ({signer!r}, {nonce!r}) was used by "
                              "no transaction")
+
+
+Collect = Callable[[], dict[str, list[Finding]] | None]
+
+
+def _fork(steps: list[tuple[str, Callable[[], None]]], report: AuditReport) -> Collect | None:
+    """Start `steps` in a forked copy of this process; return how to collect their findings.
+
+    Returns None where processes cannot fork; the collector returns each
+    step's findings by name, or None if the copy did not answer (the caller
+    then runs the steps itself).
+    """
+    if not hasattr(os, "fork"):
+        return None
+    read, write = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        return None
+    if pid == 0:  # the copy: check, send the findings, leave without any cleanup
+        status = 1
+        try:
+            os.close(read)
+            gc.disable()
+            found: dict[str, list[Finding]] = {}
+            for name, step in steps:
+                report.findings = []
+                step()
+                found[name] = report.findings
+            with os.fdopen(write, "wb") as pipe:
+                pipe.write(pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+
+    def collect() -> dict[str, list[Finding]] | None:
+        with os.fdopen(read, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            return None
+        try:
+            found = pickle.loads(data)
+        except (pickle.UnpicklingError, EOFError):
+            return None
+        return found if isinstance(found, dict) and set(found) == {n for n, _ in steps} else None
+    return collect
 
 
 def fields_of(state: StateCache, key: str, names: tuple[str, ...]) -> tuple[Any, ...]:
