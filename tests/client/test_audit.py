@@ -13,7 +13,6 @@ import io
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,23 +41,11 @@ from node.ordering import OrderedBatch
 from node.sample_chain import build_sample_chain
 from node.storage.store import Store
 from tests.builders import START, build_tx, make_orgs
+from tests.client.chain_lines import Lines
 from tests.node.support import FACE, grant_line
 from tests.nodes import RunningNode, running_node
 
 PASSWORD = "audit-test-password"
-
-
-class Lines:
-    """Chain-file bytes as an audit source."""
-
-    label = "file (in memory)"
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def lines(self) -> Iterator[bytes]:
-        """Yield the lines."""
-        yield from io.BytesIO(self.data)
 
 
 @pytest.fixture(scope="module")

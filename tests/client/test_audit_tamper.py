@@ -23,7 +23,6 @@ import random
 import shutil
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ import pytest
 from client.audit import AuditReport, audit_source
 from node.export import export_database
 from node.sample_chain import build_sample_chain
+from tests.client.chain_lines import Lines
 
 FLIPS = 200
 SEED = 20260105
@@ -66,19 +66,6 @@ class Flip:
         """Return whether a finding names this flip's block, transaction and note."""
         return any(f.block == self.block and (self.tx is None or f.tx == self.tx)
                    and (self.note is None or f.note == self.note) for f in report.findings)
-
-
-class Lines:
-    """A chain file held in memory, as an audit source."""
-
-    label = "file (in memory)"
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def lines(self) -> Iterator[bytes]:
-        """Yield the file's lines."""
-        yield from io.BytesIO(self.data)
 
 
 @pytest.fixture(scope="module")
