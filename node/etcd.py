@@ -161,9 +161,15 @@ class EtcdClient:
         kvs = [_kv(item) for item in reply.get("kvs", [])]
         return kvs, int(reply["header"]["revision"]), bool(reply.get("more", False))
 
-    def get(self, key: bytes) -> KeyValue | None:
-        """Return the key's current value, or None."""
-        reply = self.call("/v3/kv/range", {"key": _b64(key)})
+    def get(self, key: bytes, *, revision: int = 0) -> KeyValue | None:
+        """Return the key's value (now, or at store `revision`), or None.
+
+        Raises EtcdCompacted if `revision` is older than the compacted history.
+        """
+        request: dict[str, Any] = {"key": _b64(key)}
+        if revision:
+            request["revision"] = str(revision)
+        reply = self.call("/v3/kv/range", request)
         kvs = reply.get("kvs", [])
         return _kv(kvs[0]) if kvs else None
 

@@ -54,9 +54,9 @@ def mark_key(chain_id: str) -> bytes:
     return f"/ledger/{chain_id}/compacted".encode()
 
 
-def read_mark(etcd: EtcdClient, chain_id: str) -> CompactionMark | None:
-    """Return the chain's compaction mark, or None if the log was never compacted."""
-    kv = etcd.get(mark_key(chain_id))
+def read_mark(etcd: EtcdClient, chain_id: str, *, revision: int = 0) -> CompactionMark | None:
+    """Return the chain's compaction mark (now, or at store `revision`), or None if none."""
+    kv = etcd.get(mark_key(chain_id), revision=revision)
     return None if kv is None else CompactionMark.decode(kv.value)
 
 
@@ -159,18 +159,22 @@ class EtcdOrderer:
                     self._cond.notify_all()
 
     def _list(self, last: int, stop: threading.Event) -> tuple[int, int]:
-        """Deliver the stored batches after position `last`; return (last, revision to watch)."""
-        mark = read_mark(self.etcd, self.chain_id)
-        if mark is not None and mark.position > last:
-            raise OrderingGap(f"the ordering log was compacted up to block {mark.height} "
-                              f"(position {mark.position}); this node is at position {last}",
-                              mark)
+        """Deliver the stored batches after position `last`; return (last, revision to watch).
+
+        The listing is one snapshot, and the mark is read *at that snapshot*:
+        a compaction moves the mark before it deletes batch keys, so every
+        batch missing from the snapshot is at or below the snapshot's mark.
+        Reading the mark apart from the listing would let a compaction in
+        between delete batches this node never saw, and it would skip them.
+        """
         snapshot = 0
         while not stop.is_set():
             try:
                 kvs, revision, more = self.etcd.range_prefix(
                     self.prefix, min_create_revision=last + 1, limit=LIST_PAGE,
                     revision=snapshot)
+                if not snapshot:
+                    self._check_mark(last, revision)
             except EtcdCompacted:  # compacted again meanwhile: list from a newer snapshot
                 snapshot = 0
                 continue
@@ -182,6 +186,14 @@ class EtcdOrderer:
             if not more:
                 break
         return last, snapshot + 1
+
+    def _check_mark(self, last: int, revision: int) -> None:
+        """Raise OrderingGap if, at store `revision`, the log was compacted past `last`."""
+        mark = read_mark(self.etcd, self.chain_id, revision=revision)
+        if mark is not None and mark.position > last:
+            raise OrderingGap(f"the ordering log was compacted up to block {mark.height} "
+                              f"(position {mark.position}); this node is at position {last}",
+                              mark)
 
     def _deliver(self, batches: list[OrderedBatch], stop: threading.Event) -> bool:
         """Buffer `batches` for the committer (waiting for room); False once stopped."""

@@ -121,3 +121,40 @@ def test_after_a_compaction_a_reader_lists_the_stored_batches_or_reports_the_gap
     finally:
         behind.close()
         writer.close()
+
+
+def test_a_compaction_racing_the_listing_is_a_gap_never_a_skip(etcd_members: list[Any]) -> None:
+    """A compaction that lands between a reader's mark check and its listing.
+
+    The reader's watch is refused (history compacted), so it lists; just
+    before its listing runs, another node moves the mark and deletes the
+    batches up to it.  The reader must report the gap, not skip those batches.
+    """
+    from node.ordering_etcd import CompactionMark, OrderingGap, mark_key
+
+    urls = [m.client_url for m in etcd_members]
+    writer = EtcdOrderer(urls, "c4", ssl_context=etcd_context())
+    reader = EtcdOrderer(urls, "c4", ssl_context=etcd_context())
+    positions = [writer.append(f"batch {i}".encode()) for i in range(20)]
+    assert writer.etcd.compact(positions[-1])
+    mark = CompactionMark(10, positions[9])
+    listing = reader.etcd.range_prefix
+    raced: list[bool] = []
+
+    def compacted_just_before(prefix: bytes, **options: Any) -> Any:
+        if prefix == reader.prefix and not raced:
+            raced.append(True)
+            assert writer.etcd.put_if_unchanged(mark_key("c4"), mark.encode(), 0)
+            stored, _, _ = writer.etcd.range_prefix(writer.prefix, keys_only=True,
+                                                    max_create_revision=positions[9])
+            writer.etcd.delete_keys([kv.key for kv in stored])
+        return listing(prefix, **options)
+
+    reader.etcd.range_prefix = compacted_just_before  # type: ignore[method-assign]
+    try:
+        with pytest.raises(OrderingGap) as gap:
+            _read_all(reader, 1, after=positions[3])
+        assert raced and gap.value.mark == mark
+    finally:
+        reader.close()
+        writer.close()
