@@ -26,16 +26,12 @@ from client.etcd_cluster import (
     stop_members,
 )
 from tests.pki import shared_pki
+from tests.tools import need_tool
 
 
 def need_etcd() -> None:
     """Skip the calling test when etcd is not installed (fail instead under CI)."""
-    try:
-        etcd_binary()
-    except RuntimeError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
+    need_tool(etcd_binary, RuntimeError)
 
 
 def etcd_context() -> ssl.SSLContext:

@@ -119,6 +119,19 @@ def network_nodes(count: int = 4) -> list[NodeInfo]:
                      node_key(i + 1).public_key) for i in range(count)]
 
 
+def registered_node(tmp: Path, registered: int,
+                    **settings: Any) -> AbstractContextManager[RunningNode]:
+    """Serve node1 (key 1) of a chain registering `registered` nodes, on the embedded orderer.
+
+    It signs its batches, and its checkpoints, as node1; `settings` are
+    NodeConfig fields as for `running_node`.
+    """
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "node.key").write_text(node_key(1).seed.hex())
+    return running_node(tmp, nodes=network_nodes(registered), node_id="node1",
+                        node_key_path=tmp / "node.key", **{"verifier_processes": 0, **settings})
+
+
 def node_tls(index: int, org: Org) -> TlsFiles:
     """Issue network node `index`'s certificate over its attestation key (test CA)."""
     return shared_pki().node_files(f"node{index}", key=node_key(index), org=org)
@@ -157,6 +170,14 @@ def network_node(tmp: Path, etcd_urls: list[str], number: int, *, registered: in
                         node_key_path=folder / "node.key", nodes=network_nodes(registered),
                         tls_cert_path=files.cert, tls_key_path=files.key, tls_ca_path=files.ca,
                         **settings)
+
+
+def wait_until_final(nodes: list[RunningNode], height: int, timeout: float = 30.0) -> None:
+    """Wait until block `height` is final on every node."""
+    deadline = time.monotonic() + timeout
+    while min(n.service.final_height for n in nodes) < height:
+        assert time.monotonic() < deadline, [n.service.final_height for n in nodes]
+        time.sleep(0.05)
 
 
 def wait_until_level(nodes: list[RunningNode], timeout: float = 30.0) -> int:

@@ -43,7 +43,7 @@ from node.storage.store import Store
 from tests.builders import START, build_tx, make_orgs
 from tests.client.chain_lines import Lines
 from tests.node.support import FACE, grant_line
-from tests.nodes import RunningNode, running_node
+from tests.nodes import RunningNode, registered_node, running_node
 
 PASSWORD = "audit-test-password"
 
@@ -288,11 +288,9 @@ def test_a_compared_nodes_signed_checkpoint_must_be_cosigned_by_the_rebuilt_regi
     from client.audit.cross import _signed
     from client.audit.engine import Engine
     from ledger.checkpoint import parse_signed_checkpoint, sign_checkpoint
-    from tests.nodes import network_nodes, node_key
+    from tests.nodes import node_key
 
-    (tmp_path / "node.key").write_text(node_key(1).seed.hex())
-    with running_node(tmp_path, nodes=network_nodes(1), node_id="node1",
-                      node_key_path=tmp_path / "node.key", verifier_processes=0) as n:
+    with registered_node(tmp_path, 1) as n:
         grant_line(n)
         served = n.participant("auditor").checkpoint()
         out = io.BytesIO()

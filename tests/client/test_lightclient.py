@@ -36,7 +36,7 @@ from ledger.merkle import (
 )
 from tests.builders import START, build_tx, make_orgs
 from tests.node.support import FACE, grant_line, issue_accepted
-from tests.nodes import RunningNode, network_nodes, node_key, running_node
+from tests.nodes import RunningNode, network_nodes, registered_node, running_node
 
 # -- (a) every tree shape: inclusion and consistency proofs verify ------------------------------
 
@@ -144,11 +144,7 @@ def test_a_served_inclusion_proof_must_be_for_the_trusted_size_and_envelope() ->
 
 def _node(stack: ExitStack, folder: Path, **settings: Any) -> RunningNode:
     """Serve an embedded node with one registered node (node1, key 1): it signs as node1."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "node.key").write_text(node_key(1).seed.hex())
-    return stack.enter_context(running_node(
-        folder, nodes=network_nodes(1), node_id="node1", node_key_path=folder / "node.key",
-        verifier_processes=0, **settings))
+    return stack.enter_context(registered_node(folder, 1, **settings))
 
 
 def _participant(n: RunningNode, name: str, trust: Path | None = None,

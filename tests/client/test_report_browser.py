@@ -27,6 +27,7 @@ from client.report import render_report
 from tests.client.lineage_story import build_story_chain
 from tests.nodes import running_node
 from tests.png import read_png, write_png
+from tests.tools import need_tool
 
 WIDTH, HEIGHT = 1280, 2000
 FAIL_BANNER = "#c5221f"
@@ -34,12 +35,7 @@ FAIL_BANNER = "#c5221f"
 
 def need_chromium() -> None:
     """Skip the calling test when Chromium is not installed (fail instead under CI)."""
-    try:
-        chromium_binary()
-    except BrowserMissing as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
+    need_tool(chromium_binary, BrowserMissing)
 
 
 def _report(tmp_path: Path) -> Path:

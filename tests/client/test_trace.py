@@ -30,7 +30,7 @@ from ledger.attestation import NodeInfo
 from ledger.tx import parse_envelope
 from tests.builders import make_orgs
 from tests.client.lineage_story import DOCUMENT, StoryChain, build_story_chain
-from tests.nodes import network_nodes, node_key, running_node, write_genesis
+from tests.nodes import network_nodes, node_key, registered_node, running_node, write_genesis
 
 PASSWORD = "trace-test-password"
 Bundle = dict[str, Any]
@@ -221,10 +221,7 @@ def signed_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def signed_bundle(signed_folder: Path) -> Bundle:
-    folder = signed_folder
-    (folder / "node.key").write_text(node_key(1).seed.hex())
-    with running_node(folder, nodes=network_nodes(1), node_id="node1",
-                      node_key_path=folder / "node.key", verifier_processes=0) as n:
+    with registered_node(signed_folder, 1) as n:
         story = build_story_chain(n, settle=False)
         auditor = n.participant("auditor")
         try:

@@ -7,7 +7,6 @@ comparison finds every node's checkpoint and block hashes in agreement.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +14,9 @@ import pytest
 
 from client.audit import audit_nodes
 from tests.node.support import FACE, grant_line, issue_accepted, outputs
-from tests.nodes import RunningNode, running_network, wait_until_level
+from tests.nodes import running_network, wait_until_final, wait_until_level
 
 pytestmark = pytest.mark.etcd
-
-
-def _wait_final(nodes: list[RunningNode], height: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while min(n.service.final_height for n in nodes) < height:
-        assert time.monotonic() < deadline, [n.service.final_height for n in nodes]
-        time.sleep(0.05)
 
 
 def test_every_node_audits_clean_and_they_all_agree(
@@ -32,11 +24,12 @@ def test_every_node_audits_clean_and_they_all_agree(
 ) -> None:
     with running_network(tmp_path, [m.client_url for m in etcd_members]) as nodes:
         line = grant_line(nodes[0])
+        wait_until_level(nodes)  # nodes[1] simulates the issue against the line it knows
         root = issue_accepted(nodes[1], line, "s1")
         paid = nodes[2].participant("s1").transfer(root, [(nodes[2].orgs["s2"].uscc, FACE // 4)])
         assert outputs(paid)
         height = wait_until_level(nodes)
-        _wait_final(nodes, height)
+        wait_until_final(nodes, height)
         auditors = [n.participant("auditor").node for n in nodes]
         for first in range(len(nodes)):
             order = auditors[first:] + auditors[:first]

@@ -31,14 +31,12 @@ from ledger.errors import SignatureError
 from node.attest import Finality
 from node.checkpoints import checkpoint_of
 from tests.node.support import grant_line, issue_accepted
-from tests.nodes import RunningNode, network_nodes, node_key, running_node
+from tests.nodes import RunningNode, network_nodes, node_key, registered_node, running_node
 
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[RunningNode]:
-    (tmp_path / "node.key").write_text(node_key(1).seed.hex())
-    with running_node(tmp_path, nodes=network_nodes(4), node_id="node1",
-                      node_key_path=tmp_path / "node.key", verifier_processes=0) as running:
+    with registered_node(tmp_path, 4) as running:
         line = grant_line(running)
         issue_accepted(running, line)
         yield running

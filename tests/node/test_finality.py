@@ -18,14 +18,12 @@ from ledger.block import BlockHeader
 from ledger.canonical import parse_json
 from node.attest import Finality
 from tests.node.support import grant_line, issue_accepted
-from tests.nodes import RunningNode, network_nodes, node_key, running_node
+from tests.nodes import RunningNode, node_key, registered_node
 
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[RunningNode]:
-    (tmp_path / "node.key").write_text(node_key(1).seed.hex())
-    with running_node(tmp_path, nodes=network_nodes(4), node_id="node1",
-                      node_key_path=tmp_path / "node.key", verifier_processes=0) as running:
+    with registered_node(tmp_path, 4) as running:
         line = grant_line(running)
         for _ in range(3):
             issue_accepted(running, line)

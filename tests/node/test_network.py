@@ -16,7 +16,7 @@ import pytest
 from ledger.checkpoint import check_cosigned, parse_signed_checkpoint
 from tests.etcd import etcd_context
 from tests.node.support import FACE, grant_line, issue_accepted, outputs
-from tests.nodes import RunningNode, running_network, wait_until_level
+from tests.nodes import RunningNode, running_network, wait_until_final, wait_until_level
 
 pytestmark = pytest.mark.etcd
 
@@ -52,7 +52,7 @@ def test_transactions_through_different_nodes_build_one_chain(
         piece = outputs(status)[nodes[2].orgs["s2"].uscc]
         for node in nodes:
             assert node.participant("s2").note(piece)["amount"] == FACE // 4
-        _wait_final(nodes, height)
+        wait_until_final(nodes, height)
         # Every node serves its final block's checkpoint; once all are final at the
         # same height, the tree heads and notes agree (cosignature sets may differ).
         served = [n.participant("auditor").checkpoint() for n in nodes]
@@ -101,13 +101,6 @@ def test_one_note_spent_through_two_nodes_at_once_has_one_winner_everywhere(
             assert loser.reason == "the note is active (not spent, settled or void)"
 
 
-def _wait_final(nodes: list[RunningNode], height: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while min(n.service.final_height for n in nodes) < height:
-        assert time.monotonic() < deadline, [n.service.final_height for n in nodes]
-        time.sleep(0.05)
-
-
 def test_every_block_gets_a_finality_certificate_from_a_quorum(
     tmp_path: Path, etcd_members: list[Any]
 ) -> None:
@@ -118,7 +111,7 @@ def test_every_block_gets_a_finality_certificate_from_a_quorum(
         wait_until_level(nodes)  # nodes[1] simulates the issue against the line it knows
         issue_accepted(nodes[1], line, "s1")
         height = _same_everywhere(nodes)
-        _wait_final(nodes, height)
+        wait_until_final(nodes, height)
         auditor = nodes[2].participant("auditor")
         registered = {n.id: n for n in nodes[0].service.finality.nodes().values()}  # type: ignore[union-attr]
         for h in range(1, height + 1):
@@ -234,7 +227,7 @@ def test_a_node_away_past_compaction_catches_up_from_its_peers_certified_blocks(
         for _ in range(3):
             grant_line(nodes[0], limit=FACE)
         height = _same_everywhere(nodes)
-        _wait_final(nodes, height)
+        wait_until_final(nodes, height)
         etcd = EtcdClient(urls, ssl_context=etcd_context())
         deadline = time.monotonic() + 20
         while (mark := read_mark(etcd, "test-chain")) is None or mark.height < height - 1:
@@ -248,7 +241,7 @@ def test_a_node_away_past_compaction_catches_up_from_its_peers_certified_blocks(
             assert _same_everywhere(nodes) == height
             grant_line(late)  # and it follows the log again afterwards
             height = _same_everywhere(nodes)
-            _wait_final(nodes, height)
+            wait_until_final(nodes, height)
             for h in range(1, height + 1):
                 cert = late.participant("auditor").node.get(f"/v1/blocks/{h}/certificate")
                 assert cert["final"] is True, h

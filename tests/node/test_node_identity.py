@@ -15,7 +15,7 @@ from node.config import NodeConfig
 from node.service import NodeService
 from tests.builders import make_orgs
 from tests.node.support import grant_line
-from tests.nodes import network_nodes, node_key, running_node, write_genesis
+from tests.nodes import network_nodes, node_key, registered_node, write_genesis
 
 
 def _config(tmp_path: Path, **settings: object) -> NodeConfig:
@@ -38,9 +38,7 @@ def test_a_node_without_its_registered_key_refuses_to_start(tmp_path: Path) -> N
 
 
 def test_a_registered_node_signs_its_batches_and_they_commit(tmp_path: Path) -> None:
-    (tmp_path / "node.key").write_text(node_key(1).seed.hex())
-    with running_node(tmp_path, nodes=network_nodes(2), node_id="node1",
-                      node_key_path=tmp_path / "node.key", verifier_processes=0) as node:
+    with registered_node(tmp_path, 2) as node:
         grant_line(node)
         orderer = node.service.orderer
         batches = orderer.read(0, limit=10, wait_s=0)
@@ -61,9 +59,7 @@ def test_only_a_registered_node_may_fetch_blocks_for_sync(tmp_path: Path) -> Non
     from ledger.request_auth import HEADER_NODE, RequestToSign, sign_request
     from node.clock import timestamp
 
-    (tmp_path / "node.key").write_text(node_key(1).seed.hex())
-    with running_node(tmp_path, nodes=network_nodes(2), node_id="node1",
-                      node_key_path=tmp_path / "node.key", verifier_processes=0) as node:
+    with registered_node(tmp_path, 2) as node:
         path = "/v1/sync/blocks?from=1&limit=5"
         with pytest.raises(NodeError) as refused:
             node.participant("auditor").node.get(path)
