@@ -12,6 +12,7 @@ import json
 import os
 import ssl
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -603,9 +604,9 @@ def _write_audit_html(path: Path, report: dict[str, Any], state: Any, roots: lis
         lineages_from_state,
         write_audit_html,
     )
-    from client.lineage import fetch_tx_facts
+    from client.lineage import TxFact, fetch_tx_facts
 
-    def facts_of(tx_ids: Any) -> Any:
+    def facts_of(tx_ids: Iterable[str]) -> dict[str, TxFact]:
         return file_tx_facts(chain, tx_ids) if chain is not None else fetch_tx_facts(
             nodes[0], tx_ids)
 
