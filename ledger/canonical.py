@@ -11,7 +11,7 @@ exactly, so any JCS implementation agrees with ours byte for byte.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ledger.errors import EncodingError
@@ -71,6 +71,74 @@ def canonical_fields(names: Sequence[str], values: Sequence[JSONValue]) -> bytes
 
 
 _FIELD_PREFIXES: dict[tuple[str, ...], tuple[str, ...]] = {}  # names -> '"name":' texts
+
+
+def _int_field(value: Any) -> str:
+    if type(value) is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return str(value)
+    raise TypeError("not an integer of the exactly representable range")
+
+
+def _bool_field(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    raise TypeError("not a bool")
+
+
+def _optional_str_field(value: Any) -> str:
+    return "null" if value is None else _encode_string(value)
+
+
+def _str_tuple_field(value: Any) -> str:
+    if type(value) is not tuple:
+        raise TypeError("not a tuple")
+    return "[" + ",".join(map(_encode_string, value)) + "]"
+
+
+def _any_field(value: Any) -> str:
+    return _text(value, 1)
+
+
+FIELD_KINDS: dict[str, Callable[[Any], str]] = {
+    "str": _encode_string,  # also a str subclass such as a StrEnum member: its text
+    "int": _int_field,
+    "bool": _bool_field,
+    "str | None": _optional_str_field,
+    "tuple[str, ...]": _str_tuple_field,
+}
+"""Declared field type -> the function giving a value of exactly that type its canonical text.
+
+Each raises TypeError for a value of any other type (the C string escaper
+does so for a non-str), which sends the record down the general path."""
+
+
+class FieldEncoder:
+    """canonical_fields for one record type, with a fast path per declared field type.
+
+    Records are written on every state change, so their encoding is hot.
+    Each field is encoded by the function for its declared type (FIELD_KINDS;
+    undeclared kinds by the general encoder); a value not of its declared
+    type, or a string that is not valid Unicode, sends the whole record
+    through canonical_fields instead.  So the bytes, or the EncodingError,
+    are always exactly those of canonical_fields(names, values).
+    """
+
+    def __init__(self, names: tuple[str, ...], kinds: Sequence[str]) -> None:
+        self.names = names
+        self._fields = tuple(
+            (("{" if i == 0 else ",") + _encode_string(name) + ":",
+             FIELD_KINDS.get(kind, _any_field))
+            for i, (name, kind) in enumerate(zip(names, kinds, strict=True)))
+
+    def __call__(self, values: Sequence[JSONValue]) -> bytes:
+        """Return canonical_fields(self.names, values)."""
+        try:
+            return ("".join([prefix + encode(value) for (prefix, encode), value
+                             in zip(self._fields, values, strict=True)]) + "}").encode("utf-8")
+        except (TypeError, UnicodeEncodeError, EncodingError):
+            return canonical_fields(self.names, values)
 
 
 def _text(value: JSONValue, depth: int) -> str:

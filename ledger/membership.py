@@ -43,12 +43,27 @@ def uscc_check_character(first17: str) -> str:
 
 
 def is_valid_uscc(text: object) -> bool:
-    """Return whether `text` is an 18-character USCC with a correct check character."""
+    """Return whether `text` is an 18-character USCC with a correct check character.
+
+    Contracts check every organisation id they are given, and a consortium
+    has few members, so ids found valid are remembered (a bounded set).
+    """
+    if type(text) is str and text in _VALID_USCCS:
+        return True
     if not isinstance(text, str) or len(text) != USCC_LENGTH:
         return False
     if any(c not in USCC_ALPHABET for c in text):
         return False
-    return uscc_check_character(text[:17]) == text[17]
+    valid = uscc_check_character(text[:17]) == text[17]
+    if valid and type(text) is str:
+        if len(_VALID_USCCS) >= _MAX_REMEMBERED:
+            _VALID_USCCS.clear()
+        _VALID_USCCS.add(text)
+    return valid
+
+
+_VALID_USCCS: set[str] = set()
+_MAX_REMEMBERED = 10_000
 
 
 def make_uscc(first17: str) -> str:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from contracts import base
 from contracts.base import exact_args, require
-from contracts.records import CreditLine, derived_id, load, save
+from contracts.records import CreditLine, derived_id, evolve, load, save
 from contracts.registry import active_member
 from ledger.execution import Call
 from ledger.membership import Role
@@ -55,4 +53,4 @@ def existing_line(call: Call, line_id: str) -> CreditLine:
 def release(call: Call, line_id: str, amount: int) -> None:
     """Give `amount` fen of headroom back to a credit line (payment or cancellation)."""
     line = existing_line(call, line_id)
-    save(call, replace(line, used=max(0, line.used - amount)))
+    save(call, evolve(line, used=max(0, line.used - amount)))

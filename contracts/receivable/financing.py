@@ -9,7 +9,7 @@ credential with a long tenor needs the bank's explicit review flag.
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 from contracts import base
 from contracts.base import exact_args, require
@@ -19,6 +19,7 @@ from contracts.records import (
     FinancingStatus,
     NoteStatus,
     derived_id,
+    evolve,
     load,
     save,
 )
@@ -48,7 +49,7 @@ def request_financing(call: Call) -> None:
         status=FinancingStatus.REQUESTED,
     )
     save(call, financing)
-    save(call, replace(note, status=NoteStatus.FINANCING, financing=financing.id))
+    save(call, evolve(note, status=NoteStatus.FINANCING, financing=financing.id))
     call.emit({"type": "financing_requested", "financing": financing.id, "note": note.id,
                "parties": [note.holder, bank]})
 
@@ -96,7 +97,7 @@ def offer_terms(call: Call) -> None:
         "registry_no": _registry_no(call),
         "tenor_reviewed": reviewed,
     }
-    save(call, replace(financing, status=FinancingStatus.OFFERED, terms=terms))
+    save(call, evolve(financing, status=FinancingStatus.OFFERED, terms=terms))
     call.emit({"type": "financing_offered", "financing": financing.id, "terms": terms,
                "parties": [financing.seller, financing.bank]})
 
@@ -120,9 +121,9 @@ def accept_terms(call: Call) -> None:
     note = existing_note(call, financing.note)
     require(not note.frozen, "the note is not frozen")
     root = credential(call, note.root_id)
-    active = replace(note, status=NoteStatus.ACTIVE, financing=None)
+    active = evolve(note, status=NoteStatus.ACTIVE, financing=None)
     children, _ = spend_into(call, active, root, [(financing.bank, note.amount)], financed=True)
-    save(call, replace(financing, status=FinancingStatus.ACCEPTED, bank_note=children[0].id))
+    save(call, evolve(financing, status=FinancingStatus.ACCEPTED, bank_note=children[0].id))
     call.emit({"type": "financed", "financing": financing.id, "note": note.id,
                "bank_note": children[0].id, "net_proceeds": financing.terms["net_proceeds"],
                "parties": [financing.seller, financing.bank, note.issuer]})
@@ -141,8 +142,8 @@ def cancel_financing(call: Call) -> None:
         "only an open financing request is cancelled",
     )
     note = existing_note(call, financing.note)
-    save(call, replace(note, status=NoteStatus.ACTIVE, financing=None))
-    save(call, replace(financing, status=FinancingStatus.CANCELLED))
+    save(call, evolve(note, status=NoteStatus.ACTIVE, financing=None))
+    save(call, evolve(financing, status=FinancingStatus.CANCELLED))
     call.emit({"type": "financing_cancelled", "financing": financing.id,
                "parties": [financing.seller, financing.bank]})
 
@@ -154,6 +155,6 @@ def confirm_disbursement(call: Call) -> None:
     call.authorise(financing.bank, "the financing bank confirms the disbursement")
     require(financing.status is FinancingStatus.ACCEPTED, "the seller has accepted the terms")
     reference = base.text(call.args["payment_ref"], "payment_ref", max_length=64)
-    save(call, replace(financing, status=FinancingStatus.DISBURSED, payment_ref=reference))
+    save(call, evolve(financing, status=FinancingStatus.DISBURSED, payment_ref=reference))
     call.emit({"type": "disbursed", "financing": financing.id, "payment_ref": reference,
                "parties": [financing.seller, financing.bank]})

@@ -10,7 +10,6 @@ it, and after the acceptance window it expires.  Acceptance is irrevocable.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ from contracts.records import (
     Receivable,
     ReceivableStatus,
     derived_id,
+    evolve,
     invoice_id,
     load,
     save,
@@ -75,7 +75,7 @@ def _draw_credit_line(call: Call, line: CreditLine, face: int, currency: str) ->
     require(line.currency == currency, "the credential's currency matches the credit line")
     require(call.block.date.isoformat() <= line.expiry_date, "the credit line has not expired")
     require(line.limit - line.used >= face, "the credit line has enough headroom")
-    save(call, replace(line, used=line.used + face))
+    save(call, evolve(line, used=line.used + face))
 
 
 def _check_no_overdue(call: Call, issuer: str) -> None:
@@ -133,7 +133,7 @@ def _allocate_invoices(call: Call, invoices: list[Any], face: int) -> None:
             record.allocated + inv["allocated"] <= record.amount,
             "an invoice is never used beyond its amount (no double financing)",
         )
-        save(call, replace(record, allocated=record.allocated + inv["allocated"]))
+        save(call, evolve(record, allocated=record.allocated + inv["allocated"]))
 
 
 def _record_credential(
@@ -204,9 +204,9 @@ def accept(call: Call) -> None:
     require(
         call.block.date.isoformat() < root.maturity_date, "a credential is accepted before maturity"
     )
-    save(call, replace(root, status=ReceivableStatus.ACTIVE))
+    save(call, evolve(root, status=ReceivableStatus.ACTIVE))
     _open_in_book(call, root.issuer, root.maturity_date)
-    save(call, replace(note, status=NoteStatus.ACTIVE))
+    save(call, evolve(note, status=NoteStatus.ACTIVE))
     call.emit({"type": "accepted", "receivable": root.id,
                "parties": [root.issuer, root.first_holder]})
 
@@ -244,8 +244,8 @@ def _cancel(call: Call, root: Receivable, note: Note, status: ReceivableStatus) 
     for inv in root.trade["invoices"]:
         record = load(call, Invoice, invoice_id(inv["seller"], inv["number"]))
         assert record is not None
-        save(call, replace(record, allocated=record.allocated - inv["allocated"]))
-    save(call, replace(root, status=status, live=()))
-    save(call, replace(note, status=NoteStatus.VOID))
+        save(call, evolve(record, allocated=record.allocated - inv["allocated"]))
+    save(call, evolve(root, status=status, live=()))
+    save(call, evolve(note, status=NoteStatus.VOID))
     call.emit({"type": status.value, "receivable": root.id,
                "parties": [root.issuer, root.first_holder]})

@@ -6,8 +6,6 @@ add up to the parent's, and the credential's list of live leaves follows.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from contracts.base import require
 from contracts.records import (
     Note,
@@ -15,6 +13,7 @@ from contracts.records import (
     Receivable,
     ReceivableStatus,
     derived_id,
+    evolve,
     load,
     save,
 )
@@ -88,10 +87,10 @@ def spend_into(
         )
         for index, (holder, piece) in enumerate(outputs)
     ]
-    save(call, replace(parent, status=NoteStatus.SPENT))
+    save(call, evolve(parent, status=NoteStatus.SPENT))
     for child in children:
         save(call, child)
     live = [n for n in root.live if n != parent.id] + [c.id for c in children]
-    updated = replace(root, live=tuple(live))
+    updated = evolve(root, live=tuple(live))
     save(call, updated)
     return children, updated

@@ -9,7 +9,6 @@ overdue.  Paid amounts go back to the credit line.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from contracts import base
@@ -26,6 +25,7 @@ from contracts.records import (
     Receivable,
     ReceivableStatus,
     derived_id,
+    evolve,
     load,
     save,
 )
@@ -59,7 +59,7 @@ def pay(call: Call) -> None:
         holders.add(leaf.holder)
     fully_paid = paid == outstanding
     status = ReceivableStatus.PAID if fully_paid else ReceivableStatus.OVERDUE
-    save(call, replace(root, paid=root.paid + paid, live=tuple(live), status=status))
+    save(call, evolve(root, paid=root.paid + paid, live=tuple(live), status=status))
     release(call, root.credit_line, paid)
     if fully_paid:
         close_in_book(call, root.issuer, root.maturity_date)
@@ -73,7 +73,7 @@ def _clear_leaf(
     """Settle `share` of one leaf; return the id of the leaf that stays live, if any."""
     if leaf.status is NoteStatus.FINANCING and leaf.financing is not None:
         _cancel_open_financing(call, leaf.financing)
-        leaf = replace(leaf, status=NoteStatus.ACTIVE, financing=None)
+        leaf = evolve(leaf, status=NoteStatus.ACTIVE, financing=None)
         if share == 0:
             save(call, leaf)
     if share == 0:
@@ -85,13 +85,13 @@ def _clear_leaf(
     )
     save(call, clearing)
     if share == leaf.amount:
-        save(call, replace(leaf, status=NoteStatus.SETTLED, financing=None))
+        save(call, evolve(leaf, status=NoteStatus.SETTLED, financing=None))
         return []
-    rest = replace(
+    rest = evolve(
         leaf, id=derived_id(call.tx_id, index), parent_id=leaf.id, amount=leaf.amount - share,
         depth=leaf.depth + 1, status=NoteStatus.ACTIVE, financing=None, created_tx=call.tx_id,
     )
-    save(call, replace(leaf, status=NoteStatus.SETTLED, financing=None))
+    save(call, evolve(leaf, status=NoteStatus.SETTLED, financing=None))
     save(call, rest)
     return [rest.id]
 
@@ -99,7 +99,7 @@ def _clear_leaf(
 def _cancel_open_financing(call: Call, financing_id: str) -> None:
     financing = load(call, Financing, financing_id)
     if financing is not None:
-        save(call, replace(financing, status=FinancingStatus.CANCELLED))
+        save(call, evolve(financing, status=FinancingStatus.CANCELLED))
 
 
 def mark_overdue(call: Call) -> None:
@@ -119,6 +119,6 @@ def mark_overdue(call: Call) -> None:
         call.block.date > base.day(root.maturity_date, "maturity_date") + grace,
         "a credential is overdue only after maturity plus the grace period",
     )
-    save(call, replace(root, status=ReceivableStatus.OVERDUE))
+    save(call, evolve(root, status=ReceivableStatus.OVERDUE))
     call.emit({"type": "overdue", "receivable": root.id,
                "parties": sorted({root.issuer, *holders})})

@@ -7,12 +7,10 @@ tree's depth and fan-out stay within policy.  Frozen notes cannot move.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from contracts import base
 from contracts.base import exact_args, require
 from contracts.receivable.notes import existing_note, holder_note, spend_into
-from contracts.records import Note, save
+from contracts.records import Note, evolve, save
 from contracts.registry import policy
 from ledger.execution import Call, member_of
 from ledger.membership import Role
@@ -102,7 +100,7 @@ def freeze(call: Call) -> None:
     note = existing_note(call, base.hex_id(call.args["note"], "note"))
     reason = base.text(call.args["reason"], "reason")
     require(not note.frozen, "the note is not already frozen")
-    save(call, replace(note, frozen=True))
+    save(call, evolve(note, frozen=True))
     call.emit({"type": "frozen", "note": note.id, "reason": reason,
                "parties": [authority, note.holder, note.issuer]})
 
@@ -114,6 +112,6 @@ def unfreeze(call: Call) -> None:
     note = existing_note(call, base.hex_id(call.args["note"], "note"))
     reason = base.text(call.args["reason"], "reason")
     require(note.frozen, "the note is frozen")
-    save(call, replace(note, frozen=False))
+    save(call, evolve(note, frozen=False))
     call.emit({"type": "unfrozen", "note": note.id, "reason": reason,
                "parties": [authority, note.holder, note.issuer]})
