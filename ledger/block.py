@@ -159,18 +159,26 @@ def result_root(results: list[TxResult]) -> str:
 
 def next_header(
     previous: BlockHeader, *, position: int, proposer: str, time: str,
-    envelope_bytes: list[bytes], results: list[TxResult], leaves: list[bytes] | None = None,
+    results: list[TxResult], envelope_bytes: list[bytes] | None = None,
+    leaves: list[bytes] | None = None,
 ) -> BlockHeader:
     """Return the header of the block after `previous` with these transactions and results.
 
-    `envelope_bytes` are the canonical bytes of the block's envelopes, in
-    block order (`leaves`, their leaf hashes, if the caller has them
-    already); the global log grows by one entry per transaction.
+    The block's envelopes are given by their canonical bytes
+    (`envelope_bytes`) or, if the caller has them already, their log leaf
+    hashes (`leaves`), in block order; the global log grows by one entry
+    per transaction.
     """
-    hashes = leaves if leaves is not None else [leaf_hash(data) for data in envelope_bytes]
+    if leaves is not None:
+        hashes = leaves
+    elif envelope_bytes is not None:
+        hashes = [leaf_hash(data) for data in envelope_bytes]
+    else:
+        raise ValueError("give the envelopes' canonical bytes or their leaf hashes")
     return BlockHeader(
         chain_id=previous.chain_id, height=previous.height + 1, prev_hash=previous.hash(),
-        position=position, proposer=proposer, time=time, tx_count=len(envelope_bytes),
-        tx_root=root_from_leaf_hashes(hashes).hex(), result_root=result_root(results),
-        log_size=previous.log_size + len(envelope_bytes),
+        position=position, proposer=proposer, time=time, tx_count=len(hashes),
+        tx_root=root_from_leaf_hashes(hashes).hex(),
+        result_root=result_root(results),
+        log_size=previous.log_size + len(hashes),
     )

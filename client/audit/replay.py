@@ -136,9 +136,7 @@ class Replay:
             block=BlockContext(head.chain_id, height, chosen.time),
             replay=ReplayGuard(frozenset(), used))
         rebuilt = next_header(head, position=position, proposer=chosen.proposer,
-                              time=chosen.time,
-                              envelope_bytes=[e.canonical() for e in chosen.envelopes],
-                              results=results, leaves=chosen.leaves)
+                              time=chosen.time, results=results, leaves=chosen.leaves)
         return self._commit(rebuilt, chosen, results, overlay)
 
     def _check_pin(self, height: int) -> None:

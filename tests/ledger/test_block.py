@@ -13,6 +13,7 @@ from ledger.block import (
     HEADER_FIELDS,
     BlockHeader,
     TxResult,
+    next_header,
     result_root,
     tx_root,
 )
@@ -203,3 +204,17 @@ def test_spliced_result_bytes_equal_plain_canonical_encoding() -> None:
         spliced = TxResult("ab" * 32, valid, code, reason, (), events, encoded)
         assert spliced.canonical() == plain.canonical() == canonical_bytes(plain.to_json())
         assert spliced.leaf() == plain.leaf()
+
+
+def test_next_header_takes_the_envelopes_or_their_leaf_hashes_alike() -> None:
+    envelopes = [b'{"body":"a"}', b'{"body":"b"}', b'{"body":"c"}']
+    results = [TxResult(sha256_hex(e), True, "ok", "") for e in envelopes]
+    common: dict[str, Any] = {"position": 9, "proposer": BOB, "time": "2026-01-05T08:00:02Z",
+                              "results": results}
+    by_bytes = next_header(HEADER, envelope_bytes=envelopes, **common)
+    by_leaves = next_header(HEADER, leaves=[leaf_hash(e) for e in envelopes], **common)
+    assert by_bytes == by_leaves
+    assert (by_bytes.tx_count, by_bytes.log_size) == (3, HEADER.log_size + 3)
+    assert by_bytes.tx_root == tx_root(envelopes)
+    with pytest.raises(ValueError, match="canonical bytes or their leaf hashes"):
+        next_header(HEADER, **common)
