@@ -4,9 +4,9 @@
 the rule's text becomes the error, so the tests (and the users) read the rule
 itself.  Records read from state may be shared with other readers (the node
 caches decoded records), so contracts never mutate what they read: they
-build new records with `dataclasses.replace` and fresh dicts.  The argument
-helpers read a transaction's arguments strictly: a missing or mistyped
-argument is a schema error naming the argument.
+build new records with `records.evolve` (or `dataclasses.replace`) and fresh
+dicts.  The argument helpers read a transaction's arguments strictly: a
+missing or mistyped argument is a schema error naming the argument.
 """
 
 from __future__ import annotations
