@@ -31,7 +31,7 @@ notes = st.builds(
 receivables = st.builds(
     Receivable, id=ids, issuer=texts, first_holder=texts, face=st.integers(0, 2**53 - 1),
     currency=texts, issue_date=texts, maturity_date=texts, accept_by=texts, credit_line=ids,
-    trade=st.dictionaries(texts, st.integers() | texts, max_size=3),
+    trade=st.dictionaries(texts, st.integers(-(2**53) + 1, 2**53 - 1) | texts, max_size=3),
     status=st.sampled_from(ReceivableStatus), long_tenor=st.booleans(),
     paid=st.integers(0, 10**12), live=st.lists(ids, max_size=4).map(tuple))
 # values a buggy contract could put in a field: the wrong type for some field
