@@ -224,7 +224,10 @@ def evolve(record: R, **changes: Any) -> R:
     a TypeError, as with replace().
     """
     kind = type(record)
-    unknown = changes.keys() - _FIELD_SETS.setdefault(kind, frozenset(_field_names(kind)))
+    names = _FIELD_SETS.get(kind)
+    if names is None:
+        names = _FIELD_SETS[kind] = frozenset(_field_names(kind))
+    unknown = changes.keys() - names
     if unknown:
         raise TypeError(f"{kind.__name__} has no field {', '.join(sorted(unknown))}")
     copy: R = object.__new__(kind)

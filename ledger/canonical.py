@@ -47,30 +47,17 @@ def canonical_text(value: JSONValue) -> str:
 def canonical_fields(names: Sequence[str], values: Sequence[JSONValue]) -> bytes:
     """Return the canonical bytes of the object {names[i]: values[i]}.
 
-    A fast path for records with a fixed set of fields: requires `names`
-    to be distinct ASCII strings already in sorted order (the caller checks
-    that once per record type), which spares building and sorting a dict.
-    The encoded `"name":` prefixes are kept per tuple of names, and text
-    values (most fields) are escaped here without a call through `_text`.
+    For records with a fixed set of fields: requires `names` to be distinct
+    ASCII strings already in sorted order (the caller checks that once per
+    record type), which spares building and sorting a dict.  The general
+    path of FieldEncoder, which is the fast one.
     """
-    prefixes = _FIELD_PREFIXES.get(names) if type(names) is tuple else None
-    if prefixes is None:
-        prefixes = tuple(_encode_string(name) + ":" for name in names)
-        if type(names) is tuple:
-            _FIELD_PREFIXES[names] = prefixes
-    text = "{" + ",".join([
-        prefix + (_encode_string(value) if (kind := type(value)) is str
-                  else str(value) if kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
-                  else _text(value, 1))
-        for prefix, value in zip(prefixes, values, strict=True)
-    ]) + "}"
+    text = "{" + ",".join([_encode_string(name) + ":" + _text(value, 1)
+                           for name, value in zip(names, values, strict=True)]) + "}"
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise EncodingError("strings must be valid Unicode (no lone surrogates)") from exc
-
-
-_FIELD_PREFIXES: dict[tuple[str, ...], tuple[str, ...]] = {}  # names -> '"name":' texts
 
 
 def _int_field(value: Any) -> str:
