@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import uuid
+from enum import Enum, IntEnum
 from typing import Any
 
 import pytest
@@ -18,8 +20,11 @@ from ledger.canonical import (
     FieldEncoder,
     canonical_bytes,
     canonical_fields,
+    canonical_text,
     parse_canonical,
+    parse_canonical_general,
     parse_json,
+    plain_bytes,
 )
 from ledger.errors import EncodingError
 from ledger.membership import Role
@@ -233,11 +238,28 @@ def test_canonical_fields_equals_canonical_bytes_of_the_dict(record: dict[str, A
     assert canonical_fields(names, [record[n] for n in names]) == expected
 
 
+class _Level(IntEnum):
+    HIGH = 3
+
+
+class _Mixed(str, Enum):  # noqa: UP042 - on purpose: a str-mixin Enum, not a StrEnum
+    A = "a\t"
+
+
+class _Text(str):
+    """A str subclass that is not an enum."""
+
+
 _ANY_VALUE = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**60), 2**60), st.text(),
     st.floats(allow_nan=False), st.tuples(st.text(max_size=3)),
     st.lists(st.text(max_size=3), max_size=3).map(tuple), st.lists(st.integers(0, 9), max_size=3),
     st.sampled_from(["\ud800", "a\udfff", Role.BANK]),  # lone surrogates, a StrEnum member
+    # what a fast path must not take for plain: an IntEnum, a str-mixin Enum and a str
+    # subclass, a UUID (which orjson would write), mixed or odd tuples, a dict
+    st.sampled_from([_Level.HIGH, _Mixed.A, _Text("x\n"), uuid.UUID(int=7), (1, "a"),
+                     ("a", "\ud800"), ("a", Role.BANK), {"b": 1, "a": [2.5]}, {"k": "v"}]),
+    st.integers(2**53 - 3, 2**53 + 3), st.integers(-(2**53) - 3, -(2**53) + 3),
 )
 
 
@@ -258,3 +280,94 @@ def test_field_encoder_gives_exactly_what_canonical_fields_gives(
             encoder(values)
         return
     assert encoder(values) == expected
+
+
+_ODD_LEAVES = st.one_of(
+    scalars, st.floats(), st.integers(), st.sampled_from(
+        ["\ud800", "x\udfff", Role.BANK, _Level.HIGH, _Mixed.A, _Text("t"), uuid.UUID(int=1),
+         b"b", (), ("a", "b"), (1, None)]))
+_ODD_KEYS = st.one_of(keys, st.sampled_from([1, None, True, _Text("k"), Role.BANK, "\ud800"]))
+odd_values = st.recursive(
+    _ODD_LEAVES,
+    lambda inner: (st.lists(inner, max_size=4) | st.lists(inner, max_size=4).map(tuple)
+                   | st.dictionaries(_ODD_KEYS, inner, max_size=5)),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(json_values, odd_values))
+def test_plain_bytes_is_the_general_encoding_or_declines(value: Any) -> None:
+    """The orjson fast path never gives other bytes than the general encoder, nor hides an error."""
+    fast = plain_bytes(value)
+    try:
+        expected = canonical_text(value).encode("utf-8")
+    except (EncodingError, UnicodeEncodeError):
+        assert fast is None
+        return
+    assert fast is None or fast == expected
+
+
+@pytest.mark.parametrize("value", [
+    {"type": "transferred", "note": "n1", "amount": 12, "parties": ["a", "b"], "ok": True},
+    [{"b": [1, {"z": None}], "a": Role.BANK}, ("x", "y")],
+    {"核心企业": "应收账款😀", "é": 1, "\u2028": "\x00\x1f\x7f\b\t\n\f\r\"\\/"},
+    {"d": [[[[["deep"]]]]]}, [], {}, "", MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER,
+])
+def test_plain_values_take_the_fast_path(value: Any) -> None:
+    assert plain_bytes(value) == rfc8785.dumps(value)
+
+
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("value", [
+    {"a": 1.0}, [uuid.UUID(int=1)], {"k": _Text("t")}, {"k": _Level.HIGH}, {1: "a"},
+    {"\ue000": 1, "\U0001f600": 2}, ["\ud800"], [MAX_SAFE_INTEGER + 1], {"a": b"b"},
+    _nested(40),
+])
+def test_values_that_are_not_plain_are_declined(value: Any) -> None:
+    assert plain_bytes(value) is None
+
+
+def _outcome(parse: Any, data: bytes) -> Any:
+    try:
+        return ("value", parse(data))
+    except EncodingError as exc:
+        return ("error", str(exc))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(json_values, odd_values), st.data())
+def test_parse_canonical_fast_path_agrees_with_the_general_path(value: Any,
+                                                                 data: st.DataObject) -> None:
+    """Canonical bytes, and any single-byte change of them, parse (or fail) alike."""
+    try:
+        encoded = canonical_bytes(value)
+    except EncodingError:
+        encoded = repr(value).encode("utf-8", "surrogatepass")
+    cases = [encoded]
+    if encoded:
+        at = data.draw(st.integers(0, len(encoded) - 1))
+        byte = data.draw(st.integers(0, 255))
+        cases.append(encoded[:at] + bytes([byte]) + encoded[at + 1:])
+        cases.append(encoded[:at] + encoded[at + 1:])
+    for case in cases:
+        fast, general = _outcome(parse_canonical, case), _outcome(parse_canonical_general, case)
+        assert fast[0] == general[0]
+        assert same(fast[1], general[1]) if fast[0] == "value" else fast == general
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a":1,"a":2}', b'{"b":1,"a":2}', b'[1.0]', b'[1e2]', b'[9007199254740992]', b'["\\u00e9"]',
+    b'["\\ud800"]', b'[NaN]', b'{"a":1} ', b'[18446744073709551616]', b'["\\/"]',
+])
+def test_parse_canonical_rejects_what_the_general_path_rejects(data: bytes) -> None:
+    with pytest.raises(EncodingError) as general:
+        parse_canonical_general(data)
+    with pytest.raises(EncodingError, match=re.escape(str(general.value))):
+        parse_canonical(data)
