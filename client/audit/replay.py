@@ -64,6 +64,23 @@ class _Candidate:
         self.root = root_from_leaf_hashes(self.leaves).hex()
 
 
+class _SignatureCheck:
+    """The executor's signature check: the verifier's verdicts where it has them.
+
+    A separate object, not a method of Replay, so that the executor holds
+    no reference back to the rebuilt chain, which is then freed by
+    reference counting, not left to the cyclic collector.
+    """
+
+    def __init__(self, report: AuditReport) -> None:
+        self.report = report
+        self.verdicts = Verdicts()
+
+    def __call__(self, envelope: Envelope, key_of: Callable[[str], PublicKey | None]) -> None:
+        self.report.stats.signatures += len(envelope.signatures)
+        envelope.verify(key_of, known=self.verdicts.known(envelope.tx_id))
+
+
 class Replay:
     """Rebuilds the chain: state, Merkle log, replay sets and the last writer of every key."""
 
@@ -80,8 +97,8 @@ class Replay:
         self.local_code = code_hash()
         self._pin_reported: set[str] = set()
         self._nodes: dict[str, NodeInfo] | None = None
-        self._verdicts = Verdicts()
-        self.executor = Executor(CONTRACTS, signature_check=self._check_signatures)
+        self._signatures = _SignatureCheck(report)
+        self.executor = Executor(CONTRACTS, signature_check=self._signatures)
 
     @property
     def chain_id(self) -> str:
@@ -95,11 +112,6 @@ class Replay:
                      for k in self.state.keys_with_prefix(NODE_PREFIX)]
             self._nodes = {n.id: n for n in infos}
         return self._nodes
-
-    def _check_signatures(self, envelope: Envelope,
-                          key_of: Callable[[str], PublicKey | None]) -> None:
-        self.report.stats.signatures += len(envelope.signatures)
-        envelope.verify(key_of, known=self._verdicts.known(envelope.tx_id))
 
     # -- genesis ----------------------------------------------------------------
 
@@ -124,7 +136,7 @@ class Replay:
         """Derive the next block from its kept batch and commit it to the rebuilt chain."""
         head = self.head
         assert head is not None
-        self._verdicts = verdicts
+        self._signatures.verdicts = verdicts
         height = head.height + 1
         self._check_pin(height)
         chosen = self._choose(stored, header, self._from_batch(stored, verdicts, height))
