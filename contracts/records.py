@@ -15,7 +15,7 @@ from functools import partial
 from operator import attrgetter
 from typing import Any, TypeVar, get_type_hints
 
-from ledger.canonical import FieldEncoder, JSONValue, plain_bytes
+from ledger.canonical import FieldEncoder, JSONValue, plain_fields_bytes
 from ledger.crypto import sha256_hex
 from ledger.execution import Call, Decoder, decoded
 
@@ -185,14 +185,14 @@ def encode(record: Any) -> bytes:
     """Return the canonical bytes of `to_json(record)`, without building the dict.
 
     A record's attributes are exactly its fields, so when its values are
-    plain (`plain_bytes`) they are encoded as they stand; otherwise field by
+    plain (`plain_fields_bytes`) they are encoded as they stand; otherwise field by
     field, which gives the same bytes (or EncodingError).
     """
     kind = type(record)
     encoder, get = _encoder(kind)
     values = record.__dict__
     if values.keys() == _FIELD_SETS[kind]:
-        fast = plain_bytes(values)
+        fast = plain_fields_bytes(values)
         if fast is not None:
             return fast
     return encoder(get(record))
