@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from ledger.canonical import JSONValue, canonical_bytes, parse_canonical
 from ledger.crypto import Domain, PrivateKey, PublicKey, b64decode, b64encode, sha256_hex
@@ -241,20 +241,33 @@ def envelope_from_checked(
     are the id and leaf hash the same checking process computed for it.
     """
     body_bytes = value["body"].encode("utf-8", "surrogatepass")
-    fields = loads(body_bytes)
-    body = TxBody(
-        chain_id=fields["chain_id"], contract=fields["contract"], action=fields["action"],
-        args=fields["args"], signers=tuple(fields["signers"]), nonce=fields["nonce"],
-        not_before=fields["not_before"], not_after=fields["not_after"],
-    )
-    signatures = tuple(Signature(s["signer"], base64.b64decode(s["sig"]))
+    fields = loads(body_bytes)  # exactly BODY_FIELDS: parse_envelope accepted it
+    fields["signers"] = tuple(fields["signers"])
+    body = _built(TxBody, fields)
+    signatures = tuple(_built(Signature, {"signer": s["signer"],
+                                          "signature": base64.b64decode(s["sig"])})
                        for s in value["signatures"])
-    envelope = Envelope(body_bytes=body_bytes, body=body, signatures=signatures)
+    envelope = _built(Envelope, {"body_bytes": body_bytes, "body": body,
+                                 "signatures": signatures})
     if tx_id is not None:
         envelope.__dict__["tx_id"] = tx_id  # what the cached property would compute
     if leaf is not None:
         envelope.__dict__["leaf"] = leaf
     return envelope
+
+
+_T = TypeVar("_T")
+
+
+def _built(kind: type[_T], fields: dict[str, Any]) -> _T:
+    """Return an instance of frozen dataclass `kind` holding exactly `fields`.
+
+    What `kind(**fields)` builds (these dataclasses have no __post_init__),
+    without the frozen __init__'s one object.__setattr__ per field.
+    """
+    built: _T = object.__new__(kind)
+    built.__dict__.update(fields)
+    return built
 
 
 def _parse_signatures(value: JSONValue, listed: tuple[str, ...]) -> tuple[Signature, ...]:

@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,7 @@ from ledger.tx import (
     Envelope,
     Signature,
     TxBody,
+    envelope_from_checked,
     parse_envelope,
     sign_body,
     tx_id_of,
@@ -291,3 +293,32 @@ def test_envelope_canonical_bytes_are_the_canonical_encoding_of_its_wire_form(
     signatures = tuple(Signature(f"signer-{i}-{text[:5]}", s) for i, s in enumerate(sigs))
     envelope = Envelope(body_bytes, None, signatures)  # type: ignore[arg-type]
     assert envelope.canonical() == canonical_bytes(envelope.to_json())
+
+
+_ARG_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                 max_size=3),
+    max_leaves=10)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=8), _ARG_VALUES, max_size=5),
+       st.sampled_from([[ALICE], [ALICE, BOB], [CAROL, BOB, ALICE]]))
+def test_envelope_from_checked_builds_what_parse_envelope_builds(
+        args: dict[str, Any], signers: list[str]) -> None:
+    """The auditor's rebuild of a checked wire envelope equals the parsed one, in every part."""
+    envelope = signed(args=args, signers=signers)
+    value = json.loads(json.dumps(envelope.to_json()))
+    parsed = parse_envelope(value)
+    for loads in (json.loads, orjson.loads):
+        rebuilt = envelope_from_checked(value, loads, tx_id=parsed.tx_id, leaf=parsed.leaf)
+        assert rebuilt == parsed and rebuilt.body == parsed.body
+        assert (rebuilt.tx_id, rebuilt.leaf, rebuilt.canonical()) == (
+            parsed.tx_id, parsed.leaf, parsed.canonical())
+        assert type(rebuilt.body.signers) is tuple and rebuilt.body.args == parsed.body.args
+        assert vars(rebuilt.body).keys() == vars(parsed.body).keys()
+        assert [vars(s) for s in rebuilt.signatures] == [vars(s) for s in parsed.signatures]
+        fresh = envelope_from_checked(value, loads)
+        assert (fresh.tx_id, fresh.leaf) == (parsed.tx_id, parsed.leaf)
+        rebuilt.verify(key_of)
