@@ -20,7 +20,7 @@ class StateCache:
     def __init__(self, items: Iterable[tuple[str, bytes, int]] = ()) -> None:
         self._data: dict[str, bytes] = {}
         self._versions: dict[str, int] = {}
-        self._decoded: dict[str, dict[Decoder, Any]] = {}
+        self._decoded: dict[str, Hint] = {}  # key -> (decoder, the record it decoded)
         for key, value, height in items:
             self._data[key] = value
             self._versions[key] = height
@@ -29,21 +29,23 @@ class StateCache:
         """Return `decoder(value)` for `key`, decoding each key version only once.
 
         Decoders build immutable records, so the cached object can be shared.
+        A key holds one kind of record, so one decoded form is kept per key
+        (another decoder's replaces it).
         """
-        per_key = self._decoded.get(key)
-        if per_key is not None and decoder in per_key:
-            return per_key[decoder]
+        known = self._decoded.get(key)
+        if known is not None and known[0] is decoder:
+            return known[1]
         raw = self._data.get(key)
         if raw is None:
             return None
         value = decoder(parse_trusted(raw))
-        self._decoded.setdefault(key, {})[decoder] = value
+        self._decoded[key] = (decoder, value)
         return value
 
     def cached(self, key: str) -> Any:
         """Return a record already decoded from the current value at `key`, or None."""
-        per_key = self._decoded.get(key)
-        return next(iter(per_key.values()), None) if per_key else None
+        known = self._decoded.get(key)
+        return None if known is None else known[1]
 
     def version(self, key: str) -> int:
         """Return the height at which `key` last changed (0 if never written)."""
@@ -75,7 +77,7 @@ class StateCache:
             if hint is None:
                 decoded.pop(key, None)
             else:
-                decoded[key] = {hint[0]: hint[1]}
+                decoded[key] = hint
 
     def keys_with_prefix(self, prefix: str) -> list[str]:
         """Return the keys starting with `prefix` (for small registries like members)."""
