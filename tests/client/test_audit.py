@@ -127,6 +127,19 @@ def test_a_cut_or_garbled_file_is_a_finding_not_a_crash(chain_file: bytes) -> No
     assert not empty.passed and empty.findings
 
 
+def test_a_line_that_only_starts_like_a_block_line_is_reported_as_what_it_is(
+        chain_file: bytes) -> None:
+    """Block lines are parsed when their turn comes; one that is not a block still says so."""
+    lines = chain_file.splitlines(keepends=True)
+    for fake, expected in ((b'{"type":"block",nonsense\n', "line 3 is not a JSON object"),
+                           (b'{"type":"block","type":"mystery"}\n', "unknown type 'mystery'")):
+        report = audit_source(Lines(b"".join([*lines[:2], fake, *lines[2:]])), parallel=False)
+        assert any(f.check == "source" and expected in f.message for f in report.findings), \
+            [str(f) for f in report.findings]
+        assert report.stats.blocks == len([line for line in lines
+                                           if line.startswith(b'{"type":"block"')])
+
+
 def test_a_clean_chain_audits_clean_from_a_node_and_from_its_exports(tmp_path: Path) -> None:
     with running_node(tmp_path, start=_now()) as n:  # the CLI signs with the system clock
         _story(n)
