@@ -33,7 +33,7 @@ class StateCache:
         (another decoder's replaces it).
         """
         known = self._decoded.get(key)
-        if known is not None and known[0] is decoder:
+        if known is not None and known[0] == decoder:  # == : a classmethod is bound anew
             return known[1]
         raw = self._data.get(key)
         if raw is None:

@@ -1,0 +1,48 @@
+"""ledger.state: each key version is decoded once, however the decoder is named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.state import StateCache
+
+
+class _Counted:
+    """A record type whose classmethod decoder counts its calls."""
+
+    calls = 0
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    @classmethod
+    def from_json(cls, value: Any) -> _Counted:
+        cls.calls += 1
+        return cls(value)
+
+
+def test_a_classmethod_decoder_decodes_a_key_once() -> None:
+    """`Record.from_json` is a new bound method at every access; it still hits the cache."""
+    state = StateCache([("k", b'{"a":1}', 3)])
+    before = _Counted.calls
+    first = state.decoded("k", _Counted.from_json)
+    assert state.decoded("k", _Counted.from_json) is first
+    assert _Counted.calls == before + 1 and state.cached("k") is first
+
+
+def test_a_write_replaces_the_decoded_record_with_its_hint_or_drops_it() -> None:
+    state = StateCache([("k", b'{"a":1}', 3), ("j", b'{"b":2}', 3)])
+    state.decoded("k", _Counted.from_json)
+    state.decoded("j", _Counted.from_json)
+    hinted = _Counted({"a": 2})
+    state.apply({"k": b'{"a":2}', "j": b'{"b":3}'}, 4, {"k": (_Counted.from_json, hinted)})
+    assert state.decoded("k", _Counted.from_json) is hinted
+    assert state.cached("j") is None and state.decoded("j", _Counted.from_json).value == {"b": 3}
+    assert (state.version("k"), state.raw("j")) == (4, b'{"b":3}')
+
+
+def test_another_decoder_gets_its_own_decoding() -> None:
+    state = StateCache([("k", b'{"a":1}', 3)])
+    record = state.decoded("k", _Counted.from_json)
+    assert state.decoded("k", dict) == {"a": 1}
+    assert state.decoded("k", _Counted.from_json) is not record  # decoded again: one form kept
