@@ -174,7 +174,7 @@ class Replay:
             return None
         decoded = decode_batch(stored.batch, chain_id=head.chain_id, nodes=self.nodes(),
                                previous_time=head.time, loads=orjson.loads,
-                               parse=_parser(verdicts.parsed))
+                               parse=_parser(verdicts.parsed), verified=verdicts.batch_verified)
         self.report.stats.batches += 1
         if decoded.problem is not None:
             self.report.stats.refused_batches += 1

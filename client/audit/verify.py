@@ -5,7 +5,8 @@ process reads each block line a little ahead of the re-executing process,
 parses the batch's transactions with the full `parse_envelope` checks,
 verifies every signature against every key the signer could have at that
 point (its genesis key and any key a governance proposal names for it), and
-verifies the block's attestations against the genesis-registered nodes.
+verifies the batch signature and the block's attestations against the
+genesis-registered nodes.
 The re-executing process then looks up each (transaction, signature, key)
 it needs: a hit is the verdict, a miss (a key the verifier did not
 foresee) is verified there and then.  So results are exactly those of
@@ -35,7 +36,7 @@ except ImportError:  # not on this platform: pipes keep their size
 
 from client.audit.source import StoredBlock, parse_line
 from ledger.attestation import Attestation, NodeInfo
-from ledger.batch import is_signed, open_batch
+from ledger.batch import SignedBatch, is_signed, open_batch
 from ledger.crypto import Domain, PublicKey
 from ledger.errors import LedgerError
 from ledger.tx import Envelope, Signature, parse_envelope
@@ -57,6 +58,8 @@ class Verdicts:
     parsed: list[tuple[str, bytes] | None] | None = None
     signatures: dict[SigKey, dict[bytes, bool]] = field(default_factory=dict)
     attestations: dict[AttKey, dict[bytes, bool]] = field(default_factory=dict)
+    # the batch signature of this very line: public key -> whether it verifies
+    batch: dict[bytes, bool] = field(default_factory=dict)
     checked: int = 0  # signature verifications done
 
     def known(self, tx_id: str) -> Callable[[PublicKey, Signature], bool | None]:
@@ -64,6 +67,10 @@ class Verdicts:
         def lookup(key: PublicKey, sig: Signature) -> bool | None:
             return self.signatures.get((tx_id, sig.signature), {}).get(key.raw)
         return lookup
+
+    def batch_verified(self, batch: SignedBatch, key: PublicKey) -> bool:
+        """Say whether the verifier found this line's batch signed by `key` (for decode_batch)."""
+        return self.batch.get(key.raw) is True
 
     def attestation(self, att: Attestation, key: PublicKey) -> bool | None:
         """Return the verdict on an attestation by `key`, or None if not verified ahead."""
@@ -146,7 +153,7 @@ def _learn_from_genesis_row(block: StoredBlock, book: KeyBook) -> None:
 
 def _batch(data: bytes, book: KeyBook, verdicts: Verdicts) -> None:
     try:
-        body = open_batch(data).body if is_signed(data) else data
+        body = _signed_body(open_batch(data), book, verdicts) if is_signed(data) else data
         txs = orjson.loads(body)["txs"]
     except (LedgerError, orjson.JSONDecodeError, KeyError, TypeError):
         return
@@ -163,6 +170,19 @@ def _batch(data: bytes, book: KeyBook, verdicts: Verdicts) -> None:
         book.learn_governance(envelope)
         for sig in envelope.signatures:
             _signature(envelope, sig, book.members.get(sig.signer, []), verdicts)
+
+
+def _signed_body(batch: SignedBatch, book: KeyBook, verdicts: Verdicts) -> bytes:
+    """Verify the batch signature against the node it names, if a genesis node; return the body."""
+    node = book.nodes.get(batch.node_id)
+    if node is not None:
+        try:
+            batch.verify(node.public_key)
+            verdicts.batch[node.public_key.raw] = True
+        except LedgerError:
+            verdicts.batch[node.public_key.raw] = False
+        verdicts.checked += 1
+    return batch.body
 
 
 def _signature(envelope: Envelope, sig: Signature, keys: list[PublicKey],

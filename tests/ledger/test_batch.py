@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.batch import SignedBatch, is_signed, open_batch, sign_batch
-from ledger.crypto import PrivateKey, sha256
+from ledger.attestation import NodeInfo
+from ledger.batch import (
+    DecodedBatch,
+    SignedBatch,
+    decode_batch,
+    is_signed,
+    open_batch,
+    sign_batch,
+)
+from ledger.crypto import Domain, PrivateKey, PublicKey, sha256
 from ledger.errors import LedgerError, SchemaError, SignatureError
 
 KEY = PrivateKey(sha256(b"batch test key"))
@@ -69,3 +78,26 @@ def test_any_bit_flip_in_a_signed_batch_is_rejected(data: st.DataObject) -> None
 def test_the_wire_form_names_the_signer_first() -> None:
     batch = SignedBatch("node7", bytes(64), b"{}")
     assert batch.encode().startswith(b"ledger-batch/1 node7 ")
+
+
+def test_decode_batch_takes_a_verdict_only_when_it_is_true() -> None:
+    """An auditor's verifier may vouch for a batch signature; a doubt means checking here."""
+    nodes = {"node1": NodeInfo("node1", "91440300MA0000001L", KEY.public_key)}
+    forged = SignedBatch("node1", OTHER.sign(Domain.BATCH, BODY), BODY).encode()
+    asked: list[bytes] = []
+
+    def decode(data: bytes, verdict: bool | None) -> DecodedBatch:
+        def verified(batch: SignedBatch, key: PublicKey) -> bool:
+            asked.append(key.raw)
+            return verdict is True
+        return decode_batch(data, chain_id="c", nodes=nodes, previous_time="2026-01-01T00:00:00Z",
+                            loads=orjson.loads, verified=None if verdict is None else verified)
+
+    plain = decode(forged, None)
+    assert plain.problem == "signature does not verify" and plain.proposer == "unknown"
+    assert decode(forged, False) == plain  # a False verdict: checked here, same refusal
+    assert decode(forged, True).problem is None  # only a True verdict is taken on trust
+    assert asked == [KEY.public_key.raw] * 2
+    genuine = sign_batch(BODY, "node1", KEY).encode()
+    assert decode(genuine, None) == decode(genuine, False) == decode(genuine, True)
+    assert decode(genuine, None).signer == "node1"
