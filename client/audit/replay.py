@@ -225,27 +225,31 @@ class Replay:
             self._nodes = None
         first = self.log.size
         self.log.extend(chosen.leaves)
-        for index, (envelope, result) in enumerate(zip(chosen.envelopes, results, strict=True)):
-            self._remember(header.height, first + index, envelope, result)
+        self._remember(header.height, first, chosen.envelopes, results)
         self.head = header
         self.hashes.append(header.hash())
         return Derived(header, chosen.envelopes, chosen.leaves, results, first)
 
-    def _remember(self, height: int, log_index: int, envelope: Envelope,
-                  result: TxResult) -> None:
-        tx_id = envelope.tx_id
-        self.tx_height[tx_id] = height
-        self.parties[log_index] = (tx_id, parties_of(envelope, result))
-        for signer in envelope.body.signers:
-            self.nonce_user.setdefault((signer, envelope.body.nonce), tx_id)
-        for key, _ in result.encoded_writes or result.writes:
-            self.last_writer[key] = (height, tx_id)
+    def _remember(self, height: int, first: int, envelopes: list[Envelope],
+                  results: list[TxResult]) -> None:
+        """Record each transaction's height, parties, nonces and writes, for the table checks."""
+        tx_height, parties = self.tx_height, self.parties
+        nonce_user, last_writer = self.nonce_user, self.last_writer
+        for log_index, (envelope, result) in enumerate(zip(envelopes, results, strict=True),
+                                                       start=first):
+            tx_id, body = envelope.tx_id, envelope.body
+            tx_height[tx_id] = height
+            parties[log_index] = (tx_id, parties_of(envelope, result))
+            for signer in body.signers:
+                nonce_user.setdefault((signer, body.nonce), tx_id)
+            writer = (height, tx_id)
+            for key, _ in result.encoded_writes or result.writes:
+                last_writer[key] = writer
+        valid = sum(1 for result in results if result.valid)
         stats = self.report.stats
-        stats.txs += 1
-        if result.valid:
-            stats.valid_txs += 1
-        else:
-            stats.invalid_txs += 1
+        stats.txs += len(results)
+        stats.valid_txs += valid
+        stats.invalid_txs += len(results) - valid
 
 
 def parties_of(envelope: Envelope, result: TxResult) -> frozenset[str]:
