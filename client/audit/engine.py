@@ -95,7 +95,7 @@ class Engine:
 
         Lines wait as bytes and are parsed only when checked: a dozen parsed
         ~1 MB block lines held at once cost far more to build than one at a
-        time (measured: 3x the parsing time).
+        time (measured: about twice the parsing time).
         """
         verifier = self._verifier()
         verifier.submit(line.raw)

@@ -163,13 +163,12 @@ class TableChecks:
             row = stored.pop(note_id, None)
             if row is not None:
                 record = state.cached(key)
-                if (type(record) is Note
-                        and tuple(map(row.get, NOTE_ROW)) == (*columns(record),
-                                                               state.version(key))):
+                if type(record) is Note and _faithful(tuple(map(row.get, NOTE_ROW)),
+                                                      (*columns(record), state.version(key))):
                     continue  # the usual case, in one compare (a StrEnum equals its text)
             expected = (*fields_of(state, key, NOTE_COLUMNS), state.version(key))
             if row is not None:
-                if tuple(map(row.get, NOTE_ROW)) == expected:
+                if _faithful(tuple(map(row.get, NOTE_ROW)), expected):
                     continue
                 wrong = [c for c, value in zip(NOTE_ROW, expected, strict=True)
                          if not same(row.get(c), value)]
@@ -284,6 +283,18 @@ def fields_of(state: StateCache, key: str, names: tuple[str, ...]) -> tuple[Any,
 
 
 _SCALARS = frozenset({str, int, bool, type(None)})
+_AMOUNT, _HEIGHT = NOTE_ROW.index("amount"), NOTE_ROW.index("height")
+
+
+def _faithful(cells: tuple[Any, ...], expected: tuple[Any, ...]) -> bool:
+    """Say whether a note row's cells are the expected values, as `same` judges each.
+
+    Equal, and no float (1.0 equals 1), and the integer columns exactly
+    integers (True equals 1); text equals only text, and the flags may be
+    stored as booleans or as 0/1.
+    """
+    return (cells == expected and float not in set(map(type, cells))
+            and type(cells[_AMOUNT]) is int and type(cells[_HEIGHT]) is int)
 _GETTERS: dict[tuple[str, ...], Callable[[Any], Any]] = {}
 
 

@@ -127,6 +127,23 @@ def test_a_cut_or_garbled_file_is_a_finding_not_a_crash(chain_file: bytes) -> No
     assert not empty.passed and empty.findings
 
 
+def test_a_note_row_with_a_value_only_equal_in_another_type_is_found(chain_file: bytes) -> None:
+    """1.0 equals 1 and True equals 1 in Python; as stored cells they are not the note's."""
+    lines = chain_file.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith(b'{"type":"rows"')
+              and b'"table":"notes"' in line)
+    record = json.loads(lines[at])
+    row = record["rows"][0]
+    for column, odd in (("amount", float(row["amount"])), ("height", float(row["height"])),
+                        ("height", True) if row["height"] == 1 else ("amount", str(row["amount"]))):
+        edited = {**record, "rows": [{**row, column: odd}, *record["rows"][1:]]}
+        data = b"".join([*lines[:at], json.dumps(edited).encode() + b"\n", *lines[at + 1:]])
+        report = audit_source(Lines(data), parallel=False)
+        assert [(f.check, f.note) for f in report.findings] == [("note", row["id"])], \
+            [str(f) for f in report.findings]
+        assert f"stored {column} differs" in report.findings[0].message
+
+
 def test_a_line_that_only_starts_like_a_block_line_is_reported_as_what_it_is(
         chain_file: bytes) -> None:
     """Block lines are parsed when their turn comes; one that is not a block still says so."""
