@@ -154,7 +154,7 @@ class Engine:
         derived: Derived = (self.replay.genesis(stored, header) if height == 0
                             else self.replay.next_block(stored, header, verdicts))
         compare_header(self.report, derived, header)
-        compare_txs(self.report, stored, derived)
+        compare_txs(self.report, stored, derived, verdicts)
         self.certificates.check(stored, derived, verdicts)
         self.previous = header if header is not None else derived.header
 

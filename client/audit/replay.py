@@ -51,6 +51,7 @@ class Derived:
     leaves: list[bytes]
     results: list[TxResult]
     first_index: int  # log index of its first transaction
+    from_batch: bool = False  # its transactions are those its kept batch gives
 
 
 class _Candidate:
@@ -139,7 +140,8 @@ class Replay:
         self._signatures.verdicts = verdicts
         height = head.height + 1
         self._check_pin(height)
-        chosen = self._choose(stored, header, self._from_batch(stored, verdicts, height))
+        batch = self._from_batch(stored, verdicts, height)
+        chosen = self._choose(stored, header, batch)
         position = header.position if header is not None else head.position + 1
         pairs = {(s, e.body.nonce) for e in chosen.envelopes for s in e.body.signers}
         used = frozenset(p for p in pairs if p in self.nonce_user)
@@ -149,7 +151,7 @@ class Replay:
             replay=ReplayGuard(frozenset(), used))
         rebuilt = next_header(head, position=position, proposer=chosen.proposer,
                               time=chosen.time, results=results, leaves=chosen.leaves)
-        return self._commit(rebuilt, chosen, results, overlay)
+        return self._commit(rebuilt, chosen, results, overlay, from_batch=chosen is batch)
 
     def _check_pin(self, height: int) -> None:
         pinned = pinned_code_hash(self.state, height)
@@ -218,7 +220,7 @@ class Replay:
     # -- committing the rebuilt block ------------------------------------------
 
     def _commit(self, header: BlockHeader, chosen: _Candidate, results: list[TxResult],
-                overlay: Overlay) -> Derived:
+                overlay: Overlay, *, from_batch: bool = False) -> Derived:
         writes = overlay.raw_writes()
         self.state.apply(writes, header.height, overlay.hints())
         if any(key.startswith(NODE_PREFIX) for key in writes):
@@ -228,7 +230,7 @@ class Replay:
         self._remember(header.height, first, chosen.envelopes, results)
         self.head = header
         self.hashes.append(header.hash())
-        return Derived(header, chosen.envelopes, chosen.leaves, results, first)
+        return Derived(header, chosen.envelopes, chosen.leaves, results, first, from_batch)
 
     def _remember(self, height: int, first: int, envelopes: list[Envelope],
                   results: list[TxResult]) -> None:

@@ -15,6 +15,7 @@ verifying inline, and each verification is done once, on the other core.
 
 from __future__ import annotations
 
+import binascii
 import gc
 import os
 import pickle
@@ -60,6 +61,9 @@ class Verdicts:
     attestations: dict[AttKey, dict[bytes, bool]] = field(default_factory=dict)
     # the batch signature of this very line: public key -> whether it verifies
     batch: dict[bytes, bool] = field(default_factory=dict)
+    # ids of the stored transaction rows whose envelope and leaf_hash cells are exactly
+    # those of the batch's first envelope with that id (the one a block takes)
+    stored_as_batch: set[str] = field(default_factory=set)
     checked: int = 0  # signature verifications done
 
     def known(self, tx_id: str) -> Callable[[PublicKey, Signature], bool | None]:
@@ -135,7 +139,7 @@ def verdicts_for(raw: bytes, book: KeyBook) -> Verdicts:
     if block.claimed_height == 0 and not book.chain_id:
         _learn_from_genesis_row(block, book)
     if isinstance(block.batch, bytes):
-        _batch(block.batch, book, verdicts)
+        _stored_cells(block, _batch(block.batch, book, verdicts), verdicts)
     _attestations(block, book, verdicts)
     return verdicts
 
@@ -151,14 +155,16 @@ def _learn_from_genesis_row(block: StoredBlock, book: KeyBook) -> None:
             book.learn_genesis(envelope)
 
 
-def _batch(data: bytes, book: KeyBook, verdicts: Verdicts) -> None:
+def _batch(data: bytes, book: KeyBook, verdicts: Verdicts) -> dict[str, Envelope]:
+    """Parse and verify the batch's transactions; return the first envelope of each id."""
+    first: dict[str, Envelope] = {}
     try:
         body = _signed_body(open_batch(data), book, verdicts) if is_signed(data) else data
         txs = orjson.loads(body)["txs"]
     except (LedgerError, orjson.JSONDecodeError, KeyError, TypeError):
-        return
+        return first
     if not isinstance(txs, list):
-        return
+        return first
     verdicts.parsed = []
     for wire in txs:
         try:
@@ -167,9 +173,36 @@ def _batch(data: bytes, book: KeyBook, verdicts: Verdicts) -> None:
             verdicts.parsed.append(None)
             continue
         verdicts.parsed.append((envelope.tx_id, envelope.leaf))
+        first.setdefault(envelope.tx_id, envelope)
         book.learn_governance(envelope)
         for sig in envelope.signatures:
             _signature(envelope, sig, book.members.get(sig.signer, []), verdicts)
+    return first
+
+
+def _stored_cells(block: StoredBlock, first: dict[str, Envelope], verdicts: Verdicts) -> None:
+    """Note the stored rows whose envelope and leaf hash are the batch's, cell for cell.
+
+    Each row is the one the block checks compare for its id (the last row
+    stored with it); the re-executing process then need not rebuild those
+    two cells for a transaction it took from this batch.
+    """
+    rows = {row_key(row.get("id") if isinstance(row, dict) else row): row
+            for row in block.raw_txs}
+    for tx_id, row in rows.items():
+        envelope = first.get(tx_id) if type(tx_id) is str and type(row) is dict else None
+        if envelope is not None and row.get("envelope") == _b64_cell(envelope.canonical()) \
+                and row.get("leaf_hash") == _b64_cell(envelope.leaf):
+            verdicts.stored_as_batch.add(tx_id)
+
+
+def row_key(cell: Any) -> Any:
+    """Key a stored row as the block checks do (client.audit.blocks, which imports this)."""
+    return cell if isinstance(cell, str | int | None) else repr(cell)
+
+
+def _b64_cell(data: bytes) -> dict[str, str]:
+    return {"b64": binascii.b2a_base64(data, newline=False).decode()}
 
 
 def _signed_body(batch: SignedBatch, book: KeyBook, verdicts: Verdicts) -> bytes:

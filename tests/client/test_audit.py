@@ -94,16 +94,25 @@ def test_the_report_is_plain_data_with_findings_and_statistics(chain_file: bytes
 def test_the_verifier_process_changes_nothing_but_speed(chain_file: bytes) -> None:
     lines = chain_file.splitlines(keepends=True)
     block = next(i for i, line in enumerate(lines) if b'"height":9,' in line[:60])
-    broken = bytearray(lines[block])
-    broken[broken.index(b'"signature"') - 40] ^= 0x01  # inside the batch's base64
-    tampered = b"".join(lines[:block]) + bytes(broken) + b"".join(lines[block + 1:])
-    for data in (chain_file, tampered):
+
+    def flipped(anchor: bytes, offset: int) -> bytes:
+        broken = bytearray(lines[block])
+        broken[broken.index(anchor) + offset] ^= 0x01
+        return b"".join(lines[:block]) + bytes(broken) + b"".join(lines[block + 1:])
+
+    batch = flipped(b'"signature"', -40)  # inside the batch's base64
+    envelope = flipped(b'"envelope":{"b64":"', 30)  # a stored transaction's envelope cell
+    leaf = flipped(b'"leaf_hash":{"b64":"', 22)  # and a leaf hash cell
+    for data in (chain_file, batch, envelope, leaf):
         inline = audit_source(Lines(data), parallel=False)
         ahead = audit_source(Lines(data), parallel=True)
         assert [str(f) for f in inline.findings] == [str(f) for f in ahead.findings]
         assert (inline.head_hash, inline.log_root) == (ahead.head_hash, ahead.log_root)
         assert inline.stats.signatures == ahead.stats.signatures
-    assert audit_source(Lines(tampered), parallel=False).findings
+    assert audit_source(Lines(batch), parallel=False).findings
+    for data, column in ((envelope, "envelope"), (leaf, "leaf_hash")):
+        (finding,) = audit_source(Lines(data), parallel=True).findings
+        assert finding.check == "transaction" and f"stored {column} differs" in finding.message
 
 
 def test_a_dead_verifier_only_means_verifying_inline(chain_file: bytes) -> None:
