@@ -70,10 +70,12 @@ class Engine:
             for raw in lines:
                 self._line(raw)
             self._drain()
+            if self.verifier is not None:
+                self.verifier.end()  # it exits while the tables are checked
+            self._finish()
         finally:
             if self.verifier is not None:
                 self.verifier.close()
-        self._finish()
 
     def _line(self, raw: bytes) -> None:
         self.shape.lines += 1

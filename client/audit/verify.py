@@ -266,6 +266,9 @@ class InlineVerifier:
         """Return empty verdicts: everything is verified inline."""
         return Verdicts()
 
+    def end(self) -> None:
+        """No more lines (nothing to do)."""
+
     def close(self) -> None:
         """Nothing to release."""
 
@@ -322,10 +325,15 @@ class ProcessVerifier:
         except OSError:  # the process is gone; next() falls back to inline verification
             return
 
+    def end(self) -> None:
+        """Tell the process there are no more lines, so it exits while this one goes on."""
+        if self._writer.is_alive():
+            self._lines.put(None)
+            self._writer.join(timeout=30)
+
     def close(self) -> None:
         """Stop the process."""
-        self._lines.put(None)
-        self._writer.join(timeout=30)
+        self.end()
         try:
             self._process.wait(timeout=30)
         except subprocess.TimeoutExpired:
