@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from client.http import NodeClient
 from ledger.chainfile import BadCell, Cell, decode_row
+
+if TYPE_CHECKING:
+    from client.http import NodeClient
 
 Row = dict[str, Cell | BadCell]
 
