@@ -87,11 +87,16 @@ class TableChecks:
         self.stored_notes[note_id] = row
 
     def _party(self, row: Row) -> None:
-        uscc, log_index, tx_id = (decode_cell(row.get(c)) for c in ("uscc", "log_index", "tx_id"))
+        uscc, log_index, tx_id = row.get("uscc"), row.get("log_index"), row.get("tx_id")
+        if not (type(uscc) is str and type(log_index) is int and type(tx_id) is str):
+            uscc, log_index, tx_id = decode_cell(uscc), decode_cell(log_index), decode_cell(tx_id)
         self.stored_parties[log_index].add((uscc, tx_id))
 
     def _nonce(self, row: Row) -> None:
-        self.stored_nonces.add((decode_cell(row.get("signer")), decode_cell(row.get("nonce"))))
+        signer, nonce = row.get("signer"), row.get("nonce")
+        if not (type(signer) is str and type(nonce) is str):
+            signer, nonce = decode_cell(signer), decode_cell(nonce)
+        self.stored_nonces.add((signer, nonce))
 
     def orphans(self, table: str, rows: list[Row]) -> None:
         """Report rows of per-block tables whose block row is missing."""
