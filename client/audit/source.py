@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from client.http import NodeClient
 
 Row = dict[str, Cell | BadCell]
+READ_BUFFER = 1 << 20
 
 
 class ChainSource(Protocol):
@@ -39,8 +40,13 @@ class FileSource:
         self.label = f"file {path}"
 
     def lines(self) -> Iterator[bytes]:
-        """Yield the file's lines (raises OSError if it cannot be read)."""
-        with self.path.open("rb") as handle:
+        """Yield the file's lines (raises OSError if it cannot be read).
+
+        Read through a 1 MiB buffer: block lines are ~1 MB, and splitting
+        them out of the default 8 KiB buffer cost two to three times as much
+        (393 MB sample file: 0.22-0.42 s against 0.08-0.14 s).
+        """
+        with self.path.open("rb", buffering=READ_BUFFER) as handle:
             yield from handle
 
 
