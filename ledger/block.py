@@ -9,6 +9,7 @@ headers) and to the size of the global transaction log after the block.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -17,7 +18,7 @@ from ledger.canonical import JSONValue, canonical_bytes, parse_trusted
 from ledger.canonical import encode_string as _encode_string
 from ledger.crypto import sha256_hex
 from ledger.errors import SchemaError
-from ledger.merkle import leaf_hash, root_from_leaf_hashes
+from ledger.merkle import LEAF_PREFIX, leaf_hash, root_from_leaf_hashes
 
 GENESIS_PREV_HASH = "00" * 32
 _INT_FIELDS = frozenset({"height", "position", "tx_count", "log_size"})
@@ -121,20 +122,26 @@ class TxResult:
         """
         if self.encoded_writes is None:
             return canonical_bytes(self.to_json())
-        pairs = b",".join([
-            b"[" + _text_bytes(key) + b","
-            + (b"null" if raw is None else raw) + b"]"
-            for key, raw in self.encoded_writes
-        ])
-        return b"".join((
-            b'{"code":', _text_bytes(self.code), b',"events":', self.events_bytes,
-            b',"reason":', _text_bytes(self.reason), b',"tx":', _text_bytes(self.tx_id),
-            b',"valid":', b"true" if self.valid else b"false", b',"writes":[', pairs, b"]}",
-        ))
+        return b"".join(self._spliced())
 
     def leaf(self) -> bytes:
         """Return the Merkle leaf hash of this result for `result_root`."""
-        return leaf_hash(self.canonical())
+        if self.encoded_writes is None:
+            return leaf_hash(self.canonical())
+        digest = hashlib.sha256(LEAF_PREFIX)  # leaf_hash, without copying the bytes once more
+        digest.update(b"".join(self._spliced()))
+        return digest.digest()
+
+    def _spliced(self) -> list[bytes]:
+        """Return the pieces of the canonical bytes, with the encoded writes as they are."""
+        pieces = [b'{"code":', _text_bytes(self.code), b',"events":', self.events_bytes,
+                  b',"reason":', _text_bytes(self.reason), b',"tx":', _text_bytes(self.tx_id),
+                  b',"valid":', b"true" if self.valid else b"false", b',"writes":[']
+        for index, (key, raw) in enumerate(self.encoded_writes or ()):
+            pieces += (b",[" if index else b"[", _text_bytes(key), b",",
+                       b"null" if raw is None else raw, b"]")
+        pieces.append(b"]}")
+        return pieces
 
 
 def _text_bytes(value: Any) -> bytes:
