@@ -171,7 +171,7 @@ class Overlay:
         """Return the decoded newest value at `key` (cached below this overlay's writes)."""
         if key in self._writes:
             hint = self._hints.get(key)
-            if hint is not None and hint[0] is decoder:
+            if hint is not None and hint[0] == decoder:  # == : a classmethod is bound anew
                 return hint[1]
             value = self.get(key)
             return None if value is None else decoder(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.execution import Overlay
 from ledger.state import StateCache
 
 
@@ -46,3 +47,12 @@ def test_another_decoder_gets_its_own_decoding() -> None:
     record = state.decoded("k", _Counted.from_json)
     assert state.decoded("k", dict) == {"a": 1}
     assert state.decoded("k", _Counted.from_json) is not record  # decoded again: one form kept
+
+
+def test_an_overlay_hint_is_found_again_whatever_bound_method_names_its_decoder() -> None:
+    overlay = Overlay(StateCache())
+    record = _Counted({"a": 1})
+    overlay.put_raw("k", b'{"a":1}', hint=(_Counted.from_json, record))
+    before = _Counted.calls
+    assert overlay.decoded("k", _Counted.from_json) is record
+    assert _Counted.calls == before
