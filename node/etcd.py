@@ -84,10 +84,21 @@ class EtcdClient:
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=timeout_s,
                                   verify=ssl_context if ssl_context is not None else True)
+        self._closed = False
 
     def close(self) -> None:
-        """Close the HTTP connections."""
+        """Close the HTTP connections; calls still under way end with EtcdUnavailable."""
+        self._closed = True
         self._http.close()
+
+    def _post(self, url: str, body: dict[str, Any]) -> httpx.Response:
+        """POST on the shared client; one closed meanwhile is EtcdUnavailable, not a crash."""
+        try:
+            return self._http.post(url, json=body)
+        except RuntimeError:  # httpx: "the client has been closed"
+            if self._closed:
+                raise EtcdUnavailable("the etcd client is closed") from None
+            raise
 
     # -- unary calls ----------------------------------------------------------
 
@@ -100,7 +111,7 @@ class EtcdClient:
                 order = self.endpoints[self._preferred:] + self.endpoints[:self._preferred]
             for endpoint in order:
                 try:
-                    response = self._http.post(endpoint + path, json=body)
+                    response = self._post(endpoint + path, body)
                 except httpx.HTTPError as exc:
                     errors.append(f"{endpoint}: {type(exc).__name__}")
                     continue
@@ -225,6 +236,10 @@ class EtcdClient:
                     if events:
                         next_revision = events[-1].mod_revision + 1
                         yield events
+            except RuntimeError:  # httpx: "the client has been closed"
+                if self._closed:
+                    return
+                raise
             except httpx.HTTPError as exc:
                 log.info("etcd watch on %s broke (%s); trying another member", endpoint,
                          type(exc).__name__)

@@ -150,6 +150,8 @@ class EtcdOrderer:
                 except EtcdCompacted:
                     listing = True
                 except EtcdUnavailable as exc:
+                    if stop.is_set():  # closed while reading: nothing more is wanted
+                        return
                     log.warning("reading the ordering log failed (%s); retrying", exc)
                     stop.wait(RETRY_S)
         except OrderingGap as gap:

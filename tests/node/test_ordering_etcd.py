@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from client.etcd_cluster import leader_index, stop_pid
+from node.etcd import EtcdClient, EtcdUnavailable
 from node.ordering import OrderedBatch
 from node.ordering_etcd import EtcdOrderer
 from tests.etcd import etcd_context
@@ -158,3 +159,12 @@ def test_a_compaction_racing_the_listing_is_a_gap_never_a_skip(etcd_members: lis
     finally:
         reader.close()
         writer.close()
+
+
+def test_a_closed_etcd_client_answers_unavailable_not_a_crash() -> None:
+    """A watch thread still reading when its node closes must end quietly (no thread crash)."""
+    client = EtcdClient(["http://127.0.0.1:9"], timeout_s=0.2, deadline_s=0.2)
+    client.close()
+    with pytest.raises(EtcdUnavailable, match="closed"):
+        client.call("/v3/kv/range", {"key": "YQ=="})
+    assert list(client.watch_prefix(b"p/", 1, threading.Event())) == []
