@@ -191,7 +191,7 @@ def encode(record: Any) -> bytes:
     kind = type(record)
     encoder, get = _encoder(kind)
     values = record.__dict__
-    if values.keys() == _FIELD_SETS[kind]:
+    if values.keys() == _field_set(kind):
         fast = plain_fields_bytes(values)
         if fast is not None:
             return fast
@@ -212,7 +212,6 @@ def _encoder(kind: type[Any]) -> tuple[FieldEncoder, Callable[[Any], tuple[Any, 
         assert len(names) > 1  # attrgetter of several names returns a tuple
         found = _ENCODERS[kind] = (FieldEncoder(names, [declared[n] for n in names]),
                                    attrgetter(*names))
-        _FIELD_SETS[kind] = frozenset(names)
     return found
 
 
@@ -236,10 +235,7 @@ def evolve(record: R, **changes: Any) -> R:
     a TypeError, as with replace().
     """
     kind = type(record)
-    names = _FIELD_SETS.get(kind)
-    if names is None:
-        names = _FIELD_SETS[kind] = frozenset(_field_names(kind))
-    unknown = changes.keys() - names
+    unknown = changes.keys() - _field_set(kind)
     if unknown:
         raise TypeError(f"{kind.__name__} has no field {', '.join(sorted(unknown))}")
     copy: R = object.__new__(kind)
@@ -247,6 +243,14 @@ def evolve(record: R, **changes: Any) -> R:
     values.update(record.__dict__)
     values.update(changes)
     return copy
+
+
+def _field_set(kind: type[Any]) -> frozenset[str]:
+    """Return the names of a record type's fields, as a set."""
+    names = _FIELD_SETS.get(kind)
+    if names is None:
+        names = _FIELD_SETS[kind] = frozenset(_field_names(kind))
+    return names
 
 
 _FIELD_SETS: dict[type[Any], frozenset[str]] = {}

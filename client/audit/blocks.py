@@ -140,9 +140,10 @@ def stored_as(row: dict[str, Any], values: tuple[Any, ...]) -> bool:
     to say which columns differ.
     """
     cells = tuple(map(row.get, TX_COLUMNS))
-    types = tuple(map(type, cells))
-    if types != _CELL_TYPES and (types[_VALID] is not bool or types[:_VALID] + types[_VALID + 1:]
-                                 != _CELL_TYPES[:_VALID] + _CELL_TYPES[_VALID + 1:]):
+    types = [*map(type, cells)]
+    if types[_VALID] is bool:  # SQLite stores it as 0/1, PostgreSQL as a bool
+        types[_VALID] = int
+    if tuple(types) != _CELL_TYPES:
         return False
     events = binascii.b2a_base64(values[-1], newline=False).decode()
     return cells == (*values[:-1], {"b64": events})

@@ -300,6 +300,8 @@ def _faithful(cells: tuple[Any, ...], expected: tuple[Any, ...]) -> bool:
     """
     return (cells == expected and float not in set(map(type, cells))
             and type(cells[_AMOUNT]) is int and type(cells[_HEIGHT]) is int)
+
+
 _GETTERS: dict[tuple[str, ...], Callable[[Any], Any]] = {}
 
 
