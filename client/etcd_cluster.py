@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from client.launcher import free_port
+from client.launcher import free_port, free_ports
 from client.pki import TlsFiles, client_context
 
 START_TIMEOUT_S = 30.0
@@ -95,15 +95,16 @@ def start_etcd_cluster(directory: Path, size: int = 3, *, detach: bool = False,
     binary = etcd_binary()
     directory.mkdir(parents=True, exist_ok=True)
     names = [f"etcd{i + 1}" for i in range(size)]
-    ports = {name: (free_port(), free_port()) for name in names}
+    chosen = iter(free_ports(3 * size))  # distinct: client, peer and metrics of every member
+    ports = {name: (next(chosen), next(chosen), next(chosen)) for name in names}
     tls = {name: certs(name) if certs is not None else None for name in names}
     scheme = "http" if certs is None else "https"
     initial = ",".join(f"{n}={scheme}://127.0.0.1:{ports[n][1]}" for n in names)
     members: list[EtcdMember] = []
     for name in names:
-        client_port, peer_port = ports[name]
+        client_port, peer_port, metrics_port = ports[name]
         members.append(_start_member(binary, directory, name, client_port, peer_port,
-                                     initial, token, detach, tls[name]))
+                                     metrics_port, initial, token, detach, tls[name]))
     try:
         wait_for_leader([m.client_url for m in members], tls=operator_context(members))
     except Exception:
@@ -117,7 +118,7 @@ def restart_member(member: EtcdMember, *, detach: bool = False) -> EtcdMember:
     client_port = int(member.client_url.rsplit(":", 1)[1])
     peer_port = int(member.peer_url.rsplit(":", 1)[1])
     return _start_member(etcd_binary(), Path(member.data_dir).parent, member.name,
-                         client_port, peer_port, "", "", detach, member.tls)
+                         client_port, peer_port, free_port(), "", "", detach, member.tls)
 
 
 def _tls_args(tls: TlsFiles | None) -> list[str]:
@@ -131,7 +132,8 @@ def _tls_args(tls: TlsFiles | None) -> list[str]:
 
 
 def _start_member(binary: str, directory: Path, name: str, client_port: int, peer_port: int,
-                  initial: str, token: str, detach: bool, tls: TlsFiles | None) -> EtcdMember:
+                  metrics_port: int, initial: str, token: str, detach: bool,
+                  tls: TlsFiles | None) -> EtcdMember:
     scheme = "http" if tls is None else "https"
     client_url = f"{scheme}://127.0.0.1:{client_port}"
     peer_url = f"{scheme}://127.0.0.1:{peer_port}"
@@ -140,7 +142,7 @@ def _start_member(binary: str, directory: Path, name: str, client_port: int, pee
     args = [binary, "--name", name, "--data-dir", str(data_dir), "--log-level", "warn",
             "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
             "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
-            "--listen-metrics-urls", f"http://127.0.0.1:{free_port()}", *_tls_args(tls)]
+            "--listen-metrics-urls", f"http://127.0.0.1:{metrics_port}", *_tls_args(tls)]
     if initial:  # a first start; a restart reads the cluster from its data directory
         args += ["--initial-cluster", initial, "--initial-cluster-token", token,
                  "--initial-cluster-state", "new"]
