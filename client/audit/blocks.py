@@ -221,12 +221,17 @@ class Certificates:
         Nodes cosign each block's C2SP checkpoint with their attestation
         (`note_signature`); the note states the log size and root after the
         block, which the audit recomputed, so a signature over any other
-        tree head fails here.  Rows from before checkpoints carry none.
+        tree head fails here.  Rows from before checkpoints carry none (a
+        NULL cell); a row without the column at all was not exported so.
         """
-        signature = row.get("note_signature")
+        header = derived.header
+        if "note_signature" not in row:
+            self.report.find("checkpoint", f"the attestation row of {node.id} has no "
+                             "note_signature column", block=header.height)
+            return
+        signature = row["note_signature"]
         if signature is None:
             return
-        header = derived.header
         if not isinstance(signature, bytes):
             self.report.find("checkpoint", f"the checkpoint signature of {node.id} is not "
                              "bytes", block=header.height)

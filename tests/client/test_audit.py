@@ -322,6 +322,20 @@ def test_every_checkpoint_cosignature_is_checked_against_the_rebuilt_log(
     assert "node1's signature over the checkpoint of block 3" in findings[0].message
 
 
+def test_an_attestation_row_without_its_checkpoint_signature_column_is_found(
+        chain_file: bytes) -> None:
+    """A NULL cosignature is an attestation from before checkpoints; no column is tampering."""
+    lines = chain_file.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith(b'{"type":"block"')
+              and b'"note_signature":{"b64"' in line)
+    renamed = lines[at].replace(b'"note_signature":', b'"oote_signature":', 1)
+    report = audit_source(Lines(b"".join([*lines[:at], renamed, *lines[at + 1:]])),
+                          parallel=False)
+    block = json.loads(lines[at])["block"]["height"]
+    assert [(f.check, f.block) for f in report.findings] == [("checkpoint", block)]
+    assert "has no note_signature column" in report.findings[0].message
+
+
 def test_a_compared_nodes_signed_checkpoint_must_be_cosigned_by_the_rebuilt_registry(
         tmp_path: Path) -> None:
     from client.audit.cross import _signed
