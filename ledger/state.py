@@ -88,5 +88,15 @@ class StateCache:
         for key, raw in self._data.items():
             yield key, raw, self._versions.get(key, 0)
 
+    def columns_by_key(self) -> tuple[list[str], list[bytes], list[int]]:
+        """Return the keys sorted, their canonical bytes and the heights of their last write.
+
+        As three lists, so that each is built in one pass (an auditor
+        digests the whole state this way).
+        """
+        keys = sorted(self._data)
+        versions = self._versions
+        return keys, list(map(self._data.__getitem__, keys)), [versions.get(k, 0) for k in keys]
+
     def __len__(self) -> int:
         return len(self._data)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from client.audit.blocks import Certificates, check_link, compare_header, compare_txs, stored_header
+from client.audit.digests import ROWS_LINE
 from client.audit.replay import CannotRebuild, Derived, Replay
 from client.audit.report import AuditReport
 from client.audit.shape import FileShape
@@ -40,11 +41,29 @@ BLOCK_LINE = b'{"type":"block",'  # how the exporter starts a block line
 
 @dataclass(frozen=True)
 class _Pending:
-    """A block line waiting its turn: the raw line, its number, its record if parsed."""
+    """A line waiting its turn: the raw line, its number, its record if parsed.
+
+    A block line, or (`rows`) a rows line the verifier process sums up.
+    """
 
     raw: bytes
     number: int
     record: dict[str, Any] | None
+    rows: bool = False
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """A rows line the verifier process summed up, kept in case it must be checked here.
+
+    With where it stands in the one-process order of the checks: how many
+    findings came before it, and whether the audit had stopped by then.
+    """
+
+    raw: bytes
+    number: int
+    findings_before: int
+    stopped: bool
 
 
 class Engine:
@@ -60,6 +79,9 @@ class Engine:
         self.progress = progress
         self.verifier: InlineVerifier | ProcessVerifier | None = None
         self.pending: deque[_Pending] = deque()
+        self.blocks_pending = 0
+        self.kept: list[_Kept] = []
+        self.rows_parsed = False  # a rows line was parsed here, as it came
         self.previous: BlockHeader | None = None
         self.shape = FileShape(report)
         self.stopped = False
@@ -82,6 +104,10 @@ class Engine:
         if raw.startswith(BLOCK_LINE):  # parsed when its turn comes (see _queue)
             self._queue(_Pending(raw, self.shape.lines, None))
             return
+        if raw.startswith(ROWS_LINE) and isinstance(self.verifier, ProcessVerifier) \
+                and not self.rows_parsed:
+            self._hand_over(raw)
+            return
         record = parse_line(raw)
         if record is None:
             self.report.find("source", f"line {self.shape.lines} is not a JSON object")
@@ -102,8 +128,30 @@ class Engine:
         verifier = self._verifier()
         verifier.submit(line.raw)
         self.pending.append(line)
-        if len(self.pending) > LOOKAHEAD:
-            self._take(self.pending.popleft(), verifier.next())
+        self.blocks_pending += 1
+        while self.blocks_pending > LOOKAHEAD:
+            self._take_oldest()
+
+    def _hand_over(self, raw: bytes) -> None:
+        """Give a rows line to the verifier process to sum up; keep it for its turn.
+
+        It does not count as a block waiting, so the following lines are read
+        (and handed over) at once, and the verifier sums the tables up while
+        the last blocks are checked here.
+        """
+        assert isinstance(self.verifier, ProcessVerifier)
+        self.verifier.submit_rows(raw)
+        self.pending.append(_Pending(raw, self.shape.lines, None, rows=True))
+
+    def _take_oldest(self) -> None:
+        line = self.pending.popleft()
+        if line.rows:  # its turn: where its findings would go, were it checked here
+            self.kept.append(_Kept(line.raw, line.number, len(self.report.findings),
+                                   self.stopped))
+            return
+        assert self.verifier is not None
+        self.blocks_pending -= 1
+        self._take(line, self.verifier.next())
 
     def _take(self, line: _Pending, verdicts: Verdicts) -> None:
         record = line.record if line.record is not None else parse_line(line.raw)
@@ -125,8 +173,7 @@ class Engine:
 
     def _drain(self) -> None:
         while self.pending:
-            assert self.verifier is not None
-            self._take(self.pending.popleft(), self.verifier.next())
+            self._take_oldest()
 
     def _block(self, stored: StoredBlock, verdicts: Verdicts) -> None:
         if self.stopped:
@@ -167,6 +214,7 @@ class Engine:
         if kind == "meta":
             self.shape.header(record)
         elif kind == "rows" and not self.stopped:
+            self.rows_parsed = True
             self._rows(record)
         elif kind == "orphans":
             self.tables.orphans(str(record.get("table")), rows_of(record))
@@ -174,6 +222,51 @@ class Engine:
             self.shape.end = record
         elif kind != "rows":
             self.report.find("source", f"line {self.shape.lines} has unknown type {kind!r}"[:200])
+
+    def _check_tables(self) -> None:
+        """Check the stored tables: by the verifier's digests where it can, else row by row.
+
+        The rebuilt chain's digests and conservation are worked out here
+        while the verifier process sums up the rows lines it was given; if
+        their digests agree, the row-by-row checks would find nothing.
+        Otherwise the kept lines are checked here as if they had been as
+        they came, their findings put where they would have been.
+        """
+        verifier = self.verifier
+        if self.stopped or not self.kept or not isinstance(verifier, ProcessVerifier):
+            self._check_kept()
+            if not self.stopped:
+                self.tables.finish(split=isinstance(verifier, ProcessVerifier))
+            return
+        rebuilt = self.tables.rebuilt_digests()
+        conservation = self.tables.conservation()
+        summary = verifier.tables()
+        if self.tables.vouched(summary, rebuilt):
+            assert summary is not None
+            self.shape.rows.update(summary.counts)
+            self.report.findings += conservation
+            return
+        self._check_kept()
+        self.tables.finish(split=True, conservation=conservation)
+
+    def _check_kept(self) -> None:
+        """Check the kept rows lines here, each as if it had been checked as it came."""
+        findings, shift, lines, stopped = self.report.findings, 0, self.shape.lines, self.stopped
+        for line in self.kept:
+            before = len(findings)
+            self.shape.lines, self.stopped = line.number, line.stopped
+            record = parse_line(line.raw)
+            if record is None:
+                self.report.find("source", f"line {line.number} is not a JSON object")
+            else:
+                self._other(record)
+            found = findings[before:]
+            del findings[before:]
+            at = line.findings_before + shift
+            findings[at:at] = found
+            shift += len(found)
+        self.shape.lines, self.stopped = lines, stopped
+        self.kept = []
 
     def _rows(self, record: dict[str, Any]) -> None:
         try:
@@ -185,8 +278,7 @@ class Engine:
 
     def _finish(self) -> None:
         self.certificates.finish()
-        if not self.stopped:
-            self.tables.finish(split=isinstance(self.verifier, ProcessVerifier))
+        self._check_tables()
         self.shape.check(self.replay)
         replay, report = self.replay, self.report
         report.chain_id = replay.chain_id or None

@@ -35,6 +35,7 @@ try:
 except ImportError:  # not on this platform: pipes keep their size
     fcntl = None  # type: ignore[assignment]
 
+from client.audit.digests import ROWS_LINE, StoredTables, TableSummary
 from client.audit.source import StoredBlock, parse_line
 from ledger.attestation import Attestation, NodeInfo
 from ledger.batch import SignedBatch, is_signed, open_batch
@@ -46,6 +47,7 @@ SigKey = tuple[str, bytes]  # (transaction id, signature)
 AttKey = tuple[str, str, int, str, bytes]  # (chain, node id, height, header hash, signature)
 LOOKAHEAD = 12  # blocks the verifier may run ahead
 PIPE_BYTES = 4 << 20  # pipe size asked for (capped by the system's limit)
+IOV_MAX = 1024  # buffers per writev call at most (Linux, macOS and BSDs take 1024)
 WORKER_PROGRAM = ("import sys; from client.audit.verify import serve; "
                   "serve(sys.stdin.buffer, sys.stdout.buffer)")
 
@@ -294,11 +296,31 @@ class ProcessVerifier:
         self._writer.start()
         self._pending = 0
         self._alive = True
+        self._ended = False
 
     def submit(self, raw: bytes) -> None:
         """Hand the verifier the next block line."""
         self._lines.put(raw)
         self._pending += 1
+
+    def submit_rows(self, raw: bytes) -> None:
+        """Hand the verifier a rows line (ROWS_LINE) to sum up; `tables()` gives the result."""
+        self._lines.put(raw)
+
+    def tables(self) -> TableSummary | None:
+        """Return the summary of the rows lines given, once `end()` was called (None: none).
+
+        Call only when every block's verdicts were taken: the summary is the
+        process's last answer.
+        """
+        if not self._alive:
+            return None
+        try:
+            summary = _read_frame(self._process.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError):
+            summary = None
+        self._alive = False
+        return summary if isinstance(summary, TableSummary) else None
 
     def next(self) -> Verdicts:
         """Return the verdicts for the oldest block line submitted."""
@@ -315,25 +337,41 @@ class ProcessVerifier:
         return verdicts
 
     def _write(self) -> None:
+        """Write the queued lines as frames, all that are waiting in one system call.
+
+        Between two writes this thread needs the interpreter lock, which the
+        re-executing thread holds for up to the switch interval (5 ms): one
+        write per line held the ~170 MB of rows lines back by a second.  So
+        every line waiting is written at once (`os.writev`, the lock let go).
+        """
         pipe = self._process.stdin
         assert pipe is not None
         try:
-            while (raw := self._lines.get()) is not None:
-                pipe.write(len(raw).to_bytes(8, "big") + raw)
-            pipe.write(bytes(8))
+            ended = False
+            while not ended:
+                waiting = [self._lines.get()]
+                while not self._lines.empty():
+                    waiting.append(self._lines.get_nowait())
+                ended = None in waiting
+                frames: list[bytes] = []
+                for raw in waiting[:waiting.index(None)] if ended else waiting:
+                    assert raw is not None
+                    frames += (len(raw).to_bytes(8, "big"), raw)
+                _write_all(pipe.fileno(), [*frames, bytes(8)] if ended else frames)
             pipe.close()
         except OSError:  # the process is gone; next() falls back to inline verification
             return
 
     def end(self) -> None:
-        """Tell the process there are no more lines, so it exits while this one goes on."""
-        if self._writer.is_alive():
+        """Tell the process there are no more lines, so it finishes while this one goes on."""
+        if not self._ended:
+            self._ended = True
             self._lines.put(None)
-            self._writer.join(timeout=30)
 
     def close(self) -> None:
         """Stop the process."""
         self.end()
+        self._writer.join(timeout=30)
         try:
             self._process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -341,6 +379,23 @@ class ProcessVerifier:
             self._process.wait()
         if self._process.stdout is not None:
             self._process.stdout.close()
+
+
+def _write_all(fd: int, buffers: list[bytes]) -> None:
+    """Write every buffer to `fd`, in order, with as few system calls as can be."""
+    if not hasattr(os, "writev"):  # not on this platform: one write each
+        for buffer in buffers:
+            view = memoryview(buffer)
+            while view:
+                view = view[os.write(fd, view):]
+        return
+    views = [memoryview(b) for b in buffers if b]
+    while views:
+        written = os.writev(fd, views[:IOV_MAX])
+        while views and written >= len(views[0]):
+            written -= len(views.pop(0))
+        if written:
+            views[0] = views[0][written:]
 
 
 def _widen(pipe: IO[bytes] | None) -> None:
@@ -382,20 +437,29 @@ def _exactly(pipe: IO[bytes], size: int) -> bytes:
 
 
 def serve(source: IO[bytes], sink: IO[bytes]) -> None:
-    """Run the verifier: read framed block lines, write framed verdicts, until an empty frame.
+    """Run the verifier: read framed lines, write framed answers, until an empty frame.
 
-    The cyclic garbage collector stays off: what a block line makes is
-    freed by reference counting once its verdicts are sent, so collections
-    would only scan objects about to go.
+    A block line is answered with its verdicts at once; a rows line is
+    only taken in, and after the empty frame the summary of all the rows
+    lines (a TableSummary, or None) is the last answer.  The cyclic garbage
+    collector stays off: what a block line makes is freed by reference
+    counting once its verdicts are sent, so collections would only scan
+    objects about to go.
     """
     gc.disable()
     book = KeyBook()
-    while True:
-        size = int.from_bytes(_exactly(source, 8), "big")
-        if size == 0:
-            return
-        data = pickle.dumps(verdicts_for(_exactly(source, size), book),
-                            protocol=pickle.HIGHEST_PROTOCOL)
-        sink.write(len(data).to_bytes(8, "big") + data)
-        sink.flush()
+    tables = StoredTables()
+    while size := int.from_bytes(_exactly(source, 8), "big"):
+        raw = _exactly(source, size)
+        if raw.startswith(ROWS_LINE):
+            tables.take(raw)
+        else:
+            _answer(sink, verdicts_for(raw, book))
+    _answer(sink, tables.summary())
+
+
+def _answer(sink: IO[bytes], answer: Verdicts | TableSummary | None) -> None:
+    data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+    sink.write(len(data).to_bytes(8, "big") + data)
+    sink.flush()
 

@@ -56,3 +56,10 @@ def test_an_overlay_hint_is_found_again_whatever_bound_method_names_its_decoder(
     before = _Counted.calls
     assert overlay.decoded("k", _Counted.from_json) is record
     assert _Counted.calls == before
+
+
+def test_the_state_lists_by_key_with_values_and_heights_in_step() -> None:
+    state = StateCache([("b", b"2", 4), ("a", b"1", 3)])
+    state.apply({"c": b"3", "a": None, "d": b"4"}, 7)
+    assert state.columns_by_key() == (["b", "c", "d"], [b"2", b"3", b"4"], [4, 7, 7])
+    assert list(zip(*state.columns_by_key(), strict=True)) == sorted(state.items())

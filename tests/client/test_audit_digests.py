@@ -1,0 +1,191 @@
+"""The stored tables vouched for by digests (client/audit/digests.py): never a different result.
+
+In parallel mode the verifier process sums up the rows lines and the audit
+skips the row-by-row table checks when the digests agree.  Whatever the
+rows lines hold, the findings must be those of the row-by-row checks, in
+the same order; and a clean chain must take the short way.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from client.audit import audit_source
+from client.audit.digests import ROWS_LINE, StoredTables, listing_digest, note_cells
+from client.audit.tables import TableChecks
+from client.audit.verify import _write_all
+from node.export import export_database
+from node.sample_chain import build_sample_chain
+from tests.client.chain_lines import Lines
+
+
+@pytest.fixture(scope="module")
+def chain_file(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("digests") / "node.db"
+    build_sample_chain(f"sqlite:///{path}", transactions=150, lanes=15)
+    out = io.BytesIO()
+    export_database(f"sqlite:///{path}", out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def row_checks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record each time the row-by-row table checks run."""
+    calls: list[bool] = []
+    finish = TableChecks.finish
+
+    def recorded(self: TableChecks, **kwargs: Any) -> None:
+        calls.append(True)
+        finish(self, **kwargs)
+    monkeypatch.setattr(TableChecks, "finish", recorded)
+    return calls
+
+
+def _same_findings(data: bytes) -> list[str]:
+    inline = audit_source(Lines(data), parallel=False)
+    ahead = audit_source(Lines(data), parallel=True)
+    assert [str(f) for f in ahead.findings] == [str(f) for f in inline.findings]
+    assert (ahead.stats.notes, ahead.stats.state_keys) == (inline.stats.notes,
+                                                           inline.stats.state_keys)
+    return [str(f) for f in inline.findings]
+
+
+def _rows_lines(lines: list[bytes], table: str) -> list[int]:
+    return [i for i, line in enumerate(lines) if line.startswith(ROWS_LINE)
+            and f'"table":"{table}"'.encode() in line[:60]]
+
+
+def _edited(lines: list[bytes], at: int, edit: Any) -> bytes:
+    record = json.loads(lines[at])
+    edit(record)
+    line = json.dumps(record, separators=(",", ":")).encode() + b"\n"
+    return b"".join([*lines[:at], line, *lines[at + 1:]])
+
+
+def test_a_clean_chain_is_vouched_for_by_the_digests(chain_file: bytes,
+                                                     row_checks: list[bool]) -> None:
+    report = audit_source(Lines(chain_file), parallel=True)
+    assert report.passed and report.stats.notes > 0
+    assert row_checks == []  # the row-by-row checks were not needed
+    assert audit_source(Lines(chain_file), parallel=False).passed
+    assert row_checks == [True]  # inline, they run
+
+
+def test_flags_stored_as_booleans_or_as_0_1_are_both_the_note(chain_file: bytes,
+                                                              row_checks: list[bool]) -> None:
+    lines = chain_file.splitlines(keepends=True)
+
+    def as_booleans(record: dict[str, Any]) -> None:
+        for row in record["rows"]:
+            row["financed"], row["frozen"] = bool(row["financed"]), bool(row["frozen"])
+    data = _edited(lines, _rows_lines(lines, "notes")[0], as_booleans)
+    assert _same_findings(data) == []
+    assert row_checks == [True]  # the inline audit only
+
+
+@pytest.mark.parametrize(("table", "column", "odd"), [
+    ("notes", "amount", float), ("notes", "financed", lambda v: 2), ("notes", "height", bool),
+    ("notes", "status", lambda v: v.upper()), ("state", "height", lambda v: v + 1),
+    ("state", "value", lambda v: {"b64": "AAAA"}), ("state", "key", lambda v: None),
+    ("tx_parties", "log_index", lambda v: v + 1), ("tx_parties", "log_index", bool),
+    ("nonces", "nonce", lambda v: v + "0"), ("nonces", "signer", lambda v: 7),
+])
+def test_a_cell_only_equal_in_another_type_or_changed_is_found_as_row_by_row(
+        chain_file: bytes, table: str, column: str, odd: Any) -> None:
+    lines = chain_file.splitlines(keepends=True)
+
+    def change(record: dict[str, Any]) -> None:
+        record["rows"][1][column] = odd(record["rows"][1][column])
+    assert _same_findings(_edited(lines, _rows_lines(lines, table)[0], change))
+
+
+def test_duplicated_and_missing_rows_are_found_as_row_by_row(chain_file: bytes) -> None:
+    lines = chain_file.splitlines(keepends=True)
+    for table in ("state", "notes", "tx_parties", "nonces"):
+        at = _rows_lines(lines, table)[0]
+
+        def repeat(record: dict[str, Any]) -> None:
+            record["rows"].append(record["rows"][0])
+
+        def drop(record: dict[str, Any]) -> None:
+            del record["rows"][-1]
+        for edit in (repeat, drop):
+            _same_findings(_edited(lines, at, edit))
+
+
+def test_a_garbled_rows_line_is_reported_where_it_stands(chain_file: bytes) -> None:
+    lines = chain_file.splitlines(keepends=True)
+    at = _rows_lines(lines, "notes")[0]
+    garbled = b"".join([*lines[:at], b'{"type":"rows",garbled\n', *lines[at:]])
+    findings = _same_findings(garbled)
+    assert any(f"line {at + 1} is not a JSON object" in f for f in findings)
+    twice = b"".join([*lines[:at], b'{"type":"rows","type":"meta"}\n', *lines[at:]])
+    assert any("second header line" in f for f in _same_findings(twice))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_byte_flip_in_the_rows_lines_gives_the_row_by_row_findings(
+        chain_file: bytes, data: st.DataObject) -> None:
+    lines = chain_file.splitlines(keepends=True)
+    rows = [i for i, line in enumerate(lines) if line.startswith(ROWS_LINE)]
+    at = data.draw(st.sampled_from(rows), label="line")
+    position = data.draw(st.integers(0, len(lines[at]) - 2), label="position")
+    flipped = bytearray(lines[at])
+    flipped[position] ^= data.draw(st.integers(1, 255), label="xor")
+    assert _same_findings(b"".join([*lines[:at], bytes(flipped), *lines[at + 1:]]))
+
+
+def test_stored_note_flags_become_booleans_and_nothing_else_does() -> None:
+    row = ("n", "r", None, "h", "i", 1, "CNY", "active", "2026-01-01", 1, 0, 5)
+    assert note_cells(row) == (*row[:9], True, False, 5)
+    assert note_cells(row)[5] is 1 and type(note_cells(row)[11]) is int  # noqa: F632
+    odd = (*row[:9], 2, True, 5)
+    assert note_cells(odd) == odd
+
+
+def test_the_listing_tells_types_apart() -> None:
+    assert listing_digest([("a", 1)]) != listing_digest([("a", True)])
+    assert listing_digest([("a", 1)]) != listing_digest([("a", "1")])
+    assert listing_digest([("a", None)]) != listing_digest([("a", "null")])
+    assert listing_digest([("a", 1), ("b", 2)]) != listing_digest([("a", 1, "b", 2)])
+
+
+def test_unusual_rows_void_the_summary() -> None:
+    page = {"type": "rows", "table": "nonces", "rows": [{"signer": "s", "nonce": "n"}]}
+    tables = StoredTables()
+    tables.take(json.dumps(page).encode())
+    assert tables.summary() is not None
+    for odd in ({**page, "rows": [{"signer": "s", "nonce": 1}]}, {**page, "rows": "x"},
+                {**page, "rows": [["s", "n"]]}, {**page, "type": "orphans"}):
+        tables = StoredTables()
+        tables.take(json.dumps(odd).encode())
+        assert tables.summary() is None, odd
+    tables = StoredTables()
+    tables.take(b'{"type":"rows",')
+    assert tables.summary() is None
+
+
+def test_every_buffer_is_written_whole_and_in_order_through_a_small_pipe() -> None:
+    buffers = [bytes([i % 251]) * (i * 37 % 5000) for i in range(3000)]  # past IOV_MAX
+    read, write = os.pipe()
+    received = bytearray()
+
+    def drain() -> None:
+        while chunk := os.read(read, 1 << 16):
+            received.extend(chunk)
+    reader = threading.Thread(target=drain)
+    reader.start()
+    _write_all(write, buffers)
+    os.close(write)
+    reader.join()
+    os.close(read)
+    assert bytes(received) == b"".join(buffers)
