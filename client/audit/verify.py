@@ -459,7 +459,12 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
 
 
 def _answer(sink: IO[bytes], answer: Verdicts | TableSummary | None) -> None:
+    """Write one framed answer with raw system calls, not through `sink`'s buffer.
+
+    A BufferedWriter writing a ~100 KB frame into a pipe lost bytes when
+    the process was signalled meanwhile (a profiler's samples did it), and
+    the answers stopped decoding (tests/client/test_audit_channel.py).
+    """
     data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
-    sink.write(len(data).to_bytes(8, "big") + data)
-    sink.flush()
+    _write_all(sink.fileno(), [len(data).to_bytes(8, "big"), data])
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import threading
 from typing import Any
 
 import pytest
@@ -21,7 +19,6 @@ from hypothesis import strategies as st
 from client.audit import audit_source
 from client.audit.digests import ROWS_LINE, StoredTables, listing_digest, note_cells
 from client.audit.tables import TableChecks
-from client.audit.verify import _write_all
 from node.export import export_database
 from node.sample_chain import build_sample_chain
 from tests.client.chain_lines import Lines
@@ -172,20 +169,3 @@ def test_unusual_rows_void_the_summary() -> None:
     tables = StoredTables()
     tables.take(b'{"type":"rows",')
     assert tables.summary() is None
-
-
-def test_every_buffer_is_written_whole_and_in_order_through_a_small_pipe() -> None:
-    buffers = [bytes([i % 251]) * (i * 37 % 5000) for i in range(3000)]  # past IOV_MAX
-    read, write = os.pipe()
-    received = bytearray()
-
-    def drain() -> None:
-        while chunk := os.read(read, 1 << 16):
-            received.extend(chunk)
-    reader = threading.Thread(target=drain)
-    reader.start()
-    _write_all(write, buffers)
-    os.close(write)
-    reader.join()
-    os.close(read)
-    assert bytes(received) == b"".join(buffers)
