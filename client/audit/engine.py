@@ -110,6 +110,7 @@ class Engine:
             return
         record = parse_line(raw)
         if record is None:
+            self._drain()  # its finding follows those of the blocks before it
             self.report.find("source", f"line {self.shape.lines} is not a JSON object")
             return
         if record.get("type") == "block":
