@@ -104,8 +104,8 @@ class Engine:
         if raw.startswith(BLOCK_LINE):  # parsed when its turn comes (see _queue)
             self._queue(_Pending(raw, self.shape.lines, None))
             return
-        if raw.startswith(ROWS_LINE) and isinstance(self.verifier, ProcessVerifier) \
-                and not self.rows_parsed:
+        rows = raw.startswith(ROWS_LINE)  # whatever else it says (as the verifier takes it)
+        if rows and isinstance(self.verifier, ProcessVerifier) and not self.rows_parsed:
             self._hand_over(raw)
             return
         record = parse_line(raw)
@@ -113,7 +113,7 @@ class Engine:
             self._drain()  # its finding follows those of the blocks before it
             self.report.find("source", f"line {self.shape.lines} is not a JSON object")
             return
-        if record.get("type") == "block":
+        if record.get("type") == "block" and not rows:
             self._queue(_Pending(raw, self.shape.lines, record))
             return
         self._drain()
@@ -234,7 +234,8 @@ class Engine:
         they came, their findings put where they would have been.
         """
         verifier = self.verifier
-        if self.stopped or not self.kept or not isinstance(verifier, ProcessVerifier):
+        if self.stopped or not self.kept or self.rows_parsed \
+                or not isinstance(verifier, ProcessVerifier):
             self._check_kept()
             if not self.stopped:
                 self.tables.finish(split=isinstance(verifier, ProcessVerifier))

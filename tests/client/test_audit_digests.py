@@ -126,6 +126,24 @@ def test_a_garbled_rows_line_is_reported_where_it_stands(chain_file: bytes) -> N
     assert any(f"line {at + 1} is not a JSON object" in f for f in findings)
     twice = b"".join([*lines[:at], b'{"type":"rows","type":"meta"}\n', *lines[at:]])
     assert any("second header line" in f for f in _same_findings(twice))
+    block = b"".join([*lines[:at], b'{"type":"rows","type":"block"}\n', *lines[at:]])
+    assert any("unknown type 'block'" in f for f in _same_findings(block))
+
+
+def test_rows_lines_written_otherwise_are_all_checked_row_by_row(
+        chain_file: bytes, row_checks: list[bool]) -> None:
+    """A rows line the verifier was not given (keys in another order) must not be left out."""
+    lines = chain_file.splitlines(keepends=True)
+    at = _rows_lines(lines, "state")[-1]
+    record = json.loads(lines[at])
+    extra = {**record["rows"][0], "key": record["rows"][0]["key"] + "-extra"}
+    moved = {"table": "state", "type": "rows", "rows": [extra]}
+    end = len(lines) - 1  # after every rows line the verifier is given
+    assert lines[end].startswith(b'{"type":"end"')
+    data = b"".join([*lines[:end], json.dumps(moved).encode() + b"\n", lines[end]])
+    findings = _same_findings(data)
+    assert any("-extra is not in the re-executed state" in f for f in findings), findings
+    assert row_checks == [True, True]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
