@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -46,16 +45,6 @@ from tests.node.support import FACE, grant_line
 from tests.nodes import RunningNode, registered_node, running_node
 
 PASSWORD = "audit-test-password"
-
-
-@pytest.fixture(scope="module")
-def chain_file(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A sample chain (signed batches, certificates, a forged signature) as a chain file."""
-    path = tmp_path_factory.mktemp("audit") / "node.db"
-    build_sample_chain(f"sqlite:///{path}", transactions=150, lanes=15)
-    out = io.BytesIO()
-    export_database(f"sqlite:///{path}", out)
-    return out.getvalue()
 
 
 def _story(n: RunningNode) -> None:

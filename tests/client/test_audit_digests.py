@@ -8,7 +8,6 @@ the same order; and a clean chain must take the short way.
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
@@ -19,18 +18,7 @@ from hypothesis import strategies as st
 from client.audit import audit_source
 from client.audit.digests import ROWS_LINE, StoredTables, listing_digest, note_cells
 from client.audit.tables import TableChecks
-from node.export import export_database
-from node.sample_chain import build_sample_chain
 from tests.client.chain_lines import Lines
-
-
-@pytest.fixture(scope="module")
-def chain_file(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    path = tmp_path_factory.mktemp("digests") / "node.db"
-    build_sample_chain(f"sqlite:///{path}", transactions=150, lanes=15)
-    out = io.BytesIO()
-    export_database(f"sqlite:///{path}", out)
-    return out.getvalue()
 
 
 @pytest.fixture
