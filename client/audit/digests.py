@@ -70,11 +70,8 @@ def listing_digest(rows: Sequence[tuple[Any, ...]]) -> bytes:
 
 def note_cells(cells: tuple[Any, ...]) -> tuple[Any, ...]:
     """Return a stored note row's cells with the flags as booleans where stored as 0/1."""
-    financed, frozen = cells[_FINANCED], cells[_FROZEN]
-    if (type(financed) is int and financed in (0, 1)) or (type(frozen) is int
-                                                           and frozen in (0, 1)):
-        return (*cells[:_FINANCED], _flag(financed), _flag(frozen), *cells[_FROZEN + 1:])
-    return cells
+    return (*cells[:_FINANCED], _flag(cells[_FINANCED]), _flag(cells[_FROZEN]),
+            *cells[_FROZEN + 1:])
 
 
 def _flag(cell: Any) -> Any:

@@ -347,17 +347,18 @@ class ProcessVerifier:
         pipe = self._process.stdin
         assert pipe is not None
         try:
-            ended = False
-            while not ended:
+            raw: bytes | None = b""
+            while raw is not None:
                 waiting = [self._lines.get()]
                 while not self._lines.empty():
                     waiting.append(self._lines.get_nowait())
-                ended = None in waiting
                 frames: list[bytes] = []
-                for raw in waiting[:waiting.index(None)] if ended else waiting:
-                    assert raw is not None
+                for raw in waiting:
+                    if raw is None:  # the end: the empty frame, and nothing after it
+                        frames.append(bytes(8))
+                        break
                     frames += (len(raw).to_bytes(8, "big"), raw)
-                _write_all(pipe.fileno(), [*frames, bytes(8)] if ended else frames)
+                _write_all(pipe.fileno(), frames)
             pipe.close()
         except OSError:  # the process is gone; next() falls back to inline verification
             return
