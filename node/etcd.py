@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from node.shared_http import ClientClosed, SharedClient
+
 log = logging.getLogger(__name__)
 COMPACTED_MESSAGE = "required revision has been compacted"
 DELETE_CHUNK = 100  # etcd allows 128 operations per transaction by default
@@ -82,23 +84,23 @@ class EtcdClient:
         self._deadline = deadline_s
         self._preferred = 0
         self._lock = threading.Lock()
-        self._http = httpx.Client(timeout=timeout_s,
+        self._http = SharedClient(timeout=timeout_s,
                                   verify=ssl_context if ssl_context is not None else True)
-        self._closed = False
 
     def close(self) -> None:
-        """Close the HTTP connections; calls still under way end with EtcdUnavailable."""
-        self._closed = True
+        """Close the HTTP connections once calls under way end; new calls get EtcdUnavailable.
+
+        Open watches are cut short and end; see node/shared_http.py for why
+        the connections are not simply closed under them.
+        """
         self._http.close()
 
     def _post(self, url: str, body: dict[str, Any]) -> httpx.Response:
-        """POST on the shared client; one closed meanwhile is EtcdUnavailable, not a crash."""
+        """POST on the shared client; a closed client is EtcdUnavailable, not a crash."""
         try:
-            return self._http.post(url, json=body)
-        except RuntimeError:  # httpx: "the client has been closed"
-            if self._closed:
-                raise EtcdUnavailable("the etcd client is closed") from None
-            raise
+            return self._http.request("POST", url, json=body)
+        except ClientClosed:
+            raise EtcdUnavailable("the etcd client is closed") from None
 
     # -- unary calls ----------------------------------------------------------
 
@@ -236,11 +238,11 @@ class EtcdClient:
                     if events:
                         next_revision = events[-1].mod_revision + 1
                         yield events
-            except RuntimeError:  # httpx: "the client has been closed"
-                if self._closed:
-                    return
-                raise
+            except ClientClosed:
+                return
             except httpx.HTTPError as exc:
+                if self._http.closed:  # cut short by close()
+                    return
                 log.info("etcd watch on %s broke (%s); trying another member", endpoint,
                          type(exc).__name__)
             attempt += 1

@@ -29,6 +29,7 @@ from ledger.request_auth import HEADER_NODE, RequestToSign, sign_request
 from ledger.tx import Envelope, parse_envelope
 from node.chain import Chain, CommittedTx
 from node.clock import Clock, timestamp
+from node.shared_http import ClientClosed, SharedClient
 
 log = logging.getLogger(__name__)
 SYNC_PAGE = 20
@@ -75,10 +76,10 @@ class Peers:
         self._node_id = node_id
         self._key = key
         self._clock = clock
-        self._http = httpx.Client(verify=verify, timeout=timeout_s)
+        self._http = SharedClient(verify=verify, timeout=timeout_s)
 
     def close(self) -> None:
-        """Close the connections."""
+        """Close the connections once a fetch under way ends (node/shared_http.py says why)."""
         self._http.close()
 
     def fetch(self, chain_id: str, start: int, limit: int = SYNC_PAGE) -> list[CertifiedBlock]:
@@ -90,7 +91,9 @@ class Peers:
                                     secrets.token_hex(16), b"")
             headers = sign_request(request, self._node_id, self._key, signer_header=HEADER_NODE)
             try:
-                response = self._http.get(url + path, headers=headers)
+                response = self._http.request("GET", url + path, headers=headers)
+            except ClientClosed:
+                raise CatchUpFailed("this node is stopping: its peers' client is closed") from None
             except httpx.HTTPError as exc:
                 errors.append(f"{url}: {type(exc).__name__}")
                 continue
