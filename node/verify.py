@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -27,6 +29,23 @@ def verify_chunk(items: Sequence[Item]) -> list[bool]:
     return [verify_raw_ed25519(key, message, sig) for key, message, sig in items]
 
 
+def leave_with_parent() -> None:
+    """In a worker: exit as soon as the node process that started it is gone.
+
+    A worker waits for work on a pipe whose writing end it holds itself
+    (multiprocessing hands a queue's both ends to the child), so a node
+    killed outright (SIGKILL, a crash) left its workers waiting for ever.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a multiprocessing child
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def default_workers() -> int:
     """Return how many verifier processes to run: one per core beyond the first, at least one."""
     return max(1, (os.cpu_count() or 2) - 1)
@@ -38,7 +57,8 @@ class VerifierPool:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or default_workers()
         self._pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=leave_with_parent,
         )
 
     async def verify(self, items: Sequence[Item]) -> list[bool]:
