@@ -31,7 +31,7 @@ CLOSE_WAIT_S = 30.0  # longer than any read timeout a user of this client sets
 
 
 class ClientClosed(RuntimeError):
-    """A request was made on (or was cut short by) a client that is closing or closed."""
+    """A request was asked of a client that is closing or closed (nothing was sent)."""
 
 
 class SharedClient:
