@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from ledger.execution import Overlay
 from ledger.state import StateCache
 
@@ -63,3 +66,34 @@ def test_the_state_lists_by_key_with_values_and_heights_in_step() -> None:
     state.apply({"c": b"3", "a": None, "d": b"4"}, 7)
     assert state.columns_by_key() == (["b", "c", "d"], [b"2", b"3", b"4"], [4, 7, 7])
     assert list(zip(*state.columns_by_key(), strict=True)) == sorted(state.items())
+
+
+_KEYS = st.sampled_from([f"k{i}" for i in range(8)])
+_RAW = st.sampled_from([b"1", b"2", b'"x"', b"[]"])
+
+
+@given(initial=st.dictionaries(_KEYS, _RAW), writes=st.dictionaries(_KEYS, st.none() | _RAW),
+       hint_all=st.booleans(), hinted=st.sets(_KEYS))
+def test_applying_writes_gives_what_one_write_at_a_time_would(
+    initial: dict[str, bytes], writes: dict[str, bytes | None], hint_all: bool,
+    hinted: set[str],
+) -> None:
+    """The whole-block shortcut (every write a record with its hint) changes nothing."""
+    state = StateCache((k, v, 1) for k, v in initial.items())
+    for key in initial:
+        state.decoded(key, _Counted.from_json)
+    hints = {k: (_Counted.from_json, _Counted(k)) for k in writes
+             if hint_all or k in hinted}
+    state.apply(writes, 2, hints)
+    expected = {**initial, **writes}
+    for key in {*initial, *writes}:
+        value = expected[key]
+        assert state.raw(key) == value
+        assert state.version(key) == (2 if key in writes else 1)
+        record = state.cached(key)
+        if value is None or (key in writes and key not in hints):
+            assert record is None
+        elif key in hints:
+            assert record is hints[key][1]
+        else:
+            assert record is not None and record.value == state.get(key)
