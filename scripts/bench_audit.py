@@ -10,9 +10,9 @@ audited from the chain file with the signature verifier in a second process
 reused by the next run.  Prints the time of each step and the audit's rate.
 
 With --repeat N the audit runs N times and each run's rate is printed, then
-the best and the median.  These machines are shared: other work only ever
-adds time to a run, so the best run is the closest to what the code itself
-costs, and the median says what to expect on a busy machine.
+the best, the median and the worst.  These machines are shared: other work
+only ever adds time to a run, so the best run is the closest to what the
+code itself costs, and the median says what to expect on a busy machine.
 """
 
 from __future__ import annotations
