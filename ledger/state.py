@@ -67,8 +67,7 @@ class StateCache:
         known = hints or {}
         data, decoded = self._data, self._decoded
         self._versions.update(dict.fromkeys(writes, height))
-        if known.keys() == writes.keys() and None not in writes.values() \
-                and None not in known.values():
+        if known.keys() == writes.keys() and None not in writes.values():
             # The usual block: every write a record, each with its decoded form;
             # the loop below would do just this, one key at a time.
             data.update(cast(dict[str, bytes], writes))  # no None: checked just above
