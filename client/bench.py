@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,14 @@ from client.consortium import Consortium, OrgSpec, init_consortium
 from client.keystore import Identity
 from client.launcher import start_node
 from client.participant import Participant
+from contracts.receivable.commands import OfferTerms
+from contracts.receivable.financing import priced_terms, terms_hash
 from contracts.records import derived_id
 from ledger.membership import Role
 
 PASSWORD = "bench-only-password"
 SUPPLIERS = 12
+PIECE = 600_000  # what each tier pays the next, and so the financed note's face (fen)
 
 
 def raw_verify_rate(seconds: float = 1.0) -> float:
@@ -109,6 +112,8 @@ class Lane:
     bank: str
     note: str = ""
     financing: str = ""
+    maturity: str = ""
+    terms_hash: str = ""
 
 
 class Worker:
@@ -162,7 +167,7 @@ class Worker:
                 "trade": trade}).envelope())
         results = self.send(envelopes, "core")
         for lane, envelope in zip(lanes, envelopes, strict=True):
-            lane.note = _first_output(envelope.tx_id)
+            lane.note, lane.maturity = _first_output(envelope.tx_id), maturity
         return len(results)
 
     def _single(self, lanes: list[Lane], who: Callable[[Lane], str], action: str,
@@ -187,7 +192,7 @@ class Worker:
         """Each lane's note holder pays 6,000.00 to the next tier; follow the paid piece."""
         envelopes = self._single(lanes, payer, "transfer", lambda ln: {
             "note": ln.note,
-            "payments": [{"to": self.people[payee(ln)].uscc, "amount": 600_000}]})
+            "payments": [{"to": self.people[payee(ln)].uscc, "amount": PIECE}]})
         for lane, envelope in zip(lanes, envelopes, strict=True):
             lane.note = _first_output(envelope.tx_id)
         return len(envelopes)
@@ -200,14 +205,20 @@ class Worker:
         return len(envelopes)
 
     def _offer(self, lanes: list[Lane]) -> int:
-        today = datetime.now(UTC).date().isoformat()
+        today = datetime.now(UTC).date()
+        for lane in lanes:  # the terms, and so the hash the seller accepts, follow from the offer
+            offer = OfferTerms(lane.financing, "2.50", today, 0, "seller", False, None, False)
+            lane.terms_hash = terms_hash(priced_terms(
+                offer, face=PIECE, maturity=date.fromisoformat(lane.maturity)))
         return len(self._single(lanes, lambda ln: ln.bank, "offer_terms", lambda ln: {
-            "financing": ln.financing, "annual_rate": "0.0250", "funding_date": today,
-            "fees": 0, "fee_payer": "seller", "recourse": False}))
+            "financing": ln.financing, "annual_rate_percent": "2.50",
+            "funding_date": today.isoformat(), "fees": 0, "fee_payer": "seller",
+            "recourse": False}))
 
     def _accept_terms(self, lanes: list[Lane]) -> int:
         return len(self._single(lanes, lambda ln: ln.third, "accept_terms",
-                                lambda ln: {"financing": ln.financing}))
+                                lambda ln: {"financing": ln.financing,
+                                            "terms_hash": ln.terms_hash}))
 
     def _confirm(self, lanes: list[Lane]) -> int:
         return len(self._single(lanes, lambda ln: ln.bank, "confirm_disbursement",

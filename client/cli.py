@@ -391,25 +391,62 @@ def finance_request(note: str, bank: Annotated[str, typer.Option()]) -> None:
 
 @finance_app.command("offer")
 def finance_offer(
-    financing: str, rate: Annotated[str, typer.Option(help="annual rate, e.g. 0.0200")],
+    financing: str,
+    rate_percent: Annotated[str, typer.Option(
+        "--rate-percent", help="annual rate IN PERCENT: 2.50 means 2.50 % a year")],
     funding_date: Annotated[str, typer.Option()], fees: str = "0",
     fee_payer: str = "seller", recourse: bool = False, registry_no: str | None = None,
     tenor_reviewed: bool = False,
 ) -> None:
-    """As the bank, offer priced terms."""
+    """As the bank, offer priced terms (the rate is in percent a year)."""
     status = participant().offer_terms(
-        financing, annual_rate=rate, funding_date=funding_date, fees=fen(fees),
-        fee_payer=fee_payer, recourse=recourse, registry_no=registry_no,
+        financing, annual_rate_percent=rate_percent, funding_date=funding_date,
+        fees=fen(fees), fee_payer=fee_payer, recourse=recourse, registry_no=registry_no,
         tenor_reviewed=tenor_reviewed)
-    terms = status["events"][0]["terms"]
-    show(status, f"{terms['days']} days, interest {format_fen(terms['interest'])}, "
-                 f"net proceeds {format_fen(terms['net_proceeds'])}")
+    event = status["events"][0]
+    show(status, f"offered: {describe_terms(event['terms'])}\nterms hash {event['terms_hash']}")
+
+
+def describe_terms(terms: dict[str, Any]) -> str:
+    """Return the priced terms in words: rate in percent, days, interest, fees, net proceeds."""
+    return (f"{format_fen(terms['face'])} at {terms['annual_rate_percent']} % a year for "
+            f"{terms['days']} days from {terms['funding_date']}: interest "
+            f"{format_fen(terms['interest'])}, fees {format_fen(terms['fees'])} "
+            f"({terms['fee_payer']} pays), net proceeds {format_fen(terms['net_proceeds'])}, "
+            f"{'with' if terms['recourse'] else 'without'} recourse")
+
+
+@finance_app.command("show")
+def finance_show(financing: str) -> None:
+    """Show a financing request and the terms on offer, with the hash that accepts them."""
+    record = participant().financing(financing)
+    terms = record.get("terms")
+    text = f"financing {record['id']}: {record['status']}"
+    if terms:
+        text += f"\n{describe_terms(terms)}\nterms hash {record['terms_hash']}"
+    show(record, text)
 
 
 @finance_app.command("accept")
-def finance_accept(financing: str) -> None:
+def finance_accept(
+    financing: str,
+    terms_hash: Annotated[str | None, typer.Option(
+        help="accept exactly these terms (from `finance show`); without it, the terms on "
+             "offer are shown and you are asked")] = None,
+) -> None:
     """Agree to the bank's terms; the note passes to the bank."""
-    committed(participant().accept_terms(financing), "financing")
+    me = participant()
+    if terms_hash is None:
+        record = me.financing(financing)
+        if not record.get("terms"):
+            raise typer.BadParameter(f"financing {financing} has no terms on offer yet")
+        if Settings.as_json or not sys.stdin.isatty():
+            raise typer.BadParameter("give --terms-hash (shown by `ledger finance show`) to "
+                                     "accept without being asked")
+        console.print(describe_terms(record["terms"]))
+        typer.confirm("Accept these terms?", abort=True)
+        terms_hash = str(record["terms_hash"])
+    committed(me.accept_terms(financing, terms_hash), "financing")
 
 
 @finance_app.command("cancel")

@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -240,23 +239,18 @@ def _finance(story: Story, seller: str, note: str, bank: str, **terms: Any) -> d
     financing = requested["events"][0]["financing"]
     offered = cast[bank].offer_terms(financing, funding_date=story.today().isoformat(), **terms)
     priced = offered["events"][0]["terms"]
-    cast[seller].accept_terms(financing)
+    cast[seller].accept_terms(financing, offered["events"][0]["terms_hash"])
     confirmed = cast[bank].confirm_disbursement(financing, f"{bank.upper()}-PAY-{financing[:8]}")
     story.final(cast[bank], confirmed, f"{story.cast.name_of(cast[bank].uscc)}'s disbursement")
     return {"financing": financing, **priced}
-
-
-def _percent(rate: str) -> str:
-    """Render a decimal-fraction rate string as a percentage: '0.0285' -> '2.85%'."""
-    return f"{Decimal(rate) * 100:.2f}%"
 
 
 def act_three_financing(story: Story) -> None:
     """Two financings at different rates, then the two refused attempts."""
     cast = story.cast
     story.advance(5, "two holders have their notes financed")
-    first = _finance(story, "tier1", story.notes["tier1"], "bank_a", annual_rate="0.0200")
-    second = _finance(story, "tier3", story.notes["tier3"], "bank_b", annual_rate="0.0285",
+    first = _finance(story, "tier1", story.notes["tier1"], "bank_a", annual_rate_percent="2.00")
+    second = _finance(story, "tier3", story.notes["tier3"], "bank_b", annual_rate_percent="2.85",
                       fees=yuan(300), fee_payer="split", recourse=True,
                       registry_no="ZDW-2026-0123456")
     story.say("financed (ACT/360 from funding to maturity, half-up to the fen):")
@@ -264,7 +258,7 @@ def act_three_financing(story: Story) -> None:
         recourse = "with recourse" if terms["recourse"] else "without recourse"
         story.say(
             f"  {cast.names[cast[seller].uscc]} -> {cast.names[cast[bank].uscc]}: "
-            f"{format_fen(terms['face'])} at {_percent(terms['annual_rate'])} for "
+            f"{format_fen(terms['face'])} at {terms['annual_rate_percent']} % a year for "
             f"{terms['days']} days = interest {format_fen(terms['interest'])}, fees "
             f"{format_fen(terms['fees'])} ({terms['fee_payer']}), net proceeds "
             f"[bold]{format_fen(terms['net_proceeds'])}[/], {recourse}")
@@ -274,12 +268,13 @@ def act_three_financing(story: Story) -> None:
         lambda: cast["bank_a"].request_financing(bank_note, cast["bank_b"].uscc))
     line = cast["core"].receivable(story.receivable)["receivable"]["credit_line"]
     story.refused(
-        "a new credential against the already-used invoice INV-2026-0001 (double financing)",
+        "a new credential against the already-used invoice INV-2026-0001, spelled "
+        "'inv-2026-0001 ' (double financing)",
         lambda: cast["core"].issue(
             credit_line=line, to=cast["tier1"].uscc, amount=yuan(1_000_000), currency="CNY",
             maturity_date=(story.today() + timedelta(days=60)).isoformat(),
             contract_no="PO-2026-001",
-            invoices=[{"seller": cast["tier1"].uscc, "number": "INV-2026-0001",
+            invoices=[{"seller": cast["tier1"].uscc, "number": "inv-2026-0001 ",
                        "amount": yuan(6_000_000), "allocated": yuan(1_000_000)}]))
     story.refused(
         "Changzhou Motors paying 3,000,000.00 out of its 2,500,000.00 note (over-split)",

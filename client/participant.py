@@ -204,23 +204,40 @@ class Participant:
         return self.act("request_financing", note=note, bank=bank)
 
     def offer_terms(
-        self, financing: str, *, annual_rate: str, funding_date: str, fees: int = 0,
+        self, financing: str, *, annual_rate_percent: str, funding_date: str, fees: int = 0,
         fee_payer: str = "seller", recourse: bool = False, registry_no: str | None = None,
         tenor_reviewed: bool = False,
     ) -> dict[str, Any]:
-        """As the bank asked, offer priced terms on a financing request."""
+        """As the bank asked, offer priced terms on a financing request.
+
+        `annual_rate_percent` is the yearly rate in percent, as a decimal
+        string: "2.50" is 2.50 % a year (never a fraction).  The committed
+        status's `financing_offered` event carries the priced terms (days,
+        interest, net proceeds) and their `terms_hash`.
+        """
+        if not isinstance(annual_rate_percent, str):
+            raise TypeError("annual_rate_percent is a decimal string in percent, e.g. '2.50'")
         args: dict[str, Any] = {
-            "financing": financing, "annual_rate": annual_rate, "funding_date": funding_date,
-            "fees": fees, "fee_payer": fee_payer, "recourse": recourse,
-            "tenor_reviewed": tenor_reviewed,
+            "financing": financing, "annual_rate_percent": annual_rate_percent,
+            "funding_date": funding_date, "fees": fees, "fee_payer": fee_payer,
+            "recourse": recourse, "tenor_reviewed": tenor_reviewed,
         }
         if registry_no is not None:
             args["registry_no"] = registry_no
         return self.act("offer_terms", **args)
 
-    def accept_terms(self, financing: str) -> dict[str, Any]:
-        """Agree to the bank's terms; our note passes to the bank."""
-        return self.act("accept_terms", financing=financing)
+    def accept_terms(self, financing: str, terms_hash: str) -> dict[str, Any]:
+        """Agree to exactly the terms whose hash is `terms_hash`; our note passes to the bank.
+
+        Take the hash from the terms you looked at (`financing(id)["terms_hash"]`,
+        or the `financing_offered` event): if the bank has changed its terms
+        since, the acceptance fails instead of agreeing to the new ones.
+        """
+        return self.act("accept_terms", financing=financing, terms_hash=terms_hash)
+
+    def financing(self, financing: str) -> dict[str, Any]:
+        """Return a financing request with the terms on offer and their `terms_hash`."""
+        return self.record("financing", financing)
 
     def cancel_financing(self, financing: str) -> dict[str, Any]:
         """Withdraw from an open financing request."""

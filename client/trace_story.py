@@ -9,15 +9,15 @@ took on trust.  Every text from the chain is escaped before rich prints it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from client.trace_verify import TraceVerdict, short
+from contracts.receivable.invoices import invoice_number
 from contracts.records import invoice_id
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, SchemaError
 from ledger.money import format_fen
 from ledger.tx import parse_envelope
 
@@ -50,7 +50,7 @@ class Teller:
         for inv in trade.get("invoices", []):
             lines.append(f"invoice {inv['number']} of {self.who(inv['seller'])}: "
                          f"{self.money(inv['amount'])}, {self.money(inv['allocated'])} used "
-                         f"here (invoice id {invoice_id(inv['seller'], inv['number'])[:16]}…)")
+                         f"here (invoice id {_invoice_id(inv, buyer=signer)[:16]}…)")
         lines += [f"document {d['name']}: sha256 {d['sha256']}"
                   for d in trade.get("documents", [])]
         return lines
@@ -76,7 +76,7 @@ class Teller:
         if not terms:
             net = event.get("net_proceeds")
             return [line + (f", net proceeds {self.money(net)}" if net is not None else "")]
-        rate = f"{Decimal(str(terms['annual_rate'])) * 100:.2f}%"
+        rate = f"{terms['annual_rate_percent']} % a year"
         return [line,
                 f"terms (node record, not proven): {self.money(terms['face'])} at {rate} for "
                 f"{terms['days']} days, interest {self.money(terms['interest'])}, fees "
@@ -104,6 +104,14 @@ class Teller:
         if body.action == "pay":
             return "settled", self.pay(body.args, signer)
         return body.action, []
+
+
+def _invoice_id(invoice: Mapping[str, Any], *, buyer: str) -> str:
+    """Return the ledger's id of an invoice the issuing buyer listed ('?' if it has none)."""
+    try:
+        return invoice_id(str(invoice["seller"]), buyer, invoice_number(invoice["number"]))
+    except SchemaError:
+        return "?"
 
 
 def tell_trace(console: Console, bundle: Mapping[str, Any], verdict: TraceVerdict) -> None:

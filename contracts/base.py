@@ -5,8 +5,16 @@ the rule's text becomes the error, so the tests (and the users) read the rule
 itself.  Records read from state may be shared with other readers (the node
 caches decoded records), so contracts never mutate what they read: they
 build new records with `records.evolve` (or `dataclasses.replace`) and fresh
-dicts.  The argument helpers read a transaction's arguments strictly: a
-missing or mistyped argument is a schema error naming the argument.
+dicts.
+
+Every action first parses its arguments into a typed command (see
+`contracts/receivable/commands.py`) with the readers below.  They are total
+over JSON: whatever value arrives in any position (a list where a string
+belongs, an object, NUL characters, a huge number), the answer is a value of
+the declared type or a SchemaError naming the argument, never another
+exception.  So a wrongly shaped transaction is refused (400 at submission,
+`bad_schema` in a block) before any rule reads state, and the rules after
+parsing read as clauses over typed values.
 """
 
 from __future__ import annotations
@@ -17,10 +25,10 @@ from datetime import date
 from typing import Any, NoReturn
 
 from ledger.canonical import MAX_SAFE_INTEGER
-from ledger.errors import ContractViolation, SchemaError
+from ledger.errors import ContractViolation, SchemaError, names_in_message
 from ledger.execution import Call
 from ledger.membership import is_valid_uscc
-from ledger.money import CURRENCIES
+from ledger.money import CURRENCIES, parse_percent
 from ledger.timefmt import parse_date
 
 HEX_ID = re.compile(r"[0-9a-f]{64}")
@@ -46,13 +54,44 @@ def exact_args(call: Call, required: set[str], optional: frozenset[str] = frozen
         raise SchemaError(f"{call.body.action} is missing argument(s): {', '.join(missing)}")
     extra = sorted(given - required - optional)
     if extra:
-        raise SchemaError(f"{call.body.action} got unknown argument(s): {', '.join(extra)}")
+        raise SchemaError(
+            f"{call.body.action} got unknown argument(s): {names_in_message(extra)}")
+
+
+def arguments(
+    call: Call, required: set[str], optional: frozenset[str] = frozenset()
+) -> Mapping[str, Any]:
+    """Return the call's arguments after checking their names (`exact_args`)."""
+    exact_args(call, required, optional)
+    return call.args
+
+
+def fields_of(value: Any, names: frozenset[str], what: str) -> Mapping[str, Any]:
+    """Return `value` if it is a JSON object with exactly the keys `names`.
+
+    Raises SchemaError saying `what` must have exactly those fields.
+    """
+    if not isinstance(value, dict) or value.keys() != names:
+        raise SchemaError(f"{what} has exactly {_listed(sorted(names))}")
+    return value
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def text(value: Any, what: str, *, max_length: int = MAX_TEXT) -> str:
-    """Return `value` if it is a non-empty string of at most `max_length` characters."""
-    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
-        raise SchemaError(f"{what} must be a non-empty string of at most {max_length} characters")
+    """Return `value` if it is non-blank printable text of at most `max_length` characters.
+
+    Printable (str.isprintable) rules out control characters such as NUL or a
+    line break, and unpaired surrogates: what is stored and shown is one line
+    of real text.
+    """
+    if (not isinstance(value, str) or not value.strip() or len(value) > max_length
+            or not value.isprintable()):
+        raise SchemaError(
+            f"{what} must be printable text of 1 to {max_length} characters (no control characters)"
+        )
     return value
 
 
@@ -98,15 +137,30 @@ def flag(value: Any, what: str) -> bool:
 
 def currency(value: Any, what: str = "currency") -> str:
     """Return `value` if it is a supported ISO 4217 code."""
-    if value not in CURRENCIES:
+    if not isinstance(value, str) or value not in CURRENCIES:
         raise SchemaError(f"{what} must be one of {', '.join(sorted(CURRENCIES))}")
+    return value
+
+
+def rate_percent(value: Any, what: str = "annual_rate_percent") -> str:
+    """Return `value` if it is a yearly rate in percent written as a decimal string ('2.50')."""
+    parse_percent(value, what)
     return str(value)
 
 
-def objects(value: Any, what: str, *, max_items: int) -> list[Mapping[str, Any]]:
-    """Return `value` if it is a non-empty list of at most `max_items` JSON objects."""
-    if not isinstance(value, list) or not value or len(value) > max_items:
-        raise SchemaError(f"{what} must be a list of 1 to {max_items} objects")
+def one_of(value: Any, allowed: tuple[str, ...], what: str) -> str:
+    """Return `value` if it is one of the strings `allowed`."""
+    if not isinstance(value, str) or value not in allowed:
+        raise SchemaError(f"{what} must be one of {', '.join(allowed)}")
+    return value
+
+
+def objects(
+    value: Any, what: str, *, max_items: int, min_items: int = 1
+) -> list[Mapping[str, Any]]:
+    """Return `value` if it is a list of `min_items` to `max_items` JSON objects."""
+    if not isinstance(value, list) or not min_items <= len(value) <= max_items:
+        raise SchemaError(f"{what} must be a list of {min_items} to {max_items} objects")
     if not all(isinstance(item, dict) for item in value):
         raise SchemaError(f"each entry of {what} must be an object")
     return value

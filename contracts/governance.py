@@ -19,11 +19,11 @@ been made in between.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from contracts import base
-from contracts.base import exact_args, require
+from contracts.base import require
 from contracts.code import PIN_KEY, pin_versions
 from contracts.registry import (
     MEMBER_INDEX_KEY,
@@ -62,13 +62,39 @@ def approvals_needed(active: int, percent: int) -> int:
     return percent * active // 100 + 1
 
 
+# -- commands -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Propose:
+    """A proposed change, in its normal form (see `parse_change`)."""
+
+    change: Mapping[str, Any]
+
+    @classmethod
+    def parse(cls, call: Call) -> Propose:
+        """Read the single `change` argument; raise SchemaError naming what is wrong."""
+        return cls(parse_change(base.arguments(call, {"change"})["change"]))
+
+
+@dataclass(frozen=True)
+class OnProposal:
+    """Approve or withdraw: an action naming one proposal."""
+
+    proposal: str
+
+    @classmethod
+    def parse(cls, call: Call) -> OnProposal:
+        """Read the single `proposal` argument."""
+        return cls(base.hex_id(base.arguments(call, {"proposal"})["proposal"], "proposal"))
+
+
 # -- actions ------------------------------------------------------------------
 
 
 def propose(call: Call) -> None:
     """An active member proposes a change; its own approval counts."""
-    exact_args(call, {"change"})
-    change = parse_change(call.args["change"])
+    change = dict(Propose.parse(call).change)
     proposer = _sole_signer(call, "a proposal is signed by its proposer alone")
     _require_active(call, proposer, "the proposer is an active member")
     CHECKS[change["kind"]](call, change)
@@ -80,8 +106,7 @@ def propose(call: Call) -> None:
 
 def approve(call: Call) -> None:
     """Another active member approves an open proposal; at the quorum it executes."""
-    exact_args(call, {"proposal"})
-    proposal = _existing(call, call.args["proposal"])
+    proposal = _existing(call, OnProposal.parse(call).proposal)
     approver = _sole_signer(call, "an approval is signed by the approving member alone")
     _require_active(call, approver, "the approver is an active member")
     require(proposal["status"] == "open", "only an open proposal can be approved")
@@ -92,8 +117,7 @@ def approve(call: Call) -> None:
 
 def withdraw(call: Call) -> None:
     """The proposer withdraws its proposal while it is open."""
-    exact_args(call, {"proposal"})
-    proposal = _existing(call, call.args["proposal"])
+    proposal = _existing(call, OnProposal.parse(call).proposal)
     call.authorise(proposal["proposer"], "only the proposer withdraws a proposal")
     require(proposal["status"] == "open", "only an open proposal can be withdrawn")
     closed = {**proposal, "status": "withdrawn"}
@@ -143,8 +167,7 @@ def _active_members(call: Call) -> frozenset[str]:
     )
 
 
-def _existing(call: Call, value: Any) -> dict[str, Any]:
-    proposal_id = base.hex_id(value, "proposal")
+def _existing(call: Call, proposal_id: str) -> dict[str, Any]:
     proposal = call.state.get(PROPOSAL_PREFIX + proposal_id)
     require(isinstance(proposal, dict), "the proposal exists")
     assert isinstance(proposal, dict)  # for the type checker
@@ -163,9 +186,9 @@ def _parties(proposal: Mapping[str, Any]) -> list[str]:
 
 def parse_change(value: Any) -> dict[str, Any]:
     """Return the change in its normal form; raise SchemaError if it is malformed."""
-    if not isinstance(value, dict) or value.get("kind") not in CHANGE_FIELDS:
+    kind = value.get("kind") if isinstance(value, dict) else None
+    if not isinstance(kind, str) or kind not in CHANGE_FIELDS:
         raise SchemaError(f"change.kind must be one of {', '.join(CHANGE_FIELDS)}")
-    kind = value["kind"]
     fields = CHANGE_FIELDS[kind]
     if set(value) != {"kind", *fields}:
         raise SchemaError(f"a {kind} change has exactly kind, {', '.join(sorted(fields))}")
@@ -192,8 +215,8 @@ def _public_key(value: Any) -> PublicKey:
 
 def _policy_version(value: Mapping[str, Any]) -> dict[str, Any]:
     name = value["name"]
-    if name not in POLICY_CHECKS:
-        raise SchemaError(f"unknown policy parameter: {name!r}")
+    if not isinstance(name, str) or name not in POLICY_CHECKS:
+        raise SchemaError(f"change.name must be one of {', '.join(sorted(POLICY_CHECKS))}")
     if not POLICY_CHECKS[name](value["value"]):
         raise SchemaError(f"policy {name} has a value of the wrong type")
     return {"name": name, "value": value["value"]}

@@ -110,10 +110,11 @@ class CreditLine:
 
 @dataclass(frozen=True)
 class Invoice:
-    """An invoice's total and how much of it credentials have already used."""
+    """An invoice (seller, buyer, normalised number), its total and how much credentials use."""
 
     id: str
     seller: str
+    buyer: str
     number: str
     amount: int
     allocated: int
@@ -131,6 +132,7 @@ class Financing:
     terms: dict[str, Any] | None = None
     bank_note: str | None = None
     payment_ref: str | None = None
+    terms_hash: str | None = None  # what the seller's acceptance must name
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,11 @@ def save(call: Call, record: Any) -> None:
     """Write a record to state under its key (its decoded form kept as a hint)."""
     kind = type(record)
     call.state.put_raw(key_of(kind, record.id), encode(record), hint=(_DECODERS[kind], record))
+
+
+def remove(call: Call, record: Any) -> None:
+    """Delete a record from state (it no longer exists for any later reader)."""
+    call.state.put_raw(key_of(type(record), record.id), None)
 
 
 def encode(record: Any) -> bytes:
@@ -306,6 +313,10 @@ def derived_id(tx_id: str, index: int, kind: str = "note") -> str:
     return sha256_hex(f"{kind}:{tx_id}:{index}".encode())
 
 
-def invoice_id(seller: str, number: str) -> str:
-    """Return an invoice's id: a hash of the seller's USCC and the invoice number."""
-    return sha256_hex(f"invoice:{seller}:{number}".encode())
+def invoice_id(seller: str, buyer: str, number: str) -> str:
+    """Return an invoice's id: a hash of seller and buyer USCC and the normalised number.
+
+    USCCs are 18 characters of a fixed alphabet without ':', so the three
+    parts are always told apart.
+    """
+    return sha256_hex(f"invoice:{seller}:{buyer}:{number}".encode())

@@ -39,6 +39,11 @@ def _percent(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 99
 
 
+def _basis_points(value: Any) -> bool:
+    # 1 bp to 1,000 % a year: a ceiling, not a rate, so it is never zero
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100_000
+
+
 POLICY_CHECKS: Mapping[str, Callable[[Any], bool]] = {
     "min_split_amount": _non_negative_int,
     "max_split_depth": _non_negative_int,
@@ -49,6 +54,7 @@ POLICY_CHECKS: Mapping[str, Callable[[Any], bool]] = {
     "block_issuance_when_overdue": lambda v: isinstance(v, bool),
     "freeze_authorities": _uscc_list,
     "governance_approval_percent": _percent,
+    "max_annual_rate_bp": _basis_points,
 }
 
 DEFAULT_POLICIES: Mapping[str, Any] = {
@@ -62,6 +68,8 @@ DEFAULT_POLICIES: Mapping[str, Any] = {
     "freeze_authorities": [],
     # a change passes when approvals x 100 > this x the number of active members
     "governance_approval_percent": 50,
+    # the highest yearly financing rate a bank may offer, in basis points (2400 = 24.00 %)
+    "max_annual_rate_bp": 2400,
 }
 
 

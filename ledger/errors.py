@@ -66,3 +66,22 @@ class ChainError(LedgerError):
     """Raised when blocks do not link, or a header disagrees with its contents."""
 
     code = "bad_chain"
+
+
+MAX_NAMED = 5
+MAX_NAME_LENGTH = 64
+
+
+def names_in_message(names: list[str]) -> str:
+    """Return names a sender chose (unknown fields, say) fit to quote in an error message.
+
+    Printable ASCII without spaces stays as it is; anything else is quoted
+    with repr(), which escapes control characters (a NUL would otherwise
+    reach the stored reason of an invalid transaction, and PostgreSQL text
+    cannot hold one).  At most five names of at most 64 characters are shown.
+    """
+    shown = [n if n and n.isascii() and n.isprintable() and " " not in n else repr(n)
+             for n in names[:MAX_NAMED]]
+    shown = [n if len(n) <= MAX_NAME_LENGTH else n[:MAX_NAME_LENGTH] + "..." for n in shown]
+    more = len(names) - MAX_NAMED
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")

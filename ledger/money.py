@@ -5,6 +5,10 @@ only where a rate is applied, under a local context wide enough to be exact
 for every amount the schema admits, and the single rounding rule is half-up to
 the fen.  Day counts are ACT/360: from the funding date inclusive to the
 maturity date exclusive.
+
+Annual rates are written in percent, and the name of every field that holds
+one says so (`annual_rate_percent`: "2.50" is 2.50 % a year), so a rate can
+never be read as a fraction by one party and as a percentage by another.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from ledger.errors import SchemaError
 FEN_PER_YUAN = 100
 DAY_COUNT_BASIS = 360
 CURRENCIES = frozenset({"CNY", "USD", "EUR", "HKD", "JPY", "GBP"})
-RATE_PATTERN = re.compile(r"(0|[1-9][0-9]{0,2})(\.[0-9]{1,10})?")
+PERCENT_PATTERN = re.compile(r"(0|[1-9][0-9]{0,3})(\.[0-9]{1,4})?")
+BASIS_POINTS_PER_PERCENT = 100
 YUAN_PATTERN = re.compile(r"-?[0-9]{1,13}(\.[0-9]{1,2})?")
 _EXACT = Context(prec=60, rounding=ROUND_HALF_UP)
 
@@ -42,17 +47,25 @@ def parse_yuan(text: str) -> int:
     return int(Decimal(cleaned) * FEN_PER_YUAN)
 
 
-def parse_rate(text: str) -> Decimal:
-    """Parse an annual rate written as a decimal fraction string ('0.0200' is 2%).
+def parse_percent(text: object, what: str = "annual_rate_percent") -> Decimal:
+    """Parse an annual rate in percent ('2.50' is 2.50 % a year) into a Decimal percentage.
 
-    Raises SchemaError unless it is a plain decimal with at most ten places.
+    Raises SchemaError unless it is a plain decimal string, 0 to 9999, with
+    at most four places.
     """
-    if not isinstance(text, str) or not RATE_PATTERN.fullmatch(text):
-        raise SchemaError(f"rate {text!r} must be a decimal string such as '0.0200'")
+    if not isinstance(text, str) or not PERCENT_PATTERN.fullmatch(text):
+        raise SchemaError(f"{what} must be a percentage written as a decimal string, "
+                          "such as '2.50' for 2.50 % a year (at most four decimal places)")
     try:
         return Decimal(text)
     except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes this
-        raise SchemaError(f"rate {text!r} is not a decimal") from exc
+        raise SchemaError(f"{what} {text!r} is not a decimal") from exc
+
+
+def percent_in_basis_points(percent: Decimal) -> Decimal:
+    """Return a percentage in basis points (2.5 % is 250 bp), exactly."""
+    with localcontext(_EXACT):
+        return percent * BASIS_POINTS_PER_PERCENT
 
 
 def act360_days(funding: date, maturity: date) -> int:
@@ -66,10 +79,11 @@ def round_half_up_fen(value: Decimal) -> int:
         return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def discount_interest(face: int, annual_rate: Decimal, days: int) -> int:
-    """Return interest in fen: face x rate x days / 360, rounded half-up to the fen."""
+def discount_interest(face: int, annual_rate_percent: Decimal, days: int) -> int:
+    """Return interest in fen: face x rate % / 100 x days / 360, rounded half-up to the fen."""
     with localcontext(_EXACT):
-        exact = Decimal(face) * annual_rate * Decimal(days) / Decimal(DAY_COUNT_BASIS)
+        exact = (Decimal(face) * annual_rate_percent * Decimal(days)
+                 / Decimal(100 * DAY_COUNT_BASIS))
         return round_half_up_fen(exact)
 
 
@@ -78,7 +92,7 @@ class Pricing:
     """The priced terms of one financing, all money in fen."""
 
     face: int
-    annual_rate: str
+    annual_rate_percent: str
     days: int
     interest: int
     fees: int
@@ -88,23 +102,25 @@ class Pricing:
 
 
 def price_financing(
-    *, face: int, annual_rate: str, funding: date, maturity: date, fees: int, fee_payer: str
+    *, face: int, annual_rate_percent: str, funding: date, maturity: date, fees: int,
+    fee_payer: str,
 ) -> Pricing:
     """Price a discount/factoring of `face` fen funded on `funding`, maturing on `maturity`.
 
-    The seller receives face - interest - the fees it bears; `fee_payer` is
+    `annual_rate_percent` is the yearly rate in percent ('2.00' is 2 %).  The
+    seller receives face - interest - the fees it bears; `fee_payer` is
     'seller', 'buyer' (the bank bears them) or 'split' (the seller bears half,
     rounded half-up).  Raises SchemaError on a malformed rate or fee payer.
     """
-    if fee_payer not in FEE_PAYERS:
+    if not isinstance(fee_payer, str) or fee_payer not in FEE_PAYERS:
         raise SchemaError(f"fee payer must be one of {', '.join(FEE_PAYERS)}")
-    rate = parse_rate(annual_rate)
+    rate = parse_percent(annual_rate_percent)
     days = act360_days(funding, maturity)
     interest = discount_interest(face, rate, days)
     seller_fees = {"seller": fees, "buyer": 0, "split": (fees + 1) // 2}[fee_payer]
     return Pricing(
         face=face,
-        annual_rate=annual_rate,
+        annual_rate_percent=annual_rate_percent,
         days=days,
         interest=interest,
         fees=fees,

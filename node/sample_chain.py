@@ -20,13 +20,15 @@ import itertools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from contracts import CONTRACTS
 from contracts.code import code_hash
+from contracts.receivable.commands import OfferTerms
+from contracts.receivable.financing import priced_terms, terms_hash
 from contracts.records import derived_id
 from ledger.attestation import NodeInfo, attest
 from ledger.batch import sign_batch
@@ -46,6 +48,8 @@ SAMPLE_CHAIN_ID = "sample-receivables"
 SAMPLE_START = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 SUPPLIERS = 12
 FACE = 1_000_000  # 10,000.00 CNY per credential
+SECOND_PIECE, THIRD_PIECE = 600_000, 400_000  # what the holder pays on, and the second tier
+MATURITY_DAYS = 90
 LANE_TXS = 9  # issue, accept, split, pay on, request, offer, accept terms, disburse, pay
 NODES = (("node1", "core"), ("node2", "bank_a"))
 POLICIES = {"governance_approval_percent": 1, "max_children": 20}
@@ -220,7 +224,7 @@ def _stage(b: SampleBuilder, lanes: list[_Lane], who: str, action: str,
 
 def _round(b: SampleBuilder, line: str, lanes: list[_Lane], round_no: int) -> list[_Lane]:
     """Take each lane's credential from issuance to disbursement (eight blocks)."""
-    maturity = (SAMPLE_START + timedelta(days=90)).date().isoformat()
+    maturity = (SAMPLE_START + timedelta(days=MATURITY_DAYS)).date().isoformat()
     issued = _stage(b, lanes, "core", "issue", lambda ln: {
         "credit_line": line, "to": b.uscc(ln.holder), "amount": FACE, "currency": "CNY",
         "maturity_date": maturity, "trade": {
@@ -230,7 +234,8 @@ def _round(b: SampleBuilder, line: str, lanes: list[_Lane], round_no: int) -> li
     for lane, envelope in zip(lanes, issued, strict=True):
         lane.root = lane.note = derived_id(envelope.tx_id, 0)
     _stage(b, lanes, "holder", "accept", lambda ln: {"receivable": ln.root})
-    for payer, payee, amount in (("holder", "second", 600_000), ("second", "third", 400_000)):
+    for payer, payee, amount in (("holder", "second", SECOND_PIECE),
+                                 ("second", "third", THIRD_PIECE)):
         moved = _stage(b, lanes, payer, "transfer", lambda ln, p=payee, a=amount: {
             "note": ln.note, "payments": [{"to": b.uscc(getattr(ln, p)), "amount": a}]})
         spent = [b.tx([lanes[0].holder if payer == "holder" else lanes[0].second], "receivable",
@@ -243,18 +248,28 @@ def _round(b: SampleBuilder, line: str, lanes: list[_Lane], round_no: int) -> li
                        lambda ln: {"note": ln.note, "bank": b.uscc(ln.bank)})
     for lane, envelope in zip(lanes, requested, strict=True):
         lane.financing = derived_id(envelope.tx_id, 0, "financing")
-    today = b.now.date().isoformat()
+    today = b.now.date()
     _stage(b, lanes, "bank", "offer_terms", lambda ln: {
-        "financing": ln.financing, "annual_rate": "0.0250", "funding_date": today, "fees": 0,
-        "fee_payer": "seller", "recourse": False})
-    forged = b.tx([lanes[0].third], "receivable", "accept_terms", {"financing": "0" * 64})
+        "financing": ln.financing, "annual_rate_percent": "2.50",
+        "funding_date": today.isoformat(), "fees": 0, "fee_payer": "seller", "recourse": False})
+    accepted = {ln.financing: _offered_hash(ln.financing, today) for ln in lanes}
+    forged = b.tx([lanes[0].third], "receivable", "accept_terms",
+                  {"financing": "0" * 64, "terms_hash": "0" * 64})
     forged_wire = {"body": forged.to_json()["body"],
                    "signatures": [{"signer": b.uscc(lanes[0].third), "sig": "A" * 86 + "=="}]}
-    _stage(b, lanes, "third", "accept_terms", lambda ln: {"financing": ln.financing},
+    _stage(b, lanes, "third", "accept_terms",
+           lambda ln: {"financing": ln.financing, "terms_hash": accepted[ln.financing]},
            extra=[forged_wire, {"body": "not a transaction"}, issued[0].to_json()])
     _stage(b, lanes, "bank", "confirm_disbursement", lambda ln: {
         "financing": ln.financing, "payment_ref": f"PAY-{ln.financing[:16]}"})
     return lanes
+
+
+def _offered_hash(financing: str, funding: date) -> str:
+    """Return the hash of the terms the sample banks offer on a third-tier piece."""
+    offer = OfferTerms(financing, "2.50", funding, 0, "seller", False, None, False)
+    maturity = (SAMPLE_START + timedelta(days=MATURITY_DAYS)).date()
+    return terms_hash(priced_terms(offer, face=THIRD_PIECE, maturity=maturity))
 
 
 def _settle(b: SampleBuilder, lanes: list[_Lane], batch: int) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from contracts import base
-from contracts.base import exact_args, require
+from contracts.base import require
+from contracts.receivable.commands import GrantCreditLine
 from contracts.records import CreditLine, derived_id, evolve, load, save
 from contracts.registry import active_member
 from ledger.execution import Call
@@ -11,39 +11,44 @@ from ledger.membership import Role
 
 
 def grant_credit_line(call: Call) -> None:
-    """A bank grants a core enterprise a credit line; both sign.
-
-    Args: core, limit (fen), currency, expiry_date.  The bank is the signer
-    other than the core enterprise.
-    """
-    exact_args(call, {"bank", "core", "limit", "currency", "expiry_date"})
-    bank = base.uscc(call.args["bank"], "bank")
-    core = base.uscc(call.args["core"], "core")
-    limit = base.amount(call.args["limit"], "limit")
-    currency = base.currency(call.args["currency"])
-    expiry = base.day(call.args["expiry_date"], "expiry_date")
-    active_member(call, bank, Role.BANK, "the lender of a credit line has the bank role")
+    """A bank grants a core enterprise a credit line; both sign."""
+    line = GrantCreditLine.parse(call)
+    active_member(call, line.bank, Role.BANK, "the lender of a credit line has the bank role")
     active_member(
-        call, core, Role.CORE_ENTERPRISE, "a credit line is granted to a core enterprise"
+        call, line.core, Role.CORE_ENTERPRISE, "a credit line is granted to a core enterprise"
     )
-    call.authorise(bank, "the bank signs the credit line")
-    call.authorise(core, "the core enterprise signs the credit line")
-    require(expiry > call.block.date, "a credit line expires in the future")
-    line = CreditLine(
+    call.authorise(line.bank, "the bank signs the credit line")
+    call.authorise(line.core, "the core enterprise signs the credit line")
+    require(line.expiry_date > call.block.date, "a credit line expires in the future")
+    record = CreditLine(
         id=derived_id(call.tx_id, 0, "credit_line"),
-        bank=bank,
-        core=core,
-        currency=currency,
-        limit=limit,
+        bank=line.bank,
+        core=line.core,
+        currency=line.currency,
+        limit=line.limit,
         used=0,
-        expiry_date=expiry.isoformat(),
+        expiry_date=line.expiry_date.isoformat(),
     )
-    save(call, line)
-    call.emit({"type": "credit_line_granted", "credit_line": line.id, "parties": [bank, core]})
+    save(call, record)
+    call.emit({"type": "credit_line_granted", "credit_line": record.id,
+               "parties": [line.bank, line.core]})
+
+
+def core_line(call: Call, line_id: str, rule: str) -> CreditLine:
+    """Return credit line `line_id` if its core enterprise signed; else fail with `rule`.
+
+    A line that does not exist fails with the same rule, so a signer learns
+    nothing about other enterprises' credit lines.
+    """
+    line = load(call, CreditLine, line_id)
+    require(line is not None and line.core in call.signers, rule)
+    assert line is not None  # for the type checker; require() has failed otherwise
+    call.authorise(line.core, rule)
+    return line
 
 
 def existing_line(call: Call, line_id: str) -> CreditLine:
-    """Return credit line `line_id`, failing if it does not exist."""
+    """Return credit line `line_id`, failing if it does not exist (ids the ledger recorded)."""
     line = load(call, CreditLine, line_id)
     require(line is not None, "the credit line exists")
     assert line is not None

@@ -1,18 +1,33 @@
 """Financing (融资: discount 贴现 / factoring 保理): a bank buys a holder's note.
 
 The holder asks a bank; the bank answers with terms priced ACT/360 from the
-funding date (inclusive) to maturity (exclusive), half-up to the fen; on the
-holder's agreement the note passes to the bank, which later confirms the
-disbursement with its payment reference.  A note is financed only once, and a
-credential with a long tenor needs the bank's explicit review flag.
+funding date (inclusive) to maturity (exclusive), half-up to the fen, at a
+yearly rate in percent no higher than the policy allows; on the holder's
+agreement the note passes to the bank, which later confirms the disbursement
+with its payment reference.  A note is financed only once, and a credential
+with a long tenor needs the bank's explicit review flag.
+
+The seller agrees to exact terms: every offer is recorded with the SHA-256 of
+its canonical terms, and the acceptance names that hash.  A bank that revises
+its terms (even in the same block, just before the acceptance) makes every
+acceptance of the earlier terms fail.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
+from decimal import Decimal
+from typing import Any
 
-from contracts import base
-from contracts.base import exact_args, require
+from contracts.base import require
+from contracts.receivable.commands import (
+    AcceptTerms,
+    ConfirmDisbursement,
+    OfferTerms,
+    OnFinancing,
+    RequestFinancing,
+)
 from contracts.receivable.notes import credential, existing_note, holder_note, spend_into
 from contracts.records import (
     Financing,
@@ -23,97 +38,117 @@ from contracts.records import (
     load,
     save,
 )
-from contracts.registry import active_member
+from contracts.registry import active_member, policy
+from ledger.canonical import canonical_bytes
+from ledger.crypto import sha256_hex
 from ledger.execution import Call
 from ledger.membership import Role
-from ledger.money import price_financing
+from ledger.money import parse_percent, percent_in_basis_points, price_financing
+from ledger.timefmt import parse_date
 
-OFFER_ARGS = {"financing", "annual_rate", "funding_date", "fees", "fee_payer", "recourse"}
-OPTIONAL_OFFER_ARGS = frozenset({"registry_no", "tenor_reviewed"})
+OPEN = (FinancingStatus.REQUESTED, FinancingStatus.OFFERED)
 
 
 def request_financing(call: Call) -> None:
     """The holder asks a bank to finance one note; the note is held for the request."""
-    exact_args(call, {"note", "bank"})
-    note, _ = holder_note(
-        call, base.hex_id(call.args["note"], "note"), "the holder signs the financing request"
-    )
+    command = RequestFinancing.parse(call)
+    note, _ = holder_note(call, command.note, "the holder signs the financing request")
     require(not note.financed, "a note is financed only once")
-    bank = base.uscc(call.args["bank"], "bank")
-    active_member(call, bank, Role.BANK, "the financier has the bank role")
+    active_member(call, command.bank, Role.BANK, "the financier has the bank role")
     financing = Financing(
         id=derived_id(call.tx_id, 0, "financing"),
         note=note.id,
         seller=note.holder,
-        bank=bank,
+        bank=command.bank,
         status=FinancingStatus.REQUESTED,
     )
     save(call, financing)
     save(call, evolve(note, status=NoteStatus.FINANCING, financing=financing.id))
     call.emit({"type": "financing_requested", "financing": financing.id, "note": note.id,
-               "parties": [note.holder, bank]})
+               "parties": [note.holder, command.bank]})
 
 
-def _financing(call: Call) -> Financing:
-    record = load(call, Financing, base.hex_id(call.args["financing"], "financing"))
-    require(record is not None, "the financing request exists")
-    assert record is not None
+def _signed_financing(call: Call, financing_id: str, parties: tuple[str, ...],
+                      rule: str) -> Financing:
+    """Return the financing request if its `parties` ('seller', 'bank') include a signer.
+
+    A request that does not exist fails with the same `rule`.
+    """
+    record = load(call, Financing, financing_id)
+    signing = [] if record is None else [
+        who for who in (getattr(record, p) for p in parties) if who in call.signers]
+    require(signing, rule)
+    for who in signing:
+        call.authorise(who, rule)
+    assert record is not None  # for the type checker; require() has failed otherwise
     return record
 
 
 def offer_terms(call: Call) -> None:
     """The bank answers a request with priced terms (it may revise them until accepted)."""
-    exact_args(call, OFFER_ARGS, OPTIONAL_OFFER_ARGS)
-    financing = _financing(call)
-    call.authorise(financing.bank, "the bank asked signs the terms")
-    require(
-        financing.status in (FinancingStatus.REQUESTED, FinancingStatus.OFFERED),
-        "terms are offered only on an open request",
-    )
+    command = OfferTerms.parse(call)
+    financing = _signed_financing(call, command.financing, ("bank",),
+                                  "the bank asked signs the terms")
+    require(financing.status in OPEN, "terms are offered only on an open request")
     note = existing_note(call, financing.note)
     require(not note.frozen, "the note is not frozen")
     root = credential(call, note.root_id)
-    reviewed = base.flag(call.args.get("tenor_reviewed", False), "tenor_reviewed")
     require(
-        not root.long_tenor or reviewed,
+        not root.long_tenor or command.tenor_reviewed,
         "a long-tenor credential needs the bank's review flag before financing",
     )
-    funding = base.day(call.args["funding_date"], "funding_date")
-    maturity = base.day(note.maturity_date, "maturity_date")
-    require(call.block.date <= funding < maturity, "funding falls between today and maturity")
-    pricing = price_financing(
-        face=note.amount,
-        annual_rate=base.text(call.args["annual_rate"], "annual_rate", max_length=16),
-        funding=funding,
-        maturity=maturity,
-        fees=base.fen_or_zero(call.args["fees"], "fees"),
-        fee_payer=base.text(call.args["fee_payer"], "fee_payer", max_length=8),
-    )
-    require(pricing.net_proceeds > 0, "the seller receives a positive net amount")
-    terms = {
-        **asdict(pricing),
-        "funding_date": funding.isoformat(),
-        "recourse": base.flag(call.args["recourse"], "recourse"),
-        "registry_no": _registry_no(call),
-        "tenor_reviewed": reviewed,
-    }
-    save(call, evolve(financing, status=FinancingStatus.OFFERED, terms=terms))
+    maturity = parse_date(note.maturity_date, what="maturity_date")
+    require(call.block.date <= command.funding_date < maturity,
+            "funding falls between today and maturity")
+    _check_rate(call, command.annual_rate_percent)
+    terms = priced_terms(command, face=note.amount, maturity=maturity)
+    require(terms["net_proceeds"] > 0, "the seller receives a positive net amount")
+    digest = terms_hash(terms)
+    save(call, evolve(financing, status=FinancingStatus.OFFERED, terms=terms, terms_hash=digest))
     call.emit({"type": "financing_offered", "financing": financing.id, "terms": terms,
-               "parties": [financing.seller, financing.bank]})
+               "terms_hash": digest, "parties": [financing.seller, financing.bank]})
 
 
-def _registry_no(call: Call) -> str | None:
-    value = call.args.get("registry_no")
-    return None if value is None else base.text(value, "registry_no", max_length=64)
+def _check_rate(call: Call, annual_rate_percent: str) -> None:
+    ceiling = policy(call, "max_annual_rate_bp")
+    rate_bp = percent_in_basis_points(parse_percent(annual_rate_percent))
+    require(rate_bp <= ceiling,
+            f"the annual rate is at most {Decimal(ceiling) / 100:.2f} % (policy)")
+
+
+def priced_terms(offer: OfferTerms, *, face: int, maturity: date) -> dict[str, Any]:
+    """Return the terms `offer` records for a note of `face` fen maturing on `maturity`.
+
+    Pure, so a party that knows the note can compute the terms (and their
+    hash) it is about to offer or accept without asking a node.
+    """
+    pricing = price_financing(
+        face=face, annual_rate_percent=offer.annual_rate_percent, funding=offer.funding_date,
+        maturity=maturity, fees=offer.fees, fee_payer=offer.fee_payer,
+    )
+    return {
+        **asdict(pricing),
+        "funding_date": offer.funding_date.isoformat(),
+        "recourse": offer.recourse,
+        "registry_no": offer.registry_no,
+        "tenor_reviewed": offer.tenor_reviewed,
+    }
+
+
+def terms_hash(terms: dict[str, Any]) -> str:
+    """Return the SHA-256 (hex) of offered terms' canonical JSON: what an acceptance names."""
+    return sha256_hex(canonical_bytes(terms))
 
 
 def accept_terms(call: Call) -> None:
-    """The seller agrees; its note passes to the bank, marked financed."""
-    exact_args(call, {"financing"})
-    financing = _financing(call)
-    call.authorise(financing.seller, "the seller signs its acceptance of the terms")
+    """The seller agrees to the exact terms it names; its note passes to the bank."""
+    command = AcceptTerms.parse(call)
+    financing = _signed_financing(call, command.financing, ("seller",),
+                                  "the seller signs its acceptance of the terms")
     require(financing.status is FinancingStatus.OFFERED, "the bank has offered terms")
     assert financing.terms is not None
+    require(command.terms_hash == financing.terms_hash,
+            "the seller accepts exactly the terms on offer (the bank has changed them)")
     require(
         call.block.date.isoformat() <= financing.terms["funding_date"],
         "terms are accepted no later than their funding date",
@@ -126,21 +161,16 @@ def accept_terms(call: Call) -> None:
     save(call, evolve(financing, status=FinancingStatus.ACCEPTED, bank_note=children[0].id))
     call.emit({"type": "financed", "financing": financing.id, "note": note.id,
                "bank_note": children[0].id, "net_proceeds": financing.terms["net_proceeds"],
+               "terms_hash": command.terms_hash,
                "parties": [financing.seller, financing.bank, note.issuer]})
 
 
 def cancel_financing(call: Call) -> None:
     """Either side withdraws from a request not yet accepted; the note is free again."""
-    exact_args(call, {"financing"})
-    financing = _financing(call)
-    signer = call.signers[0]
-    rule = "the seller or the bank cancels a financing request"
-    require(signer in (financing.seller, financing.bank), rule)
-    call.authorise(signer, rule)
-    require(
-        financing.status in (FinancingStatus.REQUESTED, FinancingStatus.OFFERED),
-        "only an open financing request is cancelled",
-    )
+    command = OnFinancing.parse(call)
+    financing = _signed_financing(call, command.financing, ("seller", "bank"),
+                                  "the seller or the bank cancels a financing request")
+    require(financing.status in OPEN, "only an open financing request is cancelled")
     note = existing_note(call, financing.note)
     save(call, evolve(note, status=NoteStatus.ACTIVE, financing=None))
     save(call, evolve(financing, status=FinancingStatus.CANCELLED))
@@ -150,11 +180,12 @@ def cancel_financing(call: Call) -> None:
 
 def confirm_disbursement(call: Call) -> None:
     """The bank confirms it paid the seller, with its payment reference."""
-    exact_args(call, {"financing", "payment_ref"})
-    financing = _financing(call)
-    call.authorise(financing.bank, "the financing bank confirms the disbursement")
+    command = ConfirmDisbursement.parse(call)
+    financing = _signed_financing(call, command.financing, ("bank",),
+                                  "the financing bank confirms the disbursement")
     require(financing.status is FinancingStatus.ACCEPTED, "the seller has accepted the terms")
-    reference = base.text(call.args["payment_ref"], "payment_ref", max_length=64)
-    save(call, evolve(financing, status=FinancingStatus.DISBURSED, payment_ref=reference))
-    call.emit({"type": "disbursed", "financing": financing.id, "payment_ref": reference,
+    save(call, evolve(financing, status=FinancingStatus.DISBURSED,
+                      payment_ref=command.payment_ref))
+    call.emit({"type": "disbursed", "financing": financing.id,
+               "payment_ref": command.payment_ref,
                "parties": [financing.seller, financing.bank]})

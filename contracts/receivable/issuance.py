@@ -11,15 +11,14 @@ it, and after the acceptance window it expires.  Acceptance is irrevocable.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from contracts import base
-from contracts.base import exact_args, require
-from contracts.receivable.credit import existing_line, release
-from contracts.receivable.notes import credential, existing_note
+from contracts.base import require
+from contracts.receivable import invoices
+from contracts.receivable.commands import Issue, OnCredential
+from contracts.receivable.credit import core_line, release
+from contracts.receivable.notes import Parties, existing_note, signed_credential
 from contracts.records import (
     CreditLine,
-    Invoice,
     IssuerBook,
     Note,
     NoteStatus,
@@ -27,48 +26,41 @@ from contracts.records import (
     ReceivableStatus,
     derived_id,
     evolve,
-    invoice_id,
     load,
     save,
 )
 from contracts.registry import active_member, policy
-from ledger.errors import SchemaError
 from ledger.execution import Call
 from ledger.membership import Role
+from ledger.timefmt import parse_date
 
 MAX_TENOR_DAYS = 365
-MAX_INVOICES = 50
-MAX_DOCUMENTS = 50
 
 
 def issue(call: Call) -> None:
     """The core enterprise issues a credential to a supplier (pending its acceptance)."""
-    exact_args(call, {"credit_line", "to", "amount", "currency", "maturity_date", "trade"})
-    line = existing_line(call, base.hex_id(call.args["credit_line"], "credit_line"))
+    command = Issue.parse(call)
+    line = core_line(call, command.credit_line,
+                     "the core enterprise of the credit line signs the issuance")
     issuer = line.core
-    call.authorise(issuer, "the core enterprise of the credit line signs the issuance")
     active_member(
         call, issuer, Role.CORE_ENTERPRISE,
         "the issuer is an active member with the core-enterprise role",
     )
-    receiver = base.uscc(call.args["to"], "to")
-    active_member(
-        call, receiver, Role.SUPPLIER, "the receiver is an active member with the supplier role"
-    )
-    face = base.amount(call.args["amount"], "amount")
-    currency = base.currency(call.args["currency"])
-    maturity = base.day(call.args["maturity_date"], "maturity_date")
+    active_member(call, command.to, Role.SUPPLIER,
+                  "the receiver is an active member with the supplier role")
     today = call.block.date
-    require(maturity > today, "maturity is after the issue date")
+    require(command.maturity_date > today, "maturity is after the issue date")
     require(
-        (maturity - today).days <= MAX_TENOR_DAYS,
+        (command.maturity_date - today).days <= MAX_TENOR_DAYS,
         f"maturity is at most {MAX_TENOR_DAYS} days after issue",
     )
-    _draw_credit_line(call, line, face, currency)
+    _draw_credit_line(call, line, command.amount, command.currency)
     _check_no_overdue(call, issuer)
-    trade = _trade_background(call.args["trade"], receiver)
-    _allocate_invoices(call, trade["invoices"], face)
-    _record_credential(call, line, receiver, face, currency, maturity.isoformat(), trade)
+    require(all(i.seller == command.to for i in command.trade.invoices),
+            "the invoices are the receiver's own sales")
+    invoices.allocate(call, issuer, command.trade.invoices, command.amount)
+    _record_credential(call, line, command)
 
 
 def _draw_credit_line(call: Call, line: CreditLine, face: int, currency: str) -> None:
@@ -87,80 +79,32 @@ def _check_no_overdue(call: Call, issuer: str) -> None:
     grace = timedelta(days=policy(call, "grace_days"))
     earliest = min(book.open_maturities)
     require(
-        base.day(earliest, "maturity") + grace >= call.block.date,
+        parse_date(earliest, what="maturity") + grace >= call.block.date,
         "a core enterprise with overdue credentials issues no new ones until they are paid",
     )
 
 
-def _trade_background(value: Any, receiver: str) -> dict[str, Any]:
-    if not isinstance(value, dict) or set(value) != {"contract_no", "invoices", "documents"}:
-        raise SchemaError("trade must have exactly contract_no, invoices and documents")
-    base.text(value["contract_no"], "trade.contract_no")
-    invoices = base.objects(value["invoices"], "trade.invoices", max_items=MAX_INVOICES)
-    for inv in invoices:
-        if set(inv) != {"seller", "number", "amount", "allocated"}:
-            raise SchemaError("each invoice has exactly seller, number, amount and allocated")
-        base.uscc(inv["seller"], "invoice seller")
-        base.text(inv["number"], "invoice number", max_length=64)
-        base.amount(inv["amount"], "invoice amount")
-        base.amount(inv["allocated"], "invoice allocated")
-        require(inv["seller"] == receiver, "the invoices are the receiver's own sales")
-    if not isinstance(value["documents"], list) or len(value["documents"]) > MAX_DOCUMENTS:
-        raise SchemaError(f"trade.documents must be a list of at most {MAX_DOCUMENTS}")
-    for doc in value["documents"]:
-        if not isinstance(doc, dict) or set(doc) != {"name", "sha256"}:
-            raise SchemaError("each document has exactly name and sha256")
-        base.text(doc["name"], "document name")
-        base.hex_id(doc["sha256"], "document sha256")
-    return dict(value)
-
-
-def _allocate_invoices(call: Call, invoices: list[Any], face: int) -> None:
-    """Invoice utilisation: allocations across all credentials never exceed an invoice."""
-    require(
-        sum(inv["allocated"] for inv in invoices) == face,
-        "the invoice allocations add up to the credential's amount",
-    )
-    seen: set[str] = set()
-    for inv in invoices:
-        inv_id = invoice_id(inv["seller"], inv["number"])
-        require(inv_id not in seen, "each invoice is listed once per credential")
-        seen.add(inv_id)
-        known = load(call, Invoice, inv_id)
-        record = known or Invoice(inv_id, inv["seller"], inv["number"], inv["amount"], 0)
-        require(record.amount == inv["amount"], "an invoice's amount is the same in every use")
-        require(
-            record.allocated + inv["allocated"] <= record.amount,
-            "an invoice is never used beyond its amount (no double financing)",
-        )
-        save(call, evolve(record, allocated=record.allocated + inv["allocated"]))
-
-
-def _record_credential(
-    call: Call, line: CreditLine, receiver: str, face: int, currency: str, maturity: str,
-    trade: dict[str, Any],
-) -> None:
+def _record_credential(call: Call, line: CreditLine, command: Issue) -> None:
     note_id = derived_id(call.tx_id, 0)
     today = call.block.date
     accept_by = today + timedelta(days=policy(call, "acceptance_days"))
-    long_tenor = (base.day(maturity, "maturity_date") - today).days > policy(
-        call, "review_tenor_days"
-    )
+    long_tenor = (command.maturity_date - today).days > policy(call, "review_tenor_days")
+    maturity = command.maturity_date.isoformat()
     root = Receivable(
-        id=note_id, issuer=line.core, first_holder=receiver, face=face, currency=currency,
-        issue_date=today.isoformat(), maturity_date=maturity, accept_by=accept_by.isoformat(),
-        credit_line=line.id, trade=trade, status=ReceivableStatus.PENDING,
-        long_tenor=long_tenor, paid=0, live=(note_id,),
+        id=note_id, issuer=line.core, first_holder=command.to, face=command.amount,
+        currency=command.currency, issue_date=today.isoformat(), maturity_date=maturity,
+        accept_by=accept_by.isoformat(), credit_line=line.id, trade=command.trade.to_json(),
+        status=ReceivableStatus.PENDING, long_tenor=long_tenor, paid=0, live=(note_id,),
     )
     note = Note(
-        id=note_id, root_id=note_id, parent_id=None, holder=receiver, amount=face,
-        currency=currency, issuer=line.core, maturity_date=maturity, depth=0,
+        id=note_id, root_id=note_id, parent_id=None, holder=command.to, amount=command.amount,
+        currency=command.currency, issuer=line.core, maturity_date=maturity, depth=0,
         status=NoteStatus.PENDING, created_tx=call.tx_id,
     )
     save(call, root)
     save(call, note)
-    call.emit({"type": "issued", "receivable": note_id, "amount": face,
-               "parties": [line.core, receiver, line.bank]})
+    call.emit({"type": "issued", "receivable": note_id, "amount": command.amount,
+               "parties": [line.core, command.to, line.bank]})
 
 
 def _open_in_book(call: Call, issuer: str, maturity: str) -> None:
@@ -186,17 +130,29 @@ def close_in_book(call: Call, issuer: str, maturity: str) -> None:
     save(call, IssuerBook(issuer, counts))
 
 
-def _pending(call: Call) -> tuple[Receivable, Note]:
-    exact_args(call, {"receivable"})
-    root = credential(call, base.hex_id(call.args["receivable"], "receivable"))
+def _pending(call: Call, parties: Parties, rule: str) -> tuple[Receivable, Note]:
+    """Return a credential one of `parties` signed for, if it is still pending acceptance."""
+    command = OnCredential.parse(call)
+    root = signed_credential(call, command.receivable, parties, rule)
     require(root.status is ReceivableStatus.PENDING, "the credential is pending acceptance")
     return root, existing_note(call, root.id)
 
 
+def _receiver(root: Receivable) -> tuple[str]:
+    return (root.first_holder,)
+
+
+def _issuer(root: Receivable) -> tuple[str]:
+    return (root.issuer,)
+
+
+def _issuer_or_receiver(root: Receivable) -> tuple[str, str]:
+    return (root.issuer, root.first_holder)
+
+
 def accept(call: Call) -> None:
     """The receiving supplier signs for the credential (签收); it becomes effective."""
-    root, note = _pending(call)
-    call.authorise(root.first_holder, "the receiving supplier signs the acceptance")
+    root, note = _pending(call, _receiver, "the receiving supplier signs the acceptance")
     require(
         call.block.date.isoformat() <= root.accept_by,
         "a credential is accepted within the acceptance window",
@@ -213,25 +169,19 @@ def accept(call: Call) -> None:
 
 def reject(call: Call) -> None:
     """The receiving supplier refuses the credential; credit and invoices are released."""
-    root, note = _pending(call)
-    call.authorise(root.first_holder, "only the receiving supplier rejects a credential")
+    root, note = _pending(call, _receiver, "only the receiving supplier rejects a credential")
     _cancel(call, root, note, ReceivableStatus.REJECTED)
 
 
 def withdraw(call: Call) -> None:
     """The issuer takes back a credential not yet accepted."""
-    root, note = _pending(call)
-    call.authorise(root.issuer, "only the issuer withdraws a credential")
+    root, note = _pending(call, _issuer, "only the issuer withdraws a credential")
     _cancel(call, root, note, ReceivableStatus.WITHDRAWN)
 
 
 def expire(call: Call) -> None:
     """Either party records that the acceptance window has passed unsigned."""
-    root, note = _pending(call)
-    parties = [s for s in call.signers if s in (root.issuer, root.first_holder)]
-    require(parties, "the issuer or receiver records expiry")
-    for party in parties:
-        call.authorise(party, "the issuer or receiver records expiry")
+    root, note = _pending(call, _issuer_or_receiver, "the issuer or receiver records expiry")
     require(
         call.block.date.isoformat() > root.accept_by,
         "a credential expires only after its acceptance window",
@@ -241,10 +191,7 @@ def expire(call: Call) -> None:
 
 def _cancel(call: Call, root: Receivable, note: Note, status: ReceivableStatus) -> None:
     release(call, root.credit_line, root.face)
-    for inv in root.trade["invoices"]:
-        record = load(call, Invoice, invoice_id(inv["seller"], inv["number"]))
-        assert record is not None
-        save(call, evolve(record, allocated=record.allocated - inv["allocated"]))
+    invoices.release(call, root.issuer, root.trade["invoices"])
     save(call, evolve(root, status=status, live=()))
     save(call, evolve(note, status=NoteStatus.VOID))
     call.emit({"type": status.value, "receivable": root.id,

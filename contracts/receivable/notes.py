@@ -2,9 +2,17 @@
 
 Value moves only here: a note is spent and children are created whose amounts
 add up to the parent's, and the credential's list of live leaves follows.
+
+Need to know, on writes too: an action that names a note or a credential
+first checks that the party entitled to act on it signed, and a record that
+does not exist fails with that same rule.  So a member learns nothing from a
+refusal about notes or credentials of others (whether they exist, their
+status), only that it may not act on them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
 
 from contracts.base import require
 from contracts.records import (
@@ -21,7 +29,7 @@ from ledger.execution import Call
 
 
 def existing_note(call: Call, note_id: str) -> Note:
-    """Return the note `note_id`, failing with 'the note exists' if there is none."""
+    """Return the note `note_id` (an id the ledger recorded), failing if there is none."""
     note = load(call, Note, note_id)
     require(note is not None, "the note exists")
     assert note is not None
@@ -29,11 +37,38 @@ def existing_note(call: Call, note_id: str) -> Note:
 
 
 def credential(call: Call, root_id: str) -> Receivable:
-    """Return the credential `root_id`, failing with 'the credential exists' if absent."""
+    """Return the credential `root_id` (an id the ledger recorded), failing if absent."""
     root = load(call, Receivable, root_id)
     require(root is not None, "the credential exists")
     assert root is not None
     return root
+
+
+Parties = Callable[[Receivable], Iterable[str]]
+
+
+def signed_credential(call: Call, root_id: str, parties: Parties, rule: str) -> Receivable:
+    """Return credential `root_id` if one of its `parties` signed; else fail with `rule`.
+
+    Every party of `parties(root)` that signed is authorised.  A credential
+    that does not exist fails with the same `rule`.
+    """
+    root = load(call, Receivable, root_id)
+    signing = [] if root is None else [p for p in parties(root) if p in call.signers]
+    require(signing, rule)
+    for party in signing:
+        call.authorise(party, rule)
+    assert root is not None  # for the type checker; require() has failed otherwise
+    return root
+
+
+def held_note(call: Call, note_id: str, signing_rule: str) -> Note:
+    """Return note `note_id` if its holder signed; else (or if absent) fail with `signing_rule`."""
+    note = load(call, Note, note_id)
+    require(note is not None and note.holder in call.signers, signing_rule)
+    assert note is not None  # for the type checker; require() has failed otherwise
+    call.authorise(note.holder, signing_rule)
+    return note
 
 
 def holder_note(call: Call, note_id: str, signing_rule: str) -> tuple[Note, Receivable]:
@@ -44,8 +79,7 @@ def holder_note(call: Call, note_id: str, signing_rule: str) -> tuple[Note, Rece
     financing request, not spent or settled, not frozen, not matured, and its
     credential not overdue.
     """
-    note = existing_note(call, note_id)
-    call.authorise(note.holder, signing_rule)
+    note = held_note(call, note_id, signing_rule)
     require(note.status is not NoteStatus.PENDING, "the note is not pending acceptance")
     require(note.status is not NoteStatus.FINANCING, "the note is not under a financing request")
     require(note.status is NoteStatus.ACTIVE, "the note is active (not spent, settled or void)")

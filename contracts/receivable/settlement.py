@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from contracts import base
-from contracts.base import exact_args, require
+from contracts.base import require
+from contracts.receivable.commands import OnCredential, Pay
 from contracts.receivable.credit import release
 from contracts.receivable.issuance import close_in_book
-from contracts.receivable.notes import credential, existing_note
+from contracts.receivable.notes import existing_note, signed_credential
 from contracts.records import (
     Clearing,
     Financing,
@@ -32,24 +32,24 @@ from contracts.records import (
 from contracts.registry import policy
 from ledger.execution import Call
 from ledger.money import allocate_pro_rata
+from ledger.timefmt import parse_date
 
 PAYABLE = (ReceivableStatus.ACTIVE, ReceivableStatus.OVERDUE)
 
 
 def pay(call: Call) -> None:
     """The core enterprise records a (full or partial) maturity payment for a credential."""
-    exact_args(call, {"receivable", "amount", "payment_ref"})
-    root = credential(call, base.hex_id(call.args["receivable"], "receivable"))
-    call.authorise(root.issuer, "the issuing core enterprise records the payment")
+    command = Pay.parse(call)
+    root = signed_credential(call, command.receivable, lambda r: (r.issuer,),
+                             "the issuing core enterprise records the payment")
     require(root.status in PAYABLE, "the credential is effective and not yet paid")
     require(
         call.block.date.isoformat() >= root.maturity_date,
         "payment is recorded on or after maturity",
     )
-    paid = base.amount(call.args["amount"], "amount")
+    paid, reference = command.amount, command.payment_ref
     outstanding = root.face - root.paid
     require(paid <= outstanding, "a payment does not exceed the amount outstanding")
-    reference = base.text(call.args["payment_ref"], "payment_ref", max_length=64)
     leaves = [existing_note(call, note_id) for note_id in root.live]
     shares = allocate_pro_rata(paid, [leaf.amount for leaf in leaves])
     live: list[str] = []
@@ -104,21 +104,25 @@ def _cancel_open_financing(call: Call, financing_id: str) -> None:
 
 def mark_overdue(call: Call) -> None:
     """A holder, the issuer or a bank records that a credential is unpaid past grace."""
-    exact_args(call, {"receivable"})
-    root = credential(call, base.hex_id(call.args["receivable"], "receivable"))
-    signer = call.signers[0]
-    holders = {existing_note(call, n).holder for n in root.live}
-    rule = "the issuer or a holder of the credential records it overdue"
-    require(signer == root.issuer or signer in holders, rule)
-    call.authorise(signer, rule)
+    command = OnCredential.parse(call)
+    holders = _live_holders(call, command.receivable)
+    root = signed_credential(call, command.receivable, lambda r: (r.issuer, *sorted(holders)),
+                             "the issuer or a holder of the credential records it overdue")
     require(
         root.status is ReceivableStatus.ACTIVE, "only an effective unpaid credential goes overdue"
     )
     grace = timedelta(days=policy(call, "grace_days"))
     require(
-        call.block.date > base.day(root.maturity_date, "maturity_date") + grace,
+        call.block.date > parse_date(root.maturity_date, what="maturity_date") + grace,
         "a credential is overdue only after maturity plus the grace period",
     )
     save(call, evolve(root, status=ReceivableStatus.OVERDUE))
     call.emit({"type": "overdue", "receivable": root.id,
                "parties": sorted({root.issuer, *holders})})
+
+
+
+def _live_holders(call: Call, root_id: str) -> set[str]:
+    """Return the holders of credential `root_id`'s live notes (none if it does not exist)."""
+    root = load(call, Receivable, root_id)
+    return set() if root is None else {existing_note(call, n).holder for n in root.live}

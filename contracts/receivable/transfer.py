@@ -7,8 +7,8 @@ tree's depth and fan-out stay within policy.  Frozen notes cannot move.
 
 from __future__ import annotations
 
-from contracts import base
-from contracts.base import exact_args, require
+from contracts.base import require
+from contracts.receivable.commands import Freeze, Payment, Transfer
 from contracts.receivable.notes import existing_note, holder_note, spend_into
 from contracts.records import Note, evolve, save
 from contracts.registry import policy
@@ -18,17 +18,15 @@ from ledger.membership import Role
 
 def transfer(call: Call) -> None:
     """The holder pays one or more recipients from a note, keeping the remainder."""
-    exact_args(call, {"note", "payments"})
-    note, root = holder_note(
-        call, base.hex_id(call.args["note"], "note"), "the holder signs the transfer"
-    )
+    command = Transfer.parse(call)
+    note, root = holder_note(call, command.note, "the holder signs the transfer")
     if note.financed:
         holder = member_of(call.state, note.holder)
         require(
             holder is not None and holder.has_role(Role.BANK),
             "a financed note moves only by the bank that holds it",
         )
-    payments = _payments(call, note)
+    payments = _payments(call, note, command.payments)
     paid = sum(a for _, a in payments)
     require(paid <= note.amount, "the payments do not exceed the note's amount")
     outputs = payments + ([(note.holder, note.amount - paid)] if paid < note.amount else [])
@@ -44,18 +42,13 @@ def transfer(call: Call) -> None:
     })
 
 
-def _payments(call: Call, note: Note) -> list[tuple[str, int]]:
-    entries = base.objects(call.args["payments"], "payments", max_items=100)
-    payments = []
-    for entry in entries:
-        exact = set(entry) == {"to", "amount"}
-        require(exact, "each payment names exactly a recipient 'to' and an 'amount'")
-        to = base.uscc(entry["to"], "payment recipient")
-        piece = base.amount(entry["amount"], "payment amount")
-        require(to != note.holder, "a holder does not pay itself")
-        _check_recipient(call, note, to)
-        payments.append((to, piece))
-    return payments
+def _payments(
+    call: Call, note: Note, payments: tuple[Payment, ...]
+) -> list[tuple[str, int]]:
+    for payment in payments:
+        require(payment.to != note.holder, "a holder does not pay itself")
+        _check_recipient(call, note, payment.to)
+    return [(p.to, p.amount) for p in payments]
 
 
 def _check_recipient(call: Call, note: Note, to: str) -> None:
@@ -84,34 +77,32 @@ def _check_split_policy(call: Call, note: Note, outputs: list[tuple[str, int]]) 
 
 
 def _freeze_authority(call: Call) -> str:
-    signer = call.signers[0]
-    require(
-        signer in policy(call, "freeze_authorities"),
-        "only a designated freeze authority freezes or unfreezes a note",
-    )
-    call.authorise(signer, "only a designated freeze authority freezes or unfreezes a note")
-    return signer
+    rule = "only a designated freeze authority freezes or unfreezes a note"
+    authorities = policy(call, "freeze_authorities")
+    signing = [s for s in call.signers if s in authorities]
+    require(signing, rule)
+    for signer in signing:
+        call.authorise(signer, rule)
+    return signing[0]
 
 
 def freeze(call: Call) -> None:
     """A designated authority (e.g. on a court order) freezes a note where it stands."""
-    exact_args(call, {"note", "reason"})
+    command = Freeze.parse(call)
     authority = _freeze_authority(call)
-    note = existing_note(call, base.hex_id(call.args["note"], "note"))
-    reason = base.text(call.args["reason"], "reason")
+    note = existing_note(call, command.note)
     require(not note.frozen, "the note is not already frozen")
     save(call, evolve(note, frozen=True))
-    call.emit({"type": "frozen", "note": note.id, "reason": reason,
+    call.emit({"type": "frozen", "note": note.id, "reason": command.reason,
                "parties": [authority, note.holder, note.issuer]})
 
 
 def unfreeze(call: Call) -> None:
     """The designated authority lifts a freeze."""
-    exact_args(call, {"note", "reason"})
+    command = Freeze.parse(call)
     authority = _freeze_authority(call)
-    note = existing_note(call, base.hex_id(call.args["note"], "note"))
-    reason = base.text(call.args["reason"], "reason")
+    note = existing_note(call, command.note)
     require(note.frozen, "the note is frozen")
     save(call, evolve(note, frozen=False))
-    call.emit({"type": "unfrozen", "note": note.id, "reason": reason,
+    call.emit({"type": "unfrozen", "note": note.id, "reason": command.reason,
                "parties": [authority, note.holder, note.issuer]})

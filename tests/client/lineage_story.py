@@ -64,9 +64,9 @@ def build_story_chain(n: RunningNode, *, settle: bool = True) -> StoryChain:
         later(3)
         requested = people["s1"].request_financing(held[uscc["s1"]], uscc["b1"])
         financing = requested["events"][0]["financing"]
-        people["b1"].offer_terms(financing, annual_rate="0.0200",
-                                 funding_date=n.clock.now().date().isoformat())
-        financed = people["s1"].accept_terms(financing)
+        offered = people["b1"].offer_terms(financing, annual_rate_percent="2.00",
+                                           funding_date=n.clock.now().date().isoformat())
+        financed = people["s1"].accept_terms(financing, offered["events"][0]["terms_hash"])
         people["b1"].confirm_disbursement(financing, "B1-PAY-1")
         if settle:
             n.clock.advance(days=85)

@@ -29,7 +29,7 @@ class ChainInvariants:
 
     def invoice_key(self, key: tuple[str, int]) -> str:
         """Return the chain id of the model's invoice (receiver, index)."""
-        return invoice_id(self.c.uscc(key[0]), f"INV-{key[1]}")
+        return invoice_id(self.c.uscc(key[0]), self.c.uscc("core"), f"INV-{key[1]}")
 
     @invariant()
     def conservation_per_credential(self) -> None:
@@ -78,7 +78,8 @@ class ChainInvariants:
     @invariant()
     def invoices_never_over_allocated(self) -> None:
         records = self.chain_records("invoice/")
-        assert all(0 <= inv["allocated"] <= inv["amount"] for inv in records.values())
+        assert all(0 < inv["allocated"] <= inv["amount"] for inv in records.values())
+        assert len(records) == len(self.m.invoices)  # an invoice nothing uses is forgotten
         for key, (amount, allocated) in self.m.invoices.items():
             record = records[self.invoice_key(key)]
             assert (record["amount"], record["allocated"]) == (amount, allocated)

@@ -17,7 +17,9 @@ CANCELLATIONS = [("reject", "s1", "rejected"), ("withdraw", "core", "withdrawn")
 
 
 def _allocated(deal: Deal) -> int:
-    return deal.c.get("invoice/" + invoice_id(deal.c.uscc("s1"), "INV-1"))["allocated"]
+    """What credentials use of s1's invoice INV-1 to core (0 once nothing is recorded)."""
+    record = deal.c.get("invoice/" + invoice_id(deal.c.uscc("s1"), deal.c.uscc("core"), "INV-1"))
+    return 0 if record is None else int(record["allocated"])
 
 
 def test_accept_makes_the_credential_effective(pending: Deal) -> None:

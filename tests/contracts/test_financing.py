@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.builders import MemoryChain
+from ledger.canonical import canonical_bytes
+from ledger.crypto import sha256_hex
+from tests.builders import MemoryChain, build_tx
 from tests.contracts.support import (
     FACE,
     Deal,
@@ -26,8 +28,8 @@ from tests.contracts.support import (
     refused,
 )
 
-TERMS: dict[str, Any] = {"annual_rate": "0.0200", "funding_date": "2026-01-05", "fees": 0,
-                         "fee_payer": "seller", "recourse": True}
+TERMS: dict[str, Any] = {"annual_rate_percent": "2.00", "funding_date": "2026-01-05",
+                         "fees": 0, "fee_payer": "seller", "recourse": True}
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,19 @@ class Fin:
 
     def offer(self, **changes: Any) -> None:
         self.c.ok("b1", "offer_terms", financing=self.fid, **{**TERMS, **changes})
+
+    def terms_hash(self) -> str:
+        """Return the hash of the terms on offer now (what an acceptance names)."""
+        return str(self.rec()["terms_hash"])
+
+    def accept(self, who: str = "s1") -> Any:
+        """Have `who` accept the terms on offer now."""
+        return self.c.ok(who, "accept_terms", financing=self.fid, terms_hash=self.terms_hash())
+
+    def refused_accept(self, who: str = "s1", terms_hash: str | None = None) -> Any:
+        """Have `who` try to accept (the terms on offer, unless another hash is named)."""
+        named = terms_hash or self.rec().get("terms_hash") or "00" * 32
+        return refused(self.c, who, "accept_terms", financing=self.fid, terms_hash=named)
 
 
 def _request(c: MemoryChain, note: str, holder: str = "s1") -> str:
@@ -67,7 +82,8 @@ def test_pricing_recorded(offered: Fin) -> None:
     assert (terms["face"], terms["days"], terms["interest"]) == (FACE, 90, 500_000)
     assert terms["net_proceeds"] == 99_500_000
     assert (terms["fees"], terms["fee_payer"], terms["seller_fees"]) == (0, "seller", 0)
-    assert (terms["annual_rate"], terms["funding_date"]) == ("0.0200", "2026-01-05")
+    assert (terms["annual_rate_percent"], terms["funding_date"]) == ("2.00", "2026-01-05")
+    assert offered.rec()["terms_hash"] == sha256_hex(canonical_bytes(terms))
 
 
 def test_recourse_flag_and_registry_number_recorded(offered: Fin) -> None:
@@ -80,11 +96,12 @@ def test_recourse_flag_and_registry_number_recorded(offered: Fin) -> None:
 
 def test_financing_flow_passes_the_note_to_the_bank(offered: Fin) -> None:
     c = offered.c
-    r = c.ok("s1", "accept_terms", financing=offered.fid)
+    r = offered.accept()
     bank_note = c.get("note/" + offered.rec()["bank_note"])
     assert (bank_note["holder"], bank_note["amount"], bank_note["financed"]) == (
         c.uscc("b1"), FACE, True)
     assert r.events[0]["net_proceeds"] == 99_500_000
+    assert r.events[0]["terms_hash"] == offered.terms_hash()
     assert offered.rec()["status"] == "accepted"
     assert c.get("note/" + offered.root)["status"] == "spent"
     c.ok("b1", "confirm_disbursement", financing=offered.fid, payment_ref="BOC-20260105-77")
@@ -113,7 +130,7 @@ def test_only_the_holder_requests_financing(split: Split) -> None:
 
 def test_note_financed_only_once(offered: Fin) -> None:
     c = offered.c
-    c.ok("s1", "accept_terms", financing=offered.fid)
+    offered.accept()
     bank_note = offered.rec()["bank_note"]
     r = refused(c, "b1", "request_financing", note=bank_note, bank=c.uscc("b2"))
     assert r.reason == "a note is financed only once"
@@ -125,7 +142,7 @@ def test_note_financed_only_once(offered: Fin) -> None:
 
 def test_financed_note_moves_only_by_the_bank(offered: Fin) -> None:
     c = offered.c
-    c.ok("s1", "accept_terms", financing=offered.fid)
+    offered.accept()
     moved = c.ok("b1", "transfer", note=offered.rec()["bank_note"],
                  payments=pay_to(c, "b2", 10_000) + pay_to(c, "s3", 10_000))
     supplier_piece = moved.events[0]["outputs"][1]["note"]
@@ -155,9 +172,9 @@ def test_only_the_bank_asked_offers_terms(fin: Fin) -> None:
 
 
 def test_bank_may_revise_terms_until_accepted(offered: Fin) -> None:
-    offered.offer(annual_rate="0.0360")
+    offered.offer(annual_rate_percent="3.60")
     assert offered.rec()["terms"]["interest"] == 900_000
-    offered.c.ok("s1", "accept_terms", financing=offered.fid)
+    offered.accept()
     r = refused(offered.c, "b1", "offer_terms", financing=offered.fid, **TERMS)
     assert r.reason == "terms are offered only on an open request"
 
@@ -176,18 +193,18 @@ def test_seller_receives_a_positive_net_amount(fin: Fin) -> None:
 
 
 def test_only_the_seller_accepts_terms(offered: Fin) -> None:
-    r = refused(offered.c, "b1", "accept_terms", financing=offered.fid)
+    r = offered.refused_accept("b1")
     assert r.reason == "the seller signs its acceptance of the terms"
 
 
 def test_terms_accepted_only_once_offered(fin: Fin) -> None:
-    r = refused(fin.c, "s1", "accept_terms", financing=fin.fid)
+    r = fin.refused_accept()
     assert r.reason == "the bank has offered terms"
 
 
 def test_terms_accepted_no_later_than_their_funding_date(offered: Fin) -> None:
     offered.c.advance(days=1)
-    r = refused(offered.c, "s1", "accept_terms", financing=offered.fid)
+    r = offered.refused_accept()
     assert r.reason == "terms are accepted no later than their funding date"
 
 
@@ -207,7 +224,7 @@ def test_only_seller_or_bank_cancels(offered: Fin) -> None:
 
 
 def test_only_an_open_request_is_cancelled(offered: Fin) -> None:
-    offered.c.ok("s1", "accept_terms", financing=offered.fid)
+    offered.accept()
     r = refused(offered.c, "s1", "cancel_financing", financing=offered.fid)
     assert r.reason == "only an open financing request is cancelled"
 
@@ -215,12 +232,56 @@ def test_only_an_open_request_is_cancelled(offered: Fin) -> None:
 def test_disbursement_confirmed_by_the_bank_after_acceptance(offered: Fin) -> None:
     r = refused(offered.c, "b1", "confirm_disbursement", financing=offered.fid, payment_ref="P")
     assert r.reason == "the seller has accepted the terms"
-    offered.c.ok("s1", "accept_terms", financing=offered.fid)
+    offered.accept()
     r = refused(offered.c, "s1", "confirm_disbursement", financing=offered.fid, payment_ref="P")
     assert r.reason == "the financing bank confirms the disbursement"
 
 
 def test_frozen_note_under_financing_request_cannot_be_financed(offered: Fin) -> None:
     offered.c.ok("auditor", "freeze", note=offered.root, reason="court order")
-    r = refused(offered.c, "s1", "accept_terms", financing=offered.fid)
+    r = offered.refused_accept()
     assert r.reason == "the note is not frozen"
+
+
+def test_an_acceptance_names_the_terms_and_fails_once_the_bank_changes_them(offered: Fin) -> None:
+    """The bank re-offers (1 % to 20 %) just before the seller's acceptance, in one block."""
+    c = offered.c
+    accepted_hash = offered.terms_hash()
+    reoffer = build_tx(c.orgs, ["b1"], "receivable", "offer_terms",
+                       {**TERMS, "financing": offered.fid, "annual_rate_percent": "20"}, now=c.now)
+    accept = build_tx(c.orgs, ["s1"], "receivable", "accept_terms",
+                      {"financing": offered.fid, "terms_hash": accepted_hash}, now=c.now)
+    results = c.run_block([reoffer, accept])
+    assert results[0].valid
+    assert (results[1].valid, results[1].reason) == (
+        False, "the seller accepts exactly the terms on offer (the bank has changed them)")
+    assert offered.rec()["status"] == "offered"
+    assert offered.rec()["terms"]["annual_rate_percent"] == "20"
+    assert c.get("note/" + offered.root)["holder"] == c.uscc("s1")
+    offered.accept()  # the new terms, named by their own hash, can still be accepted
+
+
+def test_an_acceptance_of_unknown_terms_is_refused(offered: Fin) -> None:
+    r = offered.refused_accept(terms_hash="ab" * 32)
+    assert r.reason == "the seller accepts exactly the terms on offer (the bank has changed them)"
+
+
+@pytest.mark.parametrize(("rate", "ok"), [("24", True), ("24.00", True), ("24.0001", False),
+                                          ("250", False), ("0", True)])
+def test_annual_rates_are_bounded_by_policy(fin: Fin, rate: str, ok: bool) -> None:
+    terms = {**TERMS, "financing": fin.fid, "annual_rate_percent": rate}
+    if ok:
+        fin.c.ok("b1", "offer_terms", **terms)
+    else:
+        r = refused(fin.c, "b1", "offer_terms", **terms)
+        assert r.reason == "the annual rate is at most 24.00 % (policy)"
+
+
+def test_the_rate_ceiling_is_a_policy() -> None:
+    c = new_chain(max_annual_rate_bp=3000)
+    root = issue(c, grant_line(c))
+    c.ok("s1", "accept", receivable=root)
+    fid = _request(c, root)
+    r = refused(c, "b1", "offer_terms", financing=fid, **{**TERMS, "annual_rate_percent": "30.5"})
+    assert r.reason == "the annual rate is at most 30.00 % (policy)"
+    c.ok("b1", "offer_terms", financing=fid, **{**TERMS, "annual_rate_percent": "30"})

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from contracts.code import pinned_code_hash
 from contracts.governance import approvals_needed, quorum_reached
+from contracts.registry import POLICY_CHECKS
 from ledger.block import TxResult
 from ledger.membership import Role, make_uscc
 from tests.builders import MemoryChain, Org, key_for, make_orgs
@@ -237,6 +238,9 @@ def test_a_scheduled_change_approved_too_late_does_not_execute(chain: MemoryChai
         "the change takes effect at a height after the current block")
 
 
+POLICY_NAMES = f"change.name must be one of {', '.join(sorted(POLICY_CHECKS))}"
+
+
 @pytest.mark.parametrize(("change", "reason"), [
     ({"kind": "dissolve"}, "change.kind must be one of add_member, suspend_member, "
                            "reinstate_member, rekey_member, set_policy, pin_contracts"),
@@ -248,7 +252,13 @@ def test_a_scheduled_change_approved_too_late_does_not_execute(chain: MemoryChai
     ({"kind": "rekey_member", "uscc": make_orgs()["s1"].uscc, "public_key": "zz"},
      "change.public_key: public key must be 64 lower-case hex digits"),
     ({"kind": "set_policy", "name": "coffee_breaks", "value": 1, "from_height": 99},
-     "unknown policy parameter: 'coffee_breaks'"),
+     POLICY_NAMES),
+    ({"kind": "set_policy", "name": ["grace_days"], "value": 1, "from_height": 99},
+     POLICY_NAMES),  # a list where a name belongs was a TypeError (a 500 at submission)
+    ({"kind": []}, "change.kind must be one of add_member, suspend_member, "
+                   "reinstate_member, rekey_member, set_policy, pin_contracts"),
+    ({"kind": {"k": 1}}, "change.kind must be one of add_member, suspend_member, "
+                         "reinstate_member, rekey_member, set_policy, pin_contracts"),
     ({"kind": "set_policy", "name": "grace_days", "value": "3", "from_height": 99},
      "policy grace_days has a value of the wrong type"),
     ({"kind": "set_policy", "name": "governance_approval_percent", "value": 100,

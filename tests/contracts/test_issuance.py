@@ -110,7 +110,7 @@ def test_invoice_never_used_beyond_its_amount_across_issuances(
     r = refused(chain, "core", "issue", **args)
     assert r.reason == "an invoice is never used beyond its amount (no double financing)"
     issue(chain, line, amount=50, trade=trade(chain, amount=FACE + 50, allocated=50))
-    inv = chain.get("invoice/" + invoice_id(chain.uscc("s1"), "INV-1"))
+    inv = chain.get("invoice/" + invoice_id(chain.uscc("s1"), chain.uscc("core"), "INV-1"))
     assert (inv["allocated"], inv["amount"]) == (FACE + 50, FACE + 50)
 
 

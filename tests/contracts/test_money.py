@@ -32,9 +32,9 @@ FUNDING = date(2026, 1, 5)
 FACE = 100_000_000  # 1,000,000.00
 
 
-def _price(face: int = FACE, rate: str = "0.0200", days: int = 90, fees: int = 0,
+def _price(face: int = FACE, rate: str = "2.00", days: int = 90, fees: int = 0,
            fee_payer: str = "seller") -> Pricing:
-    return price_financing(face=face, annual_rate=rate, funding=FUNDING,
+    return price_financing(face=face, annual_rate_percent=rate, funding=FUNDING,
                            maturity=FUNDING + timedelta(days=days), fees=fees, fee_payer=fee_payer)
 
 
@@ -74,20 +74,20 @@ def test_fees_borne_by_each_fee_payer(fee_payer: str, fees: int, seller_fees: in
     assert p.net_proceeds == FACE - 500_000 - seller_fees
 
 
-@pytest.mark.parametrize(("face", "rate", "days", "interest"), [
-    (250, "0.36", 10, 3),  # exactly 2.5 fen: half-up gives 3 (banker's rounding would give 2)
-    (350, "0.36", 10, 4),  # exactly 3.5 fen
-    (249, "0.36", 10, 2),  # 2.49
-    (251, "0.36", 10, 3),  # 2.51
-    (1_000_000_500, "0.036", 10, 1_000_001),  # 1,000,000.5 fen exactly
-    (1_000_000_499, "0.036", 10, 1_000_000),  # .499 just below the half
-    (1_000_000_501, "0.036", 10, 1_000_001),  # .501 just above the half
-    (18, "0.01", 1000, 1),  # 0.5 fen: the smallest half
-    (17, "0.01", 1000, 0),  # 0.4722... fen
+@pytest.mark.parametrize(("face", "percent", "days", "interest"), [
+    (250, "36", 10, 3),  # exactly 2.5 fen: half-up gives 3 (banker's rounding would give 2)
+    (350, "36", 10, 4),  # exactly 3.5 fen
+    (249, "36", 10, 2),  # 2.49
+    (251, "36", 10, 3),  # 2.51
+    (1_000_000_500, "3.6", 10, 1_000_001),  # 1,000,000.5 fen exactly
+    (1_000_000_499, "3.6", 10, 1_000_000),  # .499 just below the half
+    (1_000_000_501, "3.6", 10, 1_000_001),  # .501 just above the half
+    (18, "1", 1000, 1),  # 0.5 fen: the smallest half
+    (17, "1", 1000, 0),  # 0.4722... fen
 ])
-def test_half_up_rounding_edges(face: int, rate: str, days: int, interest: int) -> None:
-    assert interest == _half_up(Fraction(face) * Fraction(rate) * days / 360)
-    assert discount_interest(face, Decimal(rate), days) == interest
+def test_half_up_rounding_edges(face: int, percent: str, days: int, interest: int) -> None:
+    assert interest == _half_up(Fraction(face) * Fraction(percent) / 100 * days / 360)
+    assert discount_interest(face, Decimal(percent), days) == interest
 
 
 @pytest.mark.parametrize(("value", "fen"), [
@@ -100,20 +100,29 @@ def test_round_half_up_fen_goes_away_from_zero(value: str, fen: int) -> None:
 @given(face=st.integers(1, 10**15), bp=st.integers(0, 9_999), days=st.integers(0, 366))
 @settings(max_examples=300, deadline=None, derandomize=True)
 def test_interest_is_the_exact_value_rounded_half_up(face: int, bp: int, days: int) -> None:
-    rate = f"0.{bp:04d}"
-    assert discount_interest(face, Decimal(rate), days) == _half_up(
+    percent = f"{bp // 100}.{bp % 100:02d}"  # bp basis points, written in percent
+    assert discount_interest(face, Decimal(percent), days) == _half_up(
         Fraction(face * bp * days, 10_000 * 360))
+
+
+def test_a_rate_is_read_in_percent_never_as_a_fraction() -> None:
+    """'2.5' is 2.5 % a year: 90 days of 1,000,000.00 cost 6,250.00, not 625,000.00."""
+    assert _price(rate="2.5").interest == 625_000
+    assert _price(rate="2.50").interest == _price(rate="2.5").interest
+
+
+RATE = ("annual_rate_percent must be a percentage written as a decima"
+        "l string, such as '2.50' for 2.50 % a year (at most four decimal places)")
 
 
 @pytest.mark.parametrize(("bad", "kwargs"), [
     ("fee payer must be one of seller, buyer, split", {"fee_payer": "bank"}),
-    ("rate '2%' must be a decimal string such as '0.0200'", {"rate": "2%"}),
-    ("rate '-0.02' must be a decimal string such as '0.0200'", {"rate": "-0.02"}),
-    ("rate '0.01234567891' must be a decimal string such as '0.0200'",
-     {"rate": "0.01234567891"}),
-    ("rate '0.02\\n' must be a decimal string such as '0.0200'", {"rate": "0.02\n"}),
-    ("rate '0.\uff10\uff12' must be a decimal string such as '0.0200'",
-     {"rate": "0.\uff10\uff12"}),  # full-width digits
+    (RATE, {"rate": "2%"}),
+    (RATE, {"rate": "-2"}),
+    (RATE, {"rate": "2.00001"}),  # five decimal places
+    (RATE, {"rate": "2\n"}),
+    (RATE, {"rate": "\uff12.\uff10"}),  # full-width digits
+    (RATE, {"rate": "10000"}),
 ])
 def test_malformed_pricing_inputs_are_schema_errors(bad: str, kwargs: dict) -> None:
     with pytest.raises(SchemaError) as info:

@@ -149,10 +149,11 @@ def test_every_stored_record_decodes_to_what_encodes_it_again() -> None:
     piece = split.events[0]["outputs"][0]["note"]
     financing = chain.ok("s2", "request_financing", note=piece,
                          bank=chain.uscc("b1")).events[0]["financing"]
-    chain.ok("b1", "offer_terms", financing=financing, annual_rate="0.0215",
-             funding_date="2026-01-05", fees=1234, fee_payer="split", recourse=True,
-             registry_no="ZDW-1")
-    chain.ok("s2", "accept_terms", financing=financing)
+    offered = chain.ok("b1", "offer_terms", financing=financing, annual_rate_percent="2.15",
+                       funding_date="2026-01-05", fees=1234, fee_payer="split", recourse=True,
+                       registry_no="ZDW-1")
+    chain.ok("s2", "accept_terms", financing=financing,
+             terms_hash=offered.events[0]["terms_hash"])
     chain.advance(days=200)
     chain.ok("core", "pay", receivable=root, amount=FACE // 3, payment_ref="PARTIAL-1")
     kinds = {prefix: kind for kind, prefix in KEY_PREFIX.items()}

@@ -41,9 +41,9 @@ def test_conservation_nothing_created_or_destroyed(split: Split) -> None:
         assert_conserved(c, split.root)
     s3_note = next(n for n in split.rec()["live"] if split.note(n)["holder"] == c.uscc("s3"))
     fid = c.ok("s3", "request_financing", note=s3_note, bank=c.uscc("b1")).events[0]["financing"]
-    c.ok("b1", "offer_terms", financing=fid, annual_rate="0.0315", funding_date="2026-01-05",
-         fees=100, fee_payer="split", recourse=False)
-    c.ok("s3", "accept_terms", financing=fid)
+    offered = c.ok("b1", "offer_terms", financing=fid, annual_rate_percent="3.15",
+                   funding_date="2026-01-05", fees=100, fee_payer="split", recourse=False)
+    c.ok("s3", "accept_terms", financing=fid, terms_hash=offered.events[0]["terms_hash"])
     assert_conserved(c, split.root)
     c.advance(days=90)
     c.ok("core", "pay", receivable=split.root, amount=FACE // 3, payment_ref="P1")

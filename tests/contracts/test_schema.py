@@ -32,7 +32,7 @@ def _accept(s: Split) -> tuple[str, dict[str, Any]]:
 
 def _offer(s: Split) -> tuple[str, dict[str, Any]]:
     r = s.c.ok("s2", "request_financing", note=s.paid, bank=s.c.uscc("b1"))
-    return "b1", {"financing": r.events[0]["financing"], "annual_rate": "0.0200",
+    return "b1", {"financing": r.events[0]["financing"], "annual_rate_percent": "2.00",
                   "funding_date": "2026-01-05", "fees": 0, "fee_payer": "seller",
                   "recourse": True}
 
@@ -100,6 +100,10 @@ def _invoice(**change: Any) -> Callable[[Split], dict[str, Any]]:
     return build
 
 
+CURRENCY = "currency must be one of CNY, EUR, GBP, HKD, JPY, USD"
+PRINTABLE_64 = "must be printable text of 1 to 64 characters (no control characters)"
+RATE = ("annual_rate_percent must be a percentage written as a decimal string, such as '2.50' "
+        "for 2.50 % a year (at most four decimal places)")
 FEN_INT = "must be an integer number of fen"
 FEN_POS = "must be a positive number of fen"
 MISTYPED = [
@@ -107,7 +111,12 @@ MISTYPED = [
     ("issue", "amount", True, f"amount {FEN_INT}"),
     ("issue", "amount", 0, f"amount {FEN_POS}"),
     ("issue", "amount", -100, f"amount {FEN_POS}"),
-    ("issue", "currency", "RMB", "currency must be one of CNY, EUR, GBP, HKD, JPY, USD"),
+    ("issue", "currency", "RMB", CURRENCY),
+    # a list or an object where a currency belongs was a TypeError (a 500 at submission)
+    ("issue", "currency", ["CNY"], CURRENCY),
+    ("issue", "currency", {}, CURRENCY),
+    ("grant_credit_line", "currency", ["CNY"], CURRENCY),
+    ("grant_credit_line", "currency", {"CNY": 1}, CURRENCY),
     ("issue", "maturity_date", "2026/04/05", "maturity_date must be a date like 2026-01-31"),
     ("issue", "maturity_date", "2026-02-30", "maturity_date '2026-02-30' is not a real date"),
     ("issue", "to", "91310000MA00000020", "to must be a valid 18-character USCC"),
@@ -115,19 +124,23 @@ MISTYPED = [
     ("issue", "trade", _invoice(amount="1"), f"invoice amount {FEN_INT}"),
     ("issue", "trade", _invoice(seller="s1"), "invoice seller must be a valid 18-character USCC"),
     ("issue", "trade", _invoice(extra=1),
-     "each invoice has exactly seller, number, amount and allocated"),
+     "each invoice has exactly allocated, amount, number and seller"),
     ("issue", "trade", {"contract_no": "PO", "invoices": []},
-     "trade must have exactly contract_no, invoices and documents"),
+     "trade has exactly contract_no, documents and invoices"),
     ("transfer", "payments", [], "payments must be a list of 1 to 100 objects"),
     ("transfer", "payments", _payment("10000"), f"payment amount {FEN_INT}"),
     ("transfer", "payments", _payment(0), f"payment amount {FEN_POS}"),
     ("transfer", "note", "x" * 64, "note must be a 64-digit lower-case hex id"),
     ("transfer", "note", lambda s: s.rest + "\n", "note must be a 64-digit lower-case hex id"),
-    ("offer_terms", "annual_rate", "2%", "rate '2%' must be a decimal string such as '0.0200'"),
-    ("offer_terms", "fee_payer", "bank", "fee payer must be one of seller, buyer, split"),
+    ("offer_terms", "annual_rate_percent", "2%", RATE),
+    ("offer_terms", "annual_rate_percent", 2, RATE),
+    ("offer_terms", "fee_payer", "bank", "fee_payer must be one of seller, buyer, split"),
+    ("offer_terms", "fee_payer", ["seller"], "fee_payer must be one of seller, buyer, split"),
     ("offer_terms", "recourse", "yes", "recourse must be true or false"),
     ("offer_terms", "fees", -1, f"fees {FEN_POS}"),
-    ("pay", "payment_ref", " ", "payment_ref must be a non-empty string of at most 64 characters"),
+    ("pay", "payment_ref", " ", f"payment_ref {PRINTABLE_64}"),
+    ("pay", "payment_ref", "P\x00", f"payment_ref {PRINTABLE_64}"),
+    ("pay", "payment_ref", "P-1\nP-2", f"payment_ref {PRINTABLE_64}"),
     ("pay", "amount", [FACE], f"amount {FEN_INT}"),
     ("grant_credit_line", "limit", None, f"limit {FEN_INT}"),
 ]

@@ -182,8 +182,8 @@ class LedgerMachine(ChainInvariants, RuleBasedStateMachine):
                        (lambda: self.today > root.accept_by,
                         "a credential expires only after its acceptance window")],
         }[kind]
-        predicted = first_failure([(lambda: root.status == "pending",
-                                    "the credential is pending acceptance"), *rules])
+        pending = (lambda: root.status == "pending", "the credential is pending acceptance")
+        predicted = first_failure([rules[0], pending, *rules[1:]])  # who signs comes first
         self.submit(signer, kind, predicted, receivable=root.id)
         if predicted is None:
             note = self.m.notes[root.id]
@@ -194,6 +194,8 @@ class LedgerMachine(ChainInvariants, RuleBasedStateMachine):
                            "expire": "expired"}[kind]
             note.status, root.live = "void", []
             self.m.invoices[root.invoice][1] -= root.face
+            if self.m.invoices[root.invoice][1] == 0:  # nothing uses it: its amount is free
+                del self.m.invoices[root.invoice]
 
     # -- split, transfer, freeze -----------------------------------------------------------
 
@@ -298,7 +300,8 @@ class LedgerMachine(ChainInvariants, RuleBasedStateMachine):
             (lambda: self.today < root.maturity, "funding falls between today and maturity"),
         ])
         self.submit(fin.bank if by_bank else fin.seller, "offer_terms", predicted,
-                    financing=fin.id, annual_rate="0.0300", funding_date=self.today.isoformat(),
+                    financing=fin.id, annual_rate_percent="3.00",
+                    funding_date=self.today.isoformat(),
                     fees=0, fee_payer="seller", recourse=True, tenor_reviewed=reviewed)
         if predicted is None:
             fin.status, fin.funding = "offered", self.today
@@ -318,8 +321,9 @@ class LedgerMachine(ChainInvariants, RuleBasedStateMachine):
             (lambda: fin.funding is not None and self.today <= fin.funding,
              "terms are accepted no later than their funding date"),
         ])
+        offered = self.c.get("financing/" + fin.id).get("terms_hash") or "00" * 32
         r = self.submit(fin.seller if by_seller else fin.bank, "accept_terms", predicted,
-                        financing=fin.id)
+                        financing=fin.id, terms_hash=offered)
         if predicted is None:
             note = self.m.notes[fin.note]
             note.financing, fin.status = None, "accepted"
