@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 from ledger.canonical import JSONValue, canonical_bytes, parse_canonical
 from ledger.crypto import Domain, PrivateKey, PublicKey, b64decode, b64encode, sha256_hex
-from ledger.errors import SchemaError, SignatureError
+from ledger.errors import SchemaError, SignatureError, names_in_message
+from ledger.membership import is_valid_uscc
 from ledger.merkle import leaf_hash
 from ledger.timefmt import parse_timestamp
 
@@ -98,7 +99,7 @@ def _require_exact_fields(value: dict[str, Any], fields: frozenset[str], what: s
         raise SchemaError(f"{what} is missing field(s): {', '.join(missing)}")
     extra = sorted(value.keys() - fields)
     if extra:
-        raise SchemaError(f"{what} has unknown field(s): {', '.join(extra)}")
+        raise SchemaError(f"{what} has unknown field(s): {names_in_message(extra)}")
 
 
 def _parse_signers(value: JSONValue) -> tuple[str, ...]:
@@ -106,8 +107,8 @@ def _parse_signers(value: JSONValue) -> tuple[str, ...]:
         raise SchemaError("signers must be a non-empty list of organisation ids")
     if len(value) > MAX_SIGNERS:
         raise SchemaError(f"at most {MAX_SIGNERS} signers are allowed")
-    if not all(isinstance(s, str) and s for s in value):
-        raise SchemaError("each signer must be an organisation id string")
+    if not all(is_valid_uscc(s) for s in value):
+        raise SchemaError("each signer must be an organisation's 18-character USCC")
     if len(set(value)) != len(value):
         raise SchemaError("signers must not repeat")
     return tuple(value)
@@ -281,7 +282,8 @@ def _parse_signatures(value: JSONValue, listed: tuple[str, ...]) -> tuple[Signat
         if not isinstance(signer, str) or not isinstance(sig, str):
             raise SchemaError("signature 'signer' and 'sig' must be strings")
         if signer not in listed:
-            raise SignatureError(f"extra signature from {signer}, who is not a listed signer")
+            raise SignatureError(f"extra signature from {names_in_message([signer])}, who is not "
+                                 "a listed signer")
         parsed.append(Signature(signer, b64decode(sig, what=f"signature of {signer}")))
     if len({s.signer for s in parsed}) != len(parsed):
         raise SignatureError("an organisation signed more than once")

@@ -1,11 +1,19 @@
-"""FastAPI dependencies: the node service and the authenticated caller."""
+"""FastAPI dependencies: the node service, the authenticated caller and typed parameters.
+
+Every id and filter a route takes is declared here with its exact shape
+(a pattern or a set of values), so a malformed one is refused with a 400
+naming the parameter before anything is looked up, identically on SQLite
+and PostgreSQL, and the OpenAPI document says what each one must look like.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
+from contracts.records import NoteStatus
 from ledger.membership import Member, Role
 from node.api.errors import ApiError
 from node.auth import RecentNonces, authenticate
@@ -23,10 +31,21 @@ async def get_caller(request: Request) -> Member:
     service = get_service(request)
     nonces: RecentNonces = request.app.state.request_nonces
     body = await request.body()
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     headers = {k.lower(): v for k, v in request.headers.items()}
-    return authenticate(service, nonces, method=request.method, path=path, headers=headers,
-                        body=body)
+    return authenticate(service, nonces, method=request.method, path=signed_target(request),
+                        headers=headers, body=body)
+
+
+def signed_target(request: Request) -> str:
+    """Return the request target exactly as sent (path and query, still percent-encoded).
+
+    This is what a member signs: the bytes on the wire, so no decoding step
+    can make two different requests share a signature.
+    """
+    raw_path = request.scope.get("raw_path") or request.url.path.encode("utf-8")
+    query = request.scope.get("query_string") or b""
+    target = raw_path.decode("latin-1")
+    return target + "?" + query.decode("latin-1") if query else target
 
 
 Service = Annotated[NodeService, Depends(get_service)]
@@ -44,3 +63,30 @@ MAX_INT = 2**63 - 1  # the largest integer both SQLite and PostgreSQL store
 def not_found(what: str) -> ApiError:
     """Return the error for an unknown (or invisible) id; the two are indistinguishable."""
     return ApiError("not_found", f"{what} not found")
+
+
+HEX_ID = "^[0-9a-f]{64}$"
+USCC = "^[0-9A-HJ-NPQRTUWXY]{18}$"
+HEX_ID_TEXT = "64 lower-case hex digits"
+
+TxId = Annotated[str, Path(pattern=HEX_ID, description=f"a transaction id: {HEX_ID_TEXT}")]
+NoteId = Annotated[str, Path(pattern=HEX_ID, description=f"a note id: {HEX_ID_TEXT}")]
+RootId = Annotated[str, Path(
+    pattern=HEX_ID, description=f"a credential's id (its root note's): {HEX_ID_TEXT}")]
+RecordId = Annotated[str, Path(
+    pattern=f"^({HEX_ID[1:-1]}|{USCC[1:-1]})$",
+    description="a record id: 64 lower-case hex digits (an issuer book: the issuer's USCC)")]
+UsccFilter = Annotated[str | None, Query(pattern=USCC, description="an organisation's USCC")]
+Height = Annotated[int, Path(ge=0, le=2**63 - 1, description="a block height")]
+
+
+class RecordKind(StrEnum):
+    """The kinds of record `/v1/records/{kind}/{id}` serves."""
+
+    CREDIT_LINE = "credit_line"
+    FINANCING = "financing"
+    CLEARING = "clearing"
+    ISSUER = "issuer"
+
+
+NoteStatusFilter = Annotated[NoteStatus | None, Query(description="a note status")]

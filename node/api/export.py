@@ -101,7 +101,8 @@ def export_blocks(
 
 @router.get("/rows/{table}")
 def export_rows(
-    service: Service, caller: Caller, table: str = Path(max_length=64),
+    service: Service, caller: Caller,
+    table: str = Path(pattern="^[a-z_]{1,64}$", description="a stored table's name"),
     offset: int = Query(0, ge=0, le=MAX_INT), limit: int = Query(ROW_PAGE, ge=1, le=10 * ROW_PAGE),
 ) -> StreamingResponse:
     """Return one `rows` line of `table` (in key order from `offset`), then a page line."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Query
 
-from node.api.deps import MAX_INT, Caller, Service, is_auditor, not_found
+from node.api.deps import MAX_INT, Caller, Service, TxId, is_auditor, not_found
 from node.api.errors import ApiError
 from node.api.responses import JSONBody
 
@@ -44,7 +44,7 @@ def _size(service: Service, size: int | None) -> int:
 
 @router.get("/inclusion/{tx_id}")
 def inclusion(
-    tx_id: str, service: Service, caller: Caller, size: int | None = Query(None, ge=1, le=MAX_INT)
+    tx_id: TxId, service: Service, caller: Caller, size: int | None = Query(None, ge=1, le=MAX_INT)
 ) -> JSONBody:
     """Prove that transaction `tx_id` is in the log of the given size (default: current)."""
     row = service.store.tx(tx_id)

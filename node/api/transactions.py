@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 
 from ledger.canonical import JSONValue
-from node.api.deps import Caller, Service, is_auditor, not_found
+from node.api.deps import Caller, Service, TxId, is_auditor, not_found
 from node.api.errors import ApiError
 from node.api.responses import JSONBody
 
@@ -81,7 +81,7 @@ async def _wait_all(
 
 
 @router.get("/{tx_id}")
-def status(tx_id: str, service: Service, caller: Caller) -> JSONBody:
+def status(tx_id: TxId, service: Service, caller: Caller) -> JSONBody:
     """Return a transaction's status (pending, committed, invalid with reason) and envelope."""
     info = service.tx_status(tx_id)
     if info is None:

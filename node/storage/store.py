@@ -113,8 +113,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def storable(value: str | None) -> bool:
+    """Return whether a text value could be stored: None, or text without a NUL character.
+
+    PostgreSQL text cannot hold NUL, and nothing the ledger stores ever has
+    one (ids are hex, organisations USCCs, names identifiers), so a lookup
+    by such a value finds nothing on either backend without asking the
+    database, which would fail on PostgreSQL and answer on SQLite.
+    """
+    return value is None or "\x00" not in value
+
+
 class Store:
-    """Durable chain storage over one database."""
+    """Durable chain storage over one database.
+
+    Lookups by text never send a NUL character to the database (`storable`):
+    they find nothing, as on SQLite, instead of failing on PostgreSQL.
+    """
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
@@ -244,6 +259,8 @@ class Store:
 
     def tx(self, tx_id: str) -> TxRow | None:
         """Return the committed transaction `tx_id`, or None."""
+        if not storable(tx_id):
+            return None
         rows = self._txs(select(TXS).where(TXS.c.id == tx_id))
         return rows[0] if rows else None
 
@@ -281,7 +298,8 @@ class Store:
     def seen_tx_ids(self, tx_ids: Iterable[str]) -> set[str]:
         """Return which of `tx_ids` are already committed."""
         return {row[0] for row in self._lookup(
-            "SELECT id FROM transactions WHERE id IN ({})", [(i,) for i in tx_ids])}
+            "SELECT id FROM transactions WHERE id IN ({})",
+            [(i,) for i in tx_ids if storable(i)])}
 
     def used_nonces(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Return which (signer, nonce) pairs are already used.
@@ -292,7 +310,8 @@ class Store:
         """
         by_signer: dict[str, list[tuple[str, ...]]] = {}
         for signer, nonce in pairs:
-            by_signer.setdefault(signer, []).append((nonce,))
+            if storable(signer) and storable(nonce):
+                by_signer.setdefault(signer, []).append((nonce,))
         used: set[tuple[str, str]] = set()
         for signer, nonces in by_signer.items():
             rows = self._lookup("SELECT nonce FROM nonces WHERE signer = {mark} AND nonce IN ({})",
@@ -324,6 +343,8 @@ class Store:
 
     def note(self, note_id: str) -> NoteRow | None:
         """Return the note index row `note_id`, or None."""
+        if not storable(note_id):
+            return None
         rows = self._notes(select(NOTES).where(NOTES.c.id == note_id))
         return rows[0] if rows else None
 
@@ -332,6 +353,8 @@ class Store:
         root_id: str | None = None, status: str | None = None, limit: int = 1000,
     ) -> list[NoteRow]:
         """Return notes matching every given filter, oldest first."""
+        if not all(storable(v) for v in (holder, issuer, root_id, status)):
+            return []
         stmt = select(NOTES)
         for column, value in ((NOTES.c.holder, holder), (NOTES.c.issuer, issuer),
                               (NOTES.c.root_id, root_id), (NOTES.c.status, status)):
@@ -345,12 +368,16 @@ class Store:
 
     def parties(self, tx_id: str) -> set[str]:
         """Return the organisations party to transaction `tx_id`."""
+        if not storable(tx_id):
+            return set()
         with self.engine.connect() as conn:
             stmt = select(PARTIES.c.uscc).where(PARTIES.c.tx_id == tx_id)
             return set(conn.execute(stmt).scalars())
 
     def txs_for_party(self, uscc: str, after_log_index: int, limit: int) -> list[TxRow]:
         """Return, in log order, transactions after `after_log_index` that `uscc` is party to."""
+        if not storable(uscc):
+            return []
         stmt = (
             select(TXS).join(PARTIES, PARTIES.c.tx_id == TXS.c.id)
             .where(PARTIES.c.uscc == uscc, PARTIES.c.log_index > after_log_index)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ledger.canonical import canonical_bytes
 from ledger.crypto import Domain, b64encode, sha256_hex
 from ledger.errors import EncodingError, LedgerError, SchemaError, SignatureError
+from ledger.membership import make_uscc
 from ledger.tx import (
     MAX_BODY_BYTES,
     MAX_SIGNERS,
@@ -124,8 +125,9 @@ def test_non_ascii_digits_in_window_rejected() -> None:
 
 
 @pytest.mark.parametrize(("signers", "message"), [
-    ([], "non-empty"), ("x", "non-empty"), ([ALICE, ALICE], "repeat"), ([ALICE, ""], "string"),
-    ([ALICE, 5], "string"), ([f"org{i}" for i in range(MAX_SIGNERS + 1)], "at most"),
+    ([], "non-empty"), ("x", "non-empty"), ([ALICE, ALICE], "repeat"), ([ALICE, ""], "USCC"),
+    ([ALICE, 5], "USCC"), ([f"org{i}" for i in range(MAX_SIGNERS + 1)], "at most"),
+    ([ALICE, "\u0000x"], "USCC"), ([ALICE.lower()], "USCC"), ([ALICE[:-1] + "0"], "USCC"),
 ])
 def test_bad_signers_rejected(signers: Any, message: str) -> None:
     with pytest.raises(SchemaError, match=message):
@@ -133,7 +135,7 @@ def test_bad_signers_rejected(signers: Any, message: str) -> None:
 
 
 def test_max_signers_accepted_by_body_parser() -> None:
-    many = [f"org{i}" for i in range(MAX_SIGNERS)]
+    many = [make_uscc(f"91310000MA{i:07d}") for i in range(MAX_SIGNERS)]
     assert TxBody.from_json(body_json(signers=many)).signers == tuple(many)
 
 

@@ -549,7 +549,7 @@ def test_unknown_ids_are_404(world: World, refused: Any, path: str, who: str) ->
     ("/v1/log/checkpoint?height=abc", "height"),
     ("/v1/log/checkpoint?height=1.5", "height"),
     ("/v1/log/checkpoint?height=99999999999999999999", "height"),
-    ("/v1/records/spaceship/x", "unknown record kind 'spaceship'"),
+    ("/v1/records/spaceship/x", "path.kind: Input should be 'credit_line', 'financing'"),
 ])
 def test_bad_query_is_400(world: World, refused: Any, path: str, fragment: str) -> None:
     refused(raw(world.n, world.org("s1"), "GET", path), 400, None, fragment)
@@ -643,7 +643,8 @@ def test_replayed_submission_request_is_401_and_not_resubmitted(world: World) ->
 def test_health_needs_no_signature(world: World) -> None:
     answer = httpx.get(world.n.url + "/v1/health")
     assert answer.status_code == 200
-    assert answer.json() == {"ok": True, "chain_id": world.n.service.chain.chain_id}
+    assert answer.json() == {"ok": True, "chain_id": world.n.service.chain.chain_id,
+                             "node_id": world.n.service.config.node_id}
 
 
 # -- bugs: unexpected exceptions (5xx) -------------------------------------------------------

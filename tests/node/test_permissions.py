@@ -75,9 +75,9 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         s.ids["s3_note"], s.ids["s2_rest"] = out[s.uscc("s3")], out[s.uscc("s2")]
         r = s["s3"].request_financing(s.ids["s3_note"], s.uscc("b2"))
         s.ids["financing"] = fid = r["events"][0]["financing"]
-        s["b2"].offer_terms(fid, annual_rate="0.0200", funding_date="2026-01-05",
-                            recourse=True)
-        r = s["s3"].accept_terms(fid)
+        offered = s["b2"].offer_terms(fid, annual_rate_percent="2.00",
+                                      funding_date="2026-01-05", recourse=True)
+        r = s["s3"].accept_terms(fid, offered["events"][0]["terms_hash"])
         s.txs["financed"] = r["tx_id"]
         s.ids["b2_note"] = r["events"][0]["bank_note"]
         r = s["core"].act("issue", **issue_args(n, s.ids["line"], "s4"))
@@ -375,3 +375,100 @@ def test_the_bank_asked_to_finance_sees_the_note_it_prices(story: Story) -> None
     finally:
         s2.cancel_financing(financing)
     assert status_of(b1.note, note) == NOT_FOUND
+
+
+# -- need to know inside a credential ------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["s2", "s3", "b2"])
+def test_a_branch_holder_sees_neither_other_leaves_nor_payment_nor_invoices(
+    story: Story, who: str
+) -> None:
+    """Found by the outside test: a tier-3 holder saw every live leaf, `paid` and the invoices."""
+    record = story[who].receivable(story.ids["root"])["receivable"]
+    assert {"live", "paid", "trade"}.isdisjoint(record), sorted(record)
+    assert (record["id"], record["issuer"], record["face"]) == (
+        story.ids["root"], story.uscc("core"), FACE)
+
+
+def test_the_first_holder_sees_its_own_invoices_but_not_the_other_leaves(story: Story) -> None:
+    record = story["s1"].receivable(story.ids["root"])["receivable"]
+    assert record["trade"]["invoices"][0]["seller"] == story.uscc("s1")
+    assert {"live", "paid"}.isdisjoint(record)
+
+
+@pytest.mark.parametrize("who", ["core", "auditor"])
+def test_the_issuer_and_auditors_see_the_whole_record(story: Story, who: str) -> None:
+    record = story[who].receivable(story.ids["root"])["receivable"]
+    assert {"live", "paid", "trade"} <= set(record)
+    assert set(record["live"]) == {story.ids[k] for k in ("s1_rest", "s2_rest", "b2_note")}
+
+
+# -- the whole matrix: every role on every read endpoint -----------------------------------
+
+ROLES = ("core", "s1", "s2", "s3", "s4", "b1", "b2", "auditor", "core2")
+EVERYONE = frozenset(ROLES)
+PARTY_S1_S2 = {"s1", "s2", "core", "auditor"}
+
+
+def _matrix(s: Story) -> list[tuple[str, str, set[str] | frozenset[str]]]:
+    """Return (label, path, roles answered 200) for every read the node serves."""
+    ids, txs, u = s.ids, s.txs, s.uscc
+    index = s["auditor"].transaction(txs["s1_to_s2"])["log_index"]
+    rows: list[tuple[str, str, set[str] | frozenset[str]]] = [
+        ("note root", f"/v1/notes/{ids['root']}", {"s1", "core", "auditor"}),
+        ("note s2_rest", f"/v1/notes/{ids['s2_rest']}", {"s2", "core", "auditor"}),
+        ("note s3_note", f"/v1/notes/{ids['s3_note']}", {"s3", "core", "auditor"}),
+        ("note b2_note", f"/v1/notes/{ids['b2_note']}", {"b2", "core", "auditor"}),
+        ("note other", f"/v1/notes/{ids['other']}", {"s4", "core", "auditor"}),
+        ("lineage b2_note", f"/v1/notes/{ids['b2_note']}/lineage", {"b2", "core", "auditor"}),
+        ("lineage s1_rest", f"/v1/notes/{ids['s1_rest']}/lineage", {"s1", "core", "auditor"}),
+        ("receivable root", f"/v1/receivables/{ids['root']}",
+         {"s1", "s2", "s3", "b2", "core", "auditor"}),
+        ("receivable other", f"/v1/receivables/{ids['other']}", {"s4", "core", "auditor"}),
+        ("credit line", f"/v1/records/credit_line/{ids['line']}", {"b1", "core", "auditor"}),
+        ("financing", f"/v1/records/financing/{ids['financing']}", {"s3", "b2", "auditor"}),
+        ("issuer book", f"/v1/records/issuer/{u('core')}", {"core", "auditor"}),
+        ("tx s1_to_s2", f"/v1/transactions/{txs['s1_to_s2']}", PARTY_S1_S2),
+        ("tx financed", f"/v1/transactions/{txs['financed']}", {"s3", "b2", "core", "auditor"}),
+        ("tx issue_other", f"/v1/transactions/{txs['issue_other']}",
+         {"core", "s4", "b1", "auditor"}),
+        ("inclusion s1_to_s2", f"/v1/log/inclusion/{txs['s1_to_s2']}", PARTY_S1_S2),
+        ("leaf s1_to_s2", f"/v1/log/leaf/{index}", PARTY_S1_S2),
+        ("holdings of s1", f"/v1/notes?holder={u('s1')}", {"s1", "auditor"}),
+        ("issuance of core", f"/v1/notes?issuer={u('core')}", {"core", "auditor"}),
+        ("export meta", "/v1/export/meta", {"auditor"}),
+        ("export blocks", "/v1/export/blocks?from=0&limit=1", {"auditor"}),
+    ]
+    everyone = ["/v1/status", "/v1/members", "/v1/nodes", "/v1/blocks", "/v1/blocks/0",
+                "/v1/events", "/v1/log/checkpoint", "/v1/log/consistency?first=1", "/v1/notes"]
+    return rows + [(path, path, EVERYONE) for path in everyone]
+
+
+def test_the_whole_role_endpoint_matrix(story: Story) -> None:
+    """Each role asks each read endpoint; exactly the roles listed get an answer (else 403/404)."""
+    wrong = []
+    for label, path, allowed in _matrix(story):
+        for role in ROLES:
+            status = status_of(story[role].node.get, path)
+            expected_ok = role in allowed
+            if (status == 200) != expected_ok or status not in (200, 403, 404):
+                wrong.append(f"{label}: {role} got {status}, expected "
+                             f"{'200' if expected_ok else '403/404'}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r not in ("core", "auditor")])
+def test_no_role_reads_more_of_a_credential_than_its_branch(story: Story, role: str) -> None:
+    """Wherever a non-issuer reads the credentials, no other holder's leaf id appears."""
+    for key in ("root", "other"):
+        try:
+            view = story[role].receivable(story.ids[key])
+        except NodeError as exc:
+            assert exc.status == NOT_FOUND
+            continue
+        mine = {n["id"] for n in view["notes"]}
+        served = orjson.dumps(view).decode()
+        for other in ("s1_rest", "s2_rest", "s3_note", "b2_note"):
+            if story.ids[other] not in mine:
+                assert story.ids[other] not in served, f"{role} sees {other} of {key}"
