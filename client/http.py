@@ -1,8 +1,10 @@
 """A signed HTTP connection to one node.
 
 Every request carries the member's signature (ledger.request_auth), so the
-node knows who is asking and can show it only what it may see.  Errors come
-back as `NodeError` with the node's code and text.
+node knows who is asking and can show it only what it may see.  A request is
+signed for the node it goes to (its id, from `GET /v1/health`), so it is
+signed again for each node a fail-over tries.  Errors come back as
+`NodeError` with the node's code and text.
 
 On a network the connection is mutual TLS: pass `tls`, a context that trusts
 the consortium CA and presents the member's certificate
@@ -15,8 +17,8 @@ import secrets
 import ssl
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urlencode
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
 import httpx
 import orjson
@@ -26,6 +28,7 @@ from ledger.request_auth import RequestToSign, sign_request
 from ledger.timefmt import format_timestamp
 
 Now = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def system_now() -> datetime:
@@ -73,6 +76,8 @@ class NodeClient:
         self.now = now
         self._http = httpx.Client(timeout=timeout, transport=transport,
                                   verify=tls if tls is not None else True)
+        self._node_ids: dict[str, str] = {}
+        self._chain_id = chain_id
         self.chain_id = chain_id or self._fetch_chain_id()
 
     @property
@@ -85,8 +90,29 @@ class NodeClient:
         self._http.close()
 
     def _fetch_chain_id(self) -> str:
-        answer = self._send("GET", "/v1/health", b"", {})
-        return str(answer["chain_id"])
+        return self._failover(lambda url: self._health(url)[0])
+
+    def _health(self, url: str) -> tuple[str, str]:
+        """Return (chain id, node id) of the node at `url`; raise httpx errors or NodeError."""
+        response = self._http.get(url + "/v1/health")
+        if response.status_code >= 400:
+            self._raise_for(response)
+        try:
+            answer = orjson.loads(response.content)
+            chain_id, node_id = str(answer["chain_id"]), str(answer["node_id"])
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise NodeError(response.status_code, "not_a_node",
+                            f"{url} did not answer /v1/health as a node does") from exc
+        if self._chain_id is not None and chain_id != self._chain_id:
+            raise NodeError(response.status_code, "wrong_chain",
+                            f"{url} serves chain {chain_id!r}, not {self._chain_id!r}")
+        self._node_ids[url] = node_id
+        return chain_id, node_id
+
+    def node_id(self, url: str) -> str:
+        """Return the id of the node at `url` (asked once): requests to it are signed for it."""
+        known = self._node_ids.get(url)
+        return known if known is not None else self._health(url)[1]
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET `path` with query `params`; return the decoded JSON answer."""
@@ -103,14 +129,12 @@ class NodeClient:
         """Send a signed request and return the decoded answer; raise NodeError on failure."""
         target = _target(path, params)
         body = b"" if payload is None else orjson.dumps(payload)
-        headers = self._signed(method, target, body)
-        if payload is not None:
-            headers["Content-Type"] = "application/json"
-        return self._send(method, target, body, headers)
+        return self._send(method, target, body, json_body=payload is not None)
 
-    def _signed(self, method: str, target: str, body: bytes) -> dict[str, str]:
-        unsigned = RequestToSign(self.chain_id, method, target, format_timestamp(self.now()),
-                                 secrets.token_hex(16), body)
+    def _signed(self, url: str, method: str, target: str, body: bytes) -> dict[str, str]:
+        """Return the headers that sign this request for the node at `url`."""
+        unsigned = RequestToSign(self.chain_id, self.node_id(url), method, target,
+                                 format_timestamp(self.now()), secrets.token_hex(16), body)
         return sign_request(unsigned, self.identity.uscc, self.identity.key)
 
     def stream_lines(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[bytes]:
@@ -121,8 +145,8 @@ class NodeClient:
         with an error or cannot be reached.
         """
         target = _target(path, params)
-        headers = self._signed("GET", target, b"")
         try:
+            headers = self._signed(self.base_url, "GET", target, b"")
             with self._http.stream("GET", self.base_url + target, headers=headers) as response:
                 if response.status_code >= 400:
                     response.read()
@@ -132,8 +156,8 @@ class NodeClient:
             raise NodeError(0, "unreachable", f"{self.base_url}: {type(exc).__name__} {exc}") \
                 from exc
 
-    def _send(self, method: str, target: str, body: bytes, headers: dict[str, str]) -> Any:
-        response = self._exchange(method, target, body, headers)
+    def _send(self, method: str, target: str, body: bytes, *, json_body: bool) -> Any:
+        response = self._exchange(method, target, body, json_body=json_body)
         if response.status_code >= 400:
             self._raise_for(response)
         try:
@@ -154,14 +178,31 @@ class NodeClient:
         raise NodeError(response.status_code, code, detail, answer)
 
 
-    def _exchange(self, method: str, target: str, body: bytes,
-                  headers: dict[str, str]) -> httpx.Response:
-        """Send to the current node, failing over to the others; raise NodeError if none answers."""
+    def _exchange(self, method: str, target: str, body: bytes, *,
+                  json_body: bool) -> httpx.Response:
+        """Send to the current node, failing over to the others; raise NodeError if none answers.
+
+        Each attempt is signed for the node it goes to.
+        """
+        def attempt(url: str) -> httpx.Response:
+            headers = self._signed(url, method, target, body)
+            if json_body:
+                headers["Content-Type"] = "application/json"
+            return self._http.request(method, url + target, content=body, headers=headers)
+
+        return self._failover(attempt)
+
+    def _failover(self, attempt: Callable[[str], T]) -> T:
+        """Run `attempt(url)` on the current node, then the next ones while they are unreachable.
+
+        The node that answers stays the current one.  Raises NodeError
+        'unreachable' naming every node's error if none answers.
+        """
         errors = []
         for _ in range(len(self.urls)):
             url = self.base_url
             try:
-                return self._http.request(method, url + target, content=body, headers=headers)
+                return attempt(url)
             except httpx.HTTPError as exc:
                 errors.append(f"{url}: {type(exc).__name__} {exc}")
                 self._current = (self._current + 1) % len(self.urls)
@@ -186,8 +227,18 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def _target(path: str, params: Mapping[str, Any] | None) -> str:
+    """Return the request target as it goes on the wire (and is signed): percent-encoded.
+
+    `path` may carry a query of its own; `params` are appended to it.
+    """
+    path, _, given = path.partition("?")
     query = urlencode({k: _param(v) for k, v in (params or {}).items() if v is not None})
-    return f"{path}?{query}" if query else path
+    query = "&".join(q for q in (quote(given, safe=PATH_SAFE + "?"), query) if q)
+    encoded = quote(path, safe=PATH_SAFE)
+    return f"{encoded}?{query}" if query else encoded
+
+
+PATH_SAFE = "/:@!$&'()*+,;=-._~%"  # RFC 3986 pchar and '/', kept as they are
 
 
 def _param(value: Any) -> str:

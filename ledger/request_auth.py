@@ -1,11 +1,14 @@
 """Signed HTTP requests: how a member proves who it is when it reads the ledger.
 
 The client signs (domain tag REQUEST) the canonical JSON of the chain id,
-method, path with query, a timestamp, a fresh nonce and the SHA-256 of the
-body, and sends the signature with its USCC in headers.  The node checks the
-signature against the member's registered key, the timestamp against its
-clock and the nonce against those recently seen, so a captured request can
-be neither altered nor replayed.
+the id of the node the request is addressed to, the method, the request
+target (path and query as sent), a timestamp, a fresh nonce and the SHA-256
+of the body, and sends the signature with its USCC in headers.  The node
+checks the signature against the member's registered key, with its own node
+id, the timestamp against its clock and the nonce against those recently
+seen, so a captured request can be neither altered, nor replayed at this
+node, nor replayed at another node of the consortium (each node remembers
+only its own nonces, which is why the addressee is signed).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class RequestToSign:
     """The parts of an HTTP request that a member signs."""
 
     chain_id: str
+    node: str  # the id of the node addressed (GET /v1/health says it)
     method: str
     path: str
     time: str
@@ -37,6 +41,7 @@ class RequestToSign:
         """Return the canonical bytes that are signed."""
         return canonical_bytes({
             "chain_id": self.chain_id,
+            "node": self.node,
             "method": self.method.upper(),
             "path": self.path,
             "time": self.time,

@@ -110,12 +110,15 @@ def _check_signed(
     if not NONCE_PATTERN.fullmatch(nonce):
         raise AuthenticationError("X-Ledger-Nonce must be 16 to 64 lower-case hex digits")
     _check_time(service, stamp)
-    request = RequestToSign(service.chain.chain_id, method, path, stamp, nonce, body)
+    node_id = service.config.node_id
+    request = RequestToSign(service.chain.chain_id, node_id, method, path, stamp, nonce, body)
     try:
         raw = b64decode(signature, what="X-Ledger-Signature")
         key.verify(Domain.REQUEST, request.message(), raw)
     except SignatureError as exc:
-        raise AuthenticationError("the request signature does not verify") from exc
+        raise AuthenticationError(
+            f"the request signature does not verify (a request is signed for the node it is "
+            f"sent to, with its target as sent; this is node {node_id})") from exc
     if not nonces.claim(signer, nonce):
         raise AuthenticationError("this request nonce was already used (replayed request)")
 

@@ -77,25 +77,39 @@ class Peers:
         self._key = key
         self._clock = clock
         self._http = SharedClient(verify=verify, timeout=timeout_s)
+        self._peer_ids: dict[str, str] = {}
 
     def close(self) -> None:
         """Close the connections once a fetch under way ends (node/shared_http.py says why)."""
         self._http.close()
+
+    def _peer_id(self, url: str) -> str:
+        """Return the node id of the peer at `url` (its health answer, asked once).
+
+        A request is signed for the node it is addressed to; on a network the
+        peer's answer comes over mutual TLS from a node certificate of the CA.
+        """
+        known = self._peer_ids.get(url)
+        if known is None:
+            answer = self._http.request("GET", url + "/v1/health").json()
+            known = self._peer_ids[url] = str(answer["node_id"])
+        return known
 
     def fetch(self, chain_id: str, start: int, limit: int = SYNC_PAGE) -> list[CertifiedBlock]:
         """Return certified blocks from height `start` from the first peer that has them."""
         path = "/v1/sync/blocks?" + urlencode({"from": start, "limit": limit})
         errors = []
         for url in self.urls:
-            request = RequestToSign(chain_id, "GET", path, timestamp(self._clock),
-                                    secrets.token_hex(16), b"")
-            headers = sign_request(request, self._node_id, self._key, signer_header=HEADER_NODE)
             try:
+                request = RequestToSign(chain_id, self._peer_id(url), "GET", path,
+                                        timestamp(self._clock), secrets.token_hex(16), b"")
+                headers = sign_request(request, self._node_id, self._key,
+                                       signer_header=HEADER_NODE)
                 response = self._http.request("GET", url + path, headers=headers)
             except ClientClosed:
                 raise CatchUpFailed("this node is stopping: its peers' client is closed") from None
-            except httpx.HTTPError as exc:
-                errors.append(f"{url}: {type(exc).__name__}")
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                errors.append(f"{url}: {type(exc).__name__}")  # unreachable, or no node id
                 continue
             if response.status_code != 200:
                 errors.append(f"{url}: HTTP {response.status_code} {response.text[:200]}")

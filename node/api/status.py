@@ -15,8 +15,13 @@ router = APIRouter(prefix="/v1", tags=["status"])
 
 @router.get("/health")
 def health(request: Request) -> JSONBody:
-    """Answer whether the process is up and which chain it serves (unauthenticated)."""
-    return JSONBody({"ok": True, "chain_id": request.app.state.service.chain.chain_id})
+    """Answer whether the process is up, which chain it serves and its node id (unauthenticated).
+
+    A member signs every other request for this chain and this node id.
+    """
+    service = request.app.state.service
+    return JSONBody({"ok": True, "chain_id": service.chain.chain_id,
+                     "node_id": service.config.node_id})
 
 
 @router.get("/status")

@@ -241,11 +241,11 @@ def test_private_key_repr_does_not_leak_seed() -> None:
 
 
 def test_signed_request_uses_request_domain() -> None:
-    request = RequestToSign("unit-chain", "get", "/v1/blocks?from=1", "2026-01-05T08:00:00Z",
-                            "00" * 16, b"")
+    request = RequestToSign("unit-chain", "node-1", "get", "/v1/blocks?from=1",
+                            "2026-01-05T08:00:00Z", "00" * 16, b"")
     assert request.message() == (
         b'{"body_sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",'
-        b'"chain_id":"unit-chain","method":"GET","nonce":"' + b"0" * 32
+        b'"chain_id":"unit-chain","method":"GET","node":"node-1","nonce":"' + b"0" * 32
         + b'","path":"/v1/blocks?from=1","time":"2026-01-05T08:00:00Z"}'
     )
     headers = sign_request(request, "M", KEY)

@@ -84,11 +84,11 @@ def outputs(status: Mapping[str, Any]) -> dict[str, str]:
 def signed_headers(
     n: RunningNode, org: Org, method: str, path: str, body: bytes = b"", *,
     time: str | None = None, nonce: str | None = None, chain_id: str | None = None,
-    key: PrivateKey | None = None, uscc: str | None = None,
+    key: PrivateKey | None = None, uscc: str | None = None, node: str | None = None,
 ) -> dict[str, str]:
     """Return request-auth headers for `org` (any part may be overridden to forge them)."""
     request = RequestToSign(
-        chain_id or n.service.chain.chain_id, method, path,
+        chain_id or n.service.chain.chain_id, node or n.service.config.node_id, method, path,
         time or format_timestamp(n.clock.now()), nonce or secrets.token_hex(16), body,
     )
     return sign_request(request, uscc or org.uscc, key or org.key)

@@ -356,7 +356,8 @@ def test_events_feed_follows_new_transactions(node: Node) -> None:
 def test_health_is_unauthenticated(node: Node) -> None:
     answer = httpx.get(node.n.url + "/v1/health")
     assert answer.status_code == 200
-    assert answer.json() == {"ok": True, "chain_id": node.n.service.chain.chain_id}
+    assert answer.json() == {"ok": True, "chain_id": node.n.service.chain.chain_id,
+                             "node_id": node.n.service.config.node_id}
 
 
 def test_docs_and_openapi_are_served(node: Node) -> None:

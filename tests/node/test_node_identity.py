@@ -67,7 +67,7 @@ def test_only_a_registered_node_may_fetch_blocks_for_sync(tmp_path: Path) -> Non
         assert "X-Ledger-Node" in str(refused.value)
 
         def signed_by(node_id: str, key_index: int) -> httpx.Response:
-            request = RequestToSign("test-chain", "GET", path, timestamp(node.clock),
+            request = RequestToSign("test-chain", "node1", "GET", path, timestamp(node.clock),
                                     secrets.token_hex(16), b"")
             headers = sign_request(request, node_id, node_key(key_index),
                                    signer_header=HEADER_NODE)
