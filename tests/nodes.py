@@ -30,6 +30,7 @@ from node import tls
 from node.app import create_app
 from node.clock import ManualClock
 from node.config import NodeConfig
+from node.ordering import Orderer
 from node.service import NodeService
 from tests.builders import START, Org, make_orgs
 from tests.pki import shared_pki
@@ -70,12 +71,14 @@ class RunningNode:
 def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
                  database_url: str | None = None, start: datetime = START,
                  nodes: Sequence[NodeInfo] = (), contracts_hash: str | None = None,
-                 **settings: Any) -> Iterator[RunningNode]:
+                 orderer: Orderer | None = None, **settings: Any) -> Iterator[RunningNode]:
     """Serve a node on a free port for the duration of the block.
 
     The database and the orderer log live in `tmp`, so a second `running_node`
-    on the same directory restarts the same node.  `settings` are NodeConfig
-    fields (batch_max_wait_ms defaults to 5 here, to keep tests fast).
+    on the same directory restarts the same node.  `orderer` is an ordering
+    log shared with other nodes of the process instead (the caller closes
+    it).  `settings` are NodeConfig fields (batch_max_wait_ms defaults to 5
+    here, to keep tests fast).
     """
     orgs = make_orgs()
     write_genesis(tmp / "genesis.json", orgs, policies, start=start, nodes=nodes,
@@ -87,7 +90,7 @@ def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
         orderer_path=tmp / "orderer.db", **settings,
     )
     clock = ManualClock(start)
-    service = NodeService(config, clock=clock)
+    service = NodeService(config, clock=clock, orderer=orderer)
     app = create_app(config, service=service)
     server = uvicorn.Server(tls.uvicorn_config(app, config, log_level="warning",
                                                access_log=False))
