@@ -36,7 +36,11 @@ class NodeConfig:
     port: int = 8600
     batch_max_txs: int = 1000
     batch_max_wait_ms: int = 10
-    max_request_bytes: int = 16 * 1024 * 1024
+    max_request_bytes: int = 16 * 1024 * 1024  # request body; more gets 413
+    # Request head (request line and header fields, trailers included; node/head_limits.py):
+    # more gets 431 and the connection closed before the rest is read
+    max_header_bytes: int = 32 * 1024
+    max_header_count: int = 100
     max_batch_txs: int = 2000
     request_clock_skew_s: int = 300
     verifier_processes: int = -1  # -1: one per core beyond the first; 0: verify in-process

@@ -23,6 +23,7 @@ from typing import Any
 
 import uvicorn
 
+from node import head_limits
 from node.config import NodeConfig
 
 MIN_VERSION = ssl.TLSVersion.TLSv1_3
@@ -55,10 +56,13 @@ def server_kwargs(config: NodeConfig) -> dict[str, Any]:
 def uvicorn_config(app: Any, config: NodeConfig, **settings: Any) -> uvicorn.Config:
     """Return a loaded uvicorn config serving `app` on the node's host and port.
 
-    With TLS, the server context is tightened after uvicorn built it: TLS 1.3
-    only, client certificate required.
+    The HTTP protocol caps request heads (`node/head_limits.py`).  With TLS,
+    the server context is tightened after uvicorn built it: TLS 1.3 only,
+    client certificate required.  Raises ValueError for a limit that is not
+    positive.
     """
-    served = uvicorn.Config(app, host=config.host, port=config.port, **server_kwargs(config),
+    served = uvicorn.Config(app, host=config.host, port=config.port,
+                            http=head_limits.protocol_class(config), **server_kwargs(config),
                             **settings)
     served.load()
     if served.ssl is not None:

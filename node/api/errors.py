@@ -33,6 +33,7 @@ STATUS_BY_CODE = {
     "not_found": 404,
     "replay": 409,
     "payload_too_large": 413,
+    "header_fields_too_large": 431,  # answered by node/head_limits.py, before any route
     "contract_violation": 422,
     "storage_unreadable": 503,  # a damaged database: not the caller's mistake, and not a bug
 }
