@@ -59,40 +59,45 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self._in_body = False  # head done, message not: fields now are trailers
         self._refusal: str | None = None  # why this connection is refused, once it is
 
-    # The parser's callbacks: count, and stop the parser over a limit
+    # The parser's callbacks: count, and stop the parser over a limit.  They run for
+    # every request and field, so they call the base methods directly: cheaper than
+    # super() (scripts/bench_head_limits.py: +2.5-3.5 us a request, against +5-6).
     def on_message_begin(self) -> None:
         self._field_bytes = self._field_count = 0
-        super().on_message_begin()
+        HttpToolsProtocol.on_message_begin(self)
 
     def on_url(self, url: bytes) -> None:
-        self._count_bytes(len(url))
-        super().on_url(url)
+        self._field_bytes += len(url)
+        if self._field_bytes > self.max_header_bytes:
+            self._stop()
+        HttpToolsProtocol.on_url(self, url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._field_count += 1
-        if self._field_count > self.max_header_count:
-            self._refuse(f"more than {self.max_header_count} header fields (max_header_count)")
-            raise HeadTooLarge
-        self._count_bytes(len(name) + len(value) + FIELD_LINE_OVERHEAD)
-        super().on_header(name, value)
+        self._field_bytes += len(name) + len(value) + FIELD_LINE_OVERHEAD
+        if self._field_count > self.max_header_count or self._field_bytes > self.max_header_bytes:
+            self._stop()
+        HttpToolsProtocol.on_header(self, name, value)
 
     def on_headers_complete(self) -> None:
         self._progressed = self._in_body = True
-        super().on_headers_complete()
+        HttpToolsProtocol.on_headers_complete(self)
 
     def on_body(self, body: bytes) -> None:
         self._progressed = True
-        super().on_body(body)
+        HttpToolsProtocol.on_body(self, body)
 
     def on_message_complete(self) -> None:
         self._progressed, self._in_body = True, False
-        super().on_message_complete()
+        HttpToolsProtocol.on_message_complete(self)
 
-    def _count_bytes(self, size: int) -> None:
-        self._field_bytes += size
-        if self._field_bytes > self.max_header_bytes:
+    def _stop(self) -> None:
+        """Refuse the request over a limit, and stop the parser (raises HeadTooLarge)."""
+        if self._field_count > self.max_header_count:
+            self._refuse(f"more than {self.max_header_count} header fields (max_header_count)")
+        else:
             self._refuse(self._too_many_bytes())
-            raise HeadTooLarge
+        raise HeadTooLarge
 
     def _too_many_bytes(self) -> str:
         return f"request header fields exceed {self.max_header_bytes} bytes (max_header_bytes)"
