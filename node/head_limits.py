@@ -168,9 +168,11 @@ def protocol_class(config: NodeConfig) -> type[asyncio.Protocol]:
 
     Raises ValueError if a limit is not positive.
     """
-    if config.max_header_bytes < 1 or config.max_header_count < 1:
-        raise ValueError(f"max_header_bytes ({config.max_header_bytes}) and max_header_count "
-                         f"({config.max_header_count}) must be positive")
+    limits = {"max_header_bytes": config.max_header_bytes,
+              "max_header_count": config.max_header_count}
+    wrong = [f"{name} ({value})" for name, value in limits.items() if value < 1]
+    if wrong:
+        raise ValueError(f"{' and '.join(wrong)} must be positive")
 
     class ConfiguredProtocol(HeadLimitedProtocol):
         max_header_bytes = config.max_header_bytes

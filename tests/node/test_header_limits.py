@@ -10,9 +10,11 @@ bounded part of what the client meant to send.  The defaults are used
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import ssl
+import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +22,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from client.launcher import free_port, node_command
 from tests.builders import make_orgs
 from tests.node.support import signed_headers
-from tests.nodes import RunningNode, node_tls, running_node
+from tests.nodes import RunningNode, node_tls, running_node, write_genesis
 from tests.pki import shared_pki
 
 HEAD_LIMIT = 32 * 1024  # NodeConfig.max_header_bytes by default
@@ -291,3 +294,17 @@ def test_the_limits_are_node_settings(tmp_path: Path) -> None:
             fields = [(f"X-Field-{i}", "v") for i in range(10)]
             sock.sendall(request_head("/v1/health", fields) + b"\r\n")
             refused_for(read_answer(sock, bytearray()), "max_header_count", 10)
+
+
+@pytest.mark.parametrize("setting", ["MAX_HEADER_BYTES", "MAX_HEADER_COUNT"])
+def test_a_limit_that_is_not_positive_stops_the_node_at_start(tmp_path: Path,
+                                                              setting: str) -> None:
+    write_genesis(tmp_path / "genesis.json", make_orgs())
+    done = subprocess.run(
+        node_command("serve", "--genesis", str(tmp_path / "genesis.json"), "--database",
+                     f"sqlite:///{tmp_path / 'node.db'}", "--port", str(free_port())),
+        env={**os.environ, f"LEDGER_{setting}": "0"}, capture_output=True, text=True,
+        timeout=30)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "error: the node cannot start" in done.stderr
+    assert f"{setting.lower()} (0) must be positive" in done.stderr, done.stderr
