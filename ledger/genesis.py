@@ -2,7 +2,10 @@
 
 It names the chain, fixes the genesis time and carries the self-signed
 founding transaction (members, roles, keys, policies).  Every node builds the
-same block 0 from it, so the genesis block hash identifies the consortium.
+same block 0 from it (`genesis_block`), so the genesis block hash identifies
+the consortium.  No node attests block 0, and none needs to: anyone holding
+the file derives block 0 and its checkpoint (log size 1) alone, which is how
+light clients and auditors trust height 0.
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ from typing import Any
 from ledger.attestation import NodeInfo
 from ledger.block import GENESIS_PREV_HASH, BlockHeader, TxResult, result_root, tx_root
 from ledger.canonical import JSONValue
+from ledger.checkpoint import Checkpoint, block_checkpoint
 from ledger.crypto import PrivateKey
-from ledger.errors import SchemaError
+from ledger.errors import LedgerError, SchemaError
+from ledger.execution import BlockContext, Executor, Overlay, ReplayGuard
 from ledger.membership import Member
+from ledger.merkle import leaf_hash
+from ledger.state import StateCache
 from ledger.timefmt import format_timestamp, parse_timestamp
 from ledger.tx import Envelope, TxBody, parse_envelope, sign_body
 
@@ -87,3 +94,40 @@ def genesis_header(genesis: Genesis, result: TxResult) -> BlockHeader:
         tx_root=tx_root([genesis.transaction.canonical()]), result_root=result_root([result]),
         log_size=1,
     )
+
+
+@dataclass(frozen=True)
+class GenesisBlock:
+    """Block 0 as a genesis determines it: its header, the founding result and its writes."""
+
+    genesis: Genesis
+    header: BlockHeader
+    result: TxResult
+    writes: Overlay  # the founding transaction's writes over the empty state
+
+    def check_valid(self) -> None:
+        """Raise LedgerError unless the founding transaction is valid (no chain starts else)."""
+        if not self.result.valid:
+            raise LedgerError(f"the genesis transaction is invalid: {self.result.reason}")
+
+    def checkpoint(self) -> Checkpoint:
+        """Return block 0's checkpoint: a log of the founding transaction alone, and block 0.
+
+        The root of a one-leaf RFC 9162 tree is that leaf's hash.
+        """
+        return block_checkpoint(self.genesis.chain_id, 1,
+                                leaf_hash(self.genesis.transaction.canonical()), 0,
+                                self.header.hash())
+
+
+def genesis_block(genesis: Genesis, executor: Executor) -> GenesisBlock:
+    """Execute the founding transaction on the empty state as block 0; return that block.
+
+    `executor` runs the consortium's contracts (contracts.CONTRACTS), which
+    this layer cannot name.  Never raises for an invalid founding
+    transaction: its result says so, and `check_valid` refuses it.
+    """
+    block = BlockContext(genesis.chain_id, 0, genesis.time)
+    results, writes = executor.execute_block([genesis.transaction], state=StateCache(),
+                                             block=block, replay=ReplayGuard())
+    return GenesisBlock(genesis, genesis_header(genesis, results[0]), results[0], writes)

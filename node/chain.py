@@ -34,7 +34,7 @@ from ledger.execution import (
     ReplayGuard,
     Simulation,
 )
-from ledger.genesis import Genesis, genesis_header
+from ledger.genesis import Genesis, genesis_block
 from ledger.merkle import MerkleLog, leaf_hash
 from ledger.state import StateCache
 from ledger.tx import Envelope
@@ -163,15 +163,11 @@ class Chain:
             )
 
     def _commit_genesis(self) -> None:
-        envelope = self.genesis.transaction
-        block = BlockContext(self.chain_id, 0, self.genesis.time)
-        results, overlay = self.executor.execute_block(
-            [envelope], state=StateCache(), block=block, replay=ReplayGuard()
-        )
-        if not results[0].valid:
-            raise LedgerError(f"the genesis transaction is invalid: {results[0].reason}")
-        header = genesis_header(self.genesis, results[0])
-        self._write_block(header, [envelope], results, overlay, set())
+        """Commit block 0 as the genesis determines it (the rule clients derive it by too)."""
+        block = genesis_block(self.genesis, self.executor)
+        block.check_valid()
+        self._write_block(block.header, [self.genesis.transaction], [block.result],
+                          block.writes, set())
 
     # -- applying batches -----------------------------------------------------
 

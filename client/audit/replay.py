@@ -32,7 +32,7 @@ from ledger.batch import decode_batch, parse_or_none
 from ledger.block import BlockHeader, TxResult, next_header
 from ledger.crypto import PublicKey
 from ledger.execution import BlockContext, Executor, Overlay, ReplayGuard
-from ledger.genesis import Genesis, genesis_header
+from ledger.genesis import Genesis, genesis_block
 from ledger.merkle import MerkleLog, root_from_leaf_hashes
 from ledger.state import StateCache
 from ledger.tx import Envelope, envelope_from_checked
@@ -123,12 +123,9 @@ class Replay:
             raise CannotRebuild("block 0 holds no readable founding transaction, so there is "
                                 "no membership to check anything against")
         time = header.time if header is not None else envelope.body.not_before
-        block = BlockContext(envelope.body.chain_id, 0, time)
-        results, overlay = self.executor.execute_block([envelope], state=self.state, block=block,
-                                                       replay=ReplayGuard())
-        rebuilt = genesis_header(Genesis(envelope.body.chain_id, time, envelope), results[0])
-        return self._commit(rebuilt, _Candidate([envelope], rebuilt.proposer, time), results,
-                            overlay)
+        rebuilt = genesis_block(Genesis(envelope.body.chain_id, time, envelope), self.executor)
+        return self._commit(rebuilt.header, _Candidate([envelope], rebuilt.header.proposer, time),
+                            [rebuilt.result], rebuilt.writes)
 
     # -- every later block ------------------------------------------------------
 
