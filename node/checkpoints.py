@@ -8,6 +8,10 @@ those signatures with the blocks.  Serving a checkpoint gathers them, keeps
 only those that verify against the checkpoint this node computed for the
 same block (a node that computed another header signed another note), adds
 this node's own signature if it holds a node key, and caches the result.
+
+Block 0 is never attested (it is the genesis, fixed by the genesis file every
+member holds), so its checkpoint carries at most this node's signature; the
+answer says so (`genesis`, `genesis_trust`) and clients derive it instead.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ from node.storage.store import StoredAttestation
 
 log = logging.getLogger(__name__)
 CACHE_BLOCKS = 256  # checkpoints kept ready; the final one is asked for most
+GENESIS_TRUST = ("block 0 is the genesis: no node attests it, so this checkpoint has no quorum "
+                 "of cosigners; trust it by deriving it from the genesis file every member "
+                 "holds (log size 1, root = the leaf hash of the genesis transaction, block 0's "
+                 "header hash), as client/lightclient.py does given genesis=")
 
 
 def checkpoint_of(chain: Chain, header: BlockHeader) -> Checkpoint:
@@ -54,8 +62,10 @@ class ServedCheckpoint:
         body: dict[str, JSONValue] = {
             "chain_id": chain_id, "size": self.checkpoint.size, "root": self.checkpoint.root.hex(),
             "height": block.height, "block_hash": block.hash,
-            "cosigners": [s.name for s in self.signatures],
+            "cosigners": [s.name for s in self.signatures], "genesis": block.height == 0,
         }
+        if block.height == 0:
+            body["genesis_trust"] = GENESIS_TRUST
         if self.signatures:
             body["checkpoint"] = SignedCheckpoint(self.checkpoint, self.signatures).encode()
         else:

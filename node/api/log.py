@@ -20,7 +20,10 @@ def checkpoint(
     Fields: chain_id, size, root (hex), height, block_hash, and `checkpoint`,
     the C2SP signed note with every cosignature that verifies (`cosigners`
     names them); with none, `checkpoint` is null and `unsigned` says why.
-    Only final blocks have checkpoints: a quorum signed them.
+    Only final blocks have checkpoints: a quorum signed them.  `genesis` is
+    true for block 0, which is the exception: no node attests the genesis,
+    so its checkpoint has fewer cosigners than a quorum, and `genesis_trust`
+    says how to trust it instead: derive it from the genesis file.
     """
     final = service.final_height
     if height is not None and height > final:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from client.http import NodeError
+from contracts import CONTRACTS
 from ledger.attestation import NodeInfo, attest
 from ledger.block import BlockHeader
 from ledger.canonical import parse_json
@@ -28,8 +29,11 @@ from ledger.checkpoint import (
 )
 from ledger.crypto import PrivateKey, sha256
 from ledger.errors import SignatureError
+from ledger.execution import Executor
+from ledger.genesis import genesis_block
 from node.attest import Finality
 from node.checkpoints import checkpoint_of
+from node.service import load_genesis
 from tests.node.support import grant_line, issue_accepted
 from tests.nodes import RunningNode, network_nodes, node_key, registered_node, running_node
 
@@ -145,3 +149,18 @@ def test_the_registered_nodes_are_listed_with_the_quorum(node: RunningNode) -> N
     listed = node.participant("s1").node.get("/v1/nodes")
     assert listed["quorum"] == 3
     assert [NodeInfo.from_json(n) for n in listed["nodes"]] == network_nodes(4)
+
+
+def test_the_genesis_checkpoint_says_how_to_trust_it(tmp_path: Path) -> None:
+    with registered_node(tmp_path, 3) as n:
+        s1 = n.participant("s1")
+        plain, at_zero = s1.node.get("/v1/log/checkpoint"), s1.node.get(
+            "/v1/log/checkpoint", {"height": 0})
+        grant_line(n)
+        later = s1.node.get("/v1/log/checkpoint")
+    assert plain == at_zero and plain["height"] == 0 and plain["cosigners"] == ["node1"]
+    assert plain["genesis"] is True and "genesis file" in plain["genesis_trust"]
+    genesis = load_genesis(tmp_path / "genesis.json")
+    derived = genesis_block(genesis, Executor(CONTRACTS)).checkpoint()
+    assert parse_signed_checkpoint(plain["checkpoint"]).checkpoint == derived
+    assert later["height"] == 1 and later["genesis"] is False and "genesis_trust" not in later
