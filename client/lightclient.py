@@ -20,6 +20,18 @@ Trust choices:
   from then on and saved with the trusted state (trust on first use: that
   first node could lie about the set; every later one cannot change it).
   Nodes are registered only in the genesis, so the set never changes.
+- *Height 0.*  No node attests block 0 (the genesis), so its checkpoint
+  carries at most the serving node's signature, never a quorum: a client
+  given only the nodes cannot start from a chain whose final height is 0.
+  Given the genesis itself (`LightClient(node, genesis=read_genesis(path))`,
+  `Participant(genesis_file=path)`), the client takes its nodes from it and
+  derives block 0's checkpoint as every node commits it
+  (`genesis_checkpoint`: log size 1, root = the founding transaction's leaf
+  hash, block 0's header hash, by `ledger.genesis.genesis_block`).  It
+  starts trusted there; a served height-0 checkpoint is taken exactly when
+  it is that one (its signatures do not matter), and any other is a fork.
+  Later checkpoints need a quorum and a consistency proof from size 1.  The
+  derived checkpoint is not written to the state file: it is re-derived.
 - *Embedded chains* register no nodes, so nothing can be cosigned by a
   quorum.  With `accept_unsigned=True` the client then trusts the node
   itself (or the keys it is given); consistency checks still catch a node
@@ -41,8 +53,10 @@ from typing import Any
 
 from client.http import NodeClient, NodeError
 from client.proofs import proof_hashes, verify_tx_inclusion
+from contracts import CONTRACTS
 from contracts.records import derived_id
 from ledger.attestation import NodeInfo
+from ledger.canonical import parse_json
 from ledger.checkpoint import (
     BlockRef,
     Checkpoint,
@@ -52,7 +66,8 @@ from ledger.checkpoint import (
     parse_signed_checkpoint,
 )
 from ledger.errors import LedgerError, ProofError, SchemaError, SignatureError
-from ledger.genesis import Genesis
+from ledger.execution import Executor
+from ledger.genesis import Genesis, genesis_block
 from ledger.merkle import verify_consistency
 
 MAX_OUTPUTS = 4096  # output indexes searched when matching a note id to its transaction
@@ -96,27 +111,69 @@ class TrustedCheckpoint:
         return self.checkpoint.size
 
 
-def nodes_from_genesis(path: Path) -> dict[str, NodeInfo]:
-    """Return the nodes a genesis file registers, by id (the trust anchor members hold)."""
-    genesis = Genesis.from_json(json.loads(path.read_text(encoding="utf-8")))
+def read_genesis(path: Path) -> Genesis:
+    """Read a genesis file, the trust anchor members hold: its nodes and its block 0.
+
+    Raises OSError if unreadable, SchemaError if it is not a genesis.
+    """
+    return Genesis.from_json(parse_json(path.read_bytes()))
+
+
+def genesis_nodes(genesis: Genesis) -> dict[str, NodeInfo]:
+    """Return the nodes a genesis registers, by id."""
     listed = genesis.transaction.body.args.get("nodes", [])
     return {n.id: n for n in map(NodeInfo.from_json, listed)}
+
+
+def nodes_from_genesis(path: Path) -> dict[str, NodeInfo]:
+    """Return the nodes a genesis file registers, by id (the trust anchor members hold)."""
+    return genesis_nodes(read_genesis(path))
+
+
+def genesis_checkpoint(genesis: Genesis) -> Checkpoint:
+    """Return block 0's checkpoint, derived from the genesis alone exactly as nodes commit it.
+
+    Raises LedgerError if the founding transaction is invalid (no node starts from it).
+    """
+    block = genesis_block(genesis, Executor(CONTRACTS))
+    block.check_valid()
+    return block.checkpoint()
 
 
 class LightClient:
     """Trusted checkpoints of one chain, refreshed and checked through a node."""
 
     def __init__(self, node: NodeClient, *, nodes: Mapping[str, NodeInfo] | None = None,
-                 state_path: Path | None = None, accept_unsigned: bool = False) -> None:
+                 genesis: Genesis | None = None, state_path: Path | None = None,
+                 accept_unsigned: bool = False) -> None:
+        """Bind to `node`; trust what `genesis` fixes, then what `state_path` kept.
+
+        With `genesis` the nodes are those it registers (`nodes`, if given,
+        must be the same: SignatureError) and block 0's checkpoint is trusted
+        from the start; a genesis of another chain raises SchemaError.
+        """
         self.node = node
         self.chain_id = node.chain_id
         self.state_path = state_path
         self.accept_unsigned = accept_unsigned
         self.forks: list[ForkDetected] = []
         self._nodes = dict(nodes) if nodes is not None else None
-        self.trusted: TrustedCheckpoint | None = None
+        self.genesis = None if genesis is None else self._anchor(genesis)
+        self.trusted: TrustedCheckpoint | None = self.genesis
         if state_path is not None and state_path.exists():
             self._load(state_path)
+
+    def _anchor(self, genesis: Genesis) -> TrustedCheckpoint:
+        """Pin the genesis' nodes and return its block 0 checkpoint, trusted as derived."""
+        if genesis.chain_id != self.chain_id:
+            raise SchemaError(f"the genesis founds chain {genesis.chain_id!r}, "
+                              f"not {self.chain_id!r}")
+        registered = genesis_nodes(genesis)
+        if self._nodes is not None and self._nodes != registered:
+            raise SignatureError("the nodes given are not the ones the genesis registers")
+        self._nodes = registered
+        checkpoint = genesis_checkpoint(genesis)
+        return TrustedCheckpoint(checkpoint, checkpoint.block(), checkpoint.text(), frozenset())
 
     @property
     def evidence_path(self) -> Path | None:
@@ -153,33 +210,51 @@ class LightClient:
         return served
 
     def _verified(self, answer: Mapping[str, Any]) -> TrustedCheckpoint:
-        """Return the served checkpoint if cosigned by a quorum (or unsigned and accepted)."""
+        """Return the served checkpoint if cosigned by a quorum, the genesis, or accepted unsigned.
+
+        Raises ForkDetected for a height-0 checkpoint other than the genesis
+        one (with a genesis anchor).
+        """
         text = answer.get("checkpoint")
         if text is None:
-            checkpoint = self._unsigned(answer)
-            return TrustedCheckpoint(checkpoint, checkpoint.block(), checkpoint.text(),
-                                     frozenset())
+            return self._unsigned(answer)
         if not isinstance(text, str):
             raise SchemaError("the node's checkpoint is not a string")
         signed = parse_signed_checkpoint(text)
         block = check_origin(signed, self.chain_id)
+        if block.height == 0 and self.genesis is not None:
+            _check_fields(answer, signed.checkpoint, block)
+            return self._as_genesis(signed.checkpoint, text)
         nodes = self.nodes()
         cosigners = (check_cosigned(signed, self.chain_id, nodes)
                      if nodes or not self.accept_unsigned else frozenset[str]())
         _check_fields(answer, signed.checkpoint, block)
         return TrustedCheckpoint(signed.checkpoint, block, text, cosigners)
 
-    def _unsigned(self, answer: Mapping[str, Any]) -> Checkpoint:
-        """Build the checkpoint of an unsigned answer, if unsigned ones are accepted at all."""
-        if self.nodes() or not self.accept_unsigned:
+    def _unsigned(self, answer: Mapping[str, Any]) -> TrustedCheckpoint:
+        """Return an unsigned answer's checkpoint: the genesis one, or any if accepted unsigned."""
+        genesis = self.genesis is not None and answer.get("height") == 0
+        if not genesis and (self.nodes() or not self.accept_unsigned):
             raise SignatureError(f"the node serves an unsigned checkpoint "
                                  f"({answer.get('unsigned', 'no reason given')})")
         try:
-            return block_checkpoint(self.chain_id, int(answer["size"]),
-                                    bytes.fromhex(answer["root"]), int(answer["height"]),
-                                    str(answer["block_hash"]))
+            checkpoint = block_checkpoint(self.chain_id, int(answer["size"]),
+                                          bytes.fromhex(answer["root"]), int(answer["height"]),
+                                          str(answer["block_hash"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise SchemaError(f"the node's checkpoint lacks a valid {exc}") from exc
+        if genesis:
+            return self._as_genesis(checkpoint, checkpoint.text())
+        return TrustedCheckpoint(checkpoint, checkpoint.block(), checkpoint.text(), frozenset())
+
+    def _as_genesis(self, checkpoint: Checkpoint, note: str) -> TrustedCheckpoint:
+        """Return the genesis checkpoint if `checkpoint` is it; raise ForkDetected if not."""
+        assert self.genesis is not None
+        if checkpoint != self.genesis.checkpoint:
+            served = TrustedCheckpoint(checkpoint, checkpoint.block(), note, frozenset())
+            self._fork("its block 0 is not the genesis block the genesis file gives",
+                       self.genesis, served)
+        return self.genesis
 
     def _check_consistent(self, old: TrustedCheckpoint, new: TrustedCheckpoint) -> None:
         """Raise ForkDetected unless one of the two checkpoints extends the other."""
@@ -261,13 +336,17 @@ class LightClient:
     # -- state ----------------------------------------------------------------------
 
     def _save(self) -> None:
-        """Write the pinned nodes and the trusted checkpoint (atomically) if given a path."""
+        """Write the pinned nodes and the trusted checkpoint (atomically) if given a path.
+
+        The genesis checkpoint is not written: it is derived from the genesis again.
+        """
         if self.state_path is None:
             return
+        kept = None if self.trusted in (None, self.genesis) else self.trusted
         state = {"chain_id": self.chain_id,
                  "nodes": None if self._nodes is None else [
                      self._nodes[n].to_json() for n in sorted(self._nodes)],
-                 "checkpoint": None if self.trusted is None else self.trusted.note}
+                 "checkpoint": None if kept is None else kept.note}
         scratch = self.state_path.with_name(self.state_path.name + ".tmp")
         scratch.write_text(json.dumps(state, indent=1, ensure_ascii=False), encoding="utf-8")
         os.replace(scratch, self.state_path)

@@ -19,7 +19,7 @@ from typing import Any
 
 from client.http import NodeClient, NodeError, Now, system_now
 from client.keystore import Identity
-from client.lightclient import ForkDetected, LightClient, TrustedCheckpoint
+from client.lightclient import ForkDetected, LightClient, TrustedCheckpoint, read_genesis
 from client.proofs import verify_tx_inclusion
 from ledger.attestation import NodeInfo
 from ledger.canonical import canonical_bytes
@@ -59,6 +59,8 @@ class Participant:
     Checkpoints it trusts (the light client, client/lightclient.py) are kept
     in `trust_file` if given; `cosigners` are the registered nodes (e.g.
     `nodes_from_genesis`), else fetched from the node at first use and pinned.
+    With `genesis_file` (best) the nodes come from the genesis and block 0's
+    checkpoint is derived from it, so a chain still at height 0 is trusted too.
     """
 
     def __init__(
@@ -66,21 +68,23 @@ class Participant:
         now: Now = system_now, timeout: float = 60.0, transport: Any = None,
         tls: ssl.SSLContext | None = None, trust_file: Path | None = None,
         cosigners: Mapping[str, NodeInfo] | None = None, accept_unsigned: bool = False,
+        genesis_file: Path | None = None,
     ) -> None:
         self.identity = identity
         self.now = now
         self.node = NodeClient(node_url, identity, chain_id=chain_id, now=now, timeout=timeout,
                                transport=transport, tls=tls)
-        self._trust = (trust_file, cosigners, accept_unsigned)
+        self._trust = (trust_file, cosigners, accept_unsigned, genesis_file)
         self._light: LightClient | None = None
 
     @property
     def light(self) -> LightClient:
         """Return this participant's light client (created, and its state read, at first use)."""
         if self._light is None:
-            path, cosigners, accept_unsigned = self._trust
-            self._light = LightClient(self.node, nodes=cosigners, state_path=path,
-                                      accept_unsigned=accept_unsigned)
+            path, cosigners, accept_unsigned, genesis_file = self._trust
+            genesis = None if genesis_file is None else read_genesis(genesis_file)
+            self._light = LightClient(self.node, nodes=cosigners, genesis=genesis,
+                                      state_path=path, accept_unsigned=accept_unsigned)
         return self._light
 
     @property
