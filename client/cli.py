@@ -203,12 +203,20 @@ def consortium_init(
 def node_start(
     config: Annotated[Path, typer.Option(help="node settings (TOML)")],
     manual_clock: Annotated[str | None, typer.Option(help="simulation only")] = None,
+    clock_controller: Annotated[list[str] | None, typer.Option(
+        help="simulation only: USCC of an organisation that may move the clock (repeat)")
+    ] = None,
 ) -> None:
     """Run a node in the foreground (as `python -m node serve`)."""
     args = [sys.executable, "-m", "node", "serve", "--config", str(config)]
     if manual_clock:
-        parse_timestamp(manual_clock, what="--manual-clock")
+        try:
+            parse_timestamp(manual_clock, what="--manual-clock")
+        except LedgerError as exc:
+            raise typer.BadParameter(str(exc)) from exc
         args += ["--manual-clock", manual_clock]
+    for uscc in clock_controller or []:
+        args += ["--clock-controller", uscc]
     os.execv(sys.executable, args)
 
 

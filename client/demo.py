@@ -340,7 +340,8 @@ def run_demo(directory: Path | None = None, console: Console | None = None) -> b
         node = start_node(genesis=consortium.genesis_path,
                           database_url=f"sqlite:///{work / 'node.db'}",
                           orderer=work / "orderer.db", log_path=work / "node.log",
-                          manual_clock=format_timestamp(GENESIS_TIME))
+                          manual_clock=format_timestamp(GENESIS_TIME),
+                          clock_controllers=(consortium.orgs["auditor"]["uscc"],))
         try:
             return _play(consortium, node, console)
         finally:

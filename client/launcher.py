@@ -84,8 +84,8 @@ def node_command(*args: str) -> list[str]:
 def start_node(
     *, genesis: Path, database_url: str, log_path: Path, orderer: Path | None = None,
     etcd: str = "", port: int | None = None, manual_clock: str | None = None,
-    node_id: str = "node-1", extra: tuple[str, ...] = (), detach: bool = False,
-    tls: TlsFiles | None = None,
+    clock_controllers: tuple[str, ...] = (), node_id: str = "node-1",
+    extra: tuple[str, ...] = (), detach: bool = False, tls: TlsFiles | None = None,
 ) -> NodeProcess:
     """Start a node process on loopback and wait until it answers /v1/health.
 
@@ -93,6 +93,8 @@ def start_node(
     etcd cluster at `etcd` (comma-separated client URLs).  With `detach`,
     the node gets its own session and outlives this process.  With `tls`
     the node serves https and requires client certificates from the CA.
+    With `manual_clock` it runs on a simulated clock that the organisations
+    `clock_controllers` (USCCs) may move.
     """
     port = port or free_port()
     args = ["serve", "--genesis", str(genesis), "--database", database_url,
@@ -103,6 +105,8 @@ def start_node(
         args += ["--etcd", etcd]
     if manual_clock:
         args += ["--manual-clock", manual_clock]
+    for uscc in clock_controllers:
+        args += ["--clock-controller", uscc]
     if tls is not None:
         args += ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key), "--tls-ca", str(tls.ca)]
     log_path.parent.mkdir(parents=True, exist_ok=True)

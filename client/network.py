@@ -137,7 +137,8 @@ def _start_network_node(directory: Path, consortium: Consortium, alias: str,
                         simulated_clock: str | None) -> NodeEntry:
     """Start `alias`'s node on its port, knowing every other node as a peer.
 
-    With `simulated_clock` the node runs on a manual clock starting there.
+    With `simulated_clock` the node runs on a manual clock starting there,
+    which the consortium's auditor moves (the demo moves every node's clock as it).
     """
     peers = ",".join(f"https://127.0.0.1:{p}" for a, p in ports.items() if a != alias)
     folder = directory / "nodes" / alias
@@ -148,6 +149,7 @@ def _start_network_node(directory: Path, consortium: Consortium, alias: str,
         genesis=consortium.genesis_path, database_url=database, etcd=endpoints,
         log_path=folder / "node.log", node_id=node_id, detach=True, port=ports[alias],
         tls=consortium.node_tls_files(alias), manual_clock=simulated_clock,
+        clock_controllers=(consortium.orgs["auditor"]["uscc"],) if simulated_clock else (),
         extra=("--node-key", str(consortium.directory / "nodes" / f"{alias}.key"),
                "--peers", peers))
     return NodeEntry(alias, node_id, process.url, process.process.pid, str(folder / "node.db"),

@@ -52,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--manual-clock", metavar="TIMESTAMP",
                        help="simulation only: start a manual clock at this UTC time")
+    serve.add_argument("--clock-controller", metavar="USCC", action="append",
+                       dest="clock_controllers",
+                       help="simulation only: an organisation that may move the manual clock "
+                            "(repeat for several; at least one with --manual-clock)")
     serve.add_argument("--log-level", default="warning")
     sub.add_parser("export", help="write a node database's chain file "
                                   "(python -m node export --database URL --out FILE)",
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                  ("genesis_path", "database_url", "orderer_path", "etcd_endpoints", "node_id",
                   "node_key_path", "peers", "tls_cert_path", "tls_key_path", "tls_ca_path", "host",
                   "port")}
+    if args.clock_controllers:
+        overrides["clock_controllers"] = ",".join(args.clock_controllers)
     try:
         config = NodeConfig.load(args.config, **overrides)
     except (ValueError, OSError) as exc:
@@ -78,7 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     clock: Clock = SystemClock()
     if args.manual_clock:
-        clock = ManualClock(parse_timestamp(args.manual_clock, what="--manual-clock"))
+        if not config.clock_controllers:
+            print("error: a simulated clock needs --clock-controller USCC (an organisation "
+                  "that may move it)", file=sys.stderr)
+            return 2
+        try:
+            clock = ManualClock(parse_timestamp(args.manual_clock, what="--manual-clock"))
+        except LedgerError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     logging.basicConfig(level=args.log_level.upper())
     # The node keeps many long-lived records (state cache, Merkle log); with the
     # default thresholds the cyclic collector re-scans them ever more often as

@@ -29,6 +29,15 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+LATEST_SIMULATED = datetime(9000, 1, 1, tzinfo=UTC)
+"""A manual clock never passes this: every date the ledger derives from the clock (validity
+windows, maturities a year out, expiry dates) must stay inside what dates can hold (year 9999)."""
+
+
+class ClockLimit(ValueError):
+    """Raised when a manual clock would be moved past LATEST_SIMULATED."""
+
+
 class ManualClock:
     """A clock that moves only when told to (demo and tests)."""
 
@@ -42,9 +51,16 @@ class ManualClock:
             return self._now
 
     def advance(self, *, days: int = 0, seconds: int = 0) -> None:
-        """Move the clock forward."""
+        """Move the clock forward; raise ClockLimit (unmoved) past LATEST_SIMULATED."""
         with self._lock:
-            self._now += timedelta(days=days, seconds=seconds)
+            room = LATEST_SIMULATED - self._now
+            step = timedelta(days=days, seconds=seconds) if days <= room.days + 1 else None
+            if step is None or step > room:
+                raise ClockLimit(f"the simulated clock stays before "
+                                 f"{format_timestamp(LATEST_SIMULATED)}; it is at "
+                                 f"{format_timestamp(self._now)}, so it may move at most "
+                                 f"{room.days} days and {room.seconds} seconds more")
+            self._now += step
 
     def set(self, moment: datetime) -> None:
         """Set the clock (never backwards)."""

@@ -2,6 +2,9 @@
 
 The demo compresses ninety days into seconds by moving the node's clock
 forward.  A production node (system clock) has no such route: it answers 404.
+Only the organisations named in the node's `clock_controllers` setting may
+move it (the launcher names the simulation's auditor), and never past
+`LATEST_SIMULATED`: whoever moves time moves every deadline of the ledger.
 """
 
 from __future__ import annotations
@@ -12,17 +15,22 @@ from fastapi import APIRouter, Request
 from node.api.deps import Caller, Service
 from node.api.errors import ApiError
 from node.api.responses import JSONBody
-from node.clock import ManualClock, timestamp
+from node.clock import ClockLimit, ManualClock, timestamp
 
 router = APIRouter(prefix="/v1/admin", tags=["simulation"])
 MAX_ADVANCE_DAYS = 3660
 
 
 @router.post("/clock")
-async def advance_clock(request: Request, service: Service, _caller: Caller) -> JSONBody:
-    """Move the manual clock forward by {"days": d, "seconds": s}."""
+async def advance_clock(request: Request, service: Service, caller: Caller) -> JSONBody:
+    """Move the manual clock forward by {"days": d, "seconds": s} (clock controllers only)."""
     if not isinstance(service.clock, ManualClock):
         raise ApiError("not_found", "this node runs on the system clock")
+    controllers = controllers_of(service.config.clock_controllers)
+    if caller.uscc not in controllers:
+        raise ApiError("forbidden", "only the organisations in this node's clock_controllers "
+                                    f"setting move its simulated clock "
+                                    f"({', '.join(controllers) or 'none is named'})")
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
@@ -34,5 +42,13 @@ async def advance_clock(request: Request, service: Service, _caller: Caller) -> 
     if not valid or days > MAX_ADVANCE_DAYS or seconds > MAX_ADVANCE_DAYS * 86_400:
         raise ApiError("bad_schema", f"days and seconds must be non-negative integers "
                                      f"(at most {MAX_ADVANCE_DAYS} days)")
-    service.clock.advance(days=days, seconds=seconds)
+    try:
+        service.clock.advance(days=days, seconds=seconds)
+    except ClockLimit as exc:
+        raise ApiError("bad_request", str(exc)) from exc
     return JSONBody({"time": timestamp(service.clock)})
+
+
+def controllers_of(setting: str) -> list[str]:
+    """Return the USCCs a `clock_controllers` setting names."""
+    return [uscc.strip() for uscc in setting.split(",") if uscc.strip()]

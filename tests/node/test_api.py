@@ -22,6 +22,7 @@ from client.proofs import verify_log_consistency, verify_tx_inclusion
 from ledger.block import GENESIS_PREV_HASH, BlockHeader, tx_root
 from ledger.canonical import canonical_bytes
 from ledger.errors import ProofError
+from tests.builders import make_orgs
 from tests.node.support import (
     FACE,
     LINE_EXPIRY,
@@ -374,7 +375,7 @@ def test_docs_and_openapi_are_served(node: Node) -> None:
 
 
 def test_the_manual_clock_moves_forward(tmp_path: Any) -> None:
-    with running_node(tmp_path) as n:
+    with running_node(tmp_path, clock_controllers=make_orgs()["s1"].uscc) as n:
         answer = raw(n, n.orgs["s1"], "POST", "/v1/admin/clock",
                      orjson.dumps({"days": 1, "seconds": 30}))
         assert answer.status_code == 200, answer.text
