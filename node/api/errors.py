@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from ledger.errors import LedgerError
 from node.api.limits import BodyTooLarge
@@ -84,6 +85,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _bug(_request: Request, exc: Exception) -> JSONBody:
         if isinstance(exc, BodyTooLarge):
             return error_response("payload_too_large", "request body is too large")
+        if isinstance(exc, ClientDisconnect):  # the client left mid-request: no one to answer
+            log.info("a client disconnected before its request was read")
+            return error_response("bad_request", "the client disconnected")
         log.exception("unhandled error (a bug)", exc_info=exc)
         return JSONBody(
             {"error": "internal_error", "detail": "internal error; this is a bug"},
