@@ -7,7 +7,7 @@ re-serialising.  The same tables work on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, LargeBinary
+from sqlalchemy import BigInteger, Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 
@@ -37,6 +37,23 @@ class BatchRow(SQLModel, table=True):
 
     height: int = Field(primary_key=True)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class PendingRow(SQLModel, table=True):
+    """A transaction this node acknowledged as accepted whose block has not committed yet.
+
+    Written before the node answers a submission, deleted in the database
+    transaction that commits the block holding it; whatever is left when the
+    node starts is offered to the orderer again.  `seq` keeps the order of
+    acceptance, so a submission whose transactions build on each other is
+    offered in its own order.  The envelope is the exact canonical wire form.
+    """
+
+    __tablename__ = "pending_envelopes"
+
+    tx_id: str = Field(primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class TxRow(SQLModel, table=True):

@@ -9,7 +9,9 @@ mode with full fsync, PostgreSQL is reached through a database URL.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -25,6 +27,7 @@ from node.storage.models import (
     NonceRow,
     NoteRow,
     PartyRow,
+    PendingRow,
     StateRow,
     TxRow,
 )
@@ -39,6 +42,7 @@ STATE: Table = StateRow.__table__  # type: ignore[attr-defined]
 NOTES: Table = NoteRow.__table__  # type: ignore[attr-defined]
 PARTIES: Table = PartyRow.__table__  # type: ignore[attr-defined]
 ATTESTATIONS: Table = AttestationRow.__table__  # type: ignore[attr-defined]
+PENDING: Table = PendingRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,16 @@ class Store:
         self.engine = make_engine(url)
         SQLModel.metadata.create_all(self.engine)
         self._add_new_columns()
+        self._pending_lock = threading.Lock()
+        # SQLite has one writer at a time, and a connection that finds the
+        # database locked polls it with sleeps of up to 100 ms.  The node's
+        # own writers (a block's commit, a submission's record) queue on this
+        # lock instead, and each starts the moment the other finishes.
+        self._writing: AbstractContextManager[Any] = (
+            threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext())
+        with self.engine.connect() as conn:
+            last = conn.execute(select(func.max(PENDING.c.seq))).scalar()
+        self._pending_seq = 0 if last is None else int(last)
 
     def _add_new_columns(self) -> None:
         """Add nullable columns that tables created by older versions lack.
@@ -157,8 +171,12 @@ class Store:
     # -- writes -------------------------------------------------------------
 
     def commit_block(self, block: BlockWrite) -> None:
-        """Write one block and all its effects in a single database transaction."""
-        with self.engine.begin() as conn:
+        """Write one block and all its effects in a single database transaction.
+
+        The block's transactions leave the pending table in that same
+        transaction (those this node had accepted and recorded).
+        """
+        with self._writing, self.engine.begin() as conn:
             writer = BulkWriter(conn)
             writer.insert(BLOCKS, [{
                 "height": block.height, "hash": block.hash, "position": block.position,
@@ -174,6 +192,38 @@ class Store:
             ])
             self._upsert_state(writer, block.height, block.state)
             self._upsert_notes(writer, block.notes)
+            writer.delete(PENDING, "tx_id", [tx.id for tx in block.txs])
+
+    def add_pending(self, envelopes: Sequence[tuple[str, bytes]]) -> None:
+        """Record accepted envelopes (tx id, canonical wire bytes) in one database transaction.
+
+        Called before the node acknowledges them, so an acknowledged
+        transaction survives a crash of the node; `commit_block` deletes
+        each one with the block that holds it.  Raises SQLAlchemyError if
+        the database cannot record them (then nothing is recorded).
+        """
+        if not envelopes:
+            return
+        with self._pending_lock, self._writing, self.engine.begin() as conn:
+            first = self._pending_seq + 1
+            BulkWriter(conn).upsert(PENDING, "tx_id", [
+                {"tx_id": tx_id, "seq": first + i, "envelope": data}
+                for i, (tx_id, data) in enumerate(envelopes)])
+            self._pending_seq = first + len(envelopes) - 1
+
+    def pending_envelopes(self) -> dict[str, bytes]:
+        """Return the recorded pending envelopes, tx id -> wire bytes, in acceptance order."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(PENDING.c.tx_id, PENDING.c.envelope)
+                                .order_by(PENDING.c.seq)).all()
+        return {str(tx_id): bytes(data) for tx_id, data in rows}
+
+    def delete_pending(self, tx_ids: Iterable[str]) -> None:
+        """Forget recorded pending envelopes (already committed ones found at start-up)."""
+        ids = sorted(tx_ids)
+        if ids:
+            with self._writing, self.engine.begin() as conn:
+                BulkWriter(conn).delete(PENDING, "tx_id", ids)
 
     @staticmethod
     def _upsert_state(writer: BulkWriter, height: int, writes: dict[str, bytes | None]) -> None:
@@ -434,7 +484,13 @@ class BulkWriter:
                           rows)
 
     def delete(self, table: Table, key: str, values: list[Any]) -> None:
-        """Delete the rows whose `key` is one of `values`."""
+        """Delete the rows whose `key` is one of `values` (on SQLite, one key lookup each)."""
+        if not values:
+            return
+        if self.sqlite:
+            self.conn.connection.driver_connection.executemany(
+                f"DELETE FROM {table.name} WHERE {key} = ?", [(v,) for v in values])
+            return
         for chunk in _chunks(values):
             self.conn.execute(delete(table).where(table.c[key].in_(chunk)))
 
