@@ -4,7 +4,9 @@ Every request carries the member's signature (ledger.request_auth), so the
 node knows who is asking and can show it only what it may see.  A request is
 signed for the node it goes to (its id, from `GET /v1/health`), so it is
 signed again for each node a fail-over tries.  Errors come back as
-`NodeError` with the node's code and text.
+`NodeError` with the node's code and text; a submission the node refused
+because it cannot take it now (503: it cannot order, its backlog is full)
+comes back as `NotAccepted`, a NodeError meaning nothing was accepted.
 
 On a network the connection is mutual TLS: pass `tls`, a context that trusts
 the consortium CA and presents the member's certificate
@@ -45,6 +47,27 @@ class NodeError(Exception):
         self.code = code
         self.detail = detail
         self.body = body
+
+
+class NotAccepted(NodeError):
+    """Raised when a node refused a submission with 503: it accepted none of it.
+
+    The node recorded nothing of the refused submission (it could not
+    order, its backlog was full, or its database could not record it), so
+    submitting the same transactions again, later or through another node,
+    is safe.  `retry_after` is the node's Retry-After hint in seconds, if any.
+    """
+
+    def __init__(self, status: int, code: str, detail: str, body: Any = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(status, code, detail, body)
+        self.retry_after = retry_after
+        self.args = ("not accepted (nothing was recorded on the node; it is safe to submit the "
+                     f"same transactions again later): {status} {code}: {detail}",)
+
+
+REFUSAL_CODES = frozenset({"ordering_unavailable", "pending_backlog_full", "storage_unavailable"})
+"""The codes of a 503 answer to a submission that mean: nothing of it was accepted."""
 
 
 class NodeClient:
@@ -175,6 +198,9 @@ class NodeClient:
         code = answer.get("error", "error") if isinstance(answer, dict) else "error"
         detail = answer.get("detail", response.text) if isinstance(answer, dict) else (
             response.text)
+        if response.status_code == 503 and code in REFUSAL_CODES:
+            raise NotAccepted(response.status_code, code, detail, answer,
+                              _seconds(response.headers.get("Retry-After")))
         raise NodeError(response.status_code, code, detail, answer)
 
 
@@ -224,6 +250,14 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
             parts.append(chunk[start:])
     if parts:
         yield b"".join(parts)
+
+
+def _seconds(value: str | None) -> float | None:
+    """Return a Retry-After value given in seconds, or None (absent, or an HTTP date)."""
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None
 
 
 def _target(path: str, params: Mapping[str, Any] | None) -> str:

@@ -2,8 +2,18 @@
 
 Each action builds the transaction body, signs it with the participant's key,
 submits it and (by default) waits until it commits, returning the committed
-status with its events.  Actions that need a second party's signature (a
-credit line) are prepared, co-signed by the other party, then submitted.
+status with its events.
+
+A submission ends one of two ways, and the SDK says which.  Accepted: the
+node recorded the transactions durably before it answered and will order
+them even if it crashes meanwhile; one that has not committed when the wait
+ends comes back with status `pending` (wait with `wait_committed`, or
+resubmit: a node that knows it says so).  Not accepted: the node refused
+(`NotAccepted`, a 503: it cannot order now, or its backlog is full) and
+recorded nothing; submitting the same transactions again later is safe.
+
+Actions that need a second party's signature (a credit line) are prepared,
+co-signed by the other party, then submitted.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from client.http import NodeClient, NodeError, Now, system_now
+from client.http import NodeClient, NodeError, NotAccepted, Now, system_now
 from client.keystore import Identity
 from client.lightclient import ForkDetected, LightClient, TrustedCheckpoint, read_genesis
 from client.proofs import verify_tx_inclusion
@@ -127,11 +137,23 @@ class Participant:
     ) -> list[dict[str, Any]]:
         """Submit envelopes as one all-or-nothing batch; return their statuses.
 
-        With `wait`, block until each commits; with `check`, raise
-        TransactionFailed if any committed as invalid.  A replay refusal for
-        transactions the node already knows counts as success when this is a
-        resubmission: `resubmit`, or the request failed over to another node
-        after the first may have received it.
+        With `wait`, block until each commits (at most `timeout` seconds);
+        with `check`, raise TransactionFailed if any committed as invalid.
+        A status `pending` (every one without `wait`, and those not
+        committed within `timeout`) means accepted: the node recorded the
+        transaction durably before answering and orders it even across its
+        own crash; `wait_committed` waits for it, and resubmitting it is
+        recognised.  A replay refusal for transactions the node already
+        knows counts as success when this is a resubmission: `resubmit`, or
+        the request failed over to another node after the first may have
+        received it.
+
+        Raises NotAccepted (a NodeError, status 503) when the node refused
+        the submission because it cannot order now or its backlog is full:
+        nothing was recorded, and submitting the same envelopes again later
+        is safe.  Other NodeErrors are refusals of the transactions
+        themselves (4xx), or an unreachable node (status 0: whether it
+        received them is unknown; resubmit with `resubmit=True`).
         """
         payload = {"transactions": [e.to_json() for e in envelopes]}
         failovers = self.node.failovers
@@ -156,7 +178,12 @@ class Participant:
         return results
 
     def act(self, action: str, contract: str = "receivable", **args: Any) -> dict[str, Any]:
-        """Sign and submit one action by this participant alone; return the committed status."""
+        """Sign and submit one action by this participant alone; return the committed status.
+
+        A transaction accepted but not committed within the wait comes back
+        as {"tx_id", "status": "pending"} (durably accepted, see `submit`);
+        a refusal raises NodeError (NotAccepted when nothing was accepted).
+        """
         envelope = self.prepare(contract, action, args).envelope()
         status = self.submit([envelope])[0]
         return self.transaction(status["tx_id"]) if status.get("status") != "pending" else status
@@ -375,4 +402,5 @@ class Participant:
         return self.light.prove_note(note_id)
 
 
-__all__ = ["ForkDetected", "NodeError", "Participant", "PreparedTx", "TransactionFailed"]
+__all__ = ["ForkDetected", "NodeError", "NotAccepted", "Participant", "PreparedTx",
+           "TransactionFailed"]

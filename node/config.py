@@ -42,6 +42,7 @@ class NodeConfig:
     max_header_bytes: int = 32 * 1024
     max_header_count: int = 100
     max_batch_txs: int = 2000
+    max_pending_txs: int = 50_000  # accepted, not yet committed: more is refused with 503
     request_clock_skew_s: int = 300
     clock_controllers: str = ""  # comma-separated USCCs that may move a manual (simulation) clock
     verifier_processes: int = -1  # -1: one per core beyond the first; 0: verify in-process

@@ -5,6 +5,12 @@ validity window, a simulation of the contract), then wait here until the
 batcher sends them to the orderer: when a batch is full or the oldest has
 waited `batch_max_wait_ms`.  A transaction stays 'pending' until its block
 commits, so a duplicate submitted meanwhile is refused as a replay.
+
+What waits here is also recorded in the node's database (the service does
+that before it answers), so a crash loses nothing that was acknowledged.
+The batcher retries a failed append until it succeeds; meanwhile
+`ordering_problem` says why it failed, and the service refuses new
+submissions rather than pile up transactions it cannot order.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ class Mempool:
         self._oldest = 0.0
         self.pending: dict[str, Envelope] = {}
         self.pending_nonces: set[tuple[str, str]] = set()
+        self._problem: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="batcher", daemon=True)
 
@@ -58,6 +65,11 @@ class Mempool:
         with self._lock:
             self._lock.notify_all()
         self._thread.join(timeout=5)
+
+    @property
+    def ordering_problem(self) -> str | None:
+        """Return why the last append to the orderer failed, if none succeeded since; else None."""
+        return self._problem
 
     def add(self, envelopes: Iterable[Envelope]) -> None:
         """Queue checked envelopes for ordering."""
@@ -86,8 +98,9 @@ class Mempool:
                 self._requeue(batch)
                 self._stop.wait(RETRY_DELAY_S)
         leftover = self._take_batch(force=True)
-        if leftover:
-            self._send(leftover)
+        if leftover and not self._try_send(leftover):
+            log.warning("stopping with %d transactions not ordered; they stay recorded and are "
+                        "offered again when the node starts", len(leftover))
 
     def _take_batch(self, force: bool = False) -> list[Envelope]:
         with self._lock:
@@ -105,9 +118,11 @@ class Mempool:
     def _try_send(self, envelopes: list[Envelope]) -> bool:
         try:
             self._send(envelopes)
-        except Exception:  # the orderer is unreachable: keep the batch and retry
+        except Exception as exc:  # the orderer is unreachable: keep the batch and retry
             log.exception("ordering a batch of %d transactions failed; will retry", len(envelopes))
+            self._problem = f"{type(exc).__name__}: {exc}"
             return False
+        self._problem = None
         return True
 
     def _requeue(self, envelopes: list[Envelope]) -> None:

@@ -2,8 +2,12 @@
 
 The HTTP layer calls only this object.  Submissions are checked completely
 (shape, signatures, replay, window, contract simulation) before anything is
-accepted; a batch is all-or-nothing.  A committer thread turns ordered batches
-into blocks and wakes whoever waits for those transactions.
+accepted; a batch is all-or-nothing.  What is accepted is recorded in the
+node's database before the answer, and offered to the orderer again when the
+node starts, so an acknowledged transaction survives a crash.  While the
+orderer is failing, or the backlog is full, submissions are refused
+(`NotAccepting`) instead.  A committer thread turns ordered batches into
+blocks and wakes whoever waits for those transactions.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import orjson
+from sqlalchemy.exc import SQLAlchemyError
 
 from contracts import CONTRACTS
 from contracts.code import code_hash, pinned_code_hash
@@ -48,6 +55,7 @@ from node.verify import VerifierPool
 
 log = logging.getLogger(__name__)
 COMMIT_RETRY_S = 1.0
+RETRY_AFTER_S = 5  # what a refused submitter is told to wait before trying again
 CERTIFICATE_STALL_S = 5.0  # unfinal this long, with peers ahead: fetch their certificates
 
 
@@ -60,6 +68,21 @@ class SubmissionRejected(LedgerError):
         self.tx_id = tx_id
         self.cause = cause
         self.code = cause.code
+
+
+class NotAccepting(LedgerError):
+    """Raised when the node cannot take a submission now; nothing of it was accepted.
+
+    `code` says why: `ordering_unavailable` (the orderer is failing),
+    `pending_backlog_full` (too many transactions wait already) or
+    `storage_unavailable` (the database could not record the submission).
+    The caller may submit the same transactions again later.
+    """
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{reason}; nothing was accepted; retry later")
+        self.code = code
+        self.retry_after_s = RETRY_AFTER_S
 
 
 def load_genesis(path: Path) -> Genesis:
@@ -232,8 +255,33 @@ class NodeService:
             self.attestor.start()
         if self.compactor is not None:
             self.compactor.start()
+        self._offer_pending_again()
         self.mempool.start()
         self._committer.start()
+
+    def _offer_pending_again(self) -> None:
+        """Queue for ordering what this node accepted before it stopped and is not committed.
+
+        They were fully checked when accepted, so they go straight to the
+        mempool.  One that was ordered but not yet committed is ordered
+        twice, and its second copy dropped as a duplicate when the block is
+        derived; one that expired meanwhile is recorded invalid in its block.
+        """
+        recorded = self.store.pending_envelopes()
+        committed = self.store.seen_tx_ids(recorded)
+        self.store.delete_pending(committed)
+        envelopes = []
+        for tx_id, data in recorded.items():
+            if tx_id in committed:
+                continue
+            try:
+                envelopes.append(parse_envelope(orjson.loads(data)))
+            except (LedgerError, orjson.JSONDecodeError) as exc:  # kept, for an operator to see
+                log.error("recorded pending transaction %s does not parse: %s", tx_id, exc)
+        if envelopes:
+            log.warning("offering %d accepted, uncommitted transactions to the orderer again",
+                        len(envelopes))
+            self.mempool.add(envelopes)
 
     def stop(self) -> None:
         """Stop threads and release the database."""
@@ -384,11 +432,34 @@ class NodeService:
                 raise SubmissionRejected(index, envelope.tx_id, cause)
             self.signatures.add(key, sig.signature, envelope.tx_id)
 
+    def ensure_accepting(self, count: int) -> None:
+        """Raise NotAccepting unless the node can take `count` more transactions now.
+
+        It cannot while its orderer is failing (the last append failed and
+        none succeeded since) or while `max_pending_txs` are waiting.
+        """
+        problem = self.mempool.ordering_problem
+        if problem is not None:
+            raise NotAccepting("ordering_unavailable",
+                               f"this node cannot order transactions now ({problem})")
+        waiting = len(self.mempool.pending)
+        if waiting + count > self.config.max_pending_txs:
+            raise NotAccepting("pending_backlog_full",
+                               f"this node already holds {waiting} transactions waiting to be "
+                               f"ordered and takes at most {self.config.max_pending_txs}")
+
     def submit(self, envelopes: Sequence[Envelope]) -> list[str]:
-        """Check every envelope and accept all of them, or none (SubmissionRejected)."""
+        """Check every envelope and accept all of them, or none.
+
+        Accepted envelopes are recorded in the database before this returns.
+        Raises SubmissionRejected (a transaction fails a check) or
+        NotAccepting (the node cannot take them now); either way nothing is
+        accepted.
+        """
         now = timestamp(self.clock)
         with self._submit_lock:
-            self._check_replays(envelopes)
+            self._check_replays(envelopes)  # first: a resubmission learns it is already known
+            self.ensure_accepting(len(envelopes))
             for index, envelope in enumerate(envelopes):
                 try:
                     self._check(envelope, now)
@@ -399,9 +470,23 @@ class NodeService:
             except SimulationFailed as exc:
                 tx_id = envelopes[exc.index].tx_id
                 raise SubmissionRejected(exc.index, tx_id, exc.cause) from exc
+            self._record(envelopes)
             self.chain.remember(envelopes, simulations)
             self.mempool.add(envelopes)
         return [e.tx_id for e in envelopes]
+
+    def _record(self, envelopes: Sequence[Envelope]) -> None:
+        """Record accepted envelopes durably; raise NotAccepting if the database cannot."""
+        try:
+            self.store.add_pending([(e.tx_id, e.canonical()) for e in envelopes])
+        except SQLAlchemyError as exc:
+            log.exception("recording %d accepted transactions failed", len(envelopes))
+            try:  # a commit whose answer was lost may have gone through: take it back
+                self.store.delete_pending(e.tx_id for e in envelopes)
+            except SQLAlchemyError:
+                log.exception("taking back the recorded transactions failed too")
+            raise NotAccepting("storage_unavailable", "this node could not record the "
+                               f"submission in its database ({type(exc).__name__})") from exc
 
     def _check(self, envelope: Envelope, now: str) -> None:
         if envelope.body.chain_id != self.chain.chain_id:

@@ -1,7 +1,9 @@
 """One mapping from domain errors to HTTP answers: {"error": code, "detail": text}.
 
 Every client mistake is a 4xx naming the problem; an unexpected exception is
-a 500 and always a bug.
+a 500 and always a bug.  A 503 says the node cannot serve the request now
+(a submission it cannot order or record: nothing was accepted, and a
+Retry-After header says when to try again).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from starlette.requests import ClientDisconnect
 from ledger.errors import LedgerError
 from node.api.limits import BodyTooLarge
 from node.api.responses import JSONBody
-from node.service import SubmissionRejected
+from node.service import NotAccepting, SubmissionRejected
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,10 @@ STATUS_BY_CODE = {
     "header_fields_too_large": 431,  # answered by node/head_limits.py, before any route
     "contract_violation": 422,
     "storage_unreadable": 503,  # a damaged database: not the caller's mistake, and not a bug
+    # a submission the node cannot take now (nothing of it accepted; retry later)
+    "ordering_unavailable": 503,
+    "pending_backlog_full": 503,
+    "storage_unavailable": 503,
 }
 
 
@@ -60,6 +66,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SubmissionRejected)
     async def _rejected(_request: Request, exc: SubmissionRejected) -> JSONBody:
         return error_response(exc.code, str(exc), index=exc.index, tx_id=exc.tx_id)
+
+    @app.exception_handler(NotAccepting)
+    async def _not_accepting(_request: Request, exc: NotAccepting) -> JSONBody:
+        response = error_response(exc.code, str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
 
     @app.exception_handler(LedgerError)
     async def _ledger(_request: Request, exc: LedgerError) -> JSONBody:

@@ -33,11 +33,15 @@ def status(service: Service, _caller: Caller) -> JSONBody:
     `diverged` holds the evidence if this node computed a block differently
     from a quorum (it then commits nothing more); `contract_code_mismatch`
     says why, if the next block is pinned to contract code other than this
-    node's (it then commits nothing more either).
+    node's (it then commits nothing more either).  `ordering_available` is
+    false while the node's last append to its orderer failed (and none
+    succeeded since); `ordering_problem` says why.  Meanwhile it refuses
+    submissions with 503, as it does when `pending` reaches `pending_limit`.
     """
     head = service.chain.head
     finality = service.finality
     divergence = finality.divergence if finality is not None else None
+    problem = service.mempool.ordering_problem
     return JSONBody({
         "chain_id": service.chain.chain_id, "node_id": service.config.node_id,
         "height": head.height, "head_hash": head.hash(), "log_size": head.log_size,
@@ -45,6 +49,8 @@ def status(service: Service, _caller: Caller) -> JSONBody:
         "diverged": divergence.to_json() if divergence is not None else None,
         "contract_code_mismatch": service.code_mismatch,
         "time": timestamp(service.clock), "pending": len(service.mempool.pending),
+        "pending_limit": service.config.max_pending_txs,
+        "ordering_available": problem is None, "ordering_problem": problem,
     })
 
 

@@ -32,13 +32,22 @@ async def submit(
     wait: bool = Query(False, description="hold the answer until every transaction commits"),
     timeout: float = Query(30.0, gt=0, le=120, description="seconds to wait when wait=true"),
 ) -> JSONBody:
-    """Accept one signed envelope or a batch; all are checked and accepted, or none."""
+    """Accept one signed envelope or a batch; all are checked and accepted, or none.
+
+    Accepted transactions are recorded in the node's database before the
+    answer (202, or 200 with `wait`), so the node orders them even if it
+    crashes meanwhile; with `wait`, one not committed in time is reported
+    `pending`.  While the node cannot order (or its backlog is full) the
+    answer is 503 with a Retry-After header, and nothing was accepted.
+    """
     items = _envelopes(await request.body(), service.config.max_batch_txs)
     envelopes = service.parse_submission(items)
     await service.verify_signatures(envelopes)
     futures = [(e.tx_id, service.waiters.register(e.tx_id)) for e in envelopes] if wait else []
     try:
-        ids = service.submit(envelopes)
+        # in a worker thread: recording the submission waits for the disk (and for a
+        # block being written), and the event loop serves other requests meanwhile
+        ids = await asyncio.to_thread(service.submit, envelopes)
     except Exception:
         for tx_id, future in futures:
             service.waiters.discard(tx_id, future)
