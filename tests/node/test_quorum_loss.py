@@ -140,7 +140,8 @@ def test_acknowledged_transactions_survive_quorum_loss_and_a_kill_of_their_node(
         counts: dict[str, Any] = {"committed before the outage": len(client.committed),
                                   "acknowledged in the outage": len(client.acknowledged),
                                   "refused in the outage (503)": len(client.refused)}
-        assert client.acknowledged, counts
+        assert client.acknowledged, counts  # accepted until the first append failed...
+        assert client.refused, counts  # ...refused from then on
 
         for index in range(2):  # quorum back
             etcd_members[index] = restart_member(etcd_members[index])
