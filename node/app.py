@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from node.api import admin, blocks, export, holdings, log, status, sync, transactions
 from node.api.errors import install_error_handlers
 from node.api.limits import BodySizeLimit
+from node.api.openapi import install_openapi
 from node.auth import RecentNonces
 from node.clock import Clock, ManualClock
 from node.config import NodeConfig
@@ -46,4 +47,5 @@ def create_app(
     if isinstance(node.clock, ManualClock):
         app.include_router(admin.router)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_request_bytes)
+    install_openapi(app)
     return app

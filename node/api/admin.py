@@ -21,7 +21,14 @@ router = APIRouter(prefix="/v1/admin", tags=["simulation"])
 MAX_ADVANCE_DAYS = 3660
 
 
-@router.post("/clock")
+CLOCK_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "additionalProperties": False,
+    "properties": {"days": {"type": "integer", "minimum": 0, "maximum": MAX_ADVANCE_DAYS},
+                   "seconds": {"type": "integer", "minimum": 0,
+                               "maximum": MAX_ADVANCE_DAYS * 86_400}}}}}}}
+
+
+@router.post("/clock", openapi_extra=CLOCK_BODY)
 async def advance_clock(request: Request, service: Service, caller: Caller) -> JSONBody:
     """Move the manual clock forward by {"days": d, "seconds": s} (clock controllers only)."""
     if not isinstance(service.clock, ManualClock):

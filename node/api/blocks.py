@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from ledger.attestation import quorum_size
 from ledger.block import BlockHeader
 from ledger.canonical import JSONValue, parse_json
-from node.api.deps import MAX_INT, Caller, Service, is_auditor, not_found
+from node.api.deps import MAX_INT, Caller, Height, Service, is_auditor, not_found
 from node.api.responses import JSONBody
 from node.storage.models import TxRow
 
@@ -41,7 +41,7 @@ def list_blocks(
 
 @router.get("/{height}")
 def get_block(
-    service: Service, caller: Caller, height: int = Path(ge=0, le=MAX_INT)
+    service: Service, caller: Caller, height: Height
 ) -> JSONBody:
     """Return one block: header and hash; auditors also get every transaction."""
     raw = service.store.block_header(height)
@@ -55,7 +55,7 @@ def get_block(
 
 @router.get("/{height}/certificate")
 def get_certificate(
-    service: Service, _caller: Caller, height: int = Path(ge=0, le=MAX_INT)
+    service: Service, _caller: Caller, height: Height
 ) -> JSONBody:
     """Return the finality certificate of block `height`: the node attestations kept for it.
 

@@ -91,6 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         response = error_response(code, str(exc.detail))
         response.status_code = exc.status_code
+        response.headers.update(exc.headers or {})  # 405 says which methods are allowed
         return response
 
     @app.exception_handler(Exception)
