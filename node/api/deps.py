@@ -9,8 +9,9 @@ and PostgreSQL, and the OpenAPI document says what each one must look like.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Path, Query, Request
 
 from contracts.records import NoteStatus
@@ -55,6 +56,19 @@ Caller = Annotated[Member, Depends(get_caller)]
 def is_auditor(member: Member) -> bool:
     """Return whether `member` may read everything."""
     return member.has_role(Role.AUDITOR)
+
+
+def served_events(caller: Member, raw: bytes) -> Any:
+    """Return a transaction's stored events as `caller` may see them.
+
+    An event's `parties` say who may read the transaction; a payment's list
+    every holder it cleared, so they are served to auditors only.
+    """
+    events = orjson.loads(raw)
+    if is_auditor(caller) or not isinstance(events, list):
+        return events
+    return [{k: v for k, v in e.items() if k != "parties"} if isinstance(e, dict) else e
+            for e in events]
 
 
 # The largest value every integer column holds on both backends: PostgreSQL's INTEGER is

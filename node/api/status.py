@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Query, Request
 
 from ledger.attestation import quorum_size
-from node.api.deps import MAX_INT, Caller, Service
+from node.api.deps import MAX_INT, Caller, Service, served_events
 from node.api.responses import JSONBody
 from node.clock import timestamp
 
@@ -81,6 +80,6 @@ def events(
     feed = [{
         "tx_id": row.id, "log_index": row.log_index, "height": row.height,
         "contract": row.contract, "action": row.action, "valid": row.valid,
-        "reason": row.reason, "events": orjson.loads(row.events),
+        "reason": row.reason, "events": served_events(caller, row.events),
     } for row in service.store.txs_for_party(caller.uscc, after, limit)]
     return JSONBody({"events": feed})

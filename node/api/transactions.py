@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 
 from ledger.canonical import JSONValue
-from node.api.deps import Caller, Service, TxId, is_auditor, not_found
+from node.api.deps import Caller, Service, TxId, is_auditor, not_found, served_events
 from node.api.errors import ApiError
 from node.api.responses import JSONBody
 
@@ -105,5 +105,5 @@ def status(tx_id: TxId, service: Service, caller: Caller) -> JSONBody:
     row = service.store.tx(tx_id)
     if row is not None:
         info = {**info, "envelope": orjson.loads(row.envelope),
-                "events": orjson.loads(row.events)}
+                "events": served_events(caller, row.events)}
     return JSONBody(info)
