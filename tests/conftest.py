@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.pg import postgres_server
+from tests.pg import new_database, postgres_server
 
 settings.register_profile(
     "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False
@@ -29,15 +29,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
     """Yield the URL of a new, empty database on the session's server."""
-    import uuid
-
-    import psycopg
-
-    name = "t_" + uuid.uuid4().hex[:12]
-    admin = postgres_url.replace("postgresql://", "postgresql://", 1)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_url.rsplit("/", 1)[0] + "/" + name
+    yield new_database(postgres_url)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 
 from tests.node.support import error_of, raw, submit_raw, tx_body, wire_text
 from tests.nodes import RunningNode, running_node
+from tests.pg import new_database
 
 pytestmark = pytest.mark.postgres
 
@@ -41,20 +42,9 @@ def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     tmp = tmp_path_factory.mktemp(f"backend-{request.param}")
     url = None
     if request.param == "postgresql":
-        url = _fresh_database(request.getfixturevalue("postgres_url"))
+        url = new_database(request.getfixturevalue("postgres_url"), "nul")
     with running_node(tmp, database_url=url, verifier_processes=0) as n:
         yield n
-
-
-def _fresh_database(server_url: str) -> str:
-    import uuid
-
-    import psycopg
-
-    name = "nul_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return server_url.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.mark.parametrize("path", NUL_READS)

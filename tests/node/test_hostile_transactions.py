@@ -20,7 +20,6 @@ to `a` over HTTP, waiting for the commit:
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,9 +34,11 @@ from hypothesis import strategies as st
 from client.audit import audit_nodes
 from ledger.timefmt import format_timestamp
 from node.ordering import EmbeddedOrderer
+from tests.builders import make_orgs
 from tests.node.hostile import EVERY_ACTION, hostile_args, signed_wire, templates
 from tests.node.support import grant_line, issue_accepted, issue_args, signed_headers
 from tests.nodes import RunningNode, running_node
+from tests.pg import new_database
 
 pytestmark = pytest.mark.postgres
 
@@ -106,13 +107,11 @@ def arena(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterat
     (root / "a").mkdir()
     (root / "b").mkdir()
     orderer = EmbeddedOrderer(root / "orderer.db")
-    policies = {"freeze_authorities": []}
-    with running_node(root / "a", orderer=orderer, node_id="node-a", verifier_processes=0,
-                      policies=policies) as a, \
-            running_node(root / "b", orderer=orderer, node_id="node-b", verifier_processes=0,
-                         policies=policies, database_url=_database(postgres_url)) as b:
-        a_auditor = a.orgs["auditor"].uscc
-        assert a_auditor == b.orgs["auditor"].uscc
+    common = {"orderer": orderer, "verifier_processes": 0,
+              "policies": {"freeze_authorities": [make_orgs()["auditor"].uscc]}}
+    with running_node(root / "a", node_id="node-a", **common) as a, \
+            running_node(root / "b", node_id="node-b", **common,
+                         database_url=new_database(postgres_url, "hostile")) as b:
         ids = _story(a)
         _level(a, b, orderer)
         arena = Arena(a, b, orderer, ids)
@@ -121,13 +120,6 @@ def arena(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterat
     orderer.close()
 
 
-def _database(server_url: str) -> str:
-    import psycopg
-
-    name = "hostile_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return server_url.rsplit("/", 1)[0] + "/" + name
 
 
 def _level(a: RunningNode, b: RunningNode, orderer: EmbeddedOrderer) -> None:

@@ -13,7 +13,6 @@ does not serve with 405 and an Allow header.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +37,7 @@ from schemathesis.core.parameters import ParameterLocation
 from tests.builders import Org
 from tests.node.support import grant_line, issue_accepted, signed_headers
 from tests.nodes import RunningNode, running_node
+from tests.pg import new_database
 
 pytestmark = pytest.mark.postgres
 
@@ -71,20 +71,13 @@ class Served:
     ids: dict[str, str]
 
 
-def _database(server_url: str) -> str:
-    import psycopg
-
-    name = "openapi_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return server_url.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def served(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp(f"openapi-{request.param}")
-    url = _database(request.getfixturevalue("postgres_url")) if (
+    url = new_database(request.getfixturevalue("postgres_url"), "openapi") if (
         request.param == "postgresql") else None
     with running_node(tmp, database_url=url, verifier_processes=0) as n:
         line = grant_line(n)
