@@ -1,11 +1,12 @@
 """The node's chain: turns each ordered batch into the next block, durably.
 
-For every batch from the orderer, in order: decode its transactions, drop
-exact duplicates of transactions already in the log, execute the rest
-deterministically (invalid ones are kept, marked with their reason), compute
-the header (tx_root, result_root, log size) and commit the block and all its
-effects in one database transaction.  Only then are the in-memory caches (the
-world state and the Merkle log) advanced, under a lock that simulations share.
+For every batch from the orderer, in order, the block is derived by the rules
+the audit derives it by too (ledger/derivation.py: decode, drop transactions
+already in the log, execute, build the header); this module feeds those rules
+what the node knows (its store answers which transactions and nonces are
+already used) and commits the block and all its effects in one database
+transaction.  Only then are the in-memory caches (the world state and the
+Merkle log) advanced, under a lock that simulations share.
 """
 
 from __future__ import annotations
@@ -21,19 +22,13 @@ import orjson
 
 from contracts.records import KEY_PREFIX, Note
 from ledger.attestation import NODE_PREFIX, NodeInfo
-from ledger.batch import DecodedBatch, decode_batch, parse_or_none
-from ledger.block import BlockHeader, TxResult, next_header, tx_root
+from ledger.batch import parse_or_none
+from ledger.block import BlockHeader, TxResult, tx_root
 from ledger.canonical import JSONValue, parse_json, parse_trusted
 from ledger.crypto import PublicKey
+from ledger.derivation import Derived, candidate, derive, derive_block, parties_of
 from ledger.errors import LedgerError
-from ledger.execution import (
-    BlockContext,
-    Executor,
-    Hint,
-    Overlay,
-    ReplayGuard,
-    Simulation,
-)
+from ledger.execution import BlockContext, Executor, Hint, Overlay, Simulation
 from ledger.genesis import Genesis, genesis_block
 from ledger.merkle import MerkleLog, leaf_hash
 from ledger.state import StateCache
@@ -166,22 +161,27 @@ class Chain:
         """Commit block 0 as the genesis determines it (the rule clients derive it by too)."""
         block = genesis_block(self.genesis, self.executor)
         block.check_valid()
-        self._write_block(block.header, [self.genesis.transaction], [block.result],
-                          block.writes, set())
+        self._write_block(Derived(block.header, (self.genesis.transaction,), [block.result],
+                                  block.writes, frozenset()))
 
     # -- applying batches -----------------------------------------------------
 
     def apply_batch(self, batch: OrderedBatch) -> list[CommittedTx]:
-        """Turn one ordered batch into the next block; return what committed.
+        """Turn one ordered batch into the next block (ledger.derivation); return what committed.
 
         The exact batch bytes are kept with the block, so an auditor can
         check the batch signature and derive the block again from them.
         """
-        decoded = self.decode(batch.data)
-        envelopes = self._without_duplicates(list(decoded.envelopes))
-        header, results, overlay, used = self._execute(
-            envelopes, batch.position, decoded.proposer, max(decoded.time, self.head.time))
-        return self._write_block(header, envelopes, results, overlay, used, batch.data)
+        chosen, derived = derive_block(
+            batch.data, batch.position, head=self.head, nodes=self.nodes(), state=self.state,
+            in_log=self.store.seen_tx_ids, used_nonces=self.store.used_nonces,
+            executor=self.executor, loads=orjson.loads, parse=self._envelope,
+            simulations=self.simulations)
+        for envelope in derived.envelopes:  # used, or stale: either way done with
+            self.simulations.pop(envelope.tx_id, None)
+        if chosen.problem is not None:
+            log.warning("batch at position %s rejected: %s", batch.position, chosen.problem)
+        return self._write_block(derived, batch.data)
 
     def apply_certified(self, certified: BlockHeader, envelopes: list[Envelope],
                         batch: bytes | None = None) -> list[CommittedTx]:
@@ -203,56 +203,24 @@ class Chain:
                               "ones its header commits to")
         if batch is not None:
             self._check_certified_batch(certified, envelopes, batch)
-        header, results, overlay, used = self._execute(
-            envelopes, certified.position, certified.proposer, certified.time)
-        if header.hash() != certified.hash():
+        derived = derive(envelopes, head=self.head, position=certified.position,
+                         proposer=certified.proposer, time=certified.time, state=self.state,
+                         used_nonces=self.store.used_nonces, executor=self.executor)
+        if derived.header.hash() != certified.hash():
             raise LedgerError(f"re-executing certified block {certified.height} gave header "
-                              f"{header.hash()}, not the certified {certified.hash()}")
-        return self._write_block(header, envelopes, results, overlay, used, batch)
+                              f"{derived.header.hash()}, not the certified {certified.hash()}")
+        return self._write_block(derived, batch)
 
     def _check_certified_batch(self, certified: BlockHeader, envelopes: list[Envelope],
                                batch: bytes) -> None:
         """Raise LedgerError unless `batch` yields this block's transactions, proposer, time."""
-        decoded = self.decode(batch)
-        derived = self._without_duplicates(list(decoded.envelopes))
-        same = ([e.canonical() for e in derived] == [e.canonical() for e in envelopes]
-                and decoded.proposer == certified.proposer
-                and max(decoded.time, self.head.time) == certified.time)
+        chosen = candidate(batch, head=self.head, nodes=self.nodes(),
+                           in_log=self.store.seen_tx_ids, loads=orjson.loads)
+        same = ([e.canonical() for e in chosen.envelopes] == [e.canonical() for e in envelopes]
+                and (chosen.proposer, chosen.time) == (certified.proposer, certified.time))
         if not same:
             raise LedgerError(f"the batch sent for block {certified.height} is not the batch "
                               "that block was made from")
-
-    def _execute(
-        self, envelopes: list[Envelope], position: int, proposer: str, time: str,
-    ) -> tuple[BlockHeader, list[TxResult], Overlay, set[tuple[str, str]]]:
-        """Execute the next block's transactions; return its header and effects."""
-        pairs = {(s, e.body.nonce) for e in envelopes for s in e.body.signers}
-        used = self.store.used_nonces(pairs) if pairs else set()
-        block = BlockContext(self.chain_id, self.head.height + 1, time)
-        simulations = {e.tx_id: s for e in envelopes
-                       if (s := self.simulations.pop(e.tx_id, None)) is not None}
-        results, overlay = self.executor.execute_block(
-            envelopes, state=self.state, block=block,
-            replay=ReplayGuard(frozenset(), frozenset(used)), simulations=simulations,
-        )
-        header = next_header(self.head, position=position, proposer=proposer, time=block.time,
-                             envelope_bytes=[e.canonical() for e in envelopes], results=results)
-        return header, results, overlay, used
-
-    def decode(self, data: bytes) -> DecodedBatch:
-        """Decode a batch by the network's rules (ledger.batch.decode_batch).
-
-        A chain with registered nodes takes only batches signed by one of
-        them; any other batch becomes an empty block, identically on every
-        node.  Transactions that do not parse are dropped.
-        """
-        decoded = decode_batch(data, chain_id=self.chain_id, nodes=self.nodes(),
-                               previous_time=self.head.time, loads=orjson.loads,
-                               parse=self._envelope)
-        if decoded.problem is not None:
-            log.warning("batch at position %s rejected: %s", self.head.position + 1,
-                        decoded.problem)
-        return decoded
 
     def _envelope(self, wire: Any) -> Envelope | None:
         body = wire.get("body") if isinstance(wire, dict) else None
@@ -261,30 +229,19 @@ class Chain:
             return local
         return parse_or_none(wire)
 
-    def _without_duplicates(self, envelopes: list[Envelope]) -> list[Envelope]:
-        """Drop transactions already in the log, and repeats within the batch."""
-        committed = self.store.seen_tx_ids(e.tx_id for e in envelopes)
-        kept: list[Envelope] = []
-        for envelope in envelopes:
-            if envelope.tx_id not in committed:
-                committed.add(envelope.tx_id)
-                kept.append(envelope)
-        return kept
-
-    def _write_block(
-        self, header: BlockHeader, envelopes: list[Envelope], results: list[TxResult],
-        overlay: Overlay, used_nonces: set[tuple[str, str]], batch: bytes | None = None,
-    ) -> list[CommittedTx]:
+    def _write_block(self, derived: Derived, batch: bytes | None = None) -> list[CommittedTx]:
+        """Commit a derived block and all it changes, then advance the in-memory head."""
+        header, envelopes, overlay = derived.header, derived.envelopes, derived.writes
         base = self.log.size
         stored = [
             _stored_tx(i, base + i, envelope, result)
-            for i, (envelope, result) in enumerate(zip(envelopes, results, strict=True))
+            for i, (envelope, result) in enumerate(zip(envelopes, derived.results, strict=True))
         ]
         writes = overlay.raw_writes()
         hints = overlay.hints()
         new_nonces = sorted({
             (s, e.body.nonce) for e in envelopes for s in e.body.signers
-        } - used_nonces)
+        } - derived.used_nonces)
         header_bytes = header.canonical()
         self.store.commit_block(BlockWrite(
             height=header.height, hash=header.hash(), position=header.position,
@@ -340,16 +297,13 @@ class SimulationFailed(Exception):
 
 
 def _stored_tx(position: int, log_index: int, envelope: Envelope, result: TxResult) -> StoredTx:
-    parties = set(envelope.body.signers)
-    for event in result.events:
-        if isinstance(event, dict):
-            parties.update(p for p in event.get("parties", ()) if isinstance(p, str))
+    parties = parties_of(envelope, result)
     return StoredTx(
         id=envelope.tx_id, position=position, log_index=log_index,
         contract=envelope.body.contract, action=envelope.body.action, valid=result.valid,
         code=result.code, reason=result.reason, envelope=envelope.canonical(),
         leaf_hash=leaf_hash(envelope.canonical()),
-        events=result.events_bytes, parties=frozenset(parties),
+        events=result.events_bytes, parties=parties,
     )
 
 

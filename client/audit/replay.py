@@ -1,11 +1,11 @@
 """The chain as the audit rebuilds it, block by block, from what was ordered.
 
-Each block is derived exactly as a node's committer derives it
-(node/chain.py): decode the kept batch by the network's rules
-(`ledger.batch.decode_batch`: a chain with registered nodes takes only
-batches a registered node signed), drop transactions already in the log and
-repeats, execute the rest through the pinned contracts over the state
-rebuilt so far, and build the header.  Nothing stored is trusted: the
+Each block is derived by the very rules a node's committer uses
+(ledger/derivation.py): decode the kept batch by the network's rules (a
+chain with registered nodes takes only batches a registered node signed),
+drop transactions already in the log and repeats, execute the rest through
+the pinned contracts over the state rebuilt so far, and build the header;
+this module feeds those rules what the audit rebuilt.  Nothing stored is trusted: the
 stored header only supplies the ordering position (which no batch carries),
 and the stored transactions are used only where the batch is missing or
 does not give what the header commits to (a finding either way).
@@ -16,7 +16,7 @@ the checks that follow (blocks.py, tables.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +28,11 @@ from client.audit.verify import Verdicts
 from contracts import CONTRACTS
 from contracts.code import code_hash, pinned_code_hash
 from ledger.attestation import NODE_PREFIX, NodeInfo
-from ledger.batch import decode_batch, parse_or_none
-from ledger.block import BlockHeader, TxResult, next_header
+from ledger.batch import parse_or_none
+from ledger.block import BlockHeader, TxResult
 from ledger.crypto import PublicKey
-from ledger.execution import BlockContext, Executor, Overlay, ReplayGuard
+from ledger.derivation import candidate, derive, fresh, parties_of
+from ledger.execution import Executor, Overlay
 from ledger.genesis import Genesis, genesis_block
 from ledger.merkle import MerkleLog, root_from_leaf_hashes
 from ledger.state import StateCache
@@ -57,8 +58,8 @@ class Derived:
 class _Candidate:
     """Transactions that may make the block, with their leaf hashes and tx_root."""
 
-    def __init__(self, envelopes: list[Envelope], proposer: str, time: str) -> None:
-        self.envelopes = envelopes
+    def __init__(self, envelopes: Sequence[Envelope], proposer: str, time: str) -> None:
+        self.envelopes = list(envelopes)
         self.proposer = proposer
         self.time = time
         self.leaves = [e.leaf for e in envelopes]
@@ -140,15 +141,19 @@ class Replay:
         batch = self._from_batch(stored, verdicts, height)
         chosen = self._choose(stored, header, batch)
         position = header.position if header is not None else head.position + 1
-        pairs = {(s, e.body.nonce) for e in chosen.envelopes for s in e.body.signers}
-        used = frozenset(p for p in pairs if p in self.nonce_user)
-        results, overlay = self.executor.execute_block(
-            chosen.envelopes, state=self.state,
-            block=BlockContext(head.chain_id, height, chosen.time),
-            replay=ReplayGuard(frozenset(), used))
-        rebuilt = next_header(head, position=position, proposer=chosen.proposer,
-                              time=chosen.time, results=results, leaves=chosen.leaves)
-        return self._commit(rebuilt, chosen, results, overlay, from_batch=chosen is batch)
+        derived = derive(chosen.envelopes, head=head, position=position,
+                         proposer=chosen.proposer, time=chosen.time, state=self.state,
+                         used_nonces=self._used_nonces, executor=self.executor)
+        return self._commit(derived.header, chosen, derived.results, derived.writes,
+                            from_batch=chosen is batch)
+
+    def _in_log(self, tx_ids: list[str]) -> set[str]:
+        """Return which of `tx_ids` the rebuilt log holds already."""
+        return {tx_id for tx_id in tx_ids if tx_id in self.tx_height}
+
+    def _used_nonces(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Return which (signer, nonce) pairs earlier rebuilt blocks used."""
+        return {pair for pair in pairs if pair in self.nonce_user}
 
     def _check_pin(self, height: int) -> None:
         pinned = pinned_code_hash(self.state, height)
@@ -171,24 +176,13 @@ class Replay:
         if not isinstance(stored.batch, bytes):
             self.report.find("batch", "the kept batch is not stored as bytes", block=height)
             return None
-        decoded = decode_batch(stored.batch, chain_id=head.chain_id, nodes=self.nodes(),
-                               previous_time=head.time, loads=orjson.loads,
-                               parse=_parser(verdicts.parsed), verified=verdicts.batch_verified)
+        chosen = candidate(stored.batch, head=head, nodes=self.nodes(), in_log=self._in_log,
+                           loads=orjson.loads, parse=_parser(verdicts.parsed),
+                           verified=verdicts.batch_verified)
         self.report.stats.batches += 1
-        if decoded.problem is not None:
+        if chosen.problem is not None:
             self.report.stats.refused_batches += 1
-        return _Candidate(self._fresh(decoded.envelopes), decoded.proposer,
-                          max(decoded.time, head.time))
-
-    def _fresh(self, envelopes: tuple[Envelope, ...] | list[Envelope]) -> list[Envelope]:
-        """Drop transactions already in the log, and repeats (as the committer does)."""
-        seen: set[str] = set()
-        kept = []
-        for envelope in envelopes:
-            if envelope.tx_id not in self.tx_height and envelope.tx_id not in seen:
-                seen.add(envelope.tx_id)
-                kept.append(envelope)
-        return kept
+        return _Candidate(chosen.envelopes, chosen.proposer, chosen.time)
 
     def _choose(self, stored: StoredBlock, header: BlockHeader | None,
                 batch: _Candidate | None) -> _Candidate:
@@ -196,7 +190,7 @@ class Replay:
         height = len(self.hashes)
         if batch is not None and (header is None or batch.root == header.tx_root):
             return batch
-        rows = _Candidate(self._fresh(list(stored_envelopes(stored))),
+        rows = _Candidate(fresh(list(stored_envelopes(stored)), self._in_log),
                           header.proposer if header else "unknown",
                           header.time if header else self._head().time)
         if header is not None and rows.root == header.tx_root:
@@ -249,15 +243,6 @@ class Replay:
         stats.txs += len(results)
         stats.valid_txs += valid
         stats.invalid_txs += len(results) - valid
-
-
-def parties_of(envelope: Envelope, result: TxResult) -> frozenset[str]:
-    """Return the organisations party to a transaction, as the node indexes them."""
-    parties = set(envelope.body.signers)
-    for event in result.events:
-        if isinstance(event, dict):
-            parties.update(p for p in event.get("parties", ()) if isinstance(p, str))
-    return frozenset(parties)
 
 
 def _parser(parsed: list[tuple[str, bytes] | None] | None) -> Callable[[Any], Envelope | None]:
