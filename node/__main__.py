@@ -2,7 +2,7 @@
 
 This is what `ledger node start` and the demo launch as a separate process,
 so the client never imports the node.  `export` writes the chain file of a
-node's database (node/export.py), for `ledger export --database`.
+node's database (node/storage/chain_lines.py), for `ledger export --database`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import LedgerError
 from ledger.timefmt import parse_timestamp
-from node import tls
 from node.app import create_app
 from node.clock import Clock, ManualClock, SystemClock
 from node.config import NodeConfig
+from node.transport import tls
 
 GC_THRESHOLD = 100_000
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments and serve until interrupted (or export a database)."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["export"]:
-        from node.export import export_main
+        from node.storage.chain_lines import export_main
 
         return export_main(argv[1:])
     args = _parser().parse_args(argv)

@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from node.api import admin, blocks, export, holdings, log, status, sync, transactions
+from node.api.auth import RecentNonces
 from node.api.errors import install_error_handlers
 from node.api.limits import BodySizeLimit
 from node.api.openapi import install_openapi
-from node.auth import RecentNonces
 from node.clock import Clock, ManualClock
 from node.config import NodeConfig
 from node.ordering import Orderer

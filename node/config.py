@@ -28,7 +28,7 @@ class NodeConfig:
     compact_interval_s: float = 10.0  # how often a network node compacts the ordering log
     compact_retain_blocks: int = 1000  # final blocks kept in the log for nodes that are away
     node_id: str = "node-1"
-    # Mutual TLS (node/tls.py): all three, or none for plain HTTP (embedded single machine only)
+    # Mutual TLS (node/transport/tls.py): all three, or none for plain HTTP (embedded, one machine)
     tls_cert_path: Path | None = None  # this node's certificate (PEM), issued by the CA
     tls_key_path: Path | None = None  # its private key (unencrypted PEM, mode 0600)
     tls_ca_path: Path | None = None  # the consortium root CA certificate (PEM)
@@ -37,8 +37,8 @@ class NodeConfig:
     batch_max_txs: int = 1000
     batch_max_wait_ms: int = 10
     max_request_bytes: int = 16 * 1024 * 1024  # request body; more gets 413
-    # Request head (request line and header fields, trailers included; node/head_limits.py):
-    # more gets 431 and the connection closed before the rest is read
+    # Request head (request line and header fields, trailers included;
+    # node/transport/head_limits.py): more gets 431, the connection closed before the rest is read
     max_header_bytes: int = 32 * 1024
     max_header_count: int = 100
     max_batch_txs: int = 2000

@@ -3,8 +3,8 @@
     python scripts/bench_audit.py [--txs 100000] [--lanes 400] [--dir DIR] [--repeat N]
 
 The chain is built in-process with the node's own Chain on SQLite
-(node/sample_chain.py: signed batches, two attesting nodes, every kind of
-transaction), exported with the offline exporter (node/export.py) and
+(scripts/sample_chain.py: signed batches, two attesting nodes, every kind of
+transaction), exported with the offline exporter (node/storage/chain_lines.py) and
 audited from the chain file with the signature verifier in a second process
 (client/audit).  With --dir, the database and chain file are kept there and
 reused by the next run.  Prints the time of each step and the audit's rate.
@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from client.audit import audit_chain_file
 from client.audit.render import print_audit
 from client.bench import raw_verify_rate
-from node.export import export_database
-from node.sample_chain import build_sample_chain
+from node.storage.chain_lines import export_database
+from scripts.sample_chain import build_sample_chain
 
 
 def main() -> int:

@@ -4,7 +4,7 @@
 
 Serves a trivial ASGI app twice, in two processes: with uvicorn's own
 httptools protocol, and with the node's HeadLimitedProtocol
-(node/head_limits.py).  One connection to each pipelines batches of 100 GETs
+(node/transport/head_limits.py).  One connection to each pipelines batches of 100 GETs
 with a head like a signed SDK request's (9 fields, about 400 bytes), and
 the server process's CPU time (user + system, from /proc/PID/stat) is
 divided by the requests.  CPU time, not wall time: these machines are
@@ -48,7 +48,7 @@ def serve(port: int, kind: str) -> None:
     """Serve the trivial app on `port` with uvicorn's protocol or the limited one."""
     import uvicorn
 
-    from node.head_limits import HeadLimitedProtocol
+    from node.transport.head_limits import HeadLimitedProtocol
 
     http: Any = HeadLimitedProtocol if kind == "limited" else "httptools"
     uvicorn.run(trivial_app, port=port, http=http, log_level="warning", access_log=False)

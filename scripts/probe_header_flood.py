@@ -10,7 +10,7 @@ or hangs up.  Prints what each got back, how much of its line it had sent
 by then and how long it took, and the node's memory before and after.
 
 This is security finding 3 of issue 13: without the head limits
-(node/head_limits.py) the node read both lines whole, answered 200 and grew
+(node/transport/head_limits.py) the node read both lines whole, answered 200 and grew
 by hundreds of MB; with them it answers 431 after a few hundred KiB.
 """
 

@@ -26,12 +26,12 @@ from client.pki import TlsFiles
 from ledger.attestation import NodeInfo
 from ledger.crypto import PrivateKey, sha256
 from ledger.genesis import make_genesis
-from node import tls
 from node.app import create_app
 from node.clock import ManualClock
 from node.config import NodeConfig
 from node.ordering import Orderer
 from node.service import NodeService
+from node.transport import tls
 from tests.builders import START, Org, make_orgs
 from tests.pki import shared_pki
 

@@ -1,6 +1,8 @@
-"""FastAPI dependencies: the node service, the authenticated caller and typed parameters.
+"""FastAPI dependencies: the node's parts routes may call, the signed caller, typed parameters.
 
-Every id and filter a route takes is declared here with its exact shape
+Routes get the pipeline parts they call (`Reads`, `Register`, `Submissions`,
+`Exported`, and the `Service` for its commands), never the store or the
+chain.  Every id and filter a route takes is declared here with its exact shape
 (a pattern or a set of values), so a malformed one is refused with a 400
 naming the parameter before anything is looked up, identically on SQLite
 and PostgreSQL, and the OpenAPI document says what each one must look like.
@@ -9,16 +11,21 @@ and PostgreSQL, and the OpenAPI document says what each one must look like.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
-import orjson
 from fastapi import Depends, Path, Query, Request
 
 from contracts.records import NoteStatus
-from ledger.membership import Member, Role
+from ledger.membership import Member
+from node.api.auth import RecentNonces, authenticate
 from node.api.errors import ApiError
-from node.auth import RecentNonces, authenticate
+from node.pipeline.admission import Admission
+from node.pipeline.exports import Exports
+from node.pipeline.holdings import Holdings
+from node.pipeline.queries import Queries
 from node.service import NodeService
+
+T = TypeVar("T")
 
 
 def get_service(request: Request) -> NodeService:
@@ -49,32 +56,45 @@ def signed_target(request: Request) -> str:
     return target + "?" + query.decode("latin-1") if query else target
 
 
+def get_queries(request: Request) -> Queries:
+    """Return the node's reads of its chain, log and blocks."""
+    return get_service(request).queries
+
+
+def get_holdings(request: Request) -> Holdings:
+    """Return the node's need-to-know reads of the register."""
+    return get_service(request).holdings
+
+
+def get_admission(request: Request) -> Admission:
+    """Return the node's admission of submissions."""
+    return get_service(request).admission
+
+
+def get_exports(request: Request) -> Exports:
+    """Return the node's raw export for auditors."""
+    return get_service(request).exports
+
+
 Service = Annotated[NodeService, Depends(get_service)]
 Caller = Annotated[Member, Depends(get_caller)]
-
-
-def is_auditor(member: Member) -> bool:
-    """Return whether `member` may read everything."""
-    return member.has_role(Role.AUDITOR)
-
-
-def served_events(caller: Member, raw: bytes) -> Any:
-    """Return a transaction's stored events as `caller` may see them.
-
-    An event's `parties` say who may read the transaction; a payment's list
-    every holder it cleared, so they are served to auditors only.
-    """
-    events = orjson.loads(raw)
-    if is_auditor(caller) or not isinstance(events, list):
-        return events
-    return [{k: v for k, v in e.items() if k != "parties"} if isinstance(e, dict) else e
-            for e in events]
+Reads = Annotated[Queries, Depends(get_queries)]
+Register = Annotated[Holdings, Depends(get_holdings)]
+Submissions = Annotated[Admission, Depends(get_admission)]
+Exported = Annotated[Exports, Depends(get_exports)]
 
 
 # The largest value every integer column holds on both backends: PostgreSQL's INTEGER is
 # 32-bit (a height or log index beyond it was a 500 there, found by schemathesis), and a
 # query for a larger one can match nothing anyway.
 MAX_INT = 2**31 - 1
+
+
+def found(value: T | None, what: str) -> T:
+    """Return `value`, or raise the not-found error for `what` if it is None."""
+    if value is None:
+        raise not_found(what)
+    return value
 
 
 def not_found(what: str) -> ApiError:

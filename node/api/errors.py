@@ -19,7 +19,7 @@ from starlette.requests import ClientDisconnect
 from ledger.errors import LedgerError
 from node.api.limits import BodyTooLarge
 from node.api.responses import JSONBody
-from node.service import NotAccepting, SubmissionRejected
+from node.pipeline.admission import NotAccepting, SubmissionRejected
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ STATUS_BY_CODE = {
     "not_found": 404,
     "replay": 409,
     "payload_too_large": 413,
-    "header_fields_too_large": 431,  # answered by node/head_limits.py, before any route
+    "header_fields_too_large": 431,  # answered by node/transport/head_limits.py, before any route
     "contract_violation": 422,
     "storage_unreadable": 503,  # a damaged database: not the caller's mistake, and not a bug
     # a submission the node cannot take now (nothing of it accepted; retry later)

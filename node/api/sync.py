@@ -4,22 +4,20 @@ Only registered nodes may call this (a request signed with a node key); a
 node that was away past the compaction of the ordering log fetches each
 missing block with its transactions, the signed batch it was made from
 (base64; null where none is kept) and its finality certificate, checks the
-certificate and the batch, and re-executes the block itself (node/peers.py).
+certificate and the batch, and re-executes the block itself
+(node/finality/catch_up.py).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 
 from ledger.attestation import NodeInfo
-from ledger.canonical import parse_json
-from ledger.crypto import b64encode
-from node.api.deps import MAX_INT, Service, get_service
+from node.api.auth import RecentNonces, authenticate_node
+from node.api.deps import MAX_INT, Reads, get_service, signed_target
 from node.api.responses import JSONBody
-from node.auth import RecentNonces, authenticate_node
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
 MAX_SYNC_BLOCKS = 100
@@ -29,10 +27,9 @@ async def get_node_caller(request: Request) -> NodeInfo:
     """Return the registered node that signed this request (401 otherwise)."""
     nonces: RecentNonces = request.app.state.request_nonces
     body = await request.body()
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     headers = {k.lower(): v for k, v in request.headers.items()}
-    return authenticate_node(get_service(request), nonces, method=request.method, path=path,
-                             headers=headers, body=body)
+    return authenticate_node(get_service(request), nonces, method=request.method,
+                             path=signed_target(request), headers=headers, body=body)
 
 
 NodeCaller = Annotated[NodeInfo, Depends(get_node_caller)]
@@ -40,7 +37,7 @@ NodeCaller = Annotated[NodeInfo, Depends(get_node_caller)]
 
 @router.get("/blocks")
 def certified_blocks(
-    service: Service, _node: NodeCaller,
+    reads: Reads, _node: NodeCaller,
     start: int = Query(1, alias="from", ge=1, le=MAX_INT),
     limit: int = Query(20, ge=1, le=MAX_SYNC_BLOCKS),
 ) -> JSONBody:
@@ -49,18 +46,4 @@ def certified_blocks(
     Only blocks this node counts as final are served, so a peer never
     re-executes a block a quorum has not signed.
     """
-    finality = service.finality
-    last = min(start + limit - 1, service.final_height)
-    blocks = []
-    for height in range(start, last + 1):
-        raw = service.store.block_header(height)
-        if raw is None or finality is None:
-            break
-        batch = service.store.block_batch(height)
-        blocks.append({
-            "header": parse_json(raw),
-            "batch": None if batch is None else b64encode(batch),
-            "transactions": [orjson.loads(row.envelope) for row in service.store.block_txs(height)],
-            "attestations": [a.to_json() for a in finality.certificate(height)],
-        })
-    return JSONBody({"blocks": blocks, "final_height": service.final_height})
+    return JSONBody(reads.certified_blocks(start, limit))

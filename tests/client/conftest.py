@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from node.export import export_database
-from node.sample_chain import build_sample_chain
+from node.storage.chain_lines import export_database
+from scripts.sample_chain import build_sample_chain
 
 
 @pytest.fixture(scope="session")

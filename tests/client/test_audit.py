@@ -34,11 +34,11 @@ from ledger.canonical import canonical_bytes
 from ledger.execution import Executor
 from ledger.genesis import make_genesis
 from ledger.timefmt import format_timestamp
-from node.chain import Chain
-from node.export import export_database
 from node.ordering import OrderedBatch
-from node.sample_chain import build_sample_chain
+from node.pipeline.chain import Chain
+from node.storage.chain_lines import export_database
 from node.storage.store import Store
+from scripts.sample_chain import build_sample_chain
 from tests.builders import START, build_tx, make_orgs
 from tests.client.chain_lines import Lines
 from tests.node.support import FACE, grant_line

@@ -30,8 +30,8 @@ from typing import Any
 import pytest
 
 from client.audit import AuditReport, audit_source
-from node.export import export_database
-from node.sample_chain import build_sample_chain
+from node.storage.chain_lines import export_database
+from scripts.sample_chain import build_sample_chain
 from tests.client.chain_lines import Lines
 
 FLIPS = 200

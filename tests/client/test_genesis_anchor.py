@@ -43,8 +43,8 @@ from ledger.checkpoint import (
 )
 from ledger.errors import SchemaError, SignatureError
 from ledger.merkle import leaf_hash
-from node.attest import Finality
-from node.checkpoints import checkpoint_of
+from node.finality.attestor import Finality
+from node.finality.checkpoints import checkpoint_of
 from tests.builders import START
 from tests.node.support import grant_line
 from tests.nodes import (

@@ -38,8 +38,8 @@ from client.network import (
     restart_node,
 )
 from client.participant import Participant
-from node.etcd import EtcdClient
-from node.ordering_etcd import read_mark
+from node.ordering.etcd import read_mark
+from node.ordering.etcd_client import EtcdClient
 
 pytestmark = [pytest.mark.etcd, pytest.mark.slow]
 PASSWORD = "fault-test-password"

@@ -20,10 +20,10 @@ from ledger.canonical import parse_json
 from ledger.crypto import b64encode
 from ledger.errors import LedgerError
 from ledger.execution import Executor
-from node.chain import Chain
-from node.peers import CertifiedBlock
-from node.sample_chain import build_sample_chain, sample_genesis
+from node.finality.catch_up import CertifiedBlock
+from node.pipeline.chain import Chain
 from node.storage.store import Store
+from scripts.sample_chain import build_sample_chain, sample_genesis
 
 
 @pytest.fixture(scope="module")

@@ -31,8 +31,8 @@ from ledger.crypto import PrivateKey, sha256
 from ledger.errors import SignatureError
 from ledger.execution import Executor
 from ledger.genesis import genesis_block
-from node.attest import Finality
-from node.checkpoints import checkpoint_of
+from node.finality.attestor import Finality
+from node.finality.checkpoints import checkpoint_of
 from node.service import load_genesis
 from tests.node.support import grant_line, issue_accepted
 from tests.nodes import RunningNode, network_nodes, node_key, registered_node, running_node

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.chainfile import FORMAT, BadCell, decode_cell, decode_row, encode_cell, encode_row
-from node.export import export_database
+from node.storage.chain_lines import export_database
 from tests.node.support import grant_line, issue_accepted, raw
 from tests.nodes import RunningNode, running_node
 

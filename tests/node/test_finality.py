@@ -16,7 +16,7 @@ import pytest
 from ledger.attestation import Attestation, attest
 from ledger.block import BlockHeader
 from ledger.canonical import parse_json
-from node.attest import Finality
+from node.finality.attestor import Finality
 from tests.node.support import grant_line, issue_accepted
 from tests.nodes import RunningNode, node_key, registered_node
 

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 from client.audit import audit_nodes
 from ledger.timefmt import format_timestamp
-from node.ordering import EmbeddedOrderer
+from node.ordering.embedded import EmbeddedOrderer
 from tests.builders import make_orgs
 from tests.node.hostile import EVERY_ACTION, hostile_args, signed_wire, templates
 from tests.node.support import grant_line, issue_accepted, issue_args, signed_headers

@@ -139,7 +139,7 @@ def test_a_node_that_a_quorum_contradicts_stops_and_shows_the_evidence(
     """Four nodes are registered; one runs here, the test signs for the other three."""
     from ledger.attestation import attest
     from ledger.canonical import canonical_bytes
-    from node.etcd import EtcdClient
+    from node.ordering.etcd_client import EtcdClient
     from tests.nodes import node_key
 
     with running_network(tmp_path, [m.client_url for m in etcd_members], count=1,
@@ -212,7 +212,7 @@ def test_a_batch_without_a_registered_nodes_signature_is_rejected_by_every_node(
 
 def _compacted(etcd: Any, height: int) -> bool:
     """Return whether the log's mark reached `height - 1` and the batches before it are gone."""
-    from node.ordering_etcd import read_mark
+    from node.ordering.etcd import read_mark
 
     mark = read_mark(etcd, "test-chain")
     if mark is None or mark.height < height - 1:
@@ -225,7 +225,7 @@ def test_a_node_away_past_compaction_catches_up_from_its_peers_certified_blocks(
     tmp_path: Path, etcd_members: list[Any]
 ) -> None:
     """Three nodes are registered, two run; the log is compacted past the third."""
-    from node.etcd import EtcdClient
+    from node.ordering.etcd_client import EtcdClient
     from tests.nodes import network_node
 
     urls = [m.client_url for m in etcd_members]

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from client.etcd_cluster import leader_index, stop_pid
-from node.etcd import EtcdClient, EtcdUnavailable
 from node.ordering import OrderedBatch
-from node.ordering_etcd import EtcdOrderer
+from node.ordering.etcd import EtcdOrderer
+from node.ordering.etcd_client import EtcdClient, EtcdUnavailable
 from tests.etcd import etcd_context
 
 pytestmark = pytest.mark.etcd
@@ -96,7 +96,7 @@ def test_ordering_goes_on_when_the_leader_is_killed(etcd_members: list[Any]) -> 
 def test_after_a_compaction_a_reader_lists_the_stored_batches_or_reports_the_gap(
     etcd_members: list[Any],
 ) -> None:
-    from node.ordering_etcd import CompactionMark, OrderingGap, mark_key
+    from node.ordering.etcd import CompactionMark, OrderingGap, mark_key
 
     urls = [m.client_url for m in etcd_members]
     writer = EtcdOrderer(urls, "c3", ssl_context=etcd_context())
@@ -131,7 +131,7 @@ def test_a_compaction_racing_the_listing_is_a_gap_never_a_skip(etcd_members: lis
     before its listing runs, another node moves the mark and deletes the
     batches up to it.  The reader must report the gap, not skip those batches.
     """
-    from node.ordering_etcd import CompactionMark, OrderingGap, mark_key
+    from node.ordering.etcd import CompactionMark, OrderingGap, mark_key
 
     urls = [m.client_url for m in etcd_members]
     writer = EtcdOrderer(urls, "c4", ssl_context=etcd_context())

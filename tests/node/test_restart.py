@@ -20,7 +20,7 @@ from client.http import NodeError
 from client.participant import Participant
 from client.proofs import verify_log_consistency
 from ledger.timefmt import format_timestamp
-from node.ordering import EmbeddedOrderer
+from node.ordering.embedded import EmbeddedOrderer
 from tests.node.support import (
     FACE,
     LINE_EXPIRY,

@@ -20,8 +20,8 @@ from ledger.crypto import sha256_hex
 from ledger.execution import Executor, Overlay
 from ledger.genesis import Genesis
 from ledger.timefmt import format_timestamp
-from node.chain import Chain, SignatureCache
 from node.ordering import OrderedBatch
+from node.pipeline.chain import Chain, SignatureCache
 from node.storage.store import Store
 from tests.builders import START, build_tx, make_orgs
 from tests.nodes import write_genesis

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from node.shared_http import ClientClosed, SharedClient
+from node.transport.shared_client import ClientClosed, SharedClient
 from tests.pki import shared_pki
 
 SLOW_S = 0.5  # how long /slow takes to answer

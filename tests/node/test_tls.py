@@ -26,7 +26,7 @@ from client.pki import (
     write_certificate,
     write_private_key,
 )
-from node.etcd import EtcdClient
+from node.ordering.etcd_client import EtcdClient
 from tests.builders import make_orgs
 from tests.etcd import etcd_context
 from tests.nodes import node_tls, running_node

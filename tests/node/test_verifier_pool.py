@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from ledger.crypto import PrivateKey
-from node.verify import VerifierPool
+from node.pipeline.signature_pool import VerifierPool
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_LIKE = """
 import asyncio, sys, time
-from node.verify import VerifierPool
+from node.pipeline.signature_pool import VerifierPool
 pool = VerifierPool(1)
 asyncio.run(pool.verify([(bytes(32), b"m", bytes(64))]))  # the worker is running now
 print(*pool._pool._processes, flush=True)

@@ -23,8 +23,8 @@ from typing import Any
 
 import uvicorn
 
-from node import head_limits
 from node.config import NodeConfig
+from node.transport import head_limits
 
 MIN_VERSION = ssl.TLSVersion.TLSv1_3
 
@@ -56,7 +56,7 @@ def server_kwargs(config: NodeConfig) -> dict[str, Any]:
 def uvicorn_config(app: Any, config: NodeConfig, **settings: Any) -> uvicorn.Config:
     """Return a loaded uvicorn config serving `app` on the node's host and port.
 
-    The HTTP protocol caps request heads (`node/head_limits.py`).  With TLS,
+    The HTTP protocol caps request heads (`node/transport/head_limits.py`).  With TLS,
     the server context is tightened after uvicorn built it: TLS 1.3 only,
     client certificate required.  Raises ValueError for a limit that is not
     positive.

@@ -4,7 +4,7 @@ A batch is needed until its block is final and every registered node has
 attested it (so every node has applied it).  A node that stays away does
 not hold the log hostage for ever: blocks more than `retain_blocks` below
 the final height are compacted anyway, and that node later catches up from
-its peers' certified blocks (node/peers.py).
+its peers' certified blocks (node/finality/catch_up.py).
 
 Each round: write the compaction mark (block height and batch position,
 only ever moving forward), delete the batch keys and attestation keys up
@@ -20,10 +20,10 @@ import threading
 
 from ledger.block import BlockHeader
 from ledger.canonical import parse_json
-from node.attest import Finality
-from node.chain import Chain
-from node.etcd import EtcdClient, EtcdUnavailable
-from node.ordering_etcd import CompactionMark, mark_key
+from node.finality.attestor import Finality
+from node.ordering.etcd import CompactionMark, mark_key
+from node.ordering.etcd_client import EtcdClient, EtcdUnavailable
+from node.pipeline.chain import Chain
 from node.storage.store import Store
 
 log = logging.getLogger(__name__)

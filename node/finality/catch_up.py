@@ -27,9 +27,9 @@ from ledger.crypto import PrivateKey, b64decode
 from ledger.errors import LedgerError
 from ledger.request_auth import HEADER_NODE, RequestToSign, sign_request
 from ledger.tx import Envelope, parse_envelope
-from node.chain import Chain, CommittedTx
 from node.clock import Clock, timestamp
-from node.shared_http import ClientClosed, SharedClient
+from node.pipeline.chain import Chain, CommittedTx
+from node.transport.shared_client import ClientClosed, SharedClient
 
 log = logging.getLogger(__name__)
 SYNC_PAGE = 20
@@ -80,7 +80,7 @@ class Peers:
         self._peer_ids: dict[str, str] = {}
 
     def close(self) -> None:
-        """Close the connections once a fetch under way ends (node/shared_http.py says why)."""
+        """Close the connections once a fetch under way ends (node/transport/shared_client.py)."""
         self._http.close()
 
     def _peer_id(self, url: str) -> str:

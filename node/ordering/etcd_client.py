@@ -1,7 +1,7 @@
 """A small client for etcd v3's JSON gateway, with fail-over between members.
 
 The node talks to etcd over HTTP/JSON (HTTPS with client certificates on a
-network: see node/tls.py) (`/v3/kv/...`, `/v3/watch`) so no
+network: see node/transport/tls.py) (`/v3/kv/...`, `/v3/watch`) so no
 gRPC or protobuf versions need pinning.  Keys and values travel base64
 encoded and 64-bit integers come back as strings; this module hides both.
 Every call tries the members in turn until one answers, within a deadline:
@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from node.shared_http import ClientClosed, SharedClient
+from node.transport.shared_client import ClientClosed, SharedClient
 
 log = logging.getLogger(__name__)
 COMPACTED_MESSAGE = "required revision has been compacted"
@@ -90,7 +90,7 @@ class EtcdClient:
     def close(self) -> None:
         """Close the HTTP connections once calls under way end; new calls get EtcdUnavailable.
 
-        Open watches are cut short and end; see node/shared_http.py for why
+        Open watches are cut short and end; see node/transport/shared_client.py for why
         the connections are not simply closed under them.
         """
         self._http.close()

@@ -28,7 +28,7 @@ from ledger.checkpoint import Checkpoint, SignedCheckpoint, block_checkpoint, si
 from ledger.crypto import PrivateKey
 from ledger.errors import SignatureError
 from ledger.note import NoteSignature, key_id
-from node.chain import Chain
+from node.pipeline.chain import Chain
 from node.storage.store import StoredAttestation
 
 log = logging.getLogger(__name__)

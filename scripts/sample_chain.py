@@ -39,9 +39,9 @@ from ledger.genesis import Genesis, make_genesis
 from ledger.membership import Member, Role, make_uscc
 from ledger.timefmt import format_timestamp
 from ledger.tx import Envelope, TxBody, sign_body
-from node.chain import Chain
-from node.checkpoints import checkpoint_of
+from node.finality.checkpoints import checkpoint_of
 from node.ordering import OrderedBatch
+from node.pipeline.chain import Chain
 from node.storage.store import Store, StoredAttestation
 
 SAMPLE_CHAIN_ID = "sample-receivables"

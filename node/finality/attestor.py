@@ -1,7 +1,7 @@
 """Attestation and finality on a network node.
 
 After it commits a block, a registered node signs the header hash it
-computed, and the block's log checkpoint (node/checkpoints.py), and
+computed, and the block's log checkpoint (node/finality/checkpoints.py), and
 publishes the attestation in etcd (under the chain's
 `attest/<height>/<node>` keys, written once).  Every node follows those keys,
 checks each attestation against the nodes registered on chain, keeps it, and
@@ -33,9 +33,9 @@ from ledger.canonical import canonical_bytes, parse_json
 from ledger.checkpoint import sign_checkpoint
 from ledger.crypto import PrivateKey
 from ledger.errors import LedgerError
-from node.chain import Chain
-from node.checkpoints import checkpoint_of
-from node.etcd import EtcdClient, EtcdUnavailable
+from node.finality.checkpoints import checkpoint_of
+from node.ordering.etcd_client import EtcdClient, EtcdUnavailable
+from node.pipeline.chain import Chain
 from node.storage.store import Store, StoredAttestation
 
 log = logging.getLogger(__name__)

@@ -84,7 +84,7 @@ def authenticate_node(
 ) -> NodeInfo:
     """Return the registered node that signed this request; raise AuthenticationError."""
     node_id = headers.get(HEADER_NODE.lower())
-    node = service.chain.nodes().get(node_id) if node_id else None
+    node = service.queries.registered_node(node_id) if node_id else None
     if node_id and node is None:
         raise AuthenticationError(f"{node_id} is not a registered node of this consortium")
     _check_signed(service, nonces, HEADER_NODE, node.public_key if node else None,
@@ -111,7 +111,7 @@ def _check_signed(
         raise AuthenticationError("X-Ledger-Nonce must be 16 to 64 lower-case hex digits")
     _check_time(service, stamp)
     node_id = service.config.node_id
-    request = RequestToSign(service.chain.chain_id, node_id, method, path, stamp, nonce, body)
+    request = RequestToSign(service.queries.chain_id, node_id, method, path, stamp, nonce, body)
     try:
         raw = b64decode(signature, what="X-Ledger-Signature")
         key.verify(Domain.REQUEST, request.message(), raw)

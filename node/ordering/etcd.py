@@ -21,8 +21,8 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from node.etcd import EtcdClient, EtcdCompacted, EtcdUnavailable
 from node.ordering import OrderedBatch
+from node.ordering.etcd_client import EtcdClient, EtcdCompacted, EtcdUnavailable
 
 log = logging.getLogger(__name__)
 MAX_BATCH_BYTES = 1_000_000  # etcd refuses requests over 1.5 MiB; base64 adds a third

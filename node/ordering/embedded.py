@@ -1,44 +1,17 @@
-"""Ordering: one total order of transaction batches that every node sees.
+"""The embedded orderer: a durable total order of batches in SQLite (or memory), in-process.
 
-The `Orderer` interface is what the node needs from an ordering engine:
-`append(batch)` returns the batch's position, and `read(after, ...)` returns
-the batches after a position in order, waiting briefly for new ones.  The
-embedded orderer keeps that log in SQLite (or memory) for one machine; several
-nodes may share one instance in a process.  The etcd engine of the network
-deployment implements the same interface.
+For one machine (the demo, tests, a small deployment): the node appends its
+batches here and reads them back in order; several nodes of one process may
+share one instance (the multi-node tests do).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-
-@dataclass(frozen=True)
-class OrderedBatch:
-    """A batch at its place in the total order (positions start at 1 and increase)."""
-
-    position: int
-    data: bytes
-
-
-class Orderer(Protocol):
-    """The ordering service as the node sees it."""
-
-    max_batch_bytes: int | None
-    """The largest batch the engine accepts, or None for no limit."""
-
-    def append(self, data: bytes) -> int:
-        """Append a batch and return its position."""
-
-    def read(self, after: int, *, limit: int, wait_s: float) -> list[OrderedBatch]:
-        """Return up to `limit` batches after position `after`, waiting up to `wait_s`."""
-
-    def close(self) -> None:
-        """Release resources."""
+from node.ordering import OrderedBatch
 
 
 class EmbeddedOrderer:

@@ -1,0 +1,1 @@
+"""Entry points and benchmark fixtures run from the repository (not installed with the package)."""
