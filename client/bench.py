@@ -29,9 +29,9 @@ import nacl.signing
 from rich.console import Console
 
 from client.consortium import Consortium, OrgSpec, init_consortium
-from client.keystore import Identity
 from client.launcher import start_node
-from client.participant import Participant
+from client.sdk.keystore import Identity
+from client.sdk.participant import Participant
 from contracts.receivable.commands import OfferTerms
 from contracts.receivable.financing import priced_terms, terms_hash
 from contracts.records import derived_id

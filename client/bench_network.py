@@ -31,7 +31,6 @@ from rich.table import Table
 
 from client.bench import PASSWORD, Lane, Worker, grant_bench_line, raw_verify_rate
 from client.consortium import Consortium
-from client.keystore import Identity
 from client.network import (
     NETWORK_FILE,
     any_running,
@@ -40,7 +39,8 @@ from client.network import (
     network_up,
     network_urls,
 )
-from client.participant import Participant
+from client.sdk.keystore import Identity
+from client.sdk.participant import Participant
 
 SUPPLIERS = ("tier1", "tier2a", "tier2b", "tier3")
 BANKS = ("bank_a", "bank_b")

@@ -21,10 +21,10 @@ import typer
 from rich.console import Console
 
 from client.consortium import init_consortium
-from client.http import NodeClient, NodeError
-from client.keystore import Identity, KeystoreError, generate_key, load_keystore, save_keystore
-from client.participant import Participant, PreparedTx, TransactionFailed
-from client.pki import TlsFiles, client_context
+from client.sdk.http import NodeClient, NodeError
+from client.sdk.keystore import Identity, KeystoreError, generate_key, load_keystore, save_keystore
+from client.sdk.participant import Participant, PreparedTx, TransactionFailed
+from client.sdk.tls import TlsFiles, client_context
 from ledger.errors import LedgerError
 from ledger.money import format_fen, parse_yuan
 from ledger.timefmt import parse_timestamp
@@ -555,7 +555,7 @@ def trace(
             bundle = json.loads(verify_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise typer.BadParameter(f"cannot read {verify_file}: {exc}") from exc
-        from client.lightclient import nodes_from_genesis
+        from client.sdk.lightclient import nodes_from_genesis
 
         try:
             pinned = None if genesis is None else nodes_from_genesis(genesis)

@@ -31,7 +31,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from client import pki
-from client.keystore import Identity, generate_key, load_keystore, save_keystore
+from client.sdk.keystore import Identity, generate_key, load_keystore, save_keystore
+from client.sdk.tls import CertificateError, TlsFiles, client_context
 from contracts.code import code_hash
 from ledger.attestation import NodeInfo
 from ledger.crypto import PrivateKey
@@ -126,20 +127,20 @@ class Consortium:
         """Return the path of organisation `alias`'s TLS key (sealed with the password)."""
         return self.directory / "keys" / f"{alias}.tls.pem"
 
-    def node_tls_files(self, alias: str) -> pki.TlsFiles:
+    def node_tls_files(self, alias: str) -> TlsFiles:
         """Return the certificate, key and CA files of the node run by `alias`."""
-        return pki.TlsFiles(self.directory / "nodes" / f"{alias}.crt",
-                            self.directory / "nodes" / f"{alias}.pem", self.ca_cert_path)
+        return TlsFiles(self.directory / "nodes" / f"{alias}.crt",
+                        self.directory / "nodes" / f"{alias}.pem", self.ca_cert_path)
 
     def tls_context(self, alias: str, password: str) -> ssl.SSLContext:
         """Return the SDK's TLS context for `alias`: trust the CA, present its member cert."""
         self._require_pki()
-        files = pki.TlsFiles(self.member_cert_path(alias), self.member_tls_key_path(alias),
-                             self.ca_cert_path)
-        return pki.client_context(files, password)
+        files = TlsFiles(self.member_cert_path(alias), self.member_tls_key_path(alias),
+                         self.ca_cert_path)
+        return client_context(files, password)
 
     def issue_server_cert(self, password: str, *, name: str, alias: str, directory: Path,
-                          validity: timedelta = pki.DEFAULT_VALIDITY) -> pki.TlsFiles:
+                          validity: timedelta = pki.DEFAULT_VALIDITY) -> TlsFiles:
         """Issue a node-style certificate for a server `name` run by `alias` (an etcd member).
 
         The server gets a fresh Ed25519 key, written unencrypted (0600) next to
@@ -149,13 +150,12 @@ class Consortium:
         ca_cert = pki.read_certificate(self.ca_cert_path)
         ca_key = pki.load_private_key(self.ca_key_path, password)
         if not isinstance(ca_key, ed25519.Ed25519PrivateKey):
-            raise pki.CertificateError(f"{self.ca_key_path} is not an Ed25519 CA key")
+            raise CertificateError(f"{self.ca_key_path} is not an Ed25519 CA key")
         key = ed25519.Ed25519PrivateKey.generate()
         org = self.orgs[alias]
         cert = pki.issue_node_cert(ca_key, ca_cert, public_key=key.public_key(), node_id=name,
                                    uscc=org["uscc"], org_name=org["name"], validity=validity)
-        files = pki.TlsFiles(directory / f"{name}.crt", directory / f"{name}.pem",
-                             self.ca_cert_path)
+        files = TlsFiles(directory / f"{name}.crt", directory / f"{name}.pem", self.ca_cert_path)
         pki.write_certificate(files.cert, cert)
         pki.write_private_key(files.key, key, None)
         return files

@@ -37,7 +37,6 @@ from rich.tree import Tree
 from client.audit import AuditReport, audit_node
 from client.audit.render import print_audit
 from client.consortium import Consortium, init_consortium, node_id_of
-from client.http import NodeClient, NodeError
 from client.launcher import NodeProcess, start_node
 from client.network import (
     NETWORK_FILE,
@@ -46,7 +45,8 @@ from client.network import (
     network_up,
     running_network,
 )
-from client.participant import Participant, TransactionFailed
+from client.sdk.http import NodeClient, NodeError
+from client.sdk.participant import Participant, TransactionFailed
 from ledger.crypto import sha256_hex
 from ledger.money import format_fen
 from ledger.timefmt import format_timestamp, parse_timestamp

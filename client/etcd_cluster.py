@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 
 from client.launcher import free_port, free_ports
-from client.pki import TlsFiles, client_context
+from client.sdk.tls import TlsFiles, client_context
 
 START_TIMEOUT_S = 30.0
 

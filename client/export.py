@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from client.http import NodeClient
+from client.sdk.http import NodeClient
 
 BLOCK_LINE = b'{"type":"block"'
 

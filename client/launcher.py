@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from client.pki import TlsFiles, client_context
+from client.sdk.tls import TlsFiles, client_context
 
 START_TIMEOUT_S = 30.0
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from client.http import NodeClient, NodeError
+from client.sdk.http import NodeClient, NodeError
 from ledger.tx import parse_envelope
 
 ACTION_OF_TX = {"accept_terms": "finance", "pay": "settle", "issue": "issue"}

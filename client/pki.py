@@ -23,13 +23,15 @@ What a certificate proves is checked in two places: TLS (OpenSSL) checks that
 the peer's certificate chains to the consortium CA and is inside its validity
 period; whether a member's *signatures count* is decided on chain by its
 membership status, never by the certificate alone.
+
+The member side (the files a member holds and the TLS context it connects
+with) is `client.sdk.tls`, all a participant's program needs.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +43,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from client.sdk.tls import CertificateError
 from ledger.membership import Role, is_valid_uscc
 
 DEFAULT_VALIDITY = timedelta(days=730)
@@ -50,10 +53,6 @@ ROLE_VALUES = frozenset(r.value for r in Role)
 
 CertKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 CertPublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
-
-
-class CertificateError(ValueError):
-    """A certificate is malformed, not issued by the consortium CA, or not valid now."""
 
 
 @dataclass(frozen=True)
@@ -73,37 +72,6 @@ class NodeCertInfo:
     node_id: str
     uscc: str
     org_name: str
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """A TLS identity on disk: certificate, private key and the CA that issued it (PEM)."""
-
-    cert: Path
-    key: Path
-    ca: Path
-
-
-MIN_TLS_VERSION = ssl.TLSVersion.TLSv1_3
-
-
-def client_context(files: TlsFiles, password: str | None = None) -> ssl.SSLContext:
-    """Return a TLS client context: trust only the consortium CA, present `files`' cert.
-
-    `password` opens an encrypted key (a member's `keys/<alias>.tls.pem`);
-    hostnames are checked, so servers need their address in the SAN.
-    """
-    for path in (files.cert, files.key, files.ca):
-        if not path.is_file():
-            raise CertificateError(f"TLS file missing: {path}")
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(files.ca))
-    context.minimum_version = MIN_TLS_VERSION
-    try:
-        context.load_cert_chain(str(files.cert), str(files.key), password=password)
-    except ssl.SSLError as exc:
-        raise CertificateError(f"cannot load {files.cert} with key {files.key}: wrong password "
-                               f"or a key that does not match ({exc})") from exc
-    return context
 
 
 def ed25519_key_from_seed(seed: bytes) -> ed25519.Ed25519PrivateKey:

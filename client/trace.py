@@ -30,8 +30,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from client.http import NodeClient, NodeError
 from client.lineage import BlockTimes
+from client.sdk.http import NodeClient, NodeError
 from ledger.tx import parse_envelope
 
 BUNDLE_FORMAT = "ledger-trace/1"

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from client.proofs import verify_tx_inclusion
+from client.sdk.proofs import verify_tx_inclusion
 from client.trace import BUNDLE_FORMAT
 from contracts.records import derived_id
 from ledger.attestation import NodeInfo

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from client.browser import screenshot
-from client.http import NodeClient
-from client.keystore import load_keystore
 from client.lineage import fetch_lineage_tree
 from client.report import render_report
+from client.sdk.http import NodeClient
+from client.sdk.keystore import load_keystore
 
 
 def _audit(node: NodeClient, report_file: Path | None) -> dict[str, Any]:

@@ -19,10 +19,10 @@ from typing import Any
 
 import uvicorn
 
-from client.keystore import Identity
 from client.launcher import free_port
-from client.participant import Participant
-from client.pki import TlsFiles
+from client.sdk.keystore import Identity
+from client.sdk.participant import Participant
+from client.sdk.tls import TlsFiles
 from ledger.attestation import NodeInfo
 from ledger.crypto import PrivateKey, sha256
 from ledger.genesis import make_genesis

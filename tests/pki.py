@@ -17,8 +17,6 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from client.pki import (
-    TlsFiles,
-    client_context,
     ed25519_key_from_seed,
     issue_member_cert,
     issue_node_cert,
@@ -26,6 +24,7 @@ from client.pki import (
     write_certificate,
     write_private_key,
 )
+from client.sdk.tls import TlsFiles, client_context
 from ledger.crypto import PrivateKey
 from tests.builders import Org, make_orgs
 

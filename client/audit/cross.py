@@ -14,7 +14,7 @@ from typing import Any
 
 from client.audit.replay import Replay
 from client.audit.report import AuditReport
-from client.http import NodeClient, NodeError
+from client.sdk.http import NodeClient, NodeError
 from ledger.checkpoint import check_cosigned, check_origin, parse_signed_checkpoint
 from ledger.errors import LedgerError
 

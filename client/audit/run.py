@@ -15,7 +15,7 @@ from client.audit.cross import compare_node
 from client.audit.engine import Engine, Progress
 from client.audit.report import AuditReport
 from client.audit.source import ChainSource, FileSource, NodeSource
-from client.http import NodeClient, NodeError
+from client.sdk.http import NodeClient, NodeError
 from ledger.state import StateCache
 
 Rebuilt = Callable[[StateCache], None]

@@ -17,7 +17,7 @@ import orjson
 from ledger.chainfile import BadCell, Cell, decode_row
 
 if TYPE_CHECKING:
-    from client.http import NodeClient
+    from client.sdk.http import NodeClient
 
 Row = dict[str, Cell | BadCell]
 READ_BUFFER = 1 << 20

@@ -28,7 +28,7 @@ from client.audit.report import REPORT_FORMAT, AuditReport
 from client.audit.tables import Conservation
 from client.audit.verify import ProcessVerifier
 from client.cli import app
-from client.keystore import Identity, save_keystore
+from client.sdk.keystore import Identity, save_keystore
 from contracts import CONTRACTS
 from ledger.canonical import canonical_bytes
 from ledger.execution import Executor

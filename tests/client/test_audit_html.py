@@ -16,7 +16,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from client.cli import app
-from client.keystore import Identity, save_keystore
+from client.sdk.keystore import Identity, save_keystore
 from node.storage.chain_lines import export_database
 from tests.client.lineage_story import build_story_chain
 from tests.nodes import running_node

@@ -17,7 +17,7 @@ import pytest
 
 from client.consortium import Consortium
 from client.etcd_cluster import process_is
-from client.participant import Participant
+from client.sdk.participant import Participant
 from tests.etcd import need_etcd
 from tests.pki import TestCA
 

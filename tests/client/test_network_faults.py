@@ -30,16 +30,16 @@ from client.etcd_cluster import (
     restart_member,
     wait_for_leader,
 )
-from client.http import NodeError
 from client.network import (
     network_down,
     network_tls_context,
     network_up,
     restart_node,
 )
-from client.participant import Participant
-from node.ordering.etcd import read_mark
+from client.sdk.http import NodeError
+from client.sdk.participant import Participant
 from node.ordering.etcd_client import EtcdClient
+from node.ordering.etcd import read_mark
 
 pytestmark = [pytest.mark.etcd, pytest.mark.slow]
 PASSWORD = "fault-test-password"

@@ -13,7 +13,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from client.consortium import init_consortium, node_id_of
 from client.pki import (
-    CertificateError,
     check_issued_by,
     ed25519_key_from_seed,
     issue_member_cert,
@@ -24,6 +23,7 @@ from client.pki import (
     node_info,
     read_certificate,
 )
+from client.sdk.tls import CertificateError
 from ledger.membership import Role
 from tests.builders import make_orgs
 

@@ -20,10 +20,10 @@ from types import ModuleType
 import pytest
 
 from client.browser import BrowserMissing, chromium_binary, screenshot
-from client.keystore import Identity, save_keystore
 from client.lineage import fetch_lineage_tree
 from client.lineage_svg import BOX_H, BOX_W, STATUS_COLOURS
 from client.report import render_report
+from client.sdk.keystore import Identity, save_keystore
 from tests.client.lineage_story import build_story_chain
 from tests.nodes import running_node
 from tests.png import read_png, write_png

@@ -22,8 +22,8 @@ import pytest
 from typer.testing import CliRunner
 
 from client.cli import app
-from client.keystore import Identity, save_keystore
 from client.lineage import fetch_lineage_tree
+from client.sdk.keystore import Identity, save_keystore
 from client.trace import BUNDLE_FORMAT, build_trace
 from client.trace_verify import verify_bundle
 from ledger.attestation import NodeInfo

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import orjson
 
-from client.participant import Participant
+from client.sdk.participant import Participant
 from ledger.canonical import canonical_bytes
 from ledger.crypto import Domain, PrivateKey, b64decode, b64encode
 from ledger.request_auth import RequestToSign, sign_request

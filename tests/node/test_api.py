@@ -16,9 +16,9 @@ import httpx
 import orjson
 import pytest
 
-from client.http import NodeError
-from client.participant import Participant, TransactionFailed
-from client.proofs import verify_log_consistency, verify_tx_inclusion
+from client.sdk.http import NodeError
+from client.sdk.participant import Participant, TransactionFailed
+from client.sdk.proofs import verify_log_consistency, verify_tx_inclusion
 from ledger.block import GENESIS_PREV_HASH, BlockHeader, tx_root
 from ledger.canonical import canonical_bytes
 from ledger.errors import ProofError

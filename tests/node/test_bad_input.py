@@ -21,8 +21,8 @@ import httpx
 import orjson
 import pytest
 
-from client.http import NodeError
-from client.participant import Participant
+from client.sdk.http import NodeError
+from client.sdk.participant import Participant
 from ledger.canonical import canonical_bytes
 from ledger.crypto import PrivateKey
 from ledger.membership import make_uscc

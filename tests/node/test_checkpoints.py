@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from client.http import NodeError
+from client.sdk.http import NodeError
 from contracts import CONTRACTS
 from ledger.attestation import NodeInfo, attest
 from ledger.block import BlockHeader

@@ -18,9 +18,9 @@ import pytest
 
 from client.audit import audit_node
 from client.consortium import Consortium, init_consortium
-from client.http import NodeError
 from client.launcher import NodeProcess, start_node
-from client.participant import Participant
+from client.sdk.http import NodeError
+from client.sdk.participant import Participant
 
 PASSWORD = "crash-test-password"
 

@@ -20,8 +20,8 @@ from typing import Any
 import orjson
 import pytest
 
-from client.http import NodeError
-from client.participant import NotAccepted
+from client.sdk.http import NodeError
+from client.sdk.participant import NotAccepted
 from ledger.tx import Envelope
 from tests.node.support import LINE_EXPIRY, envelope, error_of, submit_raw, wait_committed
 from tests.nodes import RunningNode, running_node

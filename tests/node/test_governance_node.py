@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from client.audit import audit_node
-from client.keystore import Identity
-from client.participant import Participant
+from client.sdk.keystore import Identity
+from client.sdk.participant import Participant
 from ledger.membership import Role, make_uscc
 from tests.builders import Org, key_for
 from tests.nodes import running_node

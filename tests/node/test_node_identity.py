@@ -55,7 +55,7 @@ def test_only_a_registered_node_may_fetch_blocks_for_sync(tmp_path: Path) -> Non
 
     import httpx
 
-    from client.http import NodeError
+    from client.sdk.http import NodeError
     from ledger.request_auth import HEADER_NODE, RequestToSign, sign_request
     from node.clock import timestamp
 

@@ -22,10 +22,10 @@ import pytest
 
 from client.audit import audit_nodes
 from client.etcd_cluster import EtcdMember, restart_member, stop_pid, wait_for_leader
-from client.http import NodeError
-from client.keystore import Identity
 from client.launcher import NodeProcess, start_node
-from client.participant import NotAccepted, Participant
+from client.sdk.http import NodeError
+from client.sdk.keystore import Identity
+from client.sdk.participant import NotAccepted, Participant
 from ledger.tx import Envelope
 from tests.builders import Org, make_orgs
 from tests.etcd import etcd_context

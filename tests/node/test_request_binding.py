@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from client.keystore import Identity
-from client.participant import Participant
+from client.sdk.keystore import Identity
+from client.sdk.participant import Participant
 from tests.node.support import error_of, signed_headers
 from tests.nodes import RunningNode, running_node
 

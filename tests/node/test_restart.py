@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 import pytest
 
-from client.http import NodeError
-from client.participant import Participant
-from client.proofs import verify_log_consistency
+from client.sdk.http import NodeError
+from client.sdk.participant import Participant
+from client.sdk.proofs import verify_log_consistency
 from ledger.timefmt import format_timestamp
 from node.ordering.embedded import EmbeddedOrderer
 from tests.node.support import (

@@ -16,16 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
-from client.http import NodeClient
-from client.keystore import Identity
 from client.pki import (
-    TlsFiles,
-    client_context,
     ed25519_key_from_seed,
     issue_member_cert,
     write_certificate,
     write_private_key,
 )
+from client.sdk.http import NodeClient
+from client.sdk.keystore import Identity
+from client.sdk.tls import TlsFiles, client_context
 from node.ordering.etcd_client import EtcdClient
 from tests.builders import make_orgs
 from tests.etcd import etcd_context

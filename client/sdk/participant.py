@@ -27,10 +27,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from client.http import NodeClient, NodeError, NotAccepted, Now, system_now
-from client.keystore import Identity
-from client.lightclient import ForkDetected, LightClient, TrustedCheckpoint, read_genesis
-from client.proofs import verify_tx_inclusion
+from client.sdk.http import NodeClient, NodeError, NotAccepted, Now, system_now
+from client.sdk.keystore import Identity
+from client.sdk.lightclient import ForkDetected, LightClient, TrustedCheckpoint, read_genesis
+from client.sdk.proofs import verify_tx_inclusion
 from ledger.attestation import NodeInfo
 from ledger.canonical import canonical_bytes
 from ledger.crypto import Domain
@@ -66,7 +66,7 @@ class PreparedTx:
 class Participant:
     """A consortium member acting through one node, or any of several (fail-over).
 
-    Checkpoints it trusts (the light client, client/lightclient.py) are kept
+    Checkpoints it trusts (the light client, client/sdk/lightclient.py) are kept
     in `trust_file` if given; `cosigners` are the registered nodes (e.g.
     `nodes_from_genesis`), else fetched from the node at first use and pinned.
     With `genesis_file` (best) the nodes come from the genesis and block 0's

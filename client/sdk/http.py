@@ -10,7 +10,8 @@ comes back as `NotAccepted`, a NodeError meaning nothing was accepted.
 
 On a network the connection is mutual TLS: pass `tls`, a context that trusts
 the consortium CA and presents the member's certificate
-(`Consortium.tls_context(alias, password)` or `member_tls_context`).
+(`client_context` of `client.sdk.tls`; on a local consortium
+`Consortium.tls_context(alias, password)` builds the same).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from urllib.parse import quote, urlencode
 import httpx
 import orjson
 
-from client.keystore import Identity
+from client.sdk.keystore import Identity
 from ledger.request_auth import RequestToSign, sign_request
 from ledger.timefmt import format_timestamp
 

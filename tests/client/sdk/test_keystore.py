@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from client.keystore import (
+from client.sdk.keystore import (
     SCRYPT_N,
     SCRYPT_P,
     SCRYPT_R,

@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
-from client.http import NodeClient
-from client.keystore import Identity
-from client.lightclient import ForkDetected, LightClient, nodes_from_genesis
-from client.participant import Participant
-from client.proofs import verify_log_consistency, verify_tx_inclusion
+from client.sdk.http import NodeClient
+from client.sdk.keystore import Identity
+from client.sdk.lightclient import ForkDetected, LightClient, nodes_from_genesis
+from client.sdk.participant import Participant
+from client.sdk.proofs import verify_log_consistency, verify_tx_inclusion
 from contracts.records import derived_id
 from ledger.checkpoint import check_cosigned, parse_signed_checkpoint
 from ledger.errors import ProofError, SignatureError

@@ -22,16 +22,16 @@ from typing import Any
 
 import pytest
 
-from client.http import NodeClient
-from client.keystore import Identity
-from client.lightclient import (
+from client.sdk.http import NodeClient
+from client.sdk.keystore import Identity
+from client.sdk.lightclient import (
     ForkDetected,
     LightClient,
     genesis_checkpoint,
     nodes_from_genesis,
     read_genesis,
 )
-from client.participant import Participant
+from client.sdk.participant import Participant
 from ledger.attestation import attest
 from ledger.block import BlockHeader
 from ledger.canonical import parse_json

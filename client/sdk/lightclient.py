@@ -51,8 +51,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client.http import NodeClient, NodeError
-from client.proofs import proof_hashes, verify_tx_inclusion
+from client.sdk.http import NodeClient, NodeError
+from client.sdk.proofs import proof_hashes, verify_tx_inclusion
 from contracts import CONTRACTS
 from contracts.records import derived_id
 from ledger.attestation import NodeInfo
