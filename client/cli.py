@@ -643,13 +643,13 @@ def audit(
 def _write_audit_html(path: Path, report: dict[str, Any], state: Any, roots: list[str],
                       chain: Path | None, nodes: list[NodeClient]) -> None:
     """Write the HTML report; lineages come from the rebuilt state, edge facts from the source."""
-    from client.audit_html import (
+    from client.audit.html_report import (
         UnknownReceivable,
         file_tx_facts,
         lineages_from_state,
         write_audit_html,
     )
-    from client.lineage import TxFact, fetch_tx_facts
+    from client.audit.lineage import TxFact, fetch_tx_facts
 
     def facts_of(tx_ids: Iterable[str]) -> dict[str, TxFact]:
         return file_tx_facts(chain, tx_ids) if chain is not None else fetch_tx_facts(
@@ -671,7 +671,7 @@ def export_chain(
              "instead of asking the node")] = None,
 ) -> None:
     """Write a self-contained chain file (auditor role), to audit with `ledger audit --chain`."""
-    from client.export import ExportFailed, export_from_database, export_from_node
+    from client.audit.chain_file import ExportFailed, export_from_database, export_from_node
 
     if database is not None:
         try:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from client.lineage import BlockTimes
+from client.audit.lineage import BlockTimes
 from client.sdk.http import NodeClient, NodeError
 from ledger.tx import parse_envelope
 

@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from client.audit.html_page import render_report
+from client.audit.lineage import fetch_lineage_tree
 from client.browser import screenshot
-from client.lineage import fetch_lineage_tree
-from client.report import render_report
 from client.sdk.http import NodeClient
 from client.sdk.keystore import load_keystore
 

@@ -7,8 +7,13 @@ finality certificate, stored transaction, state row, note, index and the
 conservation of every receivable; with several nodes, also their tree heads
 and block hashes against each other.  See docs/ARCHITECTURE.md ("Audit").
 
+The auditor's other outputs live here too: the chain file it audits offline
+(`chain_file`, `ledger export`), and the HTML report (`html_report`, drawn by
+`html_page` with the credentials' split trees from `lineage` and
+`lineage_svg`).
+
 The entry points live in `client.audit.run` and are loaded on first use, so
-that the verifier process (`client.audit.verify`), which imports this
+that the verifier process (`client.audit.verifier`), which imports this
 package, does not pay for the HTTP client and the contracts at its start
 (~0.1 s the re-executing process would wait for its first verdicts).
 """

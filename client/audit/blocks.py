@@ -18,7 +18,7 @@ from client.audit.cells import differing, same, same_cell, show
 from client.audit.replay import Derived, Replay
 from client.audit.report import AuditReport
 from client.audit.source import Row, StoredBlock
-from client.audit.verify import Verdicts, attestation_of, row_key
+from client.audit.verifier import Verdicts, attestation_of, row_key
 from ledger.attestation import NodeInfo, quorum_size
 from ledger.block import GENESIS_PREV_HASH, HEADER_FIELDS, BlockHeader
 from ledger.canonical import parse_canonical

@@ -23,7 +23,7 @@ from client.audit.report import AuditReport
 from client.audit.shape import FileShape
 from client.audit.source import StoredBlock, parse_line, rows_of
 from client.audit.tables import TableChecks
-from client.audit.verify import (
+from client.audit.verifier import (
     LOOKAHEAD,
     InlineVerifier,
     ProcessVerifier,

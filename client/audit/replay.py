@@ -24,7 +24,7 @@ import orjson
 
 from client.audit.report import AuditReport
 from client.audit.source import StoredBlock
-from client.audit.verify import Verdicts
+from client.audit.verifier import Verdicts
 from contracts import CONTRACTS
 from contracts.code import code_hash, pinned_code_hash
 from ledger.attestation import NODE_PREFIX, NodeInfo

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from client.audit.lineage import fetch_lineage_tree
 from client.cli import app
-from client.lineage import fetch_lineage_tree
 from client.sdk.keystore import Identity, save_keystore
 from client.trace import BUNDLE_FORMAT, build_trace
 from client.trace_verify import verify_bundle

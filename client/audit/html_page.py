@@ -1,4 +1,4 @@
-"""The human audit report: one self-contained HTML file an auditor can keep or mail.
+"""The audit's HTML page: one self-contained file an auditor can keep or mail.
 
 `render_report` takes the audit's report as a plain dict, so any audit
 engine can feed it: `passed`, `findings` (records {block, tx, note, check,
@@ -7,7 +7,7 @@ message}, any of the first three null; a bare string is read as a message),
 compared, each copied whole, e.g. with a signed C2SP note under
 `checkpoint`).  Missing keys are tolerated: without `statistics` the
 report's top-level numbers are shown.  Each credential asked for is drawn
-as an inline SVG split tree (`client/lineage_svg.py`).  The page has inline
+as an inline SVG split tree (`client/audit/lineage_svg.py`).  The page has inline
 CSS only: no script, no font, no image from elsewhere.  Everything shown
 comes from a chain or a node, so every text is escaped.
 """
@@ -19,8 +19,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from client.lineage import LineageTree
-from client.lineage_svg import STATUS_COLOURS, render_lineage_svg
+from client.audit.lineage import LineageTree
+from client.audit.lineage_svg import STATUS_COLOURS, render_lineage_svg
 
 FINDING_FIELDS = ("block", "tx", "note", "check", "message")
 RESERVED = frozenset({"passed", "findings", "statistics", "checkpoints", "title"})

@@ -19,10 +19,10 @@ from types import ModuleType
 
 import pytest
 
+from client.audit.html_page import render_report
+from client.audit.lineage import fetch_lineage_tree
+from client.audit.lineage_svg import BOX_H, BOX_W, STATUS_COLOURS
 from client.browser import BrowserMissing, chromium_binary, screenshot
-from client.lineage import fetch_lineage_tree
-from client.lineage_svg import BOX_H, BOX_W, STATUS_COLOURS
-from client.report import render_report
 from client.sdk.keystore import Identity, save_keystore
 from tests.client.lineage_story import build_story_chain
 from tests.nodes import running_node
@@ -82,7 +82,7 @@ def test_the_report_renders_in_headless_chromium_with_findings_and_lineage(
 
 
 def _script() -> ModuleType:
-    path = Path(__file__).parents[2] / "scripts" / "report_screenshot.py"
+    path = Path(__file__).parents[3] / "scripts" / "report_screenshot.py"
     spec = importlib.util.spec_from_file_location("report_screenshot", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -32,7 +32,7 @@ import pytest
 from client.audit import AuditReport, audit_source
 from node.storage.chain_lines import export_database
 from scripts.sample_chain import build_sample_chain
-from tests.client.chain_lines import Lines
+from tests.client.audit.chain_lines import Lines
 
 FLIPS = 200
 SEED = 20260105

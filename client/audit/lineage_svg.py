@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 
-from client.lineage import LineageNote, LineageTree
+from client.audit.lineage import LineageNote, LineageTree
 from ledger.money import format_fen
 
 BOX_W = 200

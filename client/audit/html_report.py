@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
+from client.audit.html_page import render_report
+from client.audit.lineage import LineageTree, TxFact, lineage_tree_from_receivable, tx_fact
 from client.audit.source import StoredBlock, parse_line
-from client.lineage import LineageTree, TxFact, lineage_tree_from_receivable, tx_fact
-from client.report import render_report
 from ledger.canonical import JSONValue
 from ledger.membership import MEMBER_KEY_PREFIX
 from ledger.state import StateCache

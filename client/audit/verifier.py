@@ -48,7 +48,7 @@ AttKey = tuple[str, str, int, str, bytes]  # (chain, node id, height, header has
 LOOKAHEAD = 12  # blocks the verifier may run ahead
 PIPE_BYTES = 4 << 20  # pipe size asked for (capped by the system's limit)
 IOV_MAX = 1024  # buffers per writev call at most (Linux, macOS and BSDs take 1024)
-WORKER_PROGRAM = ("import sys; from client.audit.verify import serve; "
+WORKER_PROGRAM = ("import sys; from client.audit.verifier import serve; "
                   "serve(sys.stdin.buffer, sys.stdout.buffer)")
 
 
@@ -464,7 +464,7 @@ def _answer(sink: IO[bytes], answer: Verdicts | TableSummary | None) -> None:
 
     A BufferedWriter writing a ~100 KB frame into a pipe lost bytes when
     the process was signalled meanwhile (a profiler's samples did it), and
-    the answers stopped decoding (tests/client/test_audit_channel.py).
+    the answers stopped decoding (tests/client/audit/test_audit_channel.py).
     """
     data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
     _write_all(sink.fileno(), [len(data).to_bytes(8, "big"), data])

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_audit.py"
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "bench_audit.py"
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:

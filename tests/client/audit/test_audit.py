@@ -26,7 +26,7 @@ from client.audit import audit_chain_file, audit_node, audit_source
 from client.audit.replay import Replay
 from client.audit.report import REPORT_FORMAT, AuditReport
 from client.audit.tables import Conservation
-from client.audit.verify import ProcessVerifier
+from client.audit.verifier import ProcessVerifier
 from client.cli import app
 from client.sdk.keystore import Identity, save_keystore
 from contracts import CONTRACTS
@@ -40,7 +40,7 @@ from node.storage.chain_lines import export_database
 from node.storage.store import Store
 from scripts.sample_chain import build_sample_chain
 from tests.builders import START, build_tx, make_orgs
-from tests.client.chain_lines import Lines
+from tests.client.audit.chain_lines import Lines
 from tests.node.support import FACE, grant_line
 from tests.nodes import RunningNode, registered_node, running_node
 

@@ -15,14 +15,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from client.lineage import (
+from client.audit.html_page import label, render_report
+from client.audit.lineage import (
     LineageNote,
     LineageTree,
     TxFact,
     lineage_tree_from_receivable,
 )
-from client.lineage_svg import BOX_H, layout_tree, render_lineage_svg
-from client.report import label, render_report
+from client.audit.lineage_svg import BOX_H, layout_tree, render_lineage_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = '<script>alert("x")</script>'

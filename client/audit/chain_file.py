@@ -80,6 +80,6 @@ def export_from_database(database_url: str, out: Path) -> Exported:
 
 def _package_path() -> str:
     """Return PYTHONPATH with this checkout first, so `-m node` is the node beside this client."""
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])  # <checkout>/client/audit/chain_file.py
     extra = os.environ.get("PYTHONPATH")
     return root if not extra else root + os.pathsep + extra

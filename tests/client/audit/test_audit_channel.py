@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from client.audit.verify import _read_frame, _write_all
+from client.audit.verifier import _read_frame, _write_all
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SIGNALLED_WRITER = """
 import os, signal, sys
-from client.audit.verify import _answer, Verdicts
+from client.audit.verifier import _answer, Verdicts
 signal.signal(signal.SIGUSR1, lambda *a: None)
 print("ready", file=sys.stderr, flush=True)
 for i in range(200):

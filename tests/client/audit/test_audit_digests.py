@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from client.audit import audit_source
 from client.audit.digests import ROWS_LINE, StoredTables, listing_digest, note_cells
 from client.audit.tables import TableChecks
-from tests.client.chain_lines import Lines
+from tests.client.audit.chain_lines import Lines
 
 
 @pytest.fixture
