@@ -544,9 +544,9 @@ def trace(
     Exits 1 if a check fails; `--verify` also exits 1 if the bundle does not
     reach the issuance (a transaction of the path was not visible to its maker).
     """
-    from client.trace import build_trace
-    from client.trace_story import tell_checked, tell_trace
-    from client.trace_verify import verify_bundle
+    from client.trace.bundle import build_trace
+    from client.trace.check import verify_bundle
+    from client.trace.story import tell_checked, tell_trace
 
     if verify_file is not None:
         if note_id is not None or out is not None:

@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 from client.audit.lineage import fetch_lineage_tree
 from client.cli import app
 from client.sdk.keystore import Identity, save_keystore
-from client.trace import BUNDLE_FORMAT, build_trace
-from client.trace_verify import verify_bundle
+from client.trace.bundle import BUNDLE_FORMAT, build_trace
+from client.trace.check import verify_bundle
 from ledger.attestation import NodeInfo
 from ledger.tx import parse_envelope
 from tests.builders import make_orgs

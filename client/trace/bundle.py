@@ -22,7 +22,7 @@ A trace bundle is one JSON document (format `ledger-trace/1`):
 - `keys`: the public keys of every signer, `source` saying where they come
   from: the member list of the node that made the bundle, taken on trust.
 
-`client/trace_verify.py` checks a bundle with no node; `client/trace_story.py`
+`client/trace/check.py` checks a bundle with no node; `client/trace/story.py`
 tells it.
 """
 

@@ -1,4 +1,4 @@
-"""Offline verification of a trace bundle (`client/trace.py`): no node, only `ledger/`.
+"""Offline verification of a trace bundle (`client/trace/bundle.py`): no node, only `ledger/`.
 
 What is proven: each envelope is the transaction its id names (SHA-256 of
 the signed body), every listed signer signed it with the key the bundle
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from client.sdk.proofs import verify_tx_inclusion
-from client.trace import BUNDLE_FORMAT
+from client.trace.bundle import BUNDLE_FORMAT
 from contracts.records import derived_id
 from ledger.attestation import NodeInfo
 from ledger.checkpoint import check_cosigned, parse_signed_checkpoint

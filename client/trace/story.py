@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from client.trace_verify import TraceVerdict, short
+from client.trace.check import TraceVerdict, short
 from contracts.receivable.invoices import invoice_number
 from contracts.records import invoice_id
 from ledger.errors import LedgerError, SchemaError
