@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from client.consortium import init_consortium
+from client.local_consortium.consortium import init_consortium
 from client.sdk.http import NodeClient, NodeError
 from client.sdk.keystore import Identity, KeystoreError, generate_key, load_keystore, save_keystore
 from client.sdk.participant import Participant, PreparedTx, TransactionFailed
@@ -145,8 +145,8 @@ def demo(
         help="with --network: leave a network the demo started running")] = False,
 ) -> None:
     """Run the demo consortium end to end (embedded, or on a local network), then audit."""
-    from client.demo import run_demo, run_network_demo
-    from client.network import NetworkError, running_network
+    from client.local_consortium.demo import run_demo, run_network_demo
+    from client.local_consortium.network import NetworkError, running_network
 
     if network is None:
         if keep is not None:
@@ -229,8 +229,8 @@ def network_up(
                               "POST /v1/admin/clock on each node")] = None,
 ) -> None:
     """Start a local network: a 3-member etcd cluster and four nodes, each with its own database."""
-    from client.network import NetworkError
-    from client.network import network_up as up
+    from client.local_consortium.network import NetworkError
+    from client.local_consortium.network import network_up as up
 
     password = Settings.password or typer.prompt("password for the keystores", hide_input=True,
                                                  confirmation_prompt=True)
@@ -256,8 +256,8 @@ def network_down(
     directory: Annotated[Path, typer.Option("--dir", help="the directory given to `up`")],
 ) -> None:
     """Stop exactly the processes `ledger network up` started from this directory."""
-    from client.network import NetworkError
-    from client.network import network_down as down
+    from client.local_consortium.network import NetworkError
+    from client.local_consortium.network import network_down as down
 
     try:
         stopped = down(directory)
@@ -702,7 +702,7 @@ def bench(
 ) -> None:
     """Benchmark one embedded node (or a --network) over HTTP and print tx/s and latency."""
     if network is not None:
-        from client.bench_network import run_network_bench
+        from client.local_consortium.bench_network import run_network_bench
 
         result = run_network_bench(directory=network, seconds=seconds, batch=batch,
                                    clients=clients, rate=rate, password=Settings.password,
@@ -710,7 +710,7 @@ def bench(
     else:
         if rate is not None:
             raise typer.BadParameter("--rate applies to --network only")
-        from client.bench import run_bench
+        from client.local_consortium.bench import run_bench
 
         result = run_bench(seconds=seconds, batch=batch, clients=clients, console=console)
     if Settings.as_json:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from client.audit import audit_chain_file
 from client.audit.render import print_audit
-from client.bench import raw_verify_rate
+from client.local_consortium.bench import raw_verify_rate
 from node.storage.chain_lines import export_database
 from scripts.sample_chain import build_sample_chain
 

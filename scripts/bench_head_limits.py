@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from client.launcher import free_port
+from client.local_consortium.launcher import free_port
 
 HEAD = (b"GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:8600\r\nAccept: */*\r\n"
         b"Accept-Encoding: gzip, deflate\r\nUser-Agent: python-httpx/0.28.1\r\n"

@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from client.consortium import init_consortium
-from client.launcher import start_node
+from client.local_consortium.consortium import init_consortium
+from client.local_consortium.launcher import start_node
 
 PIECE = b"a" * (64 * 1024)
 

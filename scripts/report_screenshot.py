@@ -21,7 +21,7 @@ from typing import Any
 
 from client.audit.html_page import render_report
 from client.audit.lineage import fetch_lineage_tree
-from client.browser import screenshot
+from client.local_consortium.browser import screenshot
 from client.sdk.http import NodeClient
 from client.sdk.keystore import load_keystore
 

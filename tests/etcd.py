@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from client.etcd_cluster import (
+from client.local_consortium.etcd_cluster import (
     EtcdMember,
     EtcdMissing,
     etcd_binary,

@@ -19,7 +19,7 @@ from typing import Any
 
 import uvicorn
 
-from client.launcher import free_port
+from client.local_consortium.launcher import free_port
 from client.sdk.keystore import Identity
 from client.sdk.participant import Participant
 from client.sdk.tls import TlsFiles

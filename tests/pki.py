@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from client.pki import (
+from client.local_consortium.pki import (
     ed25519_key_from_seed,
     issue_member_cert,
     issue_node_cert,

@@ -8,7 +8,7 @@ names them; `client_context` turns them into the `ssl.SSLContext` the SDK
 CA, presents the member's certificate and checks hostnames.
 
 Creating the CA and issuing certificates is the consortium's business, not a
-participant's: that lives in `client.pki`.
+participant's: that lives in `client.local_consortium.pki`.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from client.cli import app
-from client.pki import ed25519_key_from_seed, write_private_key
+from client.local_consortium.pki import ed25519_key_from_seed, write_private_key
 from client.sdk.keystore import Identity, save_keystore
 from tests.builders import make_orgs
 from tests.nodes import node_tls, running_node

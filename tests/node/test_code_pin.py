@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from client.launcher import free_port
+from client.local_consortium.launcher import free_port
 from contracts.code import code_hash
 from ledger.errors import LedgerError
 from node.config import NodeConfig

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from client.audit import audit_node
-from client.consortium import Consortium, init_consortium
-from client.launcher import NodeProcess, start_node
+from client.local_consortium.consortium import Consortium, init_consortium
+from client.local_consortium.launcher import NodeProcess, start_node
 from client.sdk.http import NodeError
 from client.sdk.participant import Participant
 

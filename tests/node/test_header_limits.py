@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from client.launcher import free_port, node_command
+from client.local_consortium.launcher import free_port, node_command
 from tests.builders import make_orgs
 from tests.node.support import signed_headers
 from tests.nodes import RunningNode, node_tls, running_node, write_genesis

@@ -262,7 +262,7 @@ def test_a_node_away_past_compaction_catches_up_from_its_peers_certified_blocks(
 def test_the_sdk_fails_over_to_another_node_and_waits_for_finality(
     tmp_path: Path, etcd_members: list[Any]
 ) -> None:
-    from client.launcher import free_port
+    from client.local_consortium.launcher import free_port
 
     with running_network(tmp_path, [m.client_url for m in etcd_members]) as nodes:
         down = f"https://127.0.0.1:{free_port()}"  # nothing listens there

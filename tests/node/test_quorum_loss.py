@@ -21,8 +21,13 @@ from typing import Any
 import pytest
 
 from client.audit import audit_nodes
-from client.etcd_cluster import EtcdMember, restart_member, stop_pid, wait_for_leader
-from client.launcher import NodeProcess, start_node
+from client.local_consortium.etcd_cluster import (
+    EtcdMember,
+    restart_member,
+    stop_pid,
+    wait_for_leader,
+)
+from client.local_consortium.launcher import NodeProcess, start_node
 from client.sdk.http import NodeError
 from client.sdk.keystore import Identity
 from client.sdk.participant import NotAccepted, Participant

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from client.pki import (
+from client.local_consortium.pki import (
     ed25519_key_from_seed,
     issue_member_cert,
     write_certificate,

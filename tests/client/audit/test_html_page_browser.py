@@ -22,7 +22,7 @@ import pytest
 from client.audit.html_page import render_report
 from client.audit.lineage import fetch_lineage_tree
 from client.audit.lineage_svg import BOX_H, BOX_W, STATUS_COLOURS
-from client.browser import BrowserMissing, chromium_binary, screenshot
+from client.local_consortium.browser import BrowserMissing, chromium_binary, screenshot
 from client.sdk.keystore import Identity, save_keystore
 from tests.client.lineage_story import build_story_chain
 from tests.nodes import running_node

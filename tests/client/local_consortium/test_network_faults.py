@@ -22,15 +22,15 @@ from typing import Any
 
 import pytest
 
-from client.consortium import Consortium
-from client.etcd_cluster import (
+from client.local_consortium.consortium import Consortium
+from client.local_consortium.etcd_cluster import (
     EtcdMember,
     leader_index,
     operator_context,
     restart_member,
     wait_for_leader,
 )
-from client.network import (
+from client.local_consortium.network import (
     network_down,
     network_tls_context,
     network_up,

@@ -3,7 +3,7 @@
 `init_consortium` gives every organisation a fresh key sealed in its own
 keystore, writes the self-signed genesis every node starts from, and a node
 settings file, and records the layout in `consortium.json`.  It also creates
-the consortium's PKI (client/pki.py):
+the consortium's PKI (client/local_consortium/pki.py):
 
     ca/ca.crt              root CA certificate (Ed25519, self-signed)
     ca/ca.key              CA private key, PKCS#8 PEM sealed with the password (0600)
@@ -30,7 +30,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from client import pki
+from client.local_consortium import pki
 from client.sdk.keystore import Identity, generate_key, load_keystore, save_keystore
 from client.sdk.tls import CertificateError, TlsFiles, client_context
 from contracts.code import code_hash

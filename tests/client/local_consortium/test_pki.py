@@ -11,8 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from client.consortium import init_consortium, node_id_of
-from client.pki import (
+from client.local_consortium.consortium import init_consortium, node_id_of
+from client.local_consortium.pki import (
     check_issued_by,
     ed25519_key_from_seed,
     issue_member_cert,

@@ -9,10 +9,10 @@ checking each PID still belongs to what `up` started.  Processes run in
 their own sessions, so they outlive the command that started them.
 
 Everything talks mutual TLS with certificates from the consortium CA
-(client/pki.py): nodes serve https with their node certificates and require
-client certificates; etcd members get their own node-style certificates
-(`DIR/etcd/etcd<N>.crt/.pem`, issued by `up`, run for core, tier1 and
-bank_a) and require certificates from clients and peers.  `network.json`
+(client/local_consortium/pki.py): nodes serve https with their node
+certificates and require client certificates; etcd members get their own
+node-style certificates (`DIR/etcd/etcd<N>.crt/.pem`, issued by `up`, run
+for core, tier1 and bank_a) and require certificates from clients and peers.  `network.json`
 records the CA path and each member's certificate path, which is what a
 client needs besides its own key (`network_tls_context`).
 
@@ -32,8 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from client.consortium import Consortium, init_consortium, node_id_of
-from client.etcd_cluster import (
+from client.local_consortium.consortium import Consortium, init_consortium, node_id_of
+from client.local_consortium.etcd_cluster import (
     EtcdMember,
     operator_context,
     process_is,
@@ -43,7 +43,7 @@ from client.etcd_cluster import (
     stop_pid,
     wait_for_leader,
 )
-from client.launcher import free_port, start_node
+from client.local_consortium.launcher import free_port, start_node
 from ledger.errors import LedgerError
 from ledger.timefmt import format_timestamp, parse_timestamp
 

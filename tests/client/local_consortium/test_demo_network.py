@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from client.consortium import DEFAULT_CAST
-from client.demo import STORY_ALIASES, node_routes
-from client.network import NODE_ORGS, any_running, network_down, network_up
+from client.local_consortium.consortium import DEFAULT_CAST
+from client.local_consortium.demo import STORY_ALIASES, node_routes
+from client.local_consortium.network import NODE_ORGS, any_running, network_down, network_up
 from tests.etcd import need_etcd
 
 

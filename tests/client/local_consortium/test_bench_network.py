@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from client.bench_network import run_network_bench
-from client.network import any_running, network_down
+from client.local_consortium.bench_network import run_network_bench
+from client.local_consortium.network import any_running, network_down
 from tests.etcd import need_etcd
 
 pytestmark = pytest.mark.etcd

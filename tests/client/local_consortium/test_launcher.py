@@ -1,10 +1,10 @@
-"""client.launcher: ports handed out for one cluster never repeat."""
+"""client.local_consortium.launcher: ports handed out for one cluster never repeat."""
 
 from __future__ import annotations
 
 import socket
 
-from client.launcher import free_ports
+from client.local_consortium.launcher import free_ports
 
 
 def test_free_ports_are_distinct_and_free() -> None:

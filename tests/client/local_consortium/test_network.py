@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from client.consortium import Consortium
-from client.etcd_cluster import process_is
+from client.local_consortium.consortium import Consortium
+from client.local_consortium.etcd_cluster import process_is
 from client.sdk.participant import Participant
 from tests.etcd import need_etcd
 from tests.pki import TestCA

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from client.demo import run_demo
+from client.local_consortium.demo import run_demo
 
 
 def test_the_demo_runs_end_to_end_and_its_audit_passes(tmp_path: Path) -> None:

@@ -29,9 +29,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from client.bench import PASSWORD, Lane, Worker, grant_bench_line, raw_verify_rate
-from client.consortium import Consortium
-from client.network import (
+from client.local_consortium.bench import PASSWORD, Lane, Worker, grant_bench_line, raw_verify_rate
+from client.local_consortium.consortium import Consortium
+from client.local_consortium.network import (
     NETWORK_FILE,
     any_running,
     network_down,

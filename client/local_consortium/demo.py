@@ -10,8 +10,8 @@ auditor re-derives the chain from the node's raw export and checks every
 signature, hash link, Merkle root, stored row and receivable.
 
 `ledger demo --network DIR` plays the same story on a local network
-(client/network.py): three etcd members and four TLS nodes, each
-organisation talking to its own node where it runs one (with fail-over to
+(client/local_consortium/network.py): three etcd members and four TLS nodes,
+each organisation talking to its own node where it runs one (with fail-over to
 the others).  The story moves months, so the network must be a *simulation*
 network (`ledger network up --simulated-clock`): its nodes run on manual
 clocks, and every advance moves all of them.  A network on system clocks is
@@ -36,9 +36,9 @@ from rich.tree import Tree
 
 from client.audit import AuditReport, audit_node
 from client.audit.render import print_audit
-from client.consortium import Consortium, init_consortium, node_id_of
-from client.launcher import NodeProcess, start_node
-from client.network import (
+from client.local_consortium.consortium import Consortium, init_consortium, node_id_of
+from client.local_consortium.launcher import NodeProcess, start_node
+from client.local_consortium.network import (
     NETWORK_FILE,
     NetworkError,
     network_down,

@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from client.launcher import free_port, free_ports
+from client.local_consortium.launcher import free_port, free_ports
 from client.sdk.tls import TlsFiles, client_context
 
 START_TIMEOUT_S = 30.0
