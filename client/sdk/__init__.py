@@ -8,7 +8,8 @@
 - `client.sdk.lightclient`: trust the log only through checkpoints a quorum cosigned.
 - `client.sdk.proofs`: check a node's inclusion and consistency proofs locally.
 
-A third-party integrator needs nothing else.  The SDK imports only `ledger/`
-and itself: none of the tooling (`client.cli`, `client.audit`,
+A third-party integrator needs nothing else.  The SDK imports only itself,
+`ledger/` and `contracts/` (the light client derives block 0 from the
+genesis through them): none of the tooling (`client.cli`, `client.audit`,
 `client.trace`, `client.local_consortium`), and never `node/`.
 """
