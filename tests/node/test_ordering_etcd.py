@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from client.local_consortium.etcd_cluster import leader_index, stop_pid
-from node.ordering.etcd_client import EtcdClient, EtcdUnavailable
 from node.ordering import OrderedBatch
 from node.ordering.etcd import EtcdOrderer
+from node.ordering.etcd_client import EtcdClient, EtcdUnavailable
 from tests.etcd import etcd_context
 
 pytestmark = pytest.mark.etcd

@@ -38,8 +38,8 @@ from client.local_consortium.network import (
 )
 from client.sdk.http import NodeError
 from client.sdk.participant import Participant
-from node.ordering.etcd_client import EtcdClient
 from node.ordering.etcd import read_mark
+from node.ordering.etcd_client import EtcdClient
 
 pytestmark = [pytest.mark.etcd, pytest.mark.slow]
 PASSWORD = "fault-test-password"
