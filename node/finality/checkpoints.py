@@ -36,7 +36,7 @@ CACHE_BLOCKS = 256  # checkpoints kept ready; the final one is asked for most
 GENESIS_TRUST = ("block 0 is the genesis: no node attests it, so this checkpoint has no quorum "
                  "of cosigners; trust it by deriving it from the genesis file every member "
                  "holds (log size 1, root = the leaf hash of the genesis transaction, block 0's "
-                 "header hash), as client/lightclient.py does given genesis=")
+                 "header hash), as client/sdk/lightclient.py does given genesis=")
 
 
 def checkpoint_of(chain: Chain, header: BlockHeader) -> Checkpoint:
