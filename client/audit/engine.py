@@ -16,7 +16,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from client.audit.blocks import Certificates, check_link, compare_header, compare_txs, stored_header
+from client.audit.block_checks import (
+    Certificates,
+    check_link,
+    compare_header,
+    compare_txs,
+    stored_header,
+)
 from client.audit.digests import ROWS_LINE
 from client.audit.replay import CannotRebuild, Derived, Replay
 from client.audit.report import AuditReport

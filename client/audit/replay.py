@@ -11,7 +11,7 @@ and the stored transactions are used only where the batch is missing or
 does not give what the header commits to (a finding either way).
 
 The rebuilt state, log, replay sets and "who wrote what last" stay here for
-the checks that follow (blocks.py, tables.py).
+the checks that follow (block_checks.py, tables.py).
 """
 
 from __future__ import annotations

@@ -199,7 +199,7 @@ def _stored_cells(block: StoredBlock, first: dict[str, Envelope], verdicts: Verd
 
 
 def row_key(cell: Any) -> Any:
-    """Key a stored row as the block checks do (client.audit.blocks, which imports this)."""
+    """Key a stored row as the block checks do (client.audit.block_checks, which imports this)."""
     return cell if isinstance(cell, str | int | None) else repr(cell)
 
 

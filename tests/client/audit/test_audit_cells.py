@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from client.audit.blocks import TX_COLUMNS, _wrong_cells, stored_as
+from client.audit.block_checks import TX_COLUMNS, _wrong_cells, stored_as
 
 VALUES = ("ab" * 32, 7, 3, 1203, "receivable", "transfer", True, "ok", "", b'[{"type":"t"}]')
 
