@@ -14,8 +14,8 @@ auditor intact and shows up there as a finding, not as a crash on the way.
 Line types, in file order: one `meta`, one `block` per block (its row, its
 batch row, its transaction rows and its attestation rows), `rows` pages of
 the other tables, `orphans` (rows whose block row is missing) and a final
-`end` with the counts, so a truncated file is noticed.  docs/ARCHITECTURE.md
-describes each line.
+`end` with the counts, so a truncated file is noticed.  docs/FORMATS.md
+("The chain file") describes each line.
 """
 
 from __future__ import annotations

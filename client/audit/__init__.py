@@ -5,7 +5,7 @@ the chain from its signed batches through the pinned contracts, and checks
 every header, hash link, Merkle root, batch and transaction signature,
 finality certificate, stored transaction, state row, note, index and the
 conservation of every receivable; with several nodes, also their tree heads
-and block hashes against each other.  See docs/ARCHITECTURE.md ("Audit").
+and block hashes against each other.  See docs/ARCHITECTURE.md ("Flow 2: the audit").
 
 The auditor's other outputs live here too: the chain file it audits offline
 (`chain_file`, `ledger export`), and the HTML report (`html_report`, drawn by
