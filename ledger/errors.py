@@ -62,12 +62,6 @@ class ProofError(LedgerError):
     code = "bad_proof"
 
 
-class ChainError(LedgerError):
-    """Raised when blocks do not link, or a header disagrees with its contents."""
-
-    code = "bad_chain"
-
-
 MAX_NAMED = 5
 MAX_NAME_LENGTH = 64
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +61,6 @@ class NodeConfig:
         if "genesis_path" not in values:
             raise ValueError("a node needs genesis_path (the consortium's genesis file)")
         return cls(**_coerce(values))
-
-    def with_changes(self, **changes: Any) -> NodeConfig:
-        """Return a copy with some fields changed."""
-        return replace(self, **_coerce(changes))
 
 
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:
