@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from ledger.canonical import (
     FIELD_KINDS,
+    MAX_DEPTH,
     MAX_SAFE_INTEGER,
     FieldEncoder,
     canonical_bytes,
@@ -61,6 +62,14 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     return bool(a == b)
+
+
+def _nested(depth: int) -> list[Any]:
+    """Return `depth` + 1 lists, each the only item of the one around it."""
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 @settings(max_examples=400, deadline=None)
@@ -203,12 +212,16 @@ def test_parse_json_accepts_str() -> None:
     assert parse_json('{"a":[1,"x"]}') == {"a": [1, "x"]}
 
 
-def test_deep_nesting_raises_encoding_error_not_recursion_error() -> None:
-    data = b"[" * 600 + b"]" * 600
-    try:
-        parse_canonical(data)
-    except EncodingError:
-        pass
+def test_nesting_up_to_the_limit_parses_and_deeper_is_refused_by_name() -> None:
+    deepest = b"[" * MAX_DEPTH + b"]" * MAX_DEPTH
+    assert parse_canonical(deepest) == _nested(MAX_DEPTH - 1)
+    assert canonical_bytes(_nested(MAX_DEPTH - 1)) == deepest
+    for depth in (MAX_DEPTH + 1, 600):
+        data = b"[" * depth + b"]" * depth
+        with pytest.raises(EncodingError, match=f"^documents may nest at most {MAX_DEPTH} "):
+            parse_canonical(data)
+    with pytest.raises(EncodingError, match=f"^documents may nest at most {MAX_DEPTH} "):
+        canonical_bytes(_nested(MAX_DEPTH))
 
 
 def test_very_deep_nesting_is_encoding_error() -> None:
@@ -316,13 +329,6 @@ def test_plain_bytes_is_the_general_encoding_or_declines(value: Any) -> None:
 ])
 def test_plain_values_take_the_fast_path(value: Any) -> None:
     assert plain_bytes(value) == rfc8785.dumps(value)
-
-
-def _nested(depth: int) -> list[Any]:
-    value: list[Any] = []
-    for _ in range(depth):
-        value = [value]
-    return value
 
 
 @pytest.mark.parametrize("value", [

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import canonical_bytes
+from ledger.canonical import MAX_DEPTH, canonical_bytes
 from ledger.crypto import Domain, b64encode, sha256_hex
 from ledger.errors import EncodingError, LedgerError, SchemaError, SignatureError
 from ledger.membership import make_uscc
@@ -240,13 +240,19 @@ def test_non_canonical_base64_signature_is_rejected() -> None:
         parse_envelope(value)
 
 
-def test_deeply_nested_args_rejected_cleanly() -> None:
-    text = canonical_bytes(body_json(args={})).replace(b'"args":{}', b'"args":{"x":'
-                                                       + b"[" * 600 + b"]" * 600 + b"}")
-    try:
-        parse_envelope(wire(text, [ALICE, BOB]))
-    except LedgerError:
-        pass
+def _nested_args_body(arrays: int) -> bytes:
+    """Return canonical body bytes whose args hold `arrays` nested lists (+2 levels around)."""
+    return canonical_bytes(body_json(args={})).replace(
+        b'"args":{}', b'"args":{"x":' + b"[" * arrays + b"]" * arrays + b"}")
+
+
+def test_deeply_nested_args_are_refused_by_the_depth_limit() -> None:
+    fits = MAX_DEPTH - 2  # the body and its args are the two outer levels
+    envelope = parse_envelope(wire(_nested_args_body(fits), [ALICE, BOB]))
+    assert str(envelope.body.args["x"]).count("[") == fits
+    for arrays in (fits + 1, 600):
+        with pytest.raises(EncodingError, match=f"^documents may nest at most {MAX_DEPTH} "):
+            parse_envelope(wire(_nested_args_body(arrays), [ALICE, BOB]))
 
 
 ENVELOPE = signed(args={"amount_fen": 5, "memo": "发票 №1"})
