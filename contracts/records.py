@@ -8,14 +8,12 @@ value never moves except by consuming notes and creating new ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, fields
 from enum import Enum, StrEnum
 from functools import partial
-from operator import attrgetter
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar
 
-from ledger.canonical import FieldEncoder, JSONValue, plain_fields_bytes
+from ledger.canonical import JSONValue, canonical_bytes
 from ledger.crypto import sha256_hex
 from ledger.execution import Call, Decoder, decoded
 
@@ -191,46 +189,14 @@ def remove(call: Call, record: Any) -> None:
 def encode(record: Any) -> bytes:
     """Return the canonical bytes of `to_json(record)`, without building the dict.
 
-    A record's attributes are exactly its fields, so when its values are
-    plain (`plain_fields_bytes`) they are encoded as they stand; otherwise field by
-    field, which gives the same bytes (or EncodingError).
+    A record's attributes are exactly its fields, and canonical_bytes writes
+    a StrEnum status as its value and a tuple as a list, so the attribute
+    dict gives the same bytes (or EncodingError).
     """
-    kind = type(record)
-    encoder, get = _encoder(kind)
     values = record.__dict__
-    if values.keys() == _field_set(kind):
-        fast = plain_fields_bytes(values)
-        if fast is not None:
-            return fast
-    return encoder(get(record))
-
-
-_ENCODERS: dict[type[Any], tuple[FieldEncoder, Callable[[Any], tuple[Any, ...]]]] = {}
-
-
-def _encoder(kind: type[Any]) -> tuple[FieldEncoder, Callable[[Any], tuple[Any, ...]]]:
-    """Return the record type's field encoder and a getter of its values in sorted-name order."""
-    found = _ENCODERS.get(kind)
-    if found is None:
-        hints = get_type_hints(kind)
-        declared = {f.name: _field_kind(hints[f.name]) for f in fields(kind)}
-        names = tuple(sorted(declared))
-        assert all(name.isascii() for name in names)  # canonical_fields relies on it
-        assert len(names) > 1  # attrgetter of several names returns a tuple
-        found = _ENCODERS[kind] = (FieldEncoder(names, [declared[n] for n in names]),
-                                   attrgetter(*names))
-    return found
-
-
-def _field_kind(hint: Any) -> str:
-    """Return the FIELD_KINDS name of a declared field type ("" for the general encoder)."""
-    if isinstance(hint, type) and issubclass(hint, str):  # str, or a StrEnum status
-        return "str"
-    return _KINDS.get(hint, "")
-
-
-_KINDS: dict[Any, str] = {int: "int", bool: "bool", str | None: "str | None",
-                          tuple[str, ...]: "tuple[str, ...]"}
+    if values.keys() == _FIELD_SETS[type(record)]:
+        return canonical_bytes(values)
+    return canonical_bytes(to_json(record))
 
 
 def evolve(record: R, **changes: Any) -> R:
@@ -242,7 +208,7 @@ def evolve(record: R, **changes: Any) -> R:
     a TypeError, as with replace().
     """
     kind = type(record)
-    unknown = changes.keys() - _field_set(kind)
+    unknown = changes.keys() - _FIELD_SETS[kind]
     if unknown:
         raise TypeError(f"{kind.__name__} has no field {', '.join(sorted(unknown))}")
     copy: R = object.__new__(kind)
@@ -252,21 +218,10 @@ def evolve(record: R, **changes: Any) -> R:
     return copy
 
 
-def _field_set(kind: type[Any]) -> frozenset[str]:
-    """Return the names of a record type's fields, as a set."""
-    names = _FIELD_SETS.get(kind)
-    if names is None:
-        names = _FIELD_SETS[kind] = frozenset(_field_names(kind))
-    return names
-
-
-_FIELD_SETS: dict[type[Any], frozenset[str]] = {}
-
-
 def to_json(record: Any) -> dict[str, JSONValue]:
     """Return a record as JSON (enums by value, tuples as lists)."""
     out: dict[str, JSONValue] = {}
-    for name in _field_names(type(record)):
+    for name in _FIELD_NAMES[type(record)]:
         value = getattr(record, name)
         if isinstance(value, Enum):
             value = value.value
@@ -276,19 +231,9 @@ def to_json(record: Any) -> dict[str, JSONValue]:
     return out
 
 
-_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
-
-
-def _field_names(kind: type[Any]) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(kind)
-    if names is None:
-        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind))
-    return names
-
-
 def from_json(kind: type[R], value: Any) -> R:
     """Build a record of `kind` from its JSON form (absent optional fields get defaults)."""
-    kwargs = {name: value[name] for name in _field_names(kind) if name in value}
+    kwargs = {name: value[name] for name in _FIELD_NAMES[kind] if name in value}
     if "status" in kwargs:
         kwargs["status"] = _STATUS_TYPES[kind](kwargs["status"])
     if "live" in kwargs:
@@ -303,6 +248,13 @@ _STATUS_TYPES: dict[type[Any], type[Enum]] = {
 }
 
 
+# Per record type, built once here: the field names in declared order, as a set, the decoder.
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {
+    kind: tuple(f.name for f in fields(kind)) for kind in KEY_PREFIX
+}
+_FIELD_SETS: dict[type[Any], frozenset[str]] = {
+    kind: frozenset(names) for kind, names in _FIELD_NAMES.items()
+}
 _DECODERS: dict[type[Any], Decoder] = {
     kind: partial(from_json, kind) for kind in KEY_PREFIX
 }

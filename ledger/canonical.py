@@ -6,13 +6,21 @@ same signature.  The schema forbids floats outright (money is integer fen,
 rates are decimal strings), which makes JCS's number rules collapse to plain
 integer printing; integers are kept inside the range an IEEE double holds
 exactly, so any JCS implementation agrees with ours byte for byte.
+
+This module owns the one encoder (`canonical_bytes`, and `encode_string` for
+callers that splice canonical pieces together) and the parsers: of canonical
+bytes from anywhere (`parse_canonical`), of any JSON of the schema from
+outside (`parse_json`, which need not be canonical), and of canonical bytes
+this process made itself (`parse_trusted`).  orjson writes and reads the
+bytes; tests hold both directions to the `rfc8785` reference package.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Sequence
+import re
 from enum import StrEnum
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -23,66 +31,100 @@ JSONValue = Any
 """A value of our schema: None, bool, int, str, list/tuple of values, str-keyed dict."""
 
 MAX_SAFE_INTEGER = 2**53 - 1
-MAX_DEPTH = 64  # far deeper than any document of the schema; keeps recursion bounded
-_encode_string = json.encoder.encode_basestring
-encode_string = _encode_string  # a str's canonical text (valid when it holds no lone surrogate)
-_SURROGATE_ORDER_SENSITIVE = "\ue000"
+MAX_DEPTH = 64  # containers nested in containers; far deeper than any document of the schema
+
+encode_string = json.encoder.encode_basestring
+"""Return a str's canonical text, quotes included (valid when it holds no lone surrogate)."""
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+_CONTAINERS = frozenset({dict, list, tuple})
+_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+_AS_GIVEN = orjson.OPT_STRICT_INTEGER  # keys already in RFC 8785 order
+_HIGH_BMP_LEAD = re.compile(b"[\xee\xef]")
+_ASTRAL_LEAD = re.compile(b"[\xf0-\xf4]")
 
 
 def canonical_bytes(value: JSONValue) -> bytes:
     """Return the RFC 8785 encoding of `value` as UTF-8 bytes.
 
     Raises EncodingError for floats, out-of-range integers, non-string keys,
-    lone surrogates or any type outside the schema.
+    lone surrogates, nesting deeper than MAX_DEPTH or any type outside the
+    schema.  Subclasses of str and int (a StrEnum status, an IntEnum) are
+    written as the str or int they are.
     """
-    fast = plain_bytes(value)
-    if fast is not None:
-        return fast
-    text = canonical_text(value)
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise EncodingError("strings must be valid Unicode (no lone surrogates)") from exc
+    fast = _plain_bytes(value)
+    return fast if fast is not None else _exact_bytes(value)
 
 
-_PLAIN_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
-_LEAVES: set[type] = {str, int, bool, type(None)}  # and each StrEnum type, once met
-_PLAIN_DEPTH = MAX_DEPTH // 2  # deeper documents take the general path (and its depth error)
+def _plain_bytes(value: JSONValue) -> bytes | None:
+    """Return orjson's sorted output for `value` if it is plain and that is RFC 8785's, else None.
 
-
-def plain_bytes(value: JSONValue) -> bytes | None:
-    """Return the canonical bytes of a plain value, or None if `value` is not plain.
-
-    Plain means built only of dicts with str keys (none at or above U+E000),
-    lists, tuples, and exactly str, int, bool or None or StrEnum members,
-    nested less than MAX_DEPTH / 2 deep.  For such a value orjson's sorted
-    compact output is RFC 8785's, byte for byte: strings are escaped as JCS
-    escapes them, keys sort in code-point order, which is UTF-16 order for
-    these keys, OPT_STRICT_INTEGER refuses integers beyond 2^53 - 1 and a
-    lone surrogate is refused (both give None here, so that the general path
-    raises the EncodingError).  Everything else (floats, other types and
-    subclasses, which orjson would write or reject in its own way) is not
-    plain.  Hot: records and events are encoded on every state change.
+    The fast route: nearly every value the ledger encodes takes it.
     """
-    if not _plain((value,), 0):
+    kind = type(value)
+    if not (_plain(value, 1) if kind in _CONTAINERS else kind in _SCALARS):
         return None
-    return _write_plain(value)
-
-
-def plain_fields_bytes(fields: dict[str, JSONValue]) -> bytes | None:
-    """Return plain_bytes(fields) for a dict whose keys are known distinct ASCII strs.
-
-    For records, whose keys are their declared field names: only the
-    values need looking at.
-    """
-    if not _plain(fields.values(), 1):
+    written = _write(value, _SORTED)
+    if written is None or (not written.isascii() and _keys_may_sort_apart(written)):
         return None
-    return _write_plain(fields)
+    return written
 
 
-def _write_plain(value: JSONValue) -> bytes | None:
+def _exact_bytes(value: JSONValue) -> bytes:
+    """Return canonical_bytes(value) by way of `_exact` (any value; raises EncodingError)."""
+    written = _write(_exact(value, 0), _AS_GIVEN)
+    if written is None:  # _exact left nothing else orjson could refuse
+        raise EncodingError("strings must be valid Unicode (no lone surrogates)")
+    return written
+
+
+def _plain(container: dict[Any, JSONValue] | list[JSONValue] | tuple[JSONValue, ...],
+           depth: int) -> bool:
+    """Say whether orjson may write `container` (with sorted keys) as RFC 8785 does.
+
+    `container` is exactly a dict, list or tuple, nested `depth` deep (1 at
+    the top).  Plain means built only of dicts, lists, tuples, exactly str,
+    int, bool or None, and StrEnum members (orjson writes their value, which
+    is their text), nested at most MAX_DEPTH deep.  For such a value orjson
+    writes strings as JCS does, refuses what the schema refuses (an integer
+    beyond 2^53 - 1, a key that is not exactly str, a lone surrogate), and
+    sorts keys in code-point order, which is RFC 8785's UTF-16 order unless
+    `_keys_may_sort_apart`.  Anything else (a float, another type, a
+    subclass orjson would write in its own way) is not plain.  Hot: records
+    and events are encoded on every state change.
+    """
+    if depth > MAX_DEPTH:
+        return False
+    items = container.values() if type(container) is dict else container
+    kinds = set(map(type, items))
+    if kinds <= _SCALARS:
+        return True
+    kinds -= _SCALARS
+    if kinds.isdisjoint(_CONTAINERS):  # then only StrEnum members may be left
+        return all(map(issubclass, kinds, repeat(StrEnum)))
+    for item in items:
+        kind = type(item)
+        if kind in _CONTAINERS:
+            if not _plain(item, depth + 1):
+                return False
+        elif kind not in _SCALARS and not issubclass(kind, StrEnum):
+            return False
+    return True
+
+
+def _keys_may_sort_apart(written: bytes) -> bool:
+    """Say whether code-point and UTF-16 order might differ for keys in these UTF-8 bytes.
+
+    They differ only between a character from U+E000 to U+FFFF (UTF-8 lead
+    byte EE or EF) and one above U+FFFF (lead byte F0 to F4).
+    """
+    return _HIGH_BMP_LEAD.search(written) is not None and _ASTRAL_LEAD.search(written) is not None
+
+
+def _write(value: JSONValue, option: int) -> bytes | None:
+    """Return orjson's output for `value` with `option`, or None if orjson refuses it."""
     try:
-        written = orjson.dumps(value, option=_PLAIN_OPTIONS)
+        written = orjson.dumps(value, option=option)
     except orjson.JSONEncodeError:
         return None
     # Copied out: orjson's own buffers, when many are kept (as the state keeps
@@ -90,225 +132,73 @@ def _write_plain(value: JSONValue) -> bytes | None:
     return bytes(memoryview(written))
 
 
-def _plain(items: Collection[JSONValue], depth: int) -> bool:
-    """Say whether every value in `items` (a list, tuple or dict view) is plain."""
-    if set(map(type, items)) <= _LEAVES:
-        return True
-    if depth >= _PLAIN_DEPTH:
-        return False
-    for item in items:
-        kind = type(item)
-        if kind in _LEAVES:
-            continue
-        if kind is dict:
-            if not _plain_object(item, depth + 1):
-                return False
-        elif kind is list or kind is tuple:
-            if not _plain(item, depth + 1):
-                return False
-        elif issubclass(kind, StrEnum):
-            _LEAVES.add(kind)
-        else:
-            return False
-    return True
+def _exact(value: JSONValue, depth: int) -> JSONValue:
+    """Return `value` rebuilt of exact types, each dict's keys inserted in RFC 8785 order.
 
-
-def _plain_object(obj: dict[Any, JSONValue], depth: int) -> bool:
-    # Keys that are not exactly str make orjson refuse the value (so None); here only
-    # their order matters: code-point order is UTF-16 order below U+E000.
-    try:
-        keys = "".join(obj)
-    except TypeError:
-        return False
-    if not keys.isascii() and max(keys) >= _SURROGATE_ORDER_SENSITIVE:
-        return False
-    return _plain(obj.values(), depth)
-
-
-def canonical_text(value: JSONValue) -> str:
-    """Return the RFC 8785 encoding of `value` as a str (see canonical_bytes)."""
-    return _text(value, 0)
-
-
-def canonical_fields(names: Sequence[str], values: Sequence[JSONValue]) -> bytes:
-    """Return the canonical bytes of the object {names[i]: values[i]}.
-
-    For records with a fixed set of fields: requires `names` to be distinct
-    ASCII strings already in sorted order (the caller checks that once per
-    record type), which spares building and sorting a dict.  The general
-    path of FieldEncoder, which is the fast one.
+    `depth` counts the containers around `value`.  Raises EncodingError
+    for whatever the schema does not allow, except a lone surrogate (which
+    orjson refuses when it writes the result).
     """
-    text = "{" + ",".join([_encode_string(name) + ":" + _text(value, 1)
-                           for name, value in zip(names, values, strict=True)]) + "}"
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise EncodingError("strings must be valid Unicode (no lone surrogates)") from exc
-
-
-def _int_field(value: Any) -> str:
-    if type(value) is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-        return str(value)
-    raise TypeError("not an integer of the exactly representable range")
-
-
-def _bool_field(value: Any) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    raise TypeError("not a bool")
-
-
-def _optional_str_field(value: Any) -> str:
-    return "null" if value is None else _encode_string(value)
-
-
-def _str_tuple_field(value: Any) -> str:
-    if type(value) is not tuple:
-        raise TypeError("not a tuple")
-    return "[" + ",".join(map(_encode_string, value)) + "]"
-
-
-def _any_field(value: Any) -> str:
-    return _text(value, 1)
-
-
-FIELD_KINDS: dict[str, Callable[[Any], str]] = {
-    "str": _encode_string,  # also a str subclass such as a StrEnum member: its text
-    "int": _int_field,
-    "bool": _bool_field,
-    "str | None": _optional_str_field,
-    "tuple[str, ...]": _str_tuple_field,
-}
-"""Declared field type -> the function giving a value of exactly that type its canonical text.
-
-Each raises TypeError for a value of any other type (the C string escaper
-does so for a non-str), which sends the record down the general path."""
-
-
-class FieldEncoder:
-    """canonical_fields for one record type, with a fast path per declared field type.
-
-    Records are written on every state change, so their encoding is hot.
-    Each field is encoded by the function for its declared type (FIELD_KINDS;
-    undeclared kinds by the general encoder); a value not of its declared
-    type, or a string that is not valid Unicode, sends the whole record
-    through canonical_fields instead.  So the bytes, or the EncodingError,
-    are always exactly those of canonical_fields(names, values).
-    """
-
-    def __init__(self, names: tuple[str, ...], kinds: Sequence[str]) -> None:
-        self.names = names
-        self._fields = tuple(
-            (("{" if i == 0 else ",") + _encode_string(name) + ":",
-             FIELD_KINDS.get(kind, _any_field))
-            for i, (name, kind) in enumerate(zip(names, kinds, strict=True)))
-
-    def __call__(self, values: Sequence[JSONValue]) -> bytes:
-        """Return canonical_fields(self.names, values)."""
-        try:
-            return ("".join([prefix + encode(value) for (prefix, encode), value
-                             in zip(self._fields, values, strict=True)]) + "}").encode("utf-8")
-        except (TypeError, UnicodeEncodeError, EncodingError):
-            return canonical_fields(self.names, values)
-
-
-def _text(value: JSONValue, depth: int) -> str:
-    kind = type(value)
-    if kind is str:
-        return _encode_string(value)
-    if kind is int:
-        return _encode_int(value)
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if kind is dict:
-        return _object_text(value, depth)
-    if kind is list or kind is tuple:
-        return _array_text(value, depth)
-    return _subclass_text(value, depth)
-
-
-def _subclass_text(value: JSONValue, depth: int) -> str:
-    """Encode instances of subclasses of the schema's types (e.g. a StrEnum)."""
     if isinstance(value, str):
-        return _encode_string(str.__str__(value))
-    if isinstance(value, int) and not isinstance(value, bool):
-        return _encode_int(int(value))
-    if isinstance(value, dict):
-        return _object_text(value, depth)
-    if isinstance(value, list | tuple):
-        return _array_text(value, depth)
-    raise EncodingError(f"type {type(value).__name__} is not allowed in signed data")
-
-
-def _encode_int(value: int) -> str:
-    if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-        return str(value)
-    raise EncodingError(f"integer {value} is outside the exactly representable range")
-
-
-def _check_depth(depth: int) -> None:
+        return str.__str__(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        number = int(value)
+        if not -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
+            raise EncodingError(f"integer {number} is outside the exactly representable range")
+        return number
+    if not isinstance(value, dict | list | tuple):
+        raise EncodingError(f"type {type(value).__name__} is not allowed in signed data")
     if depth >= MAX_DEPTH:
         raise EncodingError(f"documents may nest at most {MAX_DEPTH} levels deep")
+    if isinstance(value, dict):
+        return {str.__str__(key): _exact(value[key], depth + 1) for key in _sorted_keys(value)}
+    return [_exact(item, depth + 1) for item in value]
 
 
-def _array_text(items: list[JSONValue] | tuple[JSONValue, ...], depth: int) -> str:
-    _check_depth(depth)
-    return "[" + ",".join([_text(item, depth + 1) for item in items]) + "]"
+def _sorted_keys(obj: dict[Any, JSONValue]) -> list[str]:
+    """Return the keys sorted by UTF-16 code units, as RFC 8785 section 3.2.3 requires."""
+    bad = [type(key).__name__ for key in obj if not isinstance(key, str)]
+    if bad:
+        raise EncodingError(f"object keys must be strings, not {bad[0]}")
+    return sorted(obj, key=lambda key: key.encode("utf-16-be", "surrogatepass"))
 
 
-def _object_text(obj: dict[Any, JSONValue], depth: int) -> str:
-    _check_depth(depth)
-    parts = []
-    for key in _sorted_keys(obj):
-        value = obj[key]
-        kind = type(value)
-        if kind is str:
-            text = _encode_string(value)
-        elif kind is int:
-            text = _encode_int(value)
-        else:
-            text = _text(value, depth + 1)
-        parts.append(_encode_string(key) + ":" + text)
-    return "{" + ",".join(parts) + "}"
+def parse_canonical(data: bytes) -> JSONValue:
+    """Parse bytes that must already be in canonical form, and return the value.
 
-
-def _sorted_keys(obj: dict[str, JSONValue]) -> list[str]:
-    """Sort keys by UTF-16 code units, as RFC 8785 section 3.2.3 requires.
-
-    Code-point order equals UTF-16 order unless a key holds characters at or
-    above U+E000 next to astral characters, so the cheap sort serves nearly
-    always.
+    Bytes are canonical when they parse and their value's canonical bytes
+    are exactly them, so one document never has two encodings (and two
+    transaction ids): a duplicate key, a float, an escape that need not be
+    one, a space or anything else amiss makes the bytes differ.  Raises
+    EncodingError naming what is wrong.
     """
     try:
-        ascii_keys = "".join(obj).isascii()
-    except TypeError as exc:
-        bad = next(type(k).__name__ for k in obj if not isinstance(k, str))
-        raise EncodingError(f"object keys must be strings, not {bad}") from exc
-    if ascii_keys:
-        return sorted(obj)
-    if max(max(k, default="") for k in obj) >= _SURROGATE_ORDER_SENSITIVE:
-        return sorted(obj, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
-    return sorted(obj)
+        value = orjson.loads(data)
+        if canonical_bytes(value) == data:
+            return value
+    except (orjson.JSONDecodeError, EncodingError):
+        pass
+    canonical_bytes(parse_json(data))  # raises the error that names the problem, if one does
+    raise EncodingError("document is not in canonical (RFC 8785) form")
 
 
-def _reject_constant(name: str) -> None:
-    raise EncodingError(f"{name} is not allowed in signed data")
+def parse_trusted(data: bytes) -> JSONValue:
+    """Parse canonical bytes this process (or its own database) produced.
 
-
-def _reject_float(text: str) -> None:
-    raise EncodingError(f"number {text} is not an integer; floats are not allowed")
+    Skips the canonical check of `parse_canonical`; never use it on bytes
+    from outside.
+    """
+    return orjson.loads(data)
 
 
 def parse_json(data: bytes | str) -> JSONValue:
     """Parse JSON text of our schema (floats and NaN rejected), not necessarily canonical.
 
-    Raises EncodingError naming what is wrong.
+    For documents from outside (request bodies, files people write).
+    Raises EncodingError naming what is wrong: malformed JSON, a float or
+    constant, a duplicate key.
     """
     try:
         return json.loads(
@@ -323,79 +213,12 @@ def parse_json(data: bytes | str) -> JSONValue:
         raise EncodingError(f"malformed JSON: {exc}") from exc
 
 
-def parse_trusted(data: bytes) -> JSONValue:
-    """Parse canonical bytes this process (or its own database) produced.
-
-    Skips the schema hooks of `parse_json` (several times faster); never use
-    it on bytes from outside.
-    """
-    return json.loads(data)
+def _reject_constant(name: str) -> None:
+    raise EncodingError(f"{name} is not allowed in signed data")
 
 
-def parse_canonical(data: bytes) -> JSONValue:
-    """Parse bytes that must already be in canonical form, and return the value.
-
-    Raises EncodingError if the bytes are malformed or not exactly canonical,
-    so that one document never has two encodings (and two transaction ids).
-    Bytes that orjson parses into a plain value whose canonical bytes they
-    are need nothing more (a duplicate key, a float, an escape that need not
-    be one, or anything else amiss makes the bytes differ); any other bytes
-    take the general path, which says what is wrong.
-    """
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        pass
-    else:
-        if plain_bytes(value) == data:
-            return value
-    return parse_canonical_general(data)
-
-
-def parse_canonical_general(data: bytes) -> JSONValue:
-    """parse_canonical without its fast path (the reference the tests hold it to)."""
-    if data.isascii() and data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
-        value = _parse_ascii_document(data)
-        again = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-        try:
-            same = again.encode("utf-8") == data
-        except UnicodeEncodeError as exc:
-            raise EncodingError("strings must be valid Unicode (no lone surrogates)") from exc
-        if not same:
-            parse_json(data)  # names a duplicate key, if that is what is wrong
-            raise EncodingError("document is not in canonical (RFC 8785) form")
-        return value
-    value = parse_json(data)
-    if canonical_bytes(value) != data:
-        raise EncodingError("document is not in canonical (RFC 8785) form")
-    return value
-
-
-def _checked_int(text: str) -> int:
-    value = int(text)
-    _encode_int(value)  # raises EncodingError outside the exactly representable range
-    return value
-
-
-def _parse_ascii_document(data: bytes) -> JSONValue:
-    """Parse ASCII JSON for the canonical check, using the C scanner as far as possible.
-
-    For ASCII text the standard library's compact, key-sorted output is
-    exactly RFC 8785 once floats are refused and integers range-checked:
-    code-point and UTF-16 key order agree on ASCII keys, control characters
-    are escaped the same way, a value parsed from an escape such as \u00e9
-    is written back raw (so non-canonical input fails the byte comparison),
-    and a duplicate key cannot survive that comparison either; so no
-    per-object hook is needed.  The caller bounds nesting by counting
-    brackets before choosing this path.
-    """
-    try:
-        return json.loads(data, parse_float=_reject_float, parse_constant=_reject_constant,
-                          parse_int=_checked_int)
-    except EncodingError:
-        raise
-    except (ValueError, RecursionError) as exc:
-        raise EncodingError(f"malformed JSON: {exc}") from exc
+def _reject_float(text: str) -> None:
+    raise EncodingError(f"number {text} is not an integer; floats are not allowed")
 
 
 def _object_without_duplicates(pairs: list[tuple[str, JSONValue]]) -> dict[str, JSONValue]:

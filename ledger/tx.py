@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
-from ledger.canonical import JSONValue, canonical_bytes, parse_canonical
+from ledger.canonical import JSONValue, canonical_bytes, encode_string, parse_canonical
 from ledger.crypto import Domain, PrivateKey, PublicKey, b64decode, b64encode, sha256_hex
 from ledger.errors import SchemaError, SignatureError, names_in_message
 from ledger.membership import is_valid_uscc
@@ -25,7 +25,6 @@ from ledger.merkle import leaf_hash
 from ledger.timefmt import parse_timestamp
 
 MAX_BODY_BYTES = 64 * 1024
-_json_string = json.encoder.encode_basestring  # the escaping canonical_bytes uses
 MAX_SIGNERS = 64  # a genesis is signed by every founding member
 NONCE_PATTERN = re.compile(r"[0-9a-f]{16,64}")
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -161,9 +160,9 @@ class Envelope:
         # sorted ("body" < "signatures", "sig" < "signer"), base64 needs no escaping,
         # and the strings are escaped exactly as canonical_bytes escapes them.
         signatures = ",".join(
-            '{"sig":"' + b64encode(s.signature) + '","signer":' + _json_string(s.signer) + "}"
+            '{"sig":"' + b64encode(s.signature) + '","signer":' + encode_string(s.signer) + "}"
             for s in self.signatures)
-        text = ('{"body":' + _json_string(self.body_bytes.decode("utf-8")) + ',"signatures":['
+        text = ('{"body":' + encode_string(self.body_bytes.decode("utf-8")) + ',"signatures":['
                 + signatures + "]}")
         return text.encode("utf-8")
 
