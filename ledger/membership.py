@@ -7,8 +7,10 @@ mistyped id is caught before it reaches a contract.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+from operator import mul
 from typing import Any
 
 from ledger.canonical import JSONValue
@@ -18,6 +20,8 @@ from ledger.errors import SchemaError, SignatureError
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 USCC_LENGTH = 18
+_VALUES = {character: value for value, character in enumerate(USCC_ALPHABET)}
+_USCC_SHAPE = re.compile(f"[{USCC_ALPHABET}]{{{USCC_LENGTH}}}")
 
 
 class Role(StrEnum):
@@ -37,33 +41,22 @@ class MemberStatus(StrEnum):
 
 
 def uscc_check_character(first17: str) -> str:
-    """Return the GB 32100-2015 check character for the first 17 characters of a USCC."""
-    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
-    return USCC_ALPHABET[(31 - total % 31) % 31]
+    """Return the GB 32100-2015 check character for the first 17 characters of a USCC.
+
+    Requires 17 characters of USCC_ALPHABET: raises ValueError for another
+    length, KeyError for a character outside the alphabet.
+    """
+    if len(first17) != len(USCC_WEIGHTS):
+        raise ValueError("a USCC body is 17 characters")
+    total = sum(map(mul, map(_VALUES.__getitem__, first17), USCC_WEIGHTS))
+    return USCC_ALPHABET[-total % 31]
 
 
 def is_valid_uscc(text: object) -> bool:
-    """Return whether `text` is an 18-character USCC with a correct check character.
-
-    Contracts check every organisation id they are given, and a consortium
-    has few members, so ids found valid are remembered (a bounded set).
-    """
-    if type(text) is str and text in _VALID_USCCS:
-        return True
-    if not isinstance(text, str) or len(text) != USCC_LENGTH:
+    """Return whether `text` is an 18-character USCC with a correct check character."""
+    if not isinstance(text, str) or _USCC_SHAPE.fullmatch(text) is None:
         return False
-    if any(c not in USCC_ALPHABET for c in text):
-        return False
-    valid = uscc_check_character(text[:17]) == text[17]
-    if valid and type(text) is str:
-        if len(_VALID_USCCS) >= _MAX_REMEMBERED:
-            _VALID_USCCS.clear()
-        _VALID_USCCS.add(text)
-    return valid
-
-
-_VALID_USCCS: set[str] = set()
-_MAX_REMEMBERED = 10_000
+    return uscc_check_character(text[:17]) == text[17]
 
 
 def make_uscc(first17: str) -> str:
