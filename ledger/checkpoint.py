@@ -1,7 +1,7 @@
 """Signed checkpoints of the global transaction log (C2SP tlog-checkpoint).
 
 A checkpoint is the log's tree head at one size, bound to the block that
-produced it, as a C2SP signed note (ledger/note.py):
+produced it, as a C2SP signed note (ledger/signed_note.py):
 
     ledger.receivables/<chain id>
     <tree size, decimal>
@@ -35,7 +35,14 @@ from ledger.attestation import NodeInfo, quorum_size
 from ledger.crypto import PrivateKey, b64decode, b64encode
 from ledger.errors import SchemaError, SignatureError
 from ledger.merkle import HASH_SIZE
-from ledger.note import NoteSignature, SignedNote, check_text, parse_note, sign_note, verify_note
+from ledger.signed_note import (
+    NoteSignature,
+    SignedNote,
+    check_text,
+    parse_note,
+    sign_note,
+    verify_note,
+)
 
 ORIGIN_PREFIX = "ledger.receivables/"
 MAX_NUMBER = 2**63 - 1  # sizes and heights, as the node stores them

@@ -5,7 +5,7 @@ else in the ledger calls the small recipes here, so that a second suite (the
 national SM2/SM3 profile) can be added in one place.  Every signature is made
 over a domain tag followed by the message, so a signature for one kind of
 message can never be replayed as another kind.  The one exception is the C2SP
-signed note (ledger/note.py), whose standard says the signature covers the
+signed note (ledger/signed_note.py), whose standard says the signature covers the
 note text alone; `sign_unframed` refuses any message that begins like a
 domain tag, so the two kinds of signed message can never be confused.
 """
@@ -158,7 +158,7 @@ class PrivateKey:
     def sign_unframed(self, message: bytes) -> bytes:
         """Return a plain Ed25519 signature over `message`, with no domain tag.
 
-        Exists because C2SP signed notes (ledger/note.py) must be signed over
+        Exists because C2SP signed notes (ledger/signed_note.py) must be signed over
         their text alone so that standard verifiers accept them.  Refuses
         (SignatureError) a message that begins with DOMAIN_PREFIX, so this
         can never produce a signature valid as a transaction, batch,

@@ -27,7 +27,7 @@ from ledger.canonical import JSONValue, parse_json
 from ledger.checkpoint import Checkpoint, SignedCheckpoint, block_checkpoint, sign_checkpoint
 from ledger.crypto import PrivateKey
 from ledger.errors import SignatureError
-from ledger.note import NoteSignature, key_id
+from ledger.signed_note import NoteSignature, key_id
 from node.pipeline.chain import Chain
 from node.storage.store import StoredAttestation
 

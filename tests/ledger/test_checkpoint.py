@@ -1,4 +1,4 @@
-"""Tests for ledger.note (C2SP signed notes) and ledger.checkpoint (tlog checkpoints).
+"""Tests for ledger.signed_note (C2SP signed notes) and ledger.checkpoint (tlog checkpoints).
 
 Known answers come from two independent places: the reference implementation's
 own test vectors (golang.org/x/mod/sumdb/note, note_test.go: the PeterNeumann
@@ -31,7 +31,7 @@ from ledger.checkpoint import (
 )
 from ledger.crypto import DOMAIN_PREFIX, Domain, PrivateKey, sha256
 from ledger.errors import LedgerError, SchemaError, SignatureError
-from ledger.note import (
+from ledger.signed_note import (
     NoteSignature,
     SignedNote,
     key_id,
