@@ -115,6 +115,18 @@ def _wait_log_size(auditors: list[Participant], size: int, timeout: float) -> li
         time.sleep(0.5)
 
 
+def _wait_all_final(auditors: list[Participant], timeout: float) -> None:
+    """Wait until every node counts its whole chain final (certificates gathered, or fetched
+    from the peer for blocks whose attestations it missed while it was down)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = [a.status() for a in auditors]
+        if all(s["final_height"] == s["height"] for s in statuses):
+            return
+        assert time.monotonic() < deadline, [(s["height"], s["final_height"]) for s in statuses]
+        time.sleep(0.5)
+
+
 def _status_or_404(auditor: Participant, tx_id: str) -> str:
     try:
         return str(auditor.transaction(tx_id)["status"])
@@ -168,6 +180,7 @@ def test_acknowledged_transactions_survive_quorum_loss_and_a_kill_of_their_node(
             assert set(logged) >= {*client.committed, *client.acknowledged}
             assert not set(logged) & set(client.refused), "a refused transaction was ordered"
             assert all(_status_or_404(auditor, t) == "unknown" for t in client.refused)
+        _wait_all_final(auditors, timeout=60.0)
         report = audit_nodes([a.node for a in auditors])
         assert report.passed, [str(f) for f in report.findings]
         assert report.log_size == expected and report.stats.nodes_compared == 2
