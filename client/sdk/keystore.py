@@ -13,6 +13,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -81,10 +82,26 @@ def save_keystore(path: Path, identity: Identity, password: str) -> None:
         json.dump(document, handle, indent=2)
 
 
+def _keystore_document(path: Path) -> Any:
+    """Return the JSON document of a keystore file; raise KeystoreError if it is not one."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or "cipher" not in doc:
+        looks = " (it is a PEM file: a certificate or key, not a keystore)" if (
+            text.lstrip().startswith("-----BEGIN")) else ""
+        raise KeystoreError(f"{path} is not a keystore{looks}: a keystore is the JSON file "
+                            "`ledger keys generate` or `ledger consortium init` wrote, "
+                            "keys/<alias>.json")
+    return doc
+
+
 def load_keystore(path: Path, password: str) -> Identity:
     """Decrypt the keystore at `path`; raise KeystoreError if it cannot be opened."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = _keystore_document(path)
         kdf, cipher = doc["kdf"], doc["cipher"]
         key = _derive(password, b64decode(kdf["salt"], what="salt"), kdf["n"], kdf["r"], kdf["p"])
         seed = AESGCM(key).decrypt(

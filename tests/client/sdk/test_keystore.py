@@ -227,3 +227,15 @@ def test_a_sealed_key_that_does_not_match_its_public_key(tmp_path: Path,
     with pytest.raises(KeystoreError, match="key does not match"):
         load_keystore(write(tmp_path / "k.json", doc), PASSWORD)
 
+
+
+@pytest.mark.parametrize("text", ["-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+                                  "not json at all", "[1, 2]", '{"uscc": "x"}'])
+def test_a_file_that_is_not_a_keystore_is_named_so(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "given.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(KeystoreError) as refused:
+        load_keystore(path, "pw")
+    said = str(refused.value)
+    assert f"{path} is not a keystore" in said and "Expecting value" not in said
+    assert ("PEM file" in said) == text.startswith("-----BEGIN")
