@@ -10,18 +10,22 @@ and, for a node, by `python -m node` (the client never imports the node).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 
 from client.cli.common import Settings, err, show
-from client.local_consortium.consortium import init_consortium
+from client.local_consortium.consortium import Consortium, init_consortium, require_new_folder
+from client.local_consortium.spec import SpecError, example_spec, example_spec_text, load_spec
 from ledger.errors import LedgerError
 from ledger.timefmt import parse_timestamp
 
+CHAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,40}")  # it names the CA and the checkpoint origin
 consortium_app = typer.Typer(help="Consortium set-up.", no_args_is_help=True)
 node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
 network_app = typer.Typer(help="A local consortium network (etcd + four nodes).",
@@ -30,21 +34,60 @@ network_app = typer.Typer(help="A local consortium network (etcd + four nodes)."
 
 @consortium_app.command("init")
 def consortium_init(
-    directory: Annotated[Path, typer.Argument(help="directory for keys, genesis, settings")],
+    directory: Annotated[Path, typer.Argument(
+        help="a new (or empty) folder for keys, genesis, settings")],
+    spec: Annotated[Path | None, typer.Option(
+        help="TOML file naming the organisations (see `ledger consortium example-spec`); "
+             "default: the example consortium")] = None,
     chain_id: Annotated[str, typer.Option(help="chain id")] = "receivables-local",
-    port: Annotated[int, typer.Option(help="node port")] = 8600,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="node port")] = 8600,
     cert_days: Annotated[int, typer.Option(
-        min=1, help="validity of member and node certificates, in days")] = 730,
+        min=1, max=36500, help="validity of member and node certificates, in days")] = 730,
 ) -> None:
     """Create a local consortium: keys, keystores, CA and certificates, genesis, node.toml."""
+    if not CHAIN_ID.fullmatch(chain_id):
+        raise typer.BadParameter("1 to 40 of letters, digits, '.', '_' and '-'",
+                                 param_hint="--chain-id")
+    try:
+        founders = example_spec() if spec is None else load_spec(spec)
+        require_new_folder(directory.resolve())
+    except (SpecError, FileExistsError) as exc:
+        _refuse(exc)
     password = Settings.password or typer.prompt("password for the keystores", hide_input=True,
                                                  confirmation_prompt=True)
-    made = init_consortium(directory, password=password, chain_id=chain_id,
-                           genesis_time=datetime.now(UTC).replace(microsecond=0), port=port,
-                           cert_validity=timedelta(days=cert_days))
-    show({"directory": str(directory), "orgs": made.orgs},
-         f"consortium {chain_id} in {directory}: {len(made.orgs)} members; start its node "
-         f"with: ledger node start --config {directory / 'node.toml'}")
+    try:
+        made = init_consortium(directory, password=password, chain_id=chain_id,
+                               genesis_time=datetime.now(UTC).replace(microsecond=0), port=port,
+                               cast=founders.organisations, node_orgs=founders.node_aliases,
+                               cert_validity=timedelta(days=cert_days))
+    except OSError as exc:
+        _refuse(exc)
+    nodes = [f"node-{alias}" for alias in founders.node_aliases]
+    show({"directory": str(directory), "orgs": made.orgs, "nodes": nodes},
+         _describe_consortium(made, directory, nodes))
+@consortium_app.command("example-spec")
+def consortium_example_spec() -> None:
+    """Print the example consortium spec (TOML), to copy and edit for `init --spec`."""
+    sys.stdout.write(example_spec_text())
+
+
+def _refuse(problem: Exception) -> NoReturn:
+    """Print why the consortium cannot be created, and exit with status 2."""
+    err.print(f"[red]error:[/] {escape(str(problem))}")
+    raise typer.Exit(2)
+
+
+def _describe_consortium(made: Consortium, directory: Path, nodes: list[str]) -> str:
+    """Return in words what `consortium init` created and how to start its node."""
+    lines = [f"consortium {made.chain_id} in {directory}: {len(made.orgs)} members"]
+    lines += [f"  {alias}: {org['name']}  {org['uscc']}  {', '.join(org['roles'])}"
+              for alias, org in made.orgs.items()]
+    if nodes:
+        lines.append(f"nodes registered in the genesis: {', '.join(nodes)} "
+                     f"(keys and certificates in {directory / 'nodes'})")
+        lines.append(f"node.toml runs {nodes[0]} on this machine alone (embedded log)")
+    lines.append(f"start it with: ledger node start --config {directory / 'node.toml'}")
+    return "\n".join(escape(line) for line in lines)
 
 
 @node_app.command("start")

@@ -28,8 +28,9 @@ from typing import Any
 import nacl.signing
 from rich.console import Console
 
-from client.local_consortium.consortium import Consortium, OrgSpec, init_consortium
+from client.local_consortium.consortium import Consortium, init_consortium
 from client.local_consortium.launcher import start_node
+from client.local_consortium.spec import OrgSpec
 from client.sdk.keystore import Identity
 from client.sdk.participant import Participant
 from contracts.receivable.commands import OfferTerms

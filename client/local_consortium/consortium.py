@@ -1,9 +1,11 @@
 """Setting up a local consortium: identities, keystores, the genesis and node settings.
 
-`init_consortium` gives every organisation a fresh key sealed in its own
-keystore, writes the self-signed genesis every node starts from, and a node
-settings file, and records the layout in `consortium.json`.  It also creates
-the consortium's PKI (client/local_consortium/pki.py):
+`init_consortium` founds the organisations of a cast (a spec's, see
+client/local_consortium/spec.py; the example consortium's by default),
+gives each a fresh key sealed in its own keystore, writes the self-signed
+genesis every node starts from, and a node settings file, and records the
+layout in `consortium.json`, in a new folder only.  It also creates the
+consortium's PKI (client/local_consortium/pki.py):
 
     ca/ca.crt              root CA certificate (Ed25519, self-signed)
     ca/ca.key              CA private key, PKCS#8 PEM sealed with the password (0600)
@@ -31,36 +33,17 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from client.local_consortium import pki
+from client.local_consortium.spec import OrgSpec, example_spec
 from client.sdk.keystore import Identity, generate_key, load_keystore, save_keystore
 from client.sdk.tls import CertificateError, TlsFiles, client_context
 from contracts.code import code_hash
 from ledger.attestation import NodeInfo
 from ledger.crypto import PrivateKey
 from ledger.genesis import make_genesis
-from ledger.membership import USCC_ALPHABET, Member, Role, make_uscc
+from ledger.membership import USCC_ALPHABET, Member, make_uscc
 
-
-@dataclass(frozen=True)
-class OrgSpec:
-    """An organisation to found the consortium with."""
-
-    name: str
-    roles: tuple[Role, ...]
-    uscc: str | None = None
-    alias: str | None = None
-
-
-DEFAULT_CAST: tuple[OrgSpec, ...] = (
-    OrgSpec("华东重工集团有限公司 (East China Heavy)", (Role.CORE_ENTERPRISE,),
-            alias="core"),
-    OrgSpec("苏州精密部件有限公司 (Suzhou Precision)", (Role.SUPPLIER,), alias="tier1"),
-    OrgSpec("无锡铸造有限公司 (Wuxi Castings)", (Role.SUPPLIER,), alias="tier2a"),
-    OrgSpec("常州电机有限公司 (Changzhou Motors)", (Role.SUPPLIER,), alias="tier2b"),
-    OrgSpec("南通钢材贸易有限公司 (Nantong Steel)", (Role.SUPPLIER,), alias="tier3"),
-    OrgSpec("招商银行上海分行 (Bank A)", (Role.BANK,), alias="bank_a"),
-    OrgSpec("浦发银行苏州分行 (Bank B)", (Role.BANK,), alias="bank_b"),
-    OrgSpec("立信会计师事务所 (Auditor)", (Role.AUDITOR,), alias="auditor"),
-)
+DEFAULT_CAST: tuple[OrgSpec, ...] = example_spec().organisations
+"""The example consortium's eight organisations (example_consortium.toml, next to this module)."""
 
 
 def node_id_of(alias: str) -> str:
@@ -182,15 +165,21 @@ def init_consortium(
 
     Each alias in `node_orgs` runs a network node `node-<alias>`: it gets an
     attestation key in `nodes/<alias>.key` (readable by its owner only) and
-    is registered in the genesis.  The consortium CA issues every member and
-    node a certificate valid for `cert_validity`.  Refuses to overwrite an
-    existing consortium.
+    is registered in the genesis, and `node.toml` runs the first of them (on
+    the embedded log: a network node adds `etcd_endpoints` and `peers`).  The
+    consortium CA issues every member and node a certificate valid for
+    `cert_validity`.  Raises FileExistsError if `directory` exists and is not
+    an empty folder (a consortium is never written over another's files),
+    ValueError for a node organisation not in the cast.
     """
     directory = directory.resolve()  # node.toml must work from any working directory
-    if (directory / "consortium.json").exists():
-        raise FileExistsError(f"{directory} already holds a consortium")
+    require_new_folder(directory)
     if cert_validity <= timedelta(0):
         raise ValueError(f"certificate validity must be positive, not {cert_validity}")
+    unknown = [alias for alias in node_orgs if alias not in _aliases(cast)]
+    if unknown or len(set(node_orgs)) != len(node_orgs):
+        raise ValueError(f"node organisations {list(node_orgs)} must be distinct aliases of "
+                         f"the cast (not in it: {unknown})")
     directory.mkdir(parents=True, exist_ok=True)
     made = Consortium(directory, chain_id, {})
     ca_key, ca_cert = pki.new_ca(f"{chain_id} consortium root CA")
@@ -198,8 +187,7 @@ def init_consortium(
     pki.write_private_key(made.ca_key_path, ca_key, password)
     members: dict[str, tuple[Member, Any]] = {}
     orgs: dict[str, dict[str, Any]] = {}
-    for index, spec in enumerate(cast):
-        alias = spec.alias or f"org{index + 1}"
+    for alias, spec in zip(_aliases(cast), cast, strict=True):
         identity = Identity(spec.uscc or random_uscc(), spec.name, generate_key())
         save_keystore(directory / "keys" / f"{alias}.json", identity, password)
         member = Member(identity.uscc, spec.name, frozenset(spec.roles), identity.key.public_key)
@@ -214,8 +202,6 @@ def init_consortium(
                               pki.ed25519_key_from_seed(identity.key.seed), password)
     nodes = []
     for alias in node_orgs:
-        if alias not in orgs:
-            raise ValueError(f"node organisation {alias!r} is not in the cast")
         info, node_key = _node_key(directory, alias, orgs[alias]["uscc"])
         nodes.append(info)
         files = made.node_tls_files(alias)
@@ -229,12 +215,43 @@ def init_consortium(
                            contracts_hash=code_hash())
     (directory / "genesis.json").write_text(json.dumps(genesis.to_json(), indent=1,
                                                        ensure_ascii=False), encoding="utf-8")
-    (directory / "node.toml").write_text(
-        f'genesis_path = "{directory / "genesis.json"}"\n'
-        f'database_url = "sqlite:///{directory / "node.db"}"\n'
-        f'orderer_path = "{directory / "orderer.db"}"\n'
-        f'port = {port}\n', encoding="utf-8")
+    (directory / "node.toml").write_text(_node_settings(directory, port, node_orgs[:1]),
+                                         encoding="utf-8")
     (directory / "consortium.json").write_text(
         json.dumps({"chain_id": chain_id, "orgs": orgs}, indent=2, ensure_ascii=False),
         encoding="utf-8")
     return Consortium(directory, chain_id, orgs)
+
+
+def _aliases(cast: Sequence[OrgSpec]) -> list[str]:
+    """Return each organisation's alias (`org<N>` for one given none), in the cast's order."""
+    return [spec.alias or f"org{index + 1}" for index, spec in enumerate(cast)]
+
+
+def require_new_folder(directory: Path) -> None:
+    """Raise FileExistsError unless `directory` is absent or an empty folder."""
+    if directory.exists() and not directory.is_dir():
+        raise FileExistsError(f"{directory} exists and is not a folder: give a new folder")
+    if (directory / "consortium.json").exists():
+        raise FileExistsError(f"{directory} already holds a consortium: give a new folder")
+    if directory.exists() and any(directory.iterdir()):
+        raise FileExistsError(f"{directory} is not empty: a consortium is created in a new "
+                              f"(or empty) folder, never over other files")
+
+
+def _node_settings(directory: Path, port: int, node: Sequence[str]) -> str:
+    """Return node.toml: the embedded node of this folder, as the registered `node` if one.
+
+    On a chain with registered nodes only a registered node may sign batches,
+    so the node runs as the first of them, with its key.
+    """
+    settings: dict[str, str | int] = {
+        "genesis_path": str(directory / "genesis.json"),
+        "database_url": f"sqlite:///{directory / 'node.db'}",
+        "orderer_path": str(directory / "orderer.db"), "port": port}
+    for alias in node:
+        settings |= {"node_id": node_id_of(alias),
+                     "node_key_path": str(directory / "nodes" / f"{alias}.key")}
+    # a JSON string is a TOML basic string (quotes and backslashes escaped alike)
+    return "".join(f"{key} = {json.dumps(value, ensure_ascii=False)}\n"
+                   for key, value in settings.items())
