@@ -8,6 +8,12 @@ signed again for each node a fail-over tries.  Errors come back as
 because it cannot take it now (503: it cannot order, its backlog is full)
 comes back as `NotAccepted`, a NodeError meaning nothing was accepted.
 
+Requests are signed with the time, which the node checks against its own
+clock: the system clock, or a simulation node's own time, which a client
+given no clock of its own follows (client/sdk/node_clock.py); a request
+refused (401) by a followed node whose clock has moved since is signed
+again with its new time.
+
 On a network the connection is mutual TLS: pass `tls`, a context that trusts
 the consortium CA and presents the member's certificate
 (`client_context` of `client.sdk.tls`; on a local consortium
@@ -19,7 +25,7 @@ from __future__ import annotations
 import secrets
 import ssl
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -27,16 +33,11 @@ import httpx
 import orjson
 
 from client.sdk.keystore import Identity
+from client.sdk.node_clock import ClockAhead, NodeClocks, Now
 from ledger.request_auth import RequestToSign, sign_request
 from ledger.timefmt import format_timestamp
 
-Now = Callable[[], datetime]
 T = TypeVar("T")
-
-
-def system_now() -> datetime:
-    """Return the current UTC time."""
-    return datetime.now(UTC)
 
 
 class NodeError(Exception):
@@ -83,9 +84,18 @@ class NodeClient:
 
     def __init__(
         self, base_url: str | Sequence[str], identity: Identity, *, chain_id: str | None = None,
-        now: Now = system_now, timeout: float = 60.0,
+        now: Now | None = None, timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None, tls: ssl.SSLContext | None = None,
+        follow_ahead: bool | None = None,
     ) -> None:
+        """Connect as `identity`; with `now`, sign with that clock and follow no node's.
+
+        `follow_ahead` allows following a simulated clock ahead of the system
+        clock (see client/sdk/node_clock.py).
+
+        Raises ValueError for no URL, or an https URL without `tls`; NodeError
+        if no node answers `GET /v1/health` (unless `chain_id` is given).
+        """
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
         if not urls:
             raise ValueError("a node client needs at least one node URL")
@@ -97,7 +107,8 @@ class NodeClient:
                 raise ValueError(f"{url} is a TLS node: pass tls (the consortium CA and this "
                                  f"member's certificate, see Consortium.tls_context)")
         self.identity = identity
-        self.now = now
+        self.clocks = NodeClocks(now, follow_ahead)
+        self.now = self.clocks.now
         self._http = httpx.Client(timeout=timeout, transport=transport,
                                   verify=tls if tls is not None else True)
         self._node_ids: dict[str, str] = {}
@@ -130,8 +141,51 @@ class NodeClient:
         if self._chain_id is not None and chain_id != self._chain_id:
             raise NodeError(response.status_code, "wrong_chain",
                             f"{url} serves chain {chain_id!r}, not {self._chain_id!r}")
+        try:
+            self.clocks.learn(url, answer)
+        except ValueError as exc:
+            raise NodeError(response.status_code, "not_a_node", f"{url}: {exc}") from exc
         self._node_ids[url] = node_id
         return chain_id, node_id
+
+    def simulated_time(self) -> datetime | None:
+        """Ask the current node its clock now: a simulation node's time, None on the system clock.
+
+        Raises NodeError if no node answers.
+        """
+        def ask(url: str) -> datetime | None:
+            self._health(url)
+            return self.clocks.simulated(url)
+
+        return self._failover(ask)
+
+    def time(self) -> datetime:
+        """Return the time requests to the current node are signed with, and transactions dated.
+
+        That is a followed simulation node's time, else `now()`.  Raises
+        NodeError if no node answers.
+        """
+        return self._failover(self._time_at)
+
+    def _time_at(self, url: str) -> datetime:
+        """Return the time to sign with at `url` (asking the node its clock, once)."""
+        self.node_id(url)
+        return self.clocks.signing_time(url)
+
+    def _relearn_clock(self, url: str) -> bool:
+        """Ask a node refusing a request for its clock again; return whether to sign again.
+
+        Raises NodeError 'clock_ahead' for a simulation node not followed
+        because its clock is ahead of this machine's.
+        """
+        if not self.clocks.follows:
+            return False
+        before = self.clocks.simulated(url)
+        self._health(url)
+        try:
+            return self.clocks.moved(url, before)
+        except ClockAhead as exc:
+            raise NodeError(401, "clock_ahead", str(exc)) from exc
 
     def node_id(self, url: str) -> str:
         """Return the id of the node at `url` (asked once): requests to it are signed for it."""
@@ -158,7 +212,8 @@ class NodeClient:
     def _signed(self, url: str, method: str, target: str, body: bytes) -> dict[str, str]:
         """Return the headers that sign this request for the node at `url`."""
         unsigned = RequestToSign(self.chain_id, self.node_id(url), method, target,
-                                 format_timestamp(self.now()), secrets.token_hex(16), body)
+                                 format_timestamp(self._time_at(url)), secrets.token_hex(16),
+                                 body)
         return sign_request(unsigned, self.identity.uscc, self.identity.key)
 
     def stream_lines(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[bytes]:
@@ -209,13 +264,21 @@ class NodeClient:
                   json_body: bool) -> httpx.Response:
         """Send to the current node, failing over to the others; raise NodeError if none answers.
 
-        Each attempt is signed for the node it goes to.
+        Each attempt is signed for the node it goes to; one refused (401) by
+        a simulation node whose clock has moved since is signed again with
+        its new time (a refused request recorded nothing).
         """
-        def attempt(url: str) -> httpx.Response:
+        def send(url: str) -> httpx.Response:
             headers = self._signed(url, method, target, body)
             if json_body:
                 headers["Content-Type"] = "application/json"
             return self._http.request(method, url + target, content=body, headers=headers)
+
+        def attempt(url: str) -> httpx.Response:
+            response = send(url)
+            if response.status_code == 401 and self._relearn_clock(url):
+                response = send(url)
+            return response
 
         return self._failover(attempt)
 

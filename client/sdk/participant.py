@@ -27,9 +27,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from client.sdk.http import NodeClient, NodeError, NotAccepted, Now, system_now
+from client.sdk.http import NodeClient, NodeError, NotAccepted
 from client.sdk.keystore import Identity
 from client.sdk.lightclient import ForkDetected, LightClient, TrustedCheckpoint, read_genesis
+from client.sdk.node_clock import Now
 from client.sdk.proofs import verify_tx_inclusion
 from ledger.attestation import NodeInfo
 from ledger.canonical import canonical_bytes
@@ -75,15 +76,20 @@ class Participant:
 
     def __init__(
         self, node_url: str | Sequence[str], identity: Identity, *, chain_id: str | None = None,
-        now: Now = system_now, timeout: float = 60.0, transport: Any = None,
+        now: Now | None = None, timeout: float = 60.0, transport: Any = None,
         tls: ssl.SSLContext | None = None, trust_file: Path | None = None,
         cosigners: Mapping[str, NodeInfo] | None = None, accept_unsigned: bool = False,
-        genesis_file: Path | None = None,
+        genesis_file: Path | None = None, follow_ahead: bool | None = None,
     ) -> None:
+        """Act as `identity` through the node(s) at `node_url`.
+
+        With `now` it signs and dates transactions by that clock; without,
+        by the system clock or a simulation node's (`follow_ahead`: even one
+        ahead of the system clock; client/sdk/node_clock.py).
+        """
         self.identity = identity
-        self.now = now
         self.node = NodeClient(node_url, identity, chain_id=chain_id, now=now, timeout=timeout,
-                               transport=transport, tls=tls)
+                               transport=transport, tls=tls, follow_ahead=follow_ahead)
         self._trust = (trust_file, cosigners, accept_unsigned, genesis_file)
         self._light: LightClient | None = None
 
@@ -113,7 +119,7 @@ class Participant:
         signers: Sequence[str] | None = None,
     ) -> PreparedTx:
         """Build a body (signers default to this participant) and sign it ourselves."""
-        moment = self.now()
+        moment = self.node.time()  # a simulation node's, unless given `now` (client/sdk/http.py)
         body = TxBody(
             chain_id=self.node.chain_id, contract=contract, action=action, args=dict(args),
             signers=tuple(signers or (self.uscc,)), nonce=secrets.token_hex(16),

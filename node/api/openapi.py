@@ -71,7 +71,7 @@ NDJSON = {("get", p) for p in ("/v1/export", "/v1/export/meta", "/v1/export/bloc
                                 "/v1/export/rows/{table}")}
 
 SUCCESS: dict[tuple[str, str], tuple[str, ...]] = {  # the keys every 200 answer has
-    ("get", "/v1/health"): ("ok", "chain_id", "node_id"),
+    ("get", "/v1/health"): ("ok", "chain_id", "node_id", "clock", "time"),
     ("get", "/v1/status"): ("chain_id", "node_id", "height", "head_hash", "log_size",
                             "final_height", "time", "pending"),
     ("get", "/v1/nodes"): ("nodes", "quorum"),

@@ -20,7 +20,7 @@ from ledger.canonical import JSONValue, parse_json
 from ledger.crypto import b64encode
 from ledger.execution import member_of
 from ledger.membership import Member
-from node.clock import Clock, timestamp
+from node.clock import Clock, ManualClock, timestamp
 from node.config import NodeConfig
 from node.finality.checkpoints import Checkpoints
 from node.pipeline.admission import Admission
@@ -61,8 +61,14 @@ class Queries:
         return self._chain.nodes().get(node_id)
 
     def health(self) -> Answer:
-        """Return the chain id and node id (what a client signs requests for)."""
-        return {"ok": True, "chain_id": self._chain.chain_id, "node_id": self._config.node_id}
+        """Return the chain id and node id (what a client signs requests for), and the clock.
+
+        `clock` is "manual" on a simulation node, whose `time` is then what a
+        client must sign with (it only moves when told to), else "system".
+        """
+        manual = isinstance(self._clock, ManualClock)
+        return {"ok": True, "chain_id": self._chain.chain_id, "node_id": self._config.node_id,
+                "clock": "manual" if manual else "system", "time": timestamp(self._clock)}
 
     def status(self) -> Answer:
         """Return the head, final height, log size, node time, pending and ordering health."""

@@ -22,6 +22,7 @@ from client.sdk.proofs import verify_log_consistency, verify_tx_inclusion
 from ledger.block import GENESIS_PREV_HASH, BlockHeader, tx_root
 from ledger.canonical import canonical_bytes
 from ledger.errors import ProofError
+from ledger.timefmt import format_timestamp
 from tests.builders import make_orgs
 from tests.node.support import (
     FACE,
@@ -358,7 +359,8 @@ def test_health_is_unauthenticated(node: Node) -> None:
     answer = httpx.get(node.n.url + "/v1/health")
     assert answer.status_code == 200
     assert answer.json() == {"ok": True, "chain_id": node.n.service.chain.chain_id,
-                             "node_id": node.n.service.config.node_id}
+                             "node_id": node.n.service.config.node_id, "clock": "manual",
+                             "time": format_timestamp(node.n.clock.now())}
 
 
 def test_docs_and_openapi_are_served(node: Node) -> None:

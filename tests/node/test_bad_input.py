@@ -647,7 +647,8 @@ def test_health_needs_no_signature(world: World) -> None:
     answer = httpx.get(world.n.url + "/v1/health")
     assert answer.status_code == 200
     assert answer.json() == {"ok": True, "chain_id": world.n.service.chain.chain_id,
-                             "node_id": world.n.service.config.node_id}
+                             "node_id": world.n.service.config.node_id, "clock": "manual",
+                             "time": format_timestamp(world.n.clock.now())}
 
 
 # -- bugs: unexpected exceptions (5xx) -------------------------------------------------------
