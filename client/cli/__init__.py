@@ -11,6 +11,7 @@ machine-readable output.
 - `queries`: what the node shows (status, holdings, note, tx, verify, ...);
 - `keys`: `ledger keys`;
 - `operate`: `ledger consortium`, `ledger node`, `ledger network`;
+- `clock`: `ledger clock advance`, a simulation's clock;
 - `auditing`: `ledger audit`, `ledger export`, `ledger trace`;
 - `tools`: `ledger demo`, `ledger bench`.
 
@@ -23,7 +24,7 @@ import sys
 
 import typer
 
-from client.cli import actions, auditing, common, finance, keys, operate, queries, tools
+from client.cli import actions, auditing, clock, common, finance, keys, operate, queries, tools
 from client.sdk.http import NodeError
 from client.sdk.keystore import KeystoreError
 from client.sdk.participant import TransactionFailed
@@ -48,6 +49,7 @@ COMMANDS = (
 GROUPS = (
     ("keys", keys.app), ("consortium", operate.consortium_app), ("node", operate.node_app),
     ("finance", finance.app), ("network", operate.network_app),
+    ("clock", clock.app),
 )
 for name, command in COMMANDS:
     app.command(name)(command)
