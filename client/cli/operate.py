@@ -20,7 +20,12 @@ import typer
 from rich.markup import escape
 
 from client.cli.common import Settings, err, show
-from client.local_consortium.consortium import Consortium, init_consortium, require_new_folder
+from client.local_consortium.consortium import (
+    Consortium,
+    init_consortium,
+    node_id_of,
+    require_new_folder,
+)
 from client.local_consortium.spec import SpecError, example_spec, example_spec_text, load_spec
 from ledger.errors import LedgerError
 from ledger.timefmt import parse_timestamp
@@ -62,9 +67,11 @@ def consortium_init(
                                cert_validity=timedelta(days=cert_days))
     except OSError as exc:
         _refuse(exc)
-    nodes = [f"node-{alias}" for alias in founders.node_aliases]
+    nodes = [node_id_of(alias) for alias in founders.node_aliases]
     show({"directory": str(directory), "orgs": made.orgs, "nodes": nodes},
          _describe_consortium(made, directory, nodes))
+
+
 @consortium_app.command("example-spec")
 def consortium_example_spec() -> None:
     """Print the example consortium spec (TOML), to copy and edit for `init --spec`."""
