@@ -34,6 +34,7 @@ from ledger.merkle import MerkleLog, leaf_hash
 from ledger.state import StateCache
 from ledger.tx import Envelope
 from node.ordering import OrderedBatch
+from node.storage.records_index import index_rows, removed_ids
 from node.storage.store import BlockWrite, Store, StoredTx
 
 log = logging.getLogger(__name__)
@@ -247,6 +248,8 @@ class Chain:
             height=header.height, hash=header.hash(), position=header.position,
             time=header.time, header=header_bytes, txs=stored, state=writes,
             new_nonces=new_nonces, notes=_note_rows(writes, header.height, hints), batch=batch,
+            records=index_rows(writes, header.height, hints, _maturity_in(overlay)),
+            records_removed=removed_ids(writes),
         ))
         with self.lock:
             if any(key.startswith(NODE_PREFIX) for key in writes):
@@ -305,6 +308,15 @@ def _stored_tx(position: int, log_index: int, envelope: Envelope, result: TxResu
         leaf_hash=leaf_hash(envelope.canonical()),
         events=result.events_bytes, parties=parties,
     )
+
+
+def _maturity_in(state: Overlay) -> Callable[[str], str | None]:
+    """Return a lookup of a note's maturity in `state` (a financing's date in the records index)."""
+    def maturity(note_id: str) -> str | None:
+        note = state.get(f"{NOTE_PREFIX}{note_id}")
+        value = note.get("maturity_date") if isinstance(note, dict) else None
+        return value if isinstance(value, str) else None
+    return maturity
 
 
 NOTE_ROW_FIELDS = ("id", "root_id", "parent_id", "holder", "issuer", "amount", "currency",

@@ -136,3 +136,28 @@ class AttestationRow(SQLModel, table=True):
     # the node's cosignature of the block's checkpoint note; None from nodes that sent none
     note_signature: bytes | None = Field(default=None,
                                          sa_column=Column(LargeBinary, nullable=True))
+
+
+class RecordRow(SQLModel, table=True):
+    """Query index over credentials, financings and credit lines, derived from state writes.
+
+    One row per record (`kind` is receivable, financing or credit_line):
+    its status, its two parties (receivable: issuer, first holder;
+    financing: seller, bank; credit line: bank, core) and the date lists
+    sort and filter by (a credential's maturity, the financed note's
+    maturity, a credit line's expiry).  A credit line's status is always
+    `open`: whether it has expired depends on the day it is asked.
+    """
+
+    __tablename__ = "records"
+    __table_args__ = (Index("ix_records_kind_party_a", "kind", "party_a"),
+                      Index("ix_records_kind_party_b", "kind", "party_b"),
+                      Index("ix_records_kind_status", "kind", "status"))
+
+    id: str = Field(primary_key=True)
+    kind: str
+    status: str
+    party_a: str
+    party_b: str
+    date: str | None = None
+    height: int

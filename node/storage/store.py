@@ -1,7 +1,7 @@
 """The node's database: one transaction per block, bulk writes, simple reads.
 
-A block and everything it changes (transactions, nonces, state, note index,
-parties) commit in a single database transaction, so after a crash the node
+A block and everything it changes (transactions, nonces, state, note and
+records indexes, parties) commit in a single database transaction, so after a crash the node
 resumes at its last committed block with nothing half-applied.  Hot writes
 use SQLAlchemy Core bulk statements on the SQLModel tables; SQLite runs in WAL
 mode with full fsync, PostgreSQL is reached through a database URL.
@@ -28,8 +28,16 @@ from node.storage.models import (
     NoteRow,
     PartyRow,
     PendingRow,
+    RecordRow,
     StateRow,
     TxRow,
+)
+from node.storage.records_index import (
+    RECORDS,
+    RecordFilter,
+    create_and_backfill,
+    prefix_range,
+    select_records,
 )
 
 IN_CHUNK = 500
@@ -87,6 +95,8 @@ class BlockWrite:
     state: dict[str, bytes | None]
     new_nonces: Sequence[tuple[str, str]] = field(default_factory=tuple)
     notes: Sequence[dict[str, Any]] = field(default_factory=tuple)
+    records: Sequence[dict[str, Any]] = field(default_factory=tuple)  # records index rows
+    records_removed: Sequence[str] = field(default_factory=tuple)  # ids leaving that index
     batch: bytes | None = None  # the ordered batch the block was made from (not for genesis)
 
 
@@ -137,7 +147,11 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
-        SQLModel.metadata.create_all(self.engine)
+        indexed = inspect(self.engine).has_table(RECORDS.name)
+        SQLModel.metadata.create_all(
+            self.engine, tables=[t for t in SQLModel.metadata.sorted_tables if t is not RECORDS])
+        if not indexed:
+            self._index_records()
         self._add_new_columns()
         self._pending_lock = threading.Lock()
         # SQLite has one writer at a time, and a connection that finds the
@@ -163,6 +177,11 @@ class Store:
         kind = column.type.compile(dialect=self.engine.dialect)
         with self.engine.begin() as conn:
             conn.exec_driver_sql(f"ALTER TABLE {ATTESTATIONS.name} ADD COLUMN {column.name} {kind}")
+
+    def _index_records(self) -> None:
+        """Create the records index and fill it from the state (new, or an older database)."""
+        with self.engine.begin() as conn:
+            create_and_backfill(conn, lambda rows: BulkWriter(conn).upsert(RECORDS, "id", rows))
 
     def close(self) -> None:
         """Release the database connections."""
@@ -192,6 +211,8 @@ class Store:
             ])
             self._upsert_state(writer, block.height, block.state)
             self._upsert_notes(writer, block.notes)
+            writer.upsert(RECORDS, "id", list(block.records))
+            writer.delete(RECORDS, "id", list(block.records_removed))
             writer.delete(PENDING, "tx_id", [tx.id for tx in block.txs])
 
     def add_pending(self, envelopes: Sequence[tuple[str, bytes]]) -> None:
@@ -400,21 +421,52 @@ class Store:
 
     def notes_where(
         self, *, holder: str | None = None, issuer: str | None = None,
-        root_id: str | None = None, status: str | None = None, limit: int = 1000,
+        root_id: str | None = None, status: str | None = None,
+        maturity_from: str | None = None, maturity_to: str | None = None, limit: int = 1000,
     ) -> list[NoteRow]:
-        """Return notes matching every given filter, oldest first."""
-        if not all(storable(v) for v in (holder, issuer, root_id, status)):
+        """Return notes matching every given filter, oldest first (maturity bounds inclusive)."""
+        if not all(storable(v) for v in (holder, issuer, root_id, status, maturity_from,
+                                         maturity_to)):
             return []
         stmt = select(NOTES)
         for column, value in ((NOTES.c.holder, holder), (NOTES.c.issuer, issuer),
                               (NOTES.c.root_id, root_id), (NOTES.c.status, status)):
             if value is not None:
                 stmt = stmt.where(column == value)
+        if maturity_from is not None:
+            stmt = stmt.where(NOTES.c.maturity_date >= maturity_from)
+        if maturity_to is not None:
+            stmt = stmt.where(NOTES.c.maturity_date <= maturity_to)
         return self._notes(stmt.order_by(NOTES.c.height, NOTES.c.id).limit(limit))
 
     def _notes(self, stmt: Any) -> list[NoteRow]:
         with self.engine.connect() as conn:
             return [NoteRow(**row._mapping) for row in conn.execute(stmt)]
+
+    def records_where(self, flt: RecordFilter) -> list[RecordRow]:
+        """Return the records index rows `flt` names, by date (undated last), then id."""
+        if not all(storable(v) for v in flt.texts()):
+            return []
+        with self.engine.connect() as conn:
+            return [RecordRow(**row._mapping) for row in conn.execute(select_records(flt))]
+
+    def ids_with_prefix(self, kind: str, prefix: str, limit: int) -> list[str]:
+        """Return up to `limit` ids of `kind` starting with the lower-case hex `prefix`, in order.
+
+        `kind` is note, tx, or an indexed record kind (receivable, financing,
+        credit_line).  A range scan of the primary key, never a LIKE.
+        """
+        if not storable(prefix):
+            return []
+        column = {"note": NOTES.c.id, "tx": TXS.c.id}.get(kind, RECORDS.c.id)
+        low, high = prefix_range(prefix)
+        stmt = select(column).where(column >= low)
+        if high is not None:
+            stmt = stmt.where(column < high)
+        if column is RECORDS.c.id:
+            stmt = stmt.where(RECORDS.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [str(i) for i in conn.execute(stmt.order_by(column).limit(limit)).scalars()]
 
     def parties(self, tx_id: str) -> set[str]:
         """Return the organisations party to transaction `tx_id`."""
