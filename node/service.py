@@ -4,9 +4,9 @@ It opens the store, checks the contract code against the chain's pin and
 the node key against the registered nodes, and wires the pipeline: admission
 (node/pipeline/admission.py) feeds the mempool and the orderer, the
 committer (node/pipeline/committer.py) turns ordered batches into blocks,
-and queries, holdings and exports (node/pipeline/) answer reads; on a
-network it adds finality (node/finality/): attestations, compaction and
-catch-up from peers.  The HTTP layer calls the public command and query
+and queries, holdings, listings, the inbox and exports (node/pipeline/)
+answer reads; on a network it adds finality (node/finality/): attestations,
+compaction and catch-up from peers.  The HTTP layer calls the public command and query
 methods of those parts (and `advance_clock` here); it reaches into no
 store or chain.
 """
@@ -38,6 +38,8 @@ from node.pipeline.chain import Chain, SignatureCache
 from node.pipeline.committer import Committer, contract_code_problem
 from node.pipeline.exports import Exports
 from node.pipeline.holdings import Holdings, Refused
+from node.pipeline.inbox import Inbox
+from node.pipeline.listings import Listings
 from node.pipeline.mempool import Mempool
 from node.pipeline.queries import Queries
 from node.pipeline.signature_pool import VerifierPool
@@ -117,6 +119,8 @@ class NodeService:
                                admission=self.admission, committer=self.committer,
                                checkpoints=self.checkpoints, clock=self.clock, config=config)
         self.holdings = Holdings(self.chain, self.store)
+        self.listings = Listings(self.holdings, self.store, self.clock)
+        self.inbox = Inbox(self.holdings, self.listings, self.store, self.clock)
         self.exports = Exports(self.store, self.clock, config.node_id)
 
     def _own_node_key(self) -> PrivateKey | None:

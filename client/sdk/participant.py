@@ -23,9 +23,10 @@ import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from client.sdk.http import NodeClient, NodeError, NotAccepted
 from client.sdk.keystore import Identity
@@ -41,6 +42,7 @@ from ledger.tx import Envelope, Signature, TxBody
 VALIDITY = timedelta(days=1)
 CLOCK_SLACK = timedelta(minutes=5)
 POLL_S = 0.1  # how often wait_committed asks again
+DateParam = str | date | None  # an ISO date, YYYY-MM-DD
 
 
 class TransactionFailed(Exception):
@@ -355,9 +357,84 @@ class Participant:
         """Return the notes we hold (active ones by default)."""
         return list(self.node.get("/v1/notes", {"holder": self.uscc, "status": status})["notes"])
 
-    def notes(self, **filters: Any) -> list[dict[str, Any]]:
-        """Return notes by holder/issuer/status filters."""
-        return list(self.node.get("/v1/notes", filters)["notes"])
+    def notes(
+        self, *, holder: str | None = None, issuer: str | None = None, status: str | None = None,
+        maturity_from: DateParam = None, maturity_to: DateParam = None, limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Return notes by holder, issuer, status and maturity (bounds inclusive).
+
+        With neither holder nor issuer, our own holdings; a member may name
+        only itself (auditors anyone).
+        """
+        params = {"holder": holder, "issuer": issuer, "status": status,
+                  "maturity_from": maturity_from, "maturity_to": maturity_to, "limit": limit}
+        return list(self.node.get("/v1/notes", params)["notes"])
+
+    def members(self) -> list[dict[str, Any]]:
+        """Return every member record of the consortium (USCC, name, roles, status, key)."""
+        return list(self.node.get("/v1/members")["members"])
+
+    def inbox(self, within_days: int = 30) -> dict[str, Any]:
+        """Return what awaits us, and what we wait for from others, as of the node's date.
+
+        The answer: {as_of, within_days, items, truncated}; each item has
+        kind, id, counterparty, amount (fen), currency, date and record.
+        Payments count as due when they mature within `within_days` (1-366).
+        """
+        return dict(self.node.get("/v1/inbox", {"within_days": within_days}))
+
+    def receivables(
+        self, *, role: str | None = None, status: str | None = None,
+        counterparty: str | None = None, maturity_from: DateParam = None,
+        maturity_to: DateParam = None, limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Return credentials we issued (role `issued`) and/or hold or held (`held`).
+
+        By maturity, then id.  `counterparty` is the first holder of what we
+        issued, the issuer of what we hold.  Auditors list every credential.
+        """
+        params = {"role": role, "status": status, "counterparty": counterparty,
+                  "maturity_from": maturity_from, "maturity_to": maturity_to, "limit": limit}
+        return list(self.node.get("/v1/receivables", params)["receivables"])
+
+    def financings(
+        self, *, status: str | None = None, counterparty: str | None = None,
+        maturity_from: DateParam = None, maturity_to: DateParam = None, limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Return the financings we are the seller or the bank of, each with its `note`.
+
+        By the note's maturity, then id; `counterparty` is the other party.
+        """
+        return self._listed("financing", status, counterparty, maturity_from, maturity_to, limit)
+
+    def credit_lines(
+        self, *, status: str | None = None, counterparty: str | None = None,
+        maturity_from: DateParam = None, maturity_to: DateParam = None, limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Return the credit lines we granted or drew on, by expiry then id.
+
+        `status` is `open` or `expired` as of the node's date; the maturity
+        bounds bound the expiry date.
+        """
+        return self._listed("credit_line", status, counterparty, maturity_from, maturity_to,
+                            limit)
+
+    def _listed(self, kind: str, status: str | None, counterparty: str | None,
+                maturity_from: DateParam, maturity_to: DateParam,
+                limit: int) -> list[dict[str, Any]]:
+        params = {"status": status, "counterparty": counterparty,
+                  "maturity_from": maturity_from, "maturity_to": maturity_to, "limit": limit}
+        return list(self.node.get(f"/v1/records/{kind}", params)["records"])
+
+    def resolve_ids(self, prefix: str, kinds: Sequence[str] = ()) -> list[dict[str, str]]:
+        """Return [{kind, id}] of the ids we may read that start with `prefix` (8-64 hex digits).
+
+        `kinds` narrows the search to note, receivable, financing,
+        credit_line or tx; at most 20 ids per kind come back.
+        """
+        query = "&".join(f"kind={quote(k, safe='')}" for k in kinds)
+        path = f"/v1/ids/{quote(prefix, safe='')}" + (f"?{query}" if query else "")
+        return list(self.node.get(path)["matches"])
 
     def receivable(self, root_id: str) -> dict[str, Any]:
         """Return a credential and the visible part of its split tree."""

@@ -10,18 +10,22 @@ and PostgreSQL, and the OpenAPI document says what each one must look like.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Query, Request
+from pydantic import AfterValidator
 
-from contracts.records import NoteStatus
+from contracts.records import NoteStatus, ReceivableStatus
 from ledger.membership import Member
 from node.api.auth import RecentNonces, authenticate
 from node.api.errors import ApiError
 from node.pipeline.admission import Admission
 from node.pipeline.exports import Exports
 from node.pipeline.holdings import Holdings
+from node.pipeline.inbox import Inbox
+from node.pipeline.listings import Listings
 from node.pipeline.queries import Queries
 from node.service import NodeService
 
@@ -76,12 +80,24 @@ def get_exports(request: Request) -> Exports:
     return get_service(request).exports
 
 
+def get_listings(request: Request) -> Listings:
+    """Return the node's lists of credentials and records, and its id resolution."""
+    return get_service(request).listings
+
+
+def get_inbox(request: Request) -> Inbox:
+    """Return the node's inbox of what awaits each member."""
+    return get_service(request).inbox
+
+
 Service = Annotated[NodeService, Depends(get_service)]
 Caller = Annotated[Member, Depends(get_caller)]
 Reads = Annotated[Queries, Depends(get_queries)]
 Register = Annotated[Holdings, Depends(get_holdings)]
 Submissions = Annotated[Admission, Depends(get_admission)]
 Exported = Annotated[Exports, Depends(get_exports)]
+Lists = Annotated[Listings, Depends(get_listings)]
+Awaiting = Annotated[Inbox, Depends(get_inbox)]
 
 
 # The largest value every integer column holds on both backends: PostgreSQL's INTEGER is
@@ -127,3 +143,76 @@ class RecordKind(StrEnum):
 
 
 NoteStatusFilter = Annotated[NoteStatus | None, Query(description="a note status")]
+ReceivableStatusFilter = Annotated[ReceivableStatus | None,
+                                   Query(description="a credential status")]
+
+
+def real_date(value: str | None) -> str | None:
+    """Return an ISO date parameter unchanged; raise ValueError if it names no real day."""
+    if value is not None:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a real date (YYYY-MM-DD)") from None
+    return value
+
+
+DATE = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+MaturityFrom = Annotated[str | None, Query(
+    pattern=DATE, description="the earliest maturity (or a credit line's expiry), YYYY-MM-DD, "
+                              "inclusive"), AfterValidator(real_date)]
+MaturityTo = Annotated[str | None, Query(
+    pattern=DATE, description="the latest maturity (or a credit line's expiry), YYYY-MM-DD, "
+                              "inclusive"), AfterValidator(real_date)]
+ListLimit = Annotated[int, Query(ge=1, le=10_000, description="at most this many items")]
+
+
+class ListRole(StrEnum):
+    """Which credentials a member lists: those it issued, or those it holds or held."""
+
+    ISSUED = "issued"
+    HELD = "held"
+
+
+RoleFilter = Annotated[ListRole | None, Query(
+    description="issued: by the caller; held: the caller holds or held a note of it; "
+                "default both")]
+
+
+class ListedKind(StrEnum):
+    """The kinds of record `/v1/records/{kind}` lists."""
+
+    CREDIT_LINE = "credit_line"
+    FINANCING = "financing"
+
+
+class RecordStatus(StrEnum):
+    """A financing's status (FinancingStatus), or a credit line's: open or expired today."""
+
+    REQUESTED = "requested"
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DISBURSED = "disbursed"
+    CANCELLED = "cancelled"
+    OPEN = "open"
+    EXPIRED = "expired"
+
+
+RecordStatusFilter = Annotated[RecordStatus | None, Query(
+    description="a financing's status; a credit line's: open or expired as of today")]
+
+
+class IdKind(StrEnum):
+    """The kinds of id a prefix resolves to."""
+
+    NOTE = "note"
+    RECEIVABLE = "receivable"
+    FINANCING = "financing"
+    CREDIT_LINE = "credit_line"
+    TX = "tx"
+
+
+IdPrefix = Annotated[str, Path(
+    pattern="^[0-9a-fA-F]{8,64}$",
+    description="the first 8 to 64 hex digits of an id (upper case is read as lower case)")]
+IdKinds = Annotated[list[IdKind] | None, Query(description="only these kinds (repeatable)")]

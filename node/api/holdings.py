@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
+from node.api import lists
 from node.api.deps import (
     Caller,
+    MaturityFrom,
+    MaturityTo,
     NoteId,
     NoteStatusFilter,
     Reads,
@@ -34,11 +37,17 @@ def get_note(note_id: NoteId, register: Register, caller: Caller) -> JSONBody:
 @router.get("/notes")
 def list_notes(
     register: Register, caller: Caller, holder: UsccFilter = None, issuer: UsccFilter = None,
-    status: NoteStatusFilter = None, limit: int = Query(1000, ge=1, le=10_000),
+    status: NoteStatusFilter = None, maturity_from: MaturityFrom = None,
+    maturity_to: MaturityTo = None, limit: int = Query(1000, ge=1, le=10_000),
 ) -> JSONBody:
-    """List notes by holder or issuer (the caller itself, unless it is an auditor)."""
+    """List notes by holder or issuer (the caller itself, unless it is an auditor).
+
+    `maturity_from` and `maturity_to` bound the maturity date, inclusive.
+    """
+    lists.check_dates(maturity_from, maturity_to)
     notes = register.notes(caller, holder=holder, issuer=issuer,
-                           status=None if status is None else status.value, limit=limit)
+                           status=None if status is None else status.value, limit=limit,
+                           maturity_from=maturity_from, maturity_to=maturity_to)
     return JSONBody({"notes": notes})
 
 
@@ -75,3 +84,6 @@ def record(kind: RecordKind, record_id: RecordId, register: Register, caller: Ca
 def members(reads: Reads, _caller: Caller) -> JSONBody:
     """List the consortium's members (every member may see who is in it)."""
     return JSONBody({"members": reads.members()})
+
+
+router.include_router(lists.router)  # the inbox, lists and id resolution, under /v1 too

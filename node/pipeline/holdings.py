@@ -55,8 +55,12 @@ class Holdings:
             value = self._chain.state.get(key)
         return value if isinstance(value, dict) else None
 
-    def _sees_note(self, viewer: Member, note: Record) -> bool:
-        """Holder, issuer and auditors see a note; so does the bank asked to finance it."""
+    def stored(self, kind: str, record_id: str) -> Record | None:
+        """Return the record `kind/record_id` as stored, whoever asks (callers check sight)."""
+        return self._get(f"{kind}/{record_id}")
+
+    def sees_note(self, viewer: Member, note: Record) -> bool:
+        """Return whether `viewer` sees `note`: holder, issuer, auditor, bank asked to fund it."""
         if is_auditor(viewer) or viewer.uscc in (note["holder"], note["issuer"]):
             return True
         financing = self._get(f"financing/{note['financing']}") if note.get("financing") else None
@@ -65,20 +69,24 @@ class Holdings:
     def note(self, viewer: Member, note_id: str) -> Record | None:
         """Return note `note_id` if `viewer` may see it."""
         note = self._get(f"note/{note_id}")
-        return note if note is not None and self._sees_note(viewer, note) else None
+        return note if note is not None and self.sees_note(viewer, note) else None
 
     def notes(self, viewer: Member, *, holder: str | None, issuer: str | None,
-              status: str | None, limit: int) -> list[Record]:
+              status: str | None, limit: int, maturity_from: str | None = None,
+              maturity_to: str | None = None) -> list[Record]:
         """List notes by holder and/or issuer; a member lists only its own holdings or issuance.
 
-        With neither filter, the viewer's own holdings.  Raises Refused
-        (forbidden) when a non-auditor names another holder and issuer.
+        With neither filter, the viewer's own holdings.  Maturity bounds
+        are inclusive ISO dates.  Raises Refused (forbidden) when a
+        non-auditor names another holder and issuer.
         """
         if holder is None and issuer is None:
             holder = viewer.uscc
         if not is_auditor(viewer) and viewer.uscc not in (holder, issuer):
             raise Refused("forbidden", "you may list only your own holdings or issuance")
-        rows = self._store.notes_where(holder=holder, issuer=issuer, status=status, limit=limit)
+        rows = self._store.notes_where(holder=holder, issuer=issuer, status=status,
+                                       maturity_from=maturity_from, maturity_to=maturity_to,
+                                       limit=limit)
         return [n for n in (self._get(f"note/{row.id}") for row in rows) if n is not None]
 
     def lineage(self, viewer: Member, note_id: str) -> list[Record] | None:
@@ -93,6 +101,17 @@ class Holdings:
                 line.append(note)
         return line
 
+    def sees_receivable(self, viewer: Member, root_id: str) -> bool:
+        """Return whether `viewer` may see credential `root_id` (as `receivable` would answer)."""
+        record = self._get(f"receivable/{root_id}")
+        if record is None:
+            return False
+        if is_auditor(viewer) or viewer.uscc == record["issuer"]:
+            return True
+        rows = self._store.notes_where(root_id=root_id, limit=MAX_TREE_NOTES)
+        return any(n is not None and self.sees_note(viewer, n)
+                   for n in (self._get(f"note/{r.id}") for r in rows))
+
     def receivable(self, viewer: Member, root_id: str) -> dict[str, Any] | None:
         """Return a credential and the part of its split tree `viewer` may see."""
         record = self._get(f"receivable/{root_id}")
@@ -102,7 +121,7 @@ class Holdings:
         notes = [n for n in (self._get(f"note/{r.id}") for r in rows) if n is not None]
         if is_auditor(viewer) or viewer.uscc == record["issuer"]:
             return {"receivable": record, "notes": notes}
-        own = [n for n in notes if self._sees_note(viewer, n)]
+        own = [n for n in notes if self.sees_note(viewer, n)]
         if not own:
             return None
         return {"receivable": branch_view(record, viewer.uscc),
@@ -116,6 +135,16 @@ class Holdings:
         if is_auditor(viewer) or viewer.uscc in {value.get(f) for f in RECORD_VIEWERS[kind]}:
             return value
         return None
+
+
+def credential_as_seen(viewer: Member, record: Record) -> Record:
+    """Return a credential record as `viewer` sees it, given it may see it at all.
+
+    Its issuer and auditors see the whole record, anyone else its branch view.
+    """
+    if is_auditor(viewer) or viewer.uscc == record["issuer"]:
+        return record
+    return branch_view(record, viewer.uscc)
 
 
 def branch_view(record: Record, viewer: str) -> Record:

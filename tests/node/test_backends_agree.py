@@ -32,6 +32,13 @@ NUL_READS = [
     "/v1/notes?holder=%00",
     "/v1/notes?holder={self}&issuer=%00",
     "/v1/notes?issuer={self}&status=act%00ive",
+    "/v1/notes?maturity_from=2026-01-0%00",
+    "/v1/receivables?counterparty=%00",
+    "/v1/receivables?maturity_to=%00",
+    "/v1/records/financing?counterparty=%00",
+    "/v1/records/credit_line?status=%00",
+    "/v1/ids/0123456%00",
+    "/v1/ids/01234567?kind=%00",
 ]
 
 

@@ -86,7 +86,7 @@ def served(request: pytest.FixtureRequest,
         schema = schemathesis.openapi.from_url(n.url + "/openapi.json")
         yield Served(n, schema, {"tx_id": tx_id, "note_id": root, "root_id": root,
                                  "record_id": line, "kind": "credit_line", "height": "1",
-                                 "index": "1", "table": "state"})
+                                 "index": "1", "table": "state", "prefix": root[:8]})
 
 
 def _operations(served: Served) -> list[Any]:
