@@ -39,13 +39,18 @@ def get_service(request: Request) -> NodeService:
 
 
 async def get_caller(request: Request) -> Member:
-    """Return the member who signed this request (401 if none did)."""
+    """Return the member who signed this request (401 if none did).
+
+    Raises ApiError (400) for a query parameter given twice (`single_query_values`).
+    """
     service = get_service(request)
     nonces: RecentNonces = request.app.state.request_nonces
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
-    return authenticate(service, nonces, method=request.method, path=signed_target(request),
-                        headers=headers, body=body)
+    member = authenticate(service, nonces, method=request.method, path=signed_target(request),
+                          headers=headers, body=body)
+    single_query_values(request)
+    return member
 
 
 def signed_target(request: Request) -> str:
@@ -58,6 +63,22 @@ def signed_target(request: Request) -> str:
     query = request.scope.get("query_string") or b""
     target = raw_path.decode("latin-1")
     return target + "?" + query.decode("latin-1") if query else target
+
+
+REPEATABLE = frozenset({"kind"})  # the query parameters declared as lists (/v1/ids)
+
+
+def single_query_values(request: Request) -> None:
+    """Refuse a query parameter given more than once, unless it is a list, with a 400 naming it.
+
+    Starlette keeps every value and FastAPI reads the last, so
+    `?limit=x&limit=5` would pass as 5: an invalid request accepted.
+    """
+    seen: set[str] = set()
+    for key, _ in request.query_params.multi_items():
+        if key in seen and key not in REPEATABLE:
+            raise ApiError("bad_request", f"query.{key}: given more than once")
+        seen.add(key)
 
 
 def get_queries(request: Request) -> Queries:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from ledger.attestation import NodeInfo
 from node.api.auth import RecentNonces, authenticate_node
-from node.api.deps import MAX_INT, Reads, get_service, signed_target
+from node.api.deps import MAX_INT, Reads, get_service, signed_target, single_query_values
 from node.api.responses import JSONBody
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
@@ -28,8 +28,10 @@ async def get_node_caller(request: Request) -> NodeInfo:
     nonces: RecentNonces = request.app.state.request_nonces
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
-    return authenticate_node(get_service(request), nonces, method=request.method,
+    node = authenticate_node(get_service(request), nonces, method=request.method,
                              path=signed_target(request), headers=headers, body=body)
+    single_query_values(request)
+    return node
 
 
 NodeCaller = Annotated[NodeInfo, Depends(get_node_caller)]
