@@ -10,9 +10,11 @@ and PostgreSQL, and the OpenAPI document says what each one must look like.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator
@@ -41,7 +43,8 @@ def get_service(request: Request) -> NodeService:
 async def get_caller(request: Request) -> Member:
     """Return the member who signed this request (401 if none did).
 
-    Raises ApiError (400) for a query parameter given twice (`single_query_values`).
+    Raises ApiError (400) for a query parameter given twice (`single_query_values`)
+    or an integer not written in plain digits (`plain_integers`).
     """
     service = get_service(request)
     nonces: RecentNonces = request.app.state.request_nonces
@@ -50,6 +53,7 @@ async def get_caller(request: Request) -> Member:
     member = authenticate(service, nonces, method=request.method, path=signed_target(request),
                           headers=headers, body=body)
     single_query_values(request)
+    plain_integers(request)
     return member
 
 
@@ -79,6 +83,39 @@ def single_query_values(request: Request) -> None:
         if key in seen and key not in REPEATABLE:
             raise ApiError("bad_request", f"query.{key}: given more than once")
         seen.add(key)
+
+
+PLAIN_INTEGER = re.compile(r"-?[0-9]{1,19}")
+
+
+def plain_integers(request: Request) -> None:
+    """Refuse an integer parameter not written in plain decimal digits, with a 400 naming it.
+
+    pydantic reads '+0.0', '5.0', '1_0' and ' 0' as integers, so a request
+    the OpenAPI document calls invalid would be answered.  The integer
+    parameters are read from the matched route's own declarations, so every
+    route, present or future, is held to what it publishes.
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    for name, where in integer_parameters(dependant):
+        raw = (request.path_params if where == "path" else request.query_params).get(name)
+        if raw is not None and not PLAIN_INTEGER.fullmatch(str(raw)):
+            raise ApiError("bad_request", f"{where}.{name}: an integer is written in decimal "
+                           f"digits, not {str(raw)[:40]!r}")
+
+
+def integer_parameters(dependant: Any) -> Iterator[tuple[str, str]]:
+    """Yield (name as sent, "path" or "query") for each integer parameter a route declares."""
+    for where, fields in (("path", dependant.path_params), ("query", dependant.query_params)):
+        for field in fields:
+            annotation = field.field_info.annotation
+            if annotation is int or int in get_args(annotation):
+                yield field.alias, where
+    for sub in dependant.dependencies:
+        yield from integer_parameters(sub)
 
 
 def get_queries(request: Request) -> Queries:

@@ -16,7 +16,14 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from ledger.attestation import NodeInfo
 from node.api.auth import RecentNonces, authenticate_node
-from node.api.deps import MAX_INT, Reads, get_service, signed_target, single_query_values
+from node.api.deps import (
+    MAX_INT,
+    Reads,
+    get_service,
+    plain_integers,
+    signed_target,
+    single_query_values,
+)
 from node.api.responses import JSONBody
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
@@ -31,6 +38,7 @@ async def get_node_caller(request: Request) -> NodeInfo:
     node = authenticate_node(get_service(request), nonces, method=request.method,
                              path=signed_target(request), headers=headers, body=body)
     single_query_values(request)
+    plain_integers(request)
     return node
 
 
