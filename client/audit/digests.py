@@ -21,7 +21,8 @@ Listings (each sorted, so neither side depends on the order rows come in):
 - notes: the note-index row's cells `NOTE_ROW`, the flags as booleans
   (stored as 0/1 or as booleans, as `cells.same` accepts them);
 - tx_parties: the set of (log index, organisation, transaction id);
-- nonces: the set of (signer, nonce).
+- nonces: the set of (signer, nonce);
+- records: the records-index row's cells `RECORD_ROW` (ledger/record_index.py).
 Cells must be exactly text, integers, booleans or null (no float, no
 undecoded cell), so that the JSON listing tells each type apart.
 """
@@ -39,6 +40,7 @@ from typing import Any
 import orjson
 
 from ledger.chainfile import NONCE_TABLE, NOTE_TABLE, PARTY_TABLE, STATE_TABLE
+from ledger.record_index import RECORD_ROW, RECORD_TABLE
 
 ROWS_LINE = b'{"type":"rows",'  # how the exporter starts a page of a table's rows
 NOTE_COLUMNS = ("id", "root_id", "parent_id", "holder", "issuer", "amount", "currency",
@@ -48,7 +50,7 @@ _FINANCED, _FROZEN = NOTE_ROW.index("financed"), NOTE_ROW.index("frozen")
 assert _FROZEN == _FINANCED + 1  # note_cells replaces the two together
 _EXACT = frozenset({str, int, bool, type(None)})
 StateRow = tuple[str, bytes, int]  # key, value bytes, height of the last write
-DIGESTED = (STATE_TABLE, NOTE_TABLE, PARTY_TABLE, NONCE_TABLE)
+DIGESTED = (STATE_TABLE, NOTE_TABLE, PARTY_TABLE, NONCE_TABLE, RECORD_TABLE)
 
 
 def state_digest(keys: list[str], values: list[bytes], heights: list[int]) -> bytes:
@@ -105,6 +107,7 @@ class StoredTables:
     notes: list[tuple[Any, ...]] = field(default_factory=list)
     parties: list[tuple[int, str, str]] = field(default_factory=list)
     nonces: list[tuple[str, str]] = field(default_factory=list)
+    records: list[tuple[Any, ...]] = field(default_factory=list)
 
     def take(self, raw: bytes) -> None:
         """Take one rows line; anything unusual makes the whole summary void."""
@@ -126,7 +129,8 @@ class StoredTables:
 
     def _takers(self) -> dict[str, Callable[[list[Any]], None]]:
         return {STATE_TABLE: self._state, NOTE_TABLE: self._notes,
-                PARTY_TABLE: self._parties, NONCE_TABLE: self._nonces}
+                PARTY_TABLE: self._parties, NONCE_TABLE: self._nonces,
+                RECORD_TABLE: self._records}
 
     def _state(self, rows: list[Any]) -> None:
         add = self.state.append
@@ -161,6 +165,14 @@ class StoredTables:
                 raise _Unclean
             add((signer, nonce))
 
+    def _records(self, rows: list[Any]) -> None:
+        add, exact = self.records.append, _EXACT
+        for row in rows:
+            cells = tuple(map(row.get, RECORD_ROW))
+            if type(cells[0]) is not str or not set(map(type, cells)) <= exact:
+                raise _Unclean
+            add(cells)
+
     def summary(self) -> TableSummary | None:
         """Return the counts and digests, or None if any line or row was unusual."""
         if not self.clean:
@@ -171,6 +183,7 @@ class StoredTables:
                 NOTE_TABLE: listing_digest(sorted(self.notes, key=itemgetter(0))),
                 PARTY_TABLE: listing_digest(sorted(self.parties)),
                 NONCE_TABLE: listing_digest(sorted(self.nonces)),
+                RECORD_TABLE: listing_digest(sorted(self.records, key=itemgetter(0))),
             }
         except orjson.JSONEncodeError:
             return None

@@ -24,6 +24,7 @@ CHECKS = (
     "certificate",     # finality: attestation signatures, signers, quorum
     "state",           # a stored state row differs from the re-executed final state
     "note",            # a stored note-index row differs from the note in the final state
+    "record",          # a stored records-index row differs from the record in the final state
     "party",           # the party index (who may read a transaction)
     "nonce",           # the used-nonce index (replay protection)
     "conservation",    # a receivable's live notes and payments do not add up to its face

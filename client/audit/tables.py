@@ -2,7 +2,7 @@
 
 After the last block the rebuilt world state is complete, so every stored
 state row (key, value bytes, height of its last write), note-index row,
-party-index row and used nonce can be compared with what re-execution
+records-index row, party-index row and used nonce can be compared with what re-execution
 produced; anything missing, extra or different is a finding that names the
 block and transaction that last wrote it (for a note: the transaction that
 created it).  Then every receivable must conserve value: its live notes and
@@ -38,6 +38,13 @@ from client.audit.report import AuditReport, Finding
 from client.audit.source import Row
 from contracts.records import Note
 from ledger.chainfile import NONCE_TABLE, NOTE_TABLE, PARTY_TABLE, STATE_TABLE, decode_cell
+from ledger.record_index import (
+    FIELDS_OF_KIND,
+    KIND_OF_PREFIX,
+    RECORD_ROW,
+    RECORD_TABLE,
+    index_row,
+)
 from ledger.state import StateCache
 
 NOTE_PREFIX, RECEIVABLE_PREFIX, CLEARING_PREFIX = "note/", "receivable/", "clearing/"
@@ -57,6 +64,7 @@ class TableChecks:
         self.stored_notes: dict[str, dict[str, Any]] = {}
         self.stored_parties: dict[Any, set[tuple[Any, Any]]] = defaultdict(set)
         self.stored_nonces: set[tuple[Any, Any]] = set()
+        self.stored_records: dict[str, Row] = {}
         self._note_listing: list[tuple[Any, ...]] | None = None
 
     def rows(self, table: str, rows: Any) -> None:
@@ -66,7 +74,8 @@ class TableChecks:
         byte cells a check needs are decoded.
         """
         take = {STATE_TABLE: self._state, NOTE_TABLE: self._note,
-                PARTY_TABLE: self._party, NONCE_TABLE: self._nonce}.get(table)
+                PARTY_TABLE: self._party, NONCE_TABLE: self._nonce,
+                RECORD_TABLE: self._record}.get(table)
         if take is None:
             return
         for row in rows if isinstance(rows, list) else [rows]:
@@ -94,6 +103,14 @@ class TableChecks:
                              block=_int(row.get("height")))
             return
         self.stored_notes[note_id] = row
+
+    def _record(self, row: Row) -> None:
+        record_id = row.get("id")
+        if type(record_id) is not str:
+            self.report.find("record", f"a records row's id is not text: {record_id!r}"[:200],
+                             block=_int(row.get("height")))
+            return
+        self.stored_records[record_id] = row
 
     def _party(self, row: Row) -> None:
         uscc, log_index, tx_id = row.get("uscc"), row.get("log_index"), row.get("tx_id")
@@ -133,7 +150,8 @@ class TableChecks:
         """Return the digest of each table's listing as the rebuilt chain implies it."""
         listings: dict[str, Callable[[], bytes]] = {
             STATE_TABLE: self._state_digest, NOTE_TABLE: self._note_digest,
-            PARTY_TABLE: self._party_digest, NONCE_TABLE: self._nonce_digest}
+            PARTY_TABLE: self._party_digest, NONCE_TABLE: self._nonce_digest,
+            RECORD_TABLE: self._record_digest}
         digests: dict[str, bytes | None] = {}
         for table, digest in listings.items():
             try:
@@ -161,6 +179,25 @@ class TableChecks:
                 listing.append((*values, state.version(key)))
             self._note_listing = listing
         return self._note_listing
+
+    def _record_digest(self) -> bytes:
+        return listing_digest(self.record_listing())
+
+    def record_listing(self) -> list[tuple[Any, ...]]:
+        """Return each record's expected records-index row (`RECORD_ROW`), sorted by id."""
+        state = self.replay.state
+
+        def maturity_of(note_id: str) -> Any:
+            return fields_of(state, NOTE_PREFIX + note_id, ("maturity_date",))[0]
+
+        listing = []
+        for prefix, kind in KIND_OF_PREFIX.items():
+            names = FIELDS_OF_KIND[kind]
+            for key in state.keys_with_prefix(prefix):
+                record = dict(zip(names, fields_of(state, key, names), strict=True))
+                row = index_row(kind, record, state.version(key), maturity_of)
+                listing.append(tuple(row[c] for c in RECORD_ROW))
+        return sorted(listing, key=lambda row: str(row[0]))
 
     def _party_digest(self) -> bytes:
         listing: list[tuple[int, str, str]] = []
@@ -193,7 +230,7 @@ class TableChecks:
         """
         steps: list[tuple[str, Callable[[], None]]] = [
             ("state", self._state_rows), ("notes", self._note_rows),
-            ("parties", self._parties), ("nonces", self._nonces),
+            ("records", self._record_rows), ("parties", self._parties), ("nonces", self._nonces),
             ("conservation", partial(Conservation(self.report, self.replay).check,
                                      self.note_listing())
              if conservation is None else partial(self.report.findings.extend, conservation))]
@@ -263,6 +300,27 @@ class TableChecks:
         for note_id, row in stored.items():
             self.report.find("note", "a stored note row names no note of the re-executed state",
                              block=_int(row.get("height")), note=note_id)
+
+    def _record_rows(self) -> None:
+        stored = self.stored_records
+        for expected in self.record_listing():
+            record_id = expected[0]
+            row = stored.pop(record_id, None)
+            if row is not None and all(same(row.get(c), v) for c, v in zip(RECORD_ROW, expected,
+                                                                             strict=True)):
+                continue
+            key = f"{expected[1]}/{record_id}"
+            block, tx = self._writer(key)
+            if row is None:
+                message = f"the {expected[1]} has no stored records row"
+            else:
+                wrong = [c for c, v in zip(RECORD_ROW, expected, strict=True)
+                         if not same(row.get(c), v)]
+                message = f"its stored records row: {differing(wrong)} from the re-executed state"
+            self.report.find("record", f"{key}: {message}", block=block, tx=tx)
+        for record_id, row in stored.items():
+            self.report.find("record", f"a stored records row ({record_id}) names no record of "
+                             "the re-executed state", block=_int(row.get("height")))
 
     def _creator(self, note_id: str) -> tuple[int | None, str | None]:
         (created,) = fields_of(self.replay.state, NOTE_PREFIX + note_id, ("created_tx",))

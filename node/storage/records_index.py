@@ -7,7 +7,8 @@ record.  Like the note index, these rows are derived from a block's state
 writes and committed in the database transaction of the block.  A database
 made before the index existed gets it filled once from its `state` table
 (`create_and_backfill`), in the same database transaction that creates the
-table, so a crash leaves either no table or a full one.
+table, so a crash leaves either no table or a full one.  What a row holds
+is ledger/record_index.py, which the auditor uses to check the table.
 """
 
 from __future__ import annotations
@@ -19,38 +20,13 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, or_, select, true
 
 from ledger.canonical import parse_trusted
+from ledger.record_index import KIND_OF_PREFIX, MaturityOf, index_row, record_kind
 from node.storage.models import NoteRow, RecordRow, StateRow
 
 RECORDS: Table = RecordRow.__table__  # type: ignore[attr-defined]
 NOTES: Table = NoteRow.__table__  # type: ignore[attr-defined]
 STATE: Table = StateRow.__table__  # type: ignore[attr-defined]
-KIND_OF_PREFIX = {"receivable/": "receivable", "financing/": "financing",
-                  "credit_line/": "credit_line"}
-CREDIT_LINE_STATUS = "open"  # stored for every credit line; expiry is a matter of the day asked
 BACKFILL_PAGE = 5000
-MaturityOf = Callable[[str], str | None]  # a note id -> its maturity date, if known
-
-
-def record_kind(key: str) -> str | None:
-    """Return the indexed kind a state key holds (receivable, financing, credit_line), or None."""
-    prefix = key[: key.find("/") + 1]
-    return KIND_OF_PREFIX.get(prefix) if prefix else None
-
-
-def index_row(kind: str, record: Any, height: int, maturity_of: MaturityOf) -> dict[str, Any]:
-    """Return the index row of one record (a decoded record object or its JSON dict)."""
-    def get(name: str) -> Any:
-        return record[name] if isinstance(record, Mapping) else getattr(record, name)
-
-    if kind == "receivable":
-        row = (get("status"), get("issuer"), get("first_holder"), get("maturity_date"))
-    elif kind == "financing":
-        row = (get("status"), get("seller"), get("bank"), maturity_of(get("note")))
-    else:
-        row = (CREDIT_LINE_STATUS, get("bank"), get("core"), get("expiry_date"))
-    status, party_a, party_b, date = row
-    return {"id": get("id"), "kind": kind, "status": str(status), "party_a": party_a,
-            "party_b": party_b, "date": date, "height": height}
 
 
 def index_rows(writes: Mapping[str, bytes | None], height: int, decoded: Mapping[str, Any],

@@ -82,6 +82,8 @@ def test_flags_stored_as_booleans_or_as_0_1_are_both_the_note(chain_file: bytes,
     ("state", "value", lambda v: {"b64": "AAAA"}), ("state", "key", lambda v: None),
     ("tx_parties", "log_index", lambda v: v + 1), ("tx_parties", "log_index", bool),
     ("nonces", "nonce", lambda v: v + "0"), ("nonces", "signer", lambda v: 7),
+    ("records", "status", lambda v: "paid"), ("records", "height", bool),
+    ("records", "party_a", lambda v: v[:-1] + "0"), ("records", "date", lambda v: None),
 ])
 def test_a_cell_only_equal_in_another_type_or_changed_is_found_as_row_by_row(
         chain_file: bytes, table: str, column: str, odd: Any) -> None:
@@ -94,7 +96,7 @@ def test_a_cell_only_equal_in_another_type_or_changed_is_found_as_row_by_row(
 
 def test_duplicated_and_missing_rows_are_found_as_row_by_row(chain_file: bytes) -> None:
     lines = chain_file.splitlines(keepends=True)
-    for table in ("state", "notes", "tx_parties", "nonces"):
+    for table in ("state", "notes", "tx_parties", "nonces", "records"):
         at = _rows_lines(lines, table)[0]
 
         def repeat(record: dict[str, Any]) -> None:
@@ -104,6 +106,25 @@ def test_duplicated_and_missing_rows_are_found_as_row_by_row(chain_file: bytes) 
             del record["rows"][-1]
         for edit in (repeat, drop):
             _same_findings(_edited(lines, at, edit))
+
+
+def test_a_records_row_that_lies_names_the_record_and_the_column(chain_file: bytes) -> None:
+    # Found by the byte-flip test in CI: the records index (lists, the inbox) was exported
+    # but not checked, so a node could serve lists from a table the audit passed.
+    lines = chain_file.splitlines(keepends=True)
+    at = _rows_lines(lines, "records")[0]
+    record = json.loads(lines[at])["rows"][0]
+
+    def mark_paid(rows_line: dict[str, Any]) -> None:
+        rows_line["rows"][0]["status"] = "paid"
+    findings = _same_findings(_edited(lines, at, mark_paid))
+    assert any(f"{record['kind']}/{record['id']}: its stored records row: status differs" in f
+               for f in findings), findings
+
+    def forge(rows_line: dict[str, Any]) -> None:
+        rows_line["rows"].append({**rows_line["rows"][0], "id": "ab" * 32})
+    findings = _same_findings(_edited(lines, at, forge))
+    assert any(f"a stored records row ({'ab' * 32}) names no record" in f for f in findings)
 
 
 def test_a_garbled_rows_line_is_reported_where_it_stands(chain_file: bytes) -> None:
