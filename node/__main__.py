@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging
 import ssl
 import sys
 from pathlib import Path
 
-import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import LedgerError
@@ -22,6 +20,9 @@ from ledger.timefmt import parse_timestamp
 from node.app import create_app
 from node.clock import Clock, ManualClock, SystemClock
 from node.config import NodeConfig
+from node.observability.logs import FORMATS, LEVELS, check_settings, configure_logging
+from node.observability.startup import AnnouncingServer, log_banner
+from node.service import NodeService
 from node.transport import tls
 
 GC_THRESHOLD = 100_000
@@ -56,7 +57,17 @@ def _parser() -> argparse.ArgumentParser:
                        dest="clock_controllers",
                        help="simulation only: an organisation that may move the manual clock "
                             "(repeat for several; at least one with --manual-clock)")
-    serve.add_argument("--log-level", default="warning")
+    serve.add_argument("--log-level", choices=LEVELS, type=str.lower,
+                       help="log lines at this level and above (default: info)")
+    serve.add_argument("--log-format", choices=FORMATS, type=str.lower,
+                       help="text (default) or json: one JSON object a line")
+    serve.add_argument("--log-file", type=Path,
+                       help="also append the log to this file (it always goes to stderr)")
+    serve.add_argument("--metrics-port", type=int,
+                       help="serve Prometheus metrics on this port (0: any free one), "
+                            "on --metrics-host")
+    serve.add_argument("--metrics-host", help="the metrics listener's address "
+                                              "(default: 127.0.0.1, this machine only)")
     sub.add_parser("export", help="write a node database's chain file "
                                   "(python -m node export --database URL --out FILE)",
                    add_help=False)
@@ -74,11 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: getattr(args, k) for k in
                  ("genesis_path", "database_url", "orderer_path", "etcd_endpoints", "node_id",
                   "node_key_path", "peers", "tls_cert_path", "tls_key_path", "tls_ca_path", "host",
-                  "port")}
+                  "port", "log_level", "log_format", "log_file", "metrics_port", "metrics_host")}
     if args.clock_controllers:
         overrides["clock_controllers"] = ",".join(args.clock_controllers)
     try:
         config = NodeConfig.load(args.config, **overrides)
+        check_settings(config.log_level, config.log_format)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -93,19 +105,32 @@ def main(argv: list[str] | None = None) -> int:
         except LedgerError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    logging.basicConfig(level=args.log_level.upper())
+    try:
+        configure_logging(config.log_level, config.log_format, config.log_file)
+    except OSError as exc:
+        print(f"error: the node cannot write its log: {exc}", file=sys.stderr)
+        return 2
     # The node keeps many long-lived records (state cache, Merkle log); with the
     # default thresholds the cyclic collector re-scans them ever more often as
     # the chain grows.  Collect young objects less eagerly.
     gc.set_threshold(GC_THRESHOLD, 50, 100)
     try:
         tls.enabled(config)  # a half-configured TLS setup fails before anything starts
-        app = create_app(config, clock=clock)
-        served = tls.uvicorn_config(app, config, log_level=args.log_level, access_log=False)
+        service = NodeService(config, clock=clock)
+        app = create_app(config, service=service)
+        # uvicorn's own lines (its start-up chatter) only when debugging: the node says
+        # what matters itself; log_config=None keeps the handlers set up above
+        served = tls.uvicorn_config(
+            app, config, log_config=None, access_log=False,
+            log_level="debug" if config.log_level.lower() == "debug" else "warning")
     except (OSError, ValueError, ssl.SSLError, LedgerError, SQLAlchemyError) as exc:
         print(f"error: the node cannot start: {exc}", file=sys.stderr)
         return 2
-    uvicorn.Server(served).run()
+    log_banner(service)
+    try:
+        AnnouncingServer(served, service).run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C once it has stopped the node
+        pass
     return 0
 
 

@@ -14,6 +14,8 @@ from node.api.limits import BodySizeLimit
 from node.api.openapi import install_openapi
 from node.clock import Clock, ManualClock
 from node.config import NodeConfig
+from node.observability.request_ids import RequestIds
+from node.observability.startup import log_stopped
 from node.ordering import Orderer
 from node.service import NodeService
 
@@ -32,6 +34,7 @@ def create_app(
             yield
         finally:
             node.stop()
+            log_stopped(node)
 
     app = FastAPI(
         title="Receivables ledger node",
@@ -47,5 +50,6 @@ def create_app(
     if isinstance(node.clock, ManualClock):
         app.include_router(admin.router)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_request_bytes)
+    app.add_middleware(RequestIds)  # added last, so outermost: a 413 gets an id too
     install_openapi(app)
     return app

@@ -46,6 +46,14 @@ class NodeConfig:
     request_clock_skew_s: int = 300
     clock_controllers: str = ""  # comma-separated USCCs that may move a manual (simulation) clock
     verifier_processes: int = -1  # -1: one per core beyond the first; 0: verify in-process
+    # Prometheus metrics on a listener of their own (node/observability/metrics.py), plain
+    # HTTP; loopback by default, as what it shows is for this node's operator only
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None  # None: no metrics listener; 0: any free port
+    # Logs (node/observability/logs.py): to stderr, and to log_file if set
+    log_level: str = "info"  # debug, info, warning, error or critical
+    log_format: str = "text"  # text, or json (one JSON object a line)
+    log_file: Path | None = None
 
     @classmethod
     def load(cls, path: Path | None = None, **overrides: Any) -> NodeConfig:
@@ -75,7 +83,7 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
             out[name] = None
         elif "Path" in kind:
             out[name] = Path(value)
-        elif kind == "int":
+        elif kind in ("int", "int | None"):
             out[name] = int(value)
         elif kind == "float":
             out[name] = float(value)

@@ -29,6 +29,7 @@ from node.config import NodeConfig
 from node.finality.attestor import Attestor, Finality
 from node.finality.catch_up import Peers
 from node.finality.checkpoints import Checkpoints
+from node.observability.metrics import MetricsListener, NodeMetrics, NodeState, StateCollector
 from node.ordering import Orderer
 from node.ordering.compaction import Compactor
 from node.ordering.embedded import EmbeddedOrderer
@@ -63,11 +64,12 @@ def read_node_key(path: Path) -> PrivateKey:
         raise LedgerError(f"{path} does not hold a 32-byte hex node key") from exc
 
 
-def _own_orderer(config: NodeConfig, chain_id: str) -> Orderer:
+def _own_orderer(config: NodeConfig, chain_id: str, metrics: NodeMetrics) -> Orderer:
     """The etcd cluster when endpoints are configured, else the embedded log."""
     if config.etcd_endpoints:
         endpoints = [e.strip() for e in config.etcd_endpoints.split(",") if e.strip()]
-        return EtcdOrderer(endpoints, chain_id, ssl_context=tls.client_context(config))
+        return EtcdOrderer(endpoints, chain_id, ssl_context=tls.client_context(config),
+                           metrics=metrics)
     return EmbeddedOrderer(config.orderer_path)
 
 
@@ -84,6 +86,7 @@ class NodeService:
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
+        self.metrics = NodeMetrics()
         self.genesis = load_genesis(config.genesis_path)
         self.store = Store(config.database_url)
         signatures = SignatureCache()
@@ -96,12 +99,12 @@ class NodeService:
         self.verifier: VerifierPool | None = None
         self.node_key = self._own_node_key()
         self.checkpoints = Checkpoints(self.chain, node_id=config.node_id, node_key=self.node_key)
-        self.orderer = orderer or _own_orderer(config, self.chain.chain_id)
+        self.orderer = orderer or _own_orderer(config, self.chain.chain_id, self.metrics)
         self._owns_orderer = orderer is None
         self.mempool = Mempool(
             self.orderer, self.clock, chain_id=self.chain.chain_id, proposer=config.node_id,
             max_txs=config.batch_max_txs, max_wait_ms=config.batch_max_wait_ms,
-            node_key=self.node_key,
+            node_key=self.node_key, metrics=self.metrics,
         )
         self.finality: Finality | None = None
         self.attestor: Attestor | None = None
@@ -114,7 +117,7 @@ class NodeService:
         self.committer = Committer(
             chain=self.chain, orderer=self.orderer, mempool=self.mempool,
             waiters=self.admission.waiters, code_hash=local_code, finality=self.finality,
-            attestor=self.attestor, peers=self.peers)
+            attestor=self.attestor, peers=self.peers, metrics=self.metrics)
         self.queries = Queries(chain=self.chain, store=self.store, mempool=self.mempool,
                                admission=self.admission, committer=self.committer,
                                checkpoints=self.checkpoints, clock=self.clock, config=config)
@@ -122,6 +125,11 @@ class NodeService:
         self.listings = Listings(self.holdings, self.store, self.clock)
         self.inbox = Inbox(self.holdings, self.listings, self.store, self.clock)
         self.exports = Exports(self.store, self.clock, config.node_id)
+        self.metrics.registry.register(StateCollector(self.metrics_state))
+        # bound last, so that a node failing to start above holds no port; serving starts
+        # with the node
+        self.metrics_listener = None if config.metrics_port is None else MetricsListener(
+            self.metrics.registry, config.metrics_host, config.metrics_port)
 
     def _own_node_key(self) -> PrivateKey | None:
         """Read this node's key; on a chain with registered nodes it must match its entry.
@@ -171,6 +179,16 @@ class NodeService:
         """Return why the committer stopped before a block pinned to other code, if it did."""
         return self.committer.code_mismatch
 
+    def metrics_state(self) -> NodeState:
+        """Return what the node's state gauges show now (read at each scrape)."""
+        attested = {} if self.finality is None else {
+            node_id: self.finality.last_attested_by(node_id) for node_id in self.chain.nodes()}
+        return NodeState(chain_id=self.chain.chain_id, node_id=self.config.node_id,
+                         height=self.chain.head.height, final_height=self.final_height,
+                         mempool=len(self.mempool.pending),
+                         ordering_available=self.mempool.ordering_problem is None,
+                         attested=attested)
+
     def tx_status(self, tx_id: str) -> dict[str, JSONValue] | None:
         """Return a transaction's status, or None if this node has never seen it."""
         return self.queries.tx_status(tx_id)
@@ -185,7 +203,7 @@ class NodeService:
         """Start the verifier processes, attesting, compaction, batching and committing."""
         if self.config.verifier_processes != 0:
             workers = self.config.verifier_processes
-            self.verifier = VerifierPool(workers if workers > 0 else None)
+            self.verifier = VerifierPool(workers if workers > 0 else None, metrics=self.metrics)
             self.admission.verifier = self.verifier
         if self.attestor is not None:
             self.attestor.start()
@@ -194,9 +212,13 @@ class NodeService:
         self.admission.offer_pending_again()
         self.mempool.start()
         self.committer.start()
+        if self.metrics_listener is not None:
+            self.metrics_listener.start()
 
     def stop(self) -> None:
-        """Stop threads and release the database."""
+        """Stop threads and release the database and the metrics port."""
+        if self.metrics_listener is not None:
+            self.metrics_listener.close()
         self.mempool.stop()
         if self.attestor is not None:
             self.attestor.stop()

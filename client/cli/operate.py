@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tomllib
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -97,6 +99,23 @@ def _describe_consortium(made: Consortium, directory: Path, nodes: list[str]) ->
     return "\n".join(escape(line) for line in lines)
 
 
+class LogLevel(StrEnum):
+    """The levels a node logs at."""
+
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+    critical = "critical"
+
+
+class LogFormat(StrEnum):
+    """How a node writes its log lines."""
+
+    text = "text"
+    json = "json"
+
+
 @node_app.command("start")
 def node_start(
     config: Annotated[Path, typer.Option(help="node settings (TOML)")],
@@ -104,9 +123,30 @@ def node_start(
     clock_controller: Annotated[list[str] | None, typer.Option(
         help="simulation only: USCC of an organisation that may move the clock (repeat)")
     ] = None,
+    log_level: Annotated[LogLevel | None, typer.Option(
+        help="log lines at this level and above (default: info, or the settings' level)")] = None,
+    log_format: Annotated[LogFormat | None, typer.Option(
+        help="text, or json: one JSON object a line (default: text, or the settings')")
+    ] = None,
+    log_file: Annotated[Path | None, typer.Option(
+        help="where the log is appended too, besides stderr (default: node.log beside "
+             "the settings file, unless they name one)")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        min=0, max=65535, help="serve Prometheus metrics on this loopback port (0: any free "
+                               "one; the ready line says which)")] = None,
 ) -> None:
-    """Run a node in the foreground (as `python -m node serve`)."""
+    """Run a node in the foreground (as `python -m node serve`).
+
+    It logs a banner (URL, chain, node id, height) and a ready line, then its
+    work, to stderr and to its log file.
+    """
     args = [sys.executable, "-m", "node", "serve", "--config", str(config)]
+    log_file = log_file or _default_log_file(config)
+    for flag, value in (("--log-level", log_level and log_level.value),
+                        ("--log-format", log_format and log_format.value),
+                        ("--log-file", log_file), ("--metrics-port", metrics_port)):
+        if value is not None:
+            args += [flag, str(value)]
     if manual_clock:
         try:
             parse_timestamp(manual_clock, what="--manual-clock")
@@ -116,6 +156,17 @@ def node_start(
     for uscc in clock_controller or []:
         args += ["--clock-controller", uscc]
     os.execv(sys.executable, args)
+
+
+def _default_log_file(config: Path) -> Path | None:
+    """Return node.log beside the settings file, unless they (or LEDGER_LOG_FILE) name one."""
+    if os.environ.get("LEDGER_LOG_FILE"):
+        return None
+    try:
+        settings = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None  # the node says what is wrong with the file
+    return None if "log_file" in settings else config.parent / "node.log"
 
 
 @network_app.command("up")

@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 from ledger.errors import LedgerError
 from node.api.limits import BodyTooLarge
 from node.api.responses import JSONBody
+from node.observability.request_ids import current_request_id
 from node.pipeline.admission import NotAccepting, SubmissionRejected
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,8 @@ def install_error_handlers(app: FastAPI) -> None:
             log.info("a client disconnected before its request was read")
             return error_response("bad_request", "the client disconnected")
         log.exception("unhandled error (a bug)", exc_info=exc)
+        request_id = current_request_id()  # answered outside the request-id middleware
         return JSONBody(
             {"error": "internal_error", "detail": "internal error; this is a bug"},
-            status_code=500,
+            status_code=500, headers={"X-Request-Id": request_id} if request_id else None,
         )

@@ -18,9 +18,11 @@ import json
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from node.observability.metrics import NodeMetrics
 from node.ordering import OrderedBatch
 from node.ordering.etcd_client import EtcdClient, EtcdCompacted, EtcdUnavailable
 
@@ -78,8 +80,10 @@ class EtcdOrderer:
     max_batch_bytes: int | None = MAX_BATCH_BYTES
 
     def __init__(self, endpoints: Sequence[str], chain_id: str, *,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None,
+                 metrics: NodeMetrics | None = None) -> None:
         self.etcd = EtcdClient(endpoints, ssl_context=ssl_context)
+        self._metrics = metrics
         self.chain_id = chain_id
         self.prefix = f"/ledger/{chain_id}/batches/".encode()
         self._cond = threading.Condition()
@@ -95,7 +99,10 @@ class EtcdOrderer:
             raise ValueError(f"a batch of {len(data)} bytes exceeds the ordering limit "
                              f"of {self.max_batch_bytes}")
         key = self.prefix + hashlib.sha256(data).hexdigest().encode("ascii")
+        started = time.perf_counter()
         _created, revision = self.etcd.put_if_absent(key, data)
+        if self._metrics is not None:
+            self._metrics.etcd_append_seconds.observe(time.perf_counter() - started)
         return revision
 
     def read(self, after: int, *, limit: int = 100, wait_s: float = 0.0) -> list[OrderedBatch]:

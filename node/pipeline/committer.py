@@ -14,12 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 
 from contracts.code import pinned_code_hash
 from ledger.errors import LedgerError
 from ledger.execution import StateReader
 from node.finality.attestor import Attestor, Finality
 from node.finality.catch_up import Peers, catch_up_from_peers
+from node.observability.metrics import NodeMetrics
 from node.ordering import Orderer
 from node.ordering.etcd import OrderingGap
 from node.pipeline.admission import Waiters
@@ -50,7 +52,8 @@ class Committer:
 
     def __init__(self, *, chain: Chain, orderer: Orderer, mempool: Mempool, waiters: Waiters,
                  code_hash: str, finality: Finality | None = None,
-                 attestor: Attestor | None = None, peers: Peers | None = None) -> None:
+                 attestor: Attestor | None = None, peers: Peers | None = None,
+                 metrics: NodeMetrics | None = None) -> None:
         self.chain = chain
         self.orderer = orderer
         self.mempool = mempool
@@ -59,6 +62,7 @@ class Committer:
         self.finality = finality
         self.attestor = attestor
         self.peers = peers
+        self.metrics = metrics
         self.code_mismatch: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._commit_loop, name="committer", daemon=True)
@@ -129,13 +133,29 @@ class Committer:
         for batch in batches:
             if self._diverged() or self._wrong_code():
                 return 0
-            self._committed(self.chain.apply_batch(batch))
+            started = time.perf_counter()
+            committed = self.chain.apply_batch(batch)
+            self._report_block(committed, time.perf_counter() - started)
+            self._committed(committed)
         if self.finality is not None:
             self.finality.advance()
         return len(batches)
 
+    def _report_block(self, committed: list[CommittedTx], seconds: float) -> None:
+        """Log a block made from an ordered batch (one line a block) and time its commit."""
+        invalid = sum(1 for c in committed if not c.valid)
+        log.info("block %d committed: %d transaction(s), %d invalid, in %.0f ms",
+                 self.chain.head.height, len(committed), invalid, seconds * 1000,
+                 extra={"height": self.chain.head.height, "txs": len(committed),
+                        "invalid": invalid, "commit_ms": round(seconds * 1000, 1)})
+        if self.metrics is not None:
+            self.metrics.commit_seconds.observe(seconds)
+
     def _committed(self, committed: list[CommittedTx]) -> None:
         """Tell the mempool, the waiting requests and the attestor about a new block."""
+        if self.metrics is not None:
+            invalid = Counter(c.code for c in committed if not c.valid)
+            self.metrics.count_block(len(committed) - invalid.total(), invalid)
         self.mempool.committed(c.tx_id for c in committed)
         self.waiters.resolve(committed)
         if self.attestor is not None:

@@ -26,6 +26,7 @@ from ledger.batch import sign_batch
 from ledger.crypto import PrivateKey
 from ledger.tx import Envelope
 from node.clock import Clock, timestamp
+from node.observability.metrics import NodeMetrics
 from node.ordering import Orderer
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class Mempool:
     def __init__(
         self, orderer: Orderer, clock: Clock, *, chain_id: str, proposer: str,
         max_txs: int, max_wait_ms: int, node_key: PrivateKey | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self._orderer = orderer
         self._clock = clock
@@ -49,6 +51,8 @@ class Mempool:
         self._lock = threading.Condition()
         self._queue: list[Envelope] = []
         self._oldest = 0.0
+        self._batch_oldest = 0.0  # when the oldest transaction of the batch being sent came
+        self._metrics = metrics
         self.pending: dict[str, Envelope] = {}
         self.pending_nonces: set[tuple[str, str]] = set()
         self._problem: str | None = None
@@ -112,6 +116,7 @@ class Mempool:
                 wait = self._max_wait - (time.monotonic() - self._oldest) if self._queue else 0.5
                 self._lock.wait(timeout=max(wait, 0.001))
             batch, self._queue = self._queue[: self._max_txs], self._queue[self._max_txs :]
+            self._batch_oldest = self._oldest
             self._oldest = time.monotonic()
             return batch
 
@@ -121,14 +126,18 @@ class Mempool:
         except Exception as exc:  # the orderer is unreachable: keep the batch and retry
             log.exception("ordering a batch of %d transactions failed; will retry", len(envelopes))
             self._problem = f"{type(exc).__name__}: {exc}"
+            if self._metrics is not None:
+                self._metrics.batch_failures.inc()
             return False
         self._problem = None
+        if self._metrics is not None:
+            self._metrics.batch_seconds.observe(time.monotonic() - self._batch_oldest)
         return True
 
     def _requeue(self, envelopes: list[Envelope]) -> None:
         with self._lock:
             self._queue = envelopes + self._queue
-            self._oldest = time.monotonic() - self._max_wait
+            self._oldest = min(self._batch_oldest, time.monotonic() - self._max_wait)
 
     def _send(self, envelopes: list[Envelope]) -> None:
         """Order `envelopes` as one batch (signed with the node key, if any), split if too big."""

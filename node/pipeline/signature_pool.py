@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from ledger.crypto import verify_raw_ed25519
+from node.observability.metrics import NodeMetrics
 
 Item = tuple[bytes, bytes, bytes]  # public key, signed message (with domain tag), signature
 MIN_CHUNK = 64
@@ -54,8 +55,11 @@ def default_workers() -> int:
 class VerifierPool:
     """A pool of processes that verify Ed25519 signatures in chunks."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, *, metrics: NodeMetrics | None = None) -> None:
         self.workers = workers or default_workers()
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.verifier_workers.set(self.workers)
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
             initializer=leave_with_parent,
@@ -68,9 +72,16 @@ class VerifierPool:
         loop = asyncio.get_running_loop()
         size = max(MIN_CHUNK, -(-len(items) // self.workers))
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        answers = await asyncio.gather(
-            *(loop.run_in_executor(self._pool, verify_chunk, chunk) for chunk in chunks)
-        )
+        if self._metrics is not None:
+            self._metrics.verifier_chunks.inc(len(chunks))
+        try:
+            answers = await asyncio.gather(
+                *(loop.run_in_executor(self._pool, verify_chunk, chunk) for chunk in chunks)
+            )
+        finally:
+            if self._metrics is not None:
+                self._metrics.verifier_chunks.dec(len(chunks))
+                self._metrics.verified.inc(len(items))
         return [flag for answer in answers for flag in answer]
 
     def close(self) -> None:
