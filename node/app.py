@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from node.api import admin, blocks, export, holdings, log, status, sync, transactions
 from node.api.auth import RecentNonces
+from node.api.docs import install_docs
 from node.api.errors import install_error_handlers
 from node.api.limits import BodySizeLimit
 from node.api.openapi import install_openapi
@@ -41,6 +42,8 @@ def create_app(
         version="1",
         description="A consortium node of the supply-chain receivables ledger.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load from a CDN: install_docs serves local copies
+        redoc_url=None,
     )
     app.state.service = node
     app.state.request_nonces = RecentNonces(config.request_clock_skew_s)
@@ -52,4 +55,5 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=config.max_request_bytes)
     app.add_middleware(RequestIds)  # added last, so outermost: a 413 gets an id too
     install_openapi(app)
+    install_docs(app)
     return app

@@ -18,7 +18,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from ledger.crypto import Domain
+from ledger.crypto import Domain, PrivateKey
+from ledger.membership import make_uscc
+from ledger.request_auth import RequestToSign, sign_request
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -124,25 +126,57 @@ SUBMISSION_SCHEMA: dict[str, Any] = {"oneOf": [
                                      "items": {"$ref": "#/components/schemas/Envelope"}}}},
 ]}
 
-SIGNING = f"""Every request but `GET /v1/health` is signed by a consortium member.
+def signing_guide() -> str:
+    """Return the API description's guide to signed requests, with a worked example.
 
-Build the canonical JSON (RFC 8785: keys sorted, no spaces, UTF-8) of
-`{{"body_sha256": <hex SHA-256 of the request body bytes, of the empty body for a GET>,
-"chain_id": <the chain id>, "method": <upper-case method>, "node": <the node id of the node
-addressed>, "nonce": <16-64 lower-case hex digits, fresh>, "path": <the request target exactly
-as sent: path and query, percent-encoded as on the wire>, "time": <UTC time,
-YYYY-MM-DDTHH:MM:SSZ>}}`, prefix it with the domain tag
-`{Domain.REQUEST.value.decode().strip()}` followed by a line feed, sign the result with the
-member's Ed25519 key, and send X-Ledger-Member (the member's USCC), X-Ledger-Time,
-X-Ledger-Nonce and X-Ledger-Signature (the signature in base64).  `GET /v1/health` gives the
-chain id and the node id.  The node checks the signature against the key the ledger holds for
-the member, that the member is active, that the time is within the node's allowed skew and
-that the nonce is new; a request signed for another node of the consortium does not verify
+    The example is computed here, by the same code the SDK signs with, so it
+    stays true.
+    """
+    key = PrivateKey(bytes(range(32)))
+    example = RequestToSign(chain_id="receivables-local", node="node-1", method="GET",
+                            path="/v1/status", time="2026-01-05T09:00:00Z",
+                            nonce="00112233445566778899aabbccddeeff", body=b"")
+    headers = sign_request(example, make_uscc("91310000MA1FL8TQ2"), key)
+    tag = Domain.REQUEST.value.decode().strip()
+    shown_headers = "\n".join(f"    {name}: {value}" for name, value in headers.items())
+    return f"""## Signing requests
+
+Every request but `GET /v1/health` (and these pages) is signed by a consortium member's
+Ed25519 key; the SDK's `NodeClient` (client/sdk/http.py) does it for you.  By hand:
+
+1. Ask `GET /v1/health` (unsigned) for the node's `chain_id` and `node_id`.
+2. Build the canonical JSON (RFC 8785: keys sorted, no spaces, UTF-8) of seven fields:
+   `body_sha256` (hex SHA-256 of the request body bytes; of the empty body for a GET),
+   `chain_id`, `method` (upper case), `node` (the id of the node addressed), `nonce` (16-64
+   lower-case hex digits, never used before), `path` (the request target exactly as sent:
+   path and query, percent-encoded as on the wire) and `time` (UTC, `YYYY-MM-DDTHH:MM:SSZ`).
+3. Sign the bytes `{tag}`, a line feed, then that JSON, with the member's
+   key.
+4. Send `X-Ledger-Member` (the member's USCC), `X-Ledger-Time`, `X-Ledger-Nonce` and
+   `X-Ledger-Signature` (the signature in standard base64, with padding).
+
+The node checks the signature against the key the ledger holds for the member, that the
+member is active, that the time is within the node's allowed skew (5 minutes by default) and
+that the nonce is new.  A request signed for another node of the consortium does not verify
 here.  Registered nodes sign `/v1/sync/blocks` the same way with their node key, naming
-themselves in X-Ledger-Node instead of X-Ledger-Member.
+themselves in `X-Ledger-Node` instead of `X-Ledger-Member`.  Transactions
+(`POST /v1/transactions`) carry their own signatures as well: see the `Envelope` schema.
 
-Transactions (`POST /v1/transactions`) carry their own signatures as well: see the envelope
-schema."""
+**Worked example.**  The key whose 32-byte seed is the bytes 0, 1, ..., 31 (hex
+`{key.seed.hex()}`, public key
+`{key.public_key.raw.hex()}`) signs `GET /v1/status` for node `node-1` of chain
+`receivables-local`.  The canonical JSON is
+
+    {example.message().decode()}
+
+and the headers sent are
+
+{shown_headers}
+
+**Request ids.**  Every answer carries `X-Request-Id`: the one the request sent (1 to 64
+letters, digits, `.`, `_`, `:` or `-`), or one the node made.  The node's log names it on
+every line written while handling the request, so quote it when reporting a problem."""
+
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "member": {"type": "apiKey", "in": "header", "name": "X-Ledger-Member",
@@ -168,7 +202,7 @@ def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version,
-                                 description=f"{app.description}\n\n{SIGNING}",
+                                 description=f"{app.description}\n\n{signing_guide()}",
                                  routes=app.routes)
             schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
             schema["components"].setdefault("schemas", {}).update(
