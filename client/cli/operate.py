@@ -176,19 +176,31 @@ def network_up(
         metavar="START", help="simulation only: run every node on a manual clock starting at "
                               "this UTC time (e.g. 2026-01-05T09:00:00Z), moved with "
                               "POST /v1/admin/clock on each node")] = None,
+    log_level: Annotated[LogLevel, typer.Option(
+        help="the nodes' log level (their node.log)")] = LogLevel.info,
 ) -> None:
-    """Start a local network: a 3-member etcd cluster and four nodes, each with its own database."""
+    """Start a local network: a 3-member etcd cluster and four nodes, each with its own database.
+
+    Each step is reported on stderr as it happens; the summary goes to stdout.
+    """
     from client.local_consortium.network import NetworkError
     from client.local_consortium.network import network_up as up
 
     password = Settings.password or typer.prompt("password for the keystores", hide_input=True,
                                                  confirmation_prompt=True)
     try:
-        description = up(directory, password, simulated_clock=simulated_clock)
+        description = up(directory, password, simulated_clock=simulated_clock,
+                         progress=_progress, log_level=log_level.value)
     except (NetworkError, RuntimeError, OSError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
     show(description, _describe_network(description, directory))
+
+
+def _progress(message: str) -> None:
+    """Report one step of `network up` or `down` on stderr (stdout stays the result)."""
+    err.print(f"[dim]{datetime.now().strftime('%H:%M:%S')}[/] {escape(message)}",
+              highlight=False)
 
 
 def _describe_network(description: dict[str, Any], directory: Path) -> str:
@@ -199,8 +211,8 @@ def _describe_network(description: dict[str, Any], directory: Path) -> str:
                      f"{description['simulated_clock']} (moved with POST /v1/admin/clock on "
                      f"each node), not the system clock")
     lines += [f"  etcd {m['name']}: {m['client_url']}" for m in description["etcd"]]
-    lines += [f"  node {n['node_id']}: {n['url']}  (log {n['log_path']})"
-              for n in description["nodes"]]
+    lines += [f"  node {n['node_id']}: {n['url']}  (log {n['log_path']}, "
+              f"metrics {n['metrics_url']})" for n in description["nodes"]]
     lines.append(f"stop it with: ledger network down --dir {directory}")
     return "\n".join(lines)
 
@@ -209,12 +221,15 @@ def _describe_network(description: dict[str, Any], directory: Path) -> str:
 def network_down(
     directory: Annotated[Path, typer.Option("--dir", help="the directory given to `up`")],
 ) -> None:
-    """Stop exactly the processes `ledger network up` started from this directory."""
+    """Stop exactly the processes `ledger network up` started from this directory.
+
+    Each step is reported on stderr as it happens; what was stopped goes to stdout.
+    """
     from client.local_consortium.network import NetworkError
     from client.local_consortium.network import network_down as down
 
     try:
-        stopped = down(directory)
+        stopped = down(directory, progress=_progress)
     except NetworkError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc

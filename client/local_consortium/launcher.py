@@ -86,6 +86,7 @@ def start_node(
     etcd: str = "", port: int | None = None, manual_clock: str | None = None,
     clock_controllers: tuple[str, ...] = (), node_id: str = "node-1",
     extra: tuple[str, ...] = (), detach: bool = False, tls: TlsFiles | None = None,
+    log_level: str | None = None, metrics_port: int | None = None,
 ) -> NodeProcess:
     """Start a node process on loopback and wait until it answers /v1/health.
 
@@ -94,11 +95,17 @@ def start_node(
     the node gets its own session and outlives this process.  With `tls`
     the node serves https and requires client certificates from the CA.
     With `manual_clock` it runs on a simulated clock that the organisations
-    `clock_controllers` (USCCs) may move.
+    `clock_controllers` (USCCs) may move.  The node's stderr, where it logs
+    (at `log_level`, info by default), goes to `log_path`; with
+    `metrics_port` it serves Prometheus metrics there, on loopback.
     """
     port = port or free_port()
     args = ["serve", "--genesis", str(genesis), "--database", database_url,
             "--port", str(port), "--node-id", node_id, *extra]
+    if log_level is not None:
+        args += ["--log-level", log_level]
+    if metrics_port is not None:
+        args += ["--metrics-port", str(metrics_port)]
     if orderer is not None:
         args += ["--orderer", str(orderer)]
     if etcd:

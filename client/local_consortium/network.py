@@ -16,6 +16,11 @@ for core, tier1 and bank_a) and require certificates from clients and peers.  `n
 records the CA path and each member's certificate path, which is what a
 client needs besides its own key (`network_tls_context`).
 
+Each node logs at info level (or `log_level`) to `DIR/nodes/<alias>/node.log`
+and serves Prometheus metrics on loopback, at the `metrics_url` that
+`network.json` records.  `up` and `down` tell a `progress` callback each
+step, as they take seconds (the CLI prints them to stderr).
+
 `up` with `simulated_clock` starts a *simulation* network: every node runs
 on a manual clock (`--manual-clock START`) that only moves when told to
 (`POST /v1/admin/clock` on each node), and the genesis is dated START.
@@ -27,6 +32,9 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +51,7 @@ from client.local_consortium.etcd_cluster import (
     stop_pid,
     wait_for_leader,
 )
-from client.local_consortium.launcher import free_port, start_node
+from client.local_consortium.launcher import free_ports, start_node
 from ledger.errors import LedgerError
 from ledger.timefmt import format_timestamp, parse_timestamp
 
@@ -53,6 +61,13 @@ NODE_ORGS = ("core", "tier1", "bank_a", "auditor")
 
 class NetworkError(RuntimeError):
     """A network cannot be started or stopped as asked."""
+
+
+Progress = Callable[[str], None]
+
+
+def quiet(_message: str) -> None:
+    """Report nothing: the default progress of `network_up` and `network_down`."""
 
 
 @dataclass(frozen=True)
@@ -65,15 +80,17 @@ class NodeEntry:
     pid: int
     database: str
     log_path: str
+    metrics_url: str = ""
 
 
-def network_up(directory: Path, password: str,
-               simulated_clock: str | None = None) -> dict[str, Any]:
+def network_up(directory: Path, password: str, simulated_clock: str | None = None, *,
+               progress: Progress = quiet, log_level: str | None = None) -> dict[str, Any]:
     """Create (first time) and start a local network in `directory`; return its description.
 
     With `simulated_clock` (a UTC timestamp) it is a simulation network:
     every node runs on a manual clock starting there, and a new consortium's
-    genesis is dated then.
+    genesis is dated then.  `progress` is told each step as it starts and
+    ends; the nodes log at `log_level` (info by default) to their node.log.
     """
     directory = directory.resolve()
     described = directory / NETWORK_FILE
@@ -88,57 +105,95 @@ def network_up(directory: Path, password: str,
         except LedgerError as exc:
             raise NetworkError(str(exc)) from exc
         simulated_clock = format_timestamp(start_time)
-    consortium_dir = directory / "consortium"
-    if (consortium_dir / "consortium.json").exists():
-        consortium = Consortium.open(consortium_dir)
-    else:
-        consortium = init_consortium(
-            consortium_dir, password=password, chain_id="receivables-network",
-            genesis_time=start_time, node_orgs=NODE_ORGS)
+    consortium = _consortium(directory / "consortium", password, start_time, progress)
     members: list[EtcdMember] = []
     nodes: list[NodeEntry] = []
     try:
-        if previous is None:
-            members = start_etcd_cluster(
-                directory / "etcd", 3, detach=True,
-                certs=lambda name: consortium.issue_server_cert(
-                    password, name=name, alias=NODE_ORGS[int(name[4:]) - 1],
-                    directory=directory / "etcd" / "tls"))
-        else:  # the same members, ports and certificates again, from their data directories
-            members = [restart_member(EtcdMember(**m), detach=True) for m in previous["etcd"]]
-            wait_for_leader([m.client_url for m in members], tls=operator_context(members))
+        members = _start_etcd(directory, consortium, password, previous, progress)
         endpoints = ",".join(m.client_url for m in members)
-        ports = {n["alias"]: int(n["url"].rsplit(":", 1)[1])
-                 for n in (previous or {}).get("nodes", [])}
-        ports = {alias: ports.get(alias) or free_port() for alias in NODE_ORGS}
-        for alias in NODE_ORGS:
-            nodes.append(_start_network_node(directory, consortium, alias, endpoints, ports,
-                                             simulated_clock))
+        ports, metrics_ports = _ports(previous)
+        for number, alias in enumerate(NODE_ORGS, 1):
+            progress(f"starting node {node_id_of(alias)} ({number}/{len(NODE_ORGS)}) "
+                     f"on port {ports[alias]}")
+            started = time.monotonic()
+            nodes.append(_start_network_node(
+                directory, consortium, alias, endpoints, ports, simulated_clock,
+                metrics_port=metrics_ports[alias], log_level=log_level))
+            progress(f"node {node_id_of(alias)} ready in {time.monotonic() - started:.1f} s")
     except Exception:
+        progress("start-up failed: stopping what was started")
         for entry in nodes:
             stop_pid(entry.pid, entry.database)
         stop_members(members)
         raise
     description = {
-        "chain_id": consortium.chain_id, "consortium": str(consortium_dir),
+        "chain_id": consortium.chain_id, "consortium": str(consortium.directory),
         "ca": str(consortium.ca_cert_path),
         "member_certs": str(consortium.directory / "certs"),
         "etcd": [m.to_json() for m in members],
         "nodes": [entry.__dict__ for entry in nodes],
         "simulated_clock": simulated_clock,
+        "log_level": log_level,
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     described.write_text(json.dumps(description, indent=2), encoding="utf-8")
     return description
 
 
+def _consortium(folder: Path, password: str, start_time: datetime,
+                progress: Progress) -> Consortium:
+    """Open the network's consortium, creating it the first time."""
+    if (folder / "consortium.json").exists():
+        progress(f"using the consortium in {folder}")
+        return Consortium.open(folder)
+    progress(f"creating the consortium in {folder}: keys, keystores, certificates, genesis")
+    return init_consortium(folder, password=password, chain_id="receivables-network",
+                           genesis_time=start_time, node_orgs=NODE_ORGS)
+
+
+def _start_etcd(directory: Path, consortium: Consortium, password: str,
+                previous: dict[str, Any] | None, progress: Progress) -> list[EtcdMember]:
+    """Start the 3-member etcd cluster (again, from its data, if it ran before)."""
+    started = time.monotonic()
+    if previous is None:
+        progress("starting etcd: 3 members, then waiting for a leader")
+        members = start_etcd_cluster(
+            directory / "etcd", 3, detach=True,
+            certs=lambda name: consortium.issue_server_cert(
+                password, name=name, alias=NODE_ORGS[int(name[4:]) - 1],
+                directory=directory / "etcd" / "tls"))
+    else:  # the same members, ports and certificates again, from their data directories
+        progress("restarting etcd's 3 members from their data, then waiting for a leader")
+        members = [restart_member(EtcdMember(**m), detach=True) for m in previous["etcd"]]
+        wait_for_leader([m.client_url for m in members], tls=operator_context(members))
+    progress(f"etcd ready in {time.monotonic() - started:.1f} s")
+    return members
+
+
+def _ports(previous: dict[str, Any] | None) -> tuple[dict[str, int], dict[str, int]]:
+    """Return each node's API and metrics ports: those it had before, or free ones."""
+    entries = {n["alias"]: n for n in (previous or {}).get("nodes", [])}
+
+    def port_of(url: str) -> int | None:
+        return int(url.rsplit(":", 1)[1].split("/")[0]) if url else None
+
+    had = {(alias, kind): port_of(entries.get(alias, {}).get(key, ""))
+           for alias in NODE_ORGS for kind, key in (("api", "url"), ("metrics", "metrics_url"))}
+    fresh = iter(free_ports(sum(1 for port in had.values() if port is None)))
+    chosen = {slot: port if port is not None else next(fresh) for slot, port in had.items()}
+    return ({alias: chosen[(alias, "api")] for alias in NODE_ORGS},
+            {alias: chosen[(alias, "metrics")] for alias in NODE_ORGS})
+
+
 def _start_network_node(directory: Path, consortium: Consortium, alias: str,
                         endpoints: str, ports: dict[str, int],
-                        simulated_clock: str | None) -> NodeEntry:
+                        simulated_clock: str | None, *, metrics_port: int,
+                        log_level: str | None) -> NodeEntry:
     """Start `alias`'s node on its port, knowing every other node as a peer.
 
     With `simulated_clock` the node runs on a manual clock starting there,
     which the consortium's auditor moves (the demo moves every node's clock as it).
+    It serves its metrics on loopback at `metrics_port`.
     """
     peers = ",".join(f"https://127.0.0.1:{p}" for a, p in ports.items() if a != alias)
     folder = directory / "nodes" / alias
@@ -151,9 +206,9 @@ def _start_network_node(directory: Path, consortium: Consortium, alias: str,
         tls=consortium.node_tls_files(alias), manual_clock=simulated_clock,
         clock_controllers=(consortium.orgs["auditor"]["uscc"],) if simulated_clock else (),
         extra=("--node-key", str(consortium.directory / "nodes" / f"{alias}.key"),
-               "--peers", peers))
+               "--peers", peers), log_level=log_level, metrics_port=metrics_port)
     return NodeEntry(alias, node_id, process.url, process.process.pid, str(folder / "node.db"),
-                     str(folder / "node.log"))
+                     str(folder / "node.log"), f"http://127.0.0.1:{metrics_port}/metrics")
 
 
 def restart_node(directory: Path, alias: str) -> NodeEntry:
@@ -173,9 +228,11 @@ def restart_node(directory: Path, alias: str) -> NodeEntry:
         raise NetworkError(f"the node of {alias} is still running")
     consortium = Consortium.open(Path(description["consortium"]))
     endpoints = ",".join(m["client_url"] for m in description["etcd"])
-    ports = {a: int(n["url"].rsplit(":", 1)[1]) for a, n in entries.items()}
+    ports, metrics_ports = _ports(description)
     entry = _start_network_node(directory.resolve(), consortium, alias, endpoints, ports,
-                                description.get("simulated_clock"))
+                                description.get("simulated_clock"),
+                                metrics_port=metrics_ports[alias],
+                                log_level=description.get("log_level"))
     description["nodes"] = [entry.__dict__ if n["alias"] == alias else n
                             for n in description["nodes"]]
     described.write_text(json.dumps(description, indent=2), encoding="utf-8")
@@ -197,20 +254,39 @@ def running_network(directory: Path) -> dict[str, Any] | None:
     return description if any_running(description) else None
 
 
-def network_down(directory: Path) -> list[str]:
-    """Stop every process `network_up` started from `directory`; return what was stopped."""
+def network_down(directory: Path, *, progress: Progress = quiet) -> list[str]:
+    """Stop every process `network_up` started from `directory`; return what was stopped.
+
+    The nodes stop together, then the etcd members one after the other (a
+    node stopping may still hand its last batch to etcd, and an etcd leader
+    stopping hands its leadership on, which takes seconds when its followers
+    are stopping too); `progress` hears of each.
+    """
     described = directory.resolve() / NETWORK_FILE
     if not described.exists():
         raise NetworkError(f"no network was started from {directory} (no {NETWORK_FILE})")
     description = json.loads(described.read_text(encoding="utf-8"))
+    nodes = [(f"node {n['node_id']} (pid {n['pid']})", n["pid"], n["database"])
+             for n in description.get("nodes", [])]
+    members = [(f"etcd member {m['name']} (pid {m['pid']})", m["pid"], m["data_dir"])
+               for m in description.get("etcd", [])]
+    progress(f"stopping {len(nodes)} nodes")
     stopped = []
-    for node in description.get("nodes", []):
-        if stop_pid(node["pid"], node["database"]):
-            stopped.append(f"node {node['node_id']} (pid {node['pid']})")
-    for member in description.get("etcd", []):
-        if stop_pid(member["pid"], member["data_dir"]):
-            stopped.append(f"etcd member {member['name']} (pid {member['pid']})")
-    return stopped
+    if nodes:
+        with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+            stopped += [name for name in pool.map(lambda n: _stop(n, progress), nodes) if name]
+    progress(f"stopping {len(members)} etcd members")
+    return stopped + [name for name in (_stop(m, progress) for m in members) if name]
+
+
+def _stop(process: tuple[str, int, str], progress: Progress) -> str | None:
+    """Stop a (name, pid, hint) process if it still runs; return its name if it did."""
+    name, pid, hint = process
+    started = time.monotonic()
+    if not stop_pid(pid, hint):
+        return None
+    progress(f"stopped {name} in {time.monotonic() - started:.1f} s")
+    return name
 
 
 def network_urls(directory: Path) -> list[str]:

@@ -1,4 +1,9 @@
-"""`ledger network up/down`: one command starts etcd and four nodes; another stops exactly them."""
+"""`ledger network up/down`: one command starts etcd and four nodes; another stops exactly them.
+
+Both report each step on stderr as it happens.  Every node logs (its
+node.log holds the banner, the ready line and its blocks) and serves
+metrics on loopback that promtool accepts.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from client.local_consortium.consortium import Consortium
 from client.local_consortium.etcd_cluster import process_is
 from client.sdk.participant import Participant
 from tests.etcd import need_etcd
+from tests.metrics import need_promtool, promtool_problems, scrape
 from tests.pki import TestCA
 
 pytestmark = pytest.mark.etcd
@@ -32,6 +38,7 @@ def _ledger(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_network_up_runs_a_consortium_and_down_stops_exactly_it(tmp_path: Path) -> None:
     need_etcd()
+    need_promtool()
     up = _ledger("network", "up", "--dir", str(tmp_path))
     assert up.returncode == 0, up.stderr
     description = json.loads((tmp_path / "network.json").read_text())
@@ -39,6 +46,8 @@ def test_network_up_runs_a_consortium_and_down_stops_exactly_it(tmp_path: Path) 
         assert len(description["etcd"]) == 3 and len(description["nodes"]) == 4
         for node in description["nodes"]:
             assert node["url"] in up.stdout
+            assert f"node {node['node_id']} ready in" in up.stderr
+        assert "creating the consortium" in up.stderr and "etcd ready in" in up.stderr
         again = _ledger("network", "up", "--dir", str(tmp_path))
         assert again.returncode == 2 and "already running" in again.stderr
         consortium = Consortium.open(Path(description["consortium"]))
@@ -63,15 +72,32 @@ def test_network_up_runs_a_consortium_and_down_stops_exactly_it(tmp_path: Path) 
                 != {(auditors[0].status()["head_hash"], 1)}:
             assert time.monotonic() < deadline, [a.status() for a in auditors]
             time.sleep(0.1)
+        _every_node_logs_and_serves_metrics(description)
     finally:
         down = _ledger("network", "down", "--dir", str(tmp_path))
     assert down.returncode == 0, down.stderr
     assert down.stdout.count("node node-") == 4 and down.stdout.count("etcd member") == 3
+    assert down.stderr.count("stopped node node-") == 4
+    assert down.stderr.count("stopped etcd member") == 3
     for node in description["nodes"]:
         assert not process_is(node["pid"], node["database"])
     for member in description["etcd"]:
         assert not process_is(member["pid"], member["data_dir"])
     assert "nothing was running" in _ledger("network", "down", "--dir", str(tmp_path)).stdout
+
+
+def _every_node_logs_and_serves_metrics(description: dict[str, Any]) -> None:
+    """Each node.log tells the node's start and its block; each node's metrics pass promtool."""
+    for node in description["nodes"]:
+        log = Path(node["log_path"]).read_text(encoding="utf-8")
+        assert f"node {node['node_id']} of chain receivables-network starting at" in log
+        assert f"ready: node {node['node_id']} serves {node['url']}" in log
+        assert "block 1 committed: 1 transaction(s), 0 invalid" in log
+        assert node["metrics_url"].startswith("http://127.0.0.1:")
+        taken = scrape(node["metrics_url"])
+        assert promtool_problems(taken.text) == ""
+        assert taken.value("ledger_final_height") == taken.value("ledger_block_height") == 1
+        assert taken.value("ledger_committed_transactions_total") == 1
 
 
 def _only_consortium_members_get_in(description: dict[str, Any], consortium: Consortium) -> None:
