@@ -85,5 +85,3 @@ def members(reads: Reads, _caller: Caller) -> JSONBody:
     """List the consortium's members (every member may see who is in it)."""
     return JSONBody({"members": reads.members()})
 
-
-router.include_router(lists.router)  # the inbox, lists and id resolution, under /v1 too

@@ -1,6 +1,6 @@
 """The inbox, lists of credentials and records with filters, and ids from a prefix.
 
-Mounted under /v1 by node/api/holdings.py.  Every item is what the caller
+Every item is what the caller
 may see (node/pipeline/listings.py, node/pipeline/inbox.py); a bad filter is
 a 400 naming the parameter.  Amounts are integer fen, dates YYYY-MM-DD.
 """
@@ -28,7 +28,7 @@ from node.api.errors import ApiError
 from node.api.responses import JSONBody
 from node.pipeline.listings import Bounds
 
-router = APIRouter(tags=["lists"])
+router = APIRouter(prefix="/v1", tags=["lists"])
 
 
 def check_dates(maturity_from: str | None, maturity_to: str | None) -> None:

@@ -54,8 +54,8 @@ def test_node_start_shows_the_banner_and_the_ready_line(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         _, rest = process.communicate(timeout=30)
     banner = next(line for line in shown if "starting at" in line)
-    assert f"node node-1 of chain start-test starting at {url}: head at height 0" in banner
-    assert f"ready: node node-1 serves {url}" in shown[-1]
-    assert "Traceback" not in rest and "node node-1 stopped at height 0" in rest
+    assert f"node node-core of chain start-test starting at {url}: head at height 0" in banner
+    assert f"ready: node node-core serves {url}" in shown[-1]
+    assert "Traceback" not in rest and "node node-core stopped at height 0" in rest
     logged = (tmp_path / "c" / "node.log").read_text(encoding="utf-8")
     assert banner in logged and shown[-1] in logged
