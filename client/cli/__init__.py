@@ -5,7 +5,12 @@ command that talks to a node signs its requests with the keystore given by
 --keystore (password from --password or LEDGER_PASSWORD); `--json` prints
 machine-readable output.
 
-- `common`: the global options and what every command shares;
+- `common`: the global options and what every command shares; `argv` lets
+  them follow the subcommand; `render` draws answers for people (yuan,
+  names, tables, trees); `resolve` reads ids by prefix and organisations by
+  alias or name; `errors` words every failure;
+- `inbox`: what awaits me; `lists`: members, credentials, notes,
+  financings, credit lines;
 - `actions`: the business actions (credit line, issue, transfer, pay, ...);
 - `finance`: `ledger finance`;
 - `queries`: what the node shows (status, holdings, note, tx, verify, ...);
@@ -20,21 +25,36 @@ The commands are registered here, in the order `ledger --help` lists them.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
+from rich.text import Text
 
-from client.cli import actions, auditing, clock, common, finance, keys, operate, queries, tools
-from client.sdk.http import NodeError
-from client.sdk.keystore import KeystoreError
-from client.sdk.participant import TransactionFailed
-from ledger.errors import LedgerError
+from client.cli import (
+    actions,
+    auditing,
+    clock,
+    common,
+    finance,
+    inbox,
+    keys,
+    lists,
+    operate,
+    queries,
+    tools,
+)
+from client.cli.argv import hoist_global_options
+from client.cli.errors import explain
 
 app = typer.Typer(help="Permissioned ledger for supply-chain receivables.", no_args_is_help=True)
 app.callback()(common.main_options)
 
 COMMANDS = (
     ("demo", tools.demo),
+    ("inbox", inbox.inbox), ("members", lists.members), ("credentials", lists.credentials),
+    ("notes", lists.notes), ("financings", lists.financings),
+    ("credit-lines", lists.credit_lines),
     ("credit-line", actions.credit_line), ("cosign", actions.cosign), ("issue", actions.issue),
     ("accept", actions.accept), ("reject", actions.reject), ("withdraw", actions.withdraw),
     ("expire", actions.expire), ("mark-overdue", actions.mark_overdue),
@@ -58,9 +78,12 @@ for name, group in GROUPS:
 
 
 def main() -> None:
-    """Run the CLI, turning SDK errors into a one-line message and exit status 1."""
+    """Run the CLI: global options anywhere, every failure one line on stderr and exit status 1."""
+    argv = hoist_global_options(sys.argv[1:], typer.main.get_group(app))
     try:
-        app()
-    except (NodeError, TransactionFailed, KeystoreError, LedgerError) as exc:
-        common.err.print(f"[red]error:[/] {exc}")
+        app(args=argv, prog_name="ledger")
+    except Exception as exc:  # a user never sees a traceback (LEDGER_DEBUG shows it)
+        if os.environ.get("LEDGER_DEBUG"):
+            raise
+        common.err.print(Text.assemble(("error: ", "red"), explain(exc)), highlight=False)
         sys.exit(1)

@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from client.cli.common import Settings, console, err, identity_and_tls, participant, show
+from client.cli.common import (
+    Settings,
+    console,
+    err,
+    error,
+    identity_and_tls,
+    node_urls,
+    participant,
+    show,
+)
 from client.sdk.http import NodeClient
 from ledger.errors import LedgerError
 
@@ -33,6 +42,23 @@ def _auditor_nodes(urls: list[str]) -> list[NodeClient]:
         return [NodeClient(url, identity, tls=tls) for url in urls]
     except ValueError as exc:  # an https node without TLS files
         raise typer.BadParameter(str(exc)) from exc
+
+
+def _require_auditor(node: NodeClient) -> None:
+    """Refuse, before any check runs, to audit a node as an organisation that is no auditor.
+
+    A node serves block transactions and full state to auditors only, so
+    anyone else would see every check fail for what is a permission.
+    """
+    me = node.identity.uscc
+    members = {m["uscc"]: m for m in node.get("/v1/members")["members"]}
+    roles = members.get(me, {}).get("roles", [])
+    if "auditor" not in roles:
+        name = members.get(me, {}).get("name", me)
+        raise typer.BadParameter(
+            f"only an auditor may audit a node, and you act as {name} ({me}, roles: "
+            f"{', '.join(roles) or 'none'}): give an auditor's keystore, or audit a chain "
+            "file with --chain (an auditor exports it with `ledger export`)")
 
 
 def trace(
@@ -128,9 +154,11 @@ def audit(
 
     if receivable and html is None:
         raise typer.BadParameter("--receivable draws a lineage in the --html report: give --html")
-    urls = node if node else ([] if chain is not None else [Settings.node])
+    urls = node if node else ([] if chain is not None else node_urls())
     states: list[Any] = []
     nodes = _auditor_nodes(urls) if urls else []
+    if nodes:
+        _require_auditor(nodes[0])
     report = _audited(chain, nodes, parallel, states.append)
     if Settings.as_json:
         show(report.to_json())
@@ -202,7 +230,7 @@ def export_chain(
         try:
             done = export_from_database(database, out)
         except ExportFailed as exc:
-            err.print(f"[red]error:[/] {exc}")
+            error(exc)
             raise typer.Exit(2) from exc
     else:
         with err.status("exporting") as status:

@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from client.cli.common import Settings, err, identity_and_tls, show
+from client.cli.common import Settings, error, identity_and_tls, node_urls, show
 from client.sdk.http import NodeClient, NodeError
 from client.sdk.keystore import KeystoreError
 
@@ -48,14 +47,14 @@ def advance(
         raise typer.BadParameter("give a step forward: --days, --seconds or both",
                                  param_hint="--days")
     try:
-        clients = _network_clients(network) if network is not None else [_node_client()]
+        clients = _network_clients(network) if network is not None else _node_clients()
     except (ClockRefused, KeystoreError, ValueError, OSError) as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
+        error(exc)
         raise typer.Exit(2) from exc
     try:
         moved = move_clocks(clients, timedelta(days=days, seconds=seconds))
     except (ClockRefused, NodeError) as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
+        error(exc)
         raise typer.Exit(1) from exc
     finally:
         for client in clients:
@@ -100,11 +99,11 @@ def _refusal(client: NodeClient, exc: NodeError, moved: dict[str, str]) -> str:
     return why
 
 
-def _node_client() -> NodeClient:
-    """Return a connection to the --node, as the --keystore (following its clock)."""
+def _node_clients() -> list[NodeClient]:
+    """Return connections to each --node (all of a network's with --as), as the keystore's owner."""
     identity, tls = identity_and_tls()
     try:
-        return NodeClient(Settings.node, identity, tls=tls)
+        return [NodeClient(url, identity, tls=tls) for url in node_urls()]
     except ValueError as exc:  # an https node without TLS files
         raise typer.BadParameter(str(exc)) from exc
 

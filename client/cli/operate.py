@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
-from client.cli.common import Settings, err, show
+from client.cli.common import Settings, err, error, show
 from client.local_consortium.consortium import (
     Consortium,
     init_consortium,
@@ -82,7 +82,7 @@ def consortium_example_spec() -> None:
 
 def _refuse(problem: Exception) -> NoReturn:
     """Print why the consortium cannot be created, and exit with status 2."""
-    err.print(f"[red]error:[/] {escape(str(problem))}")
+    error(problem)
     raise typer.Exit(2)
 
 
@@ -96,7 +96,7 @@ def _describe_consortium(made: Consortium, directory: Path, nodes: list[str]) ->
                      f"(keys and certificates in {directory / 'nodes'})")
         lines.append(f"node.toml runs {nodes[0]} on this machine alone (embedded log)")
     lines.append(f"start it with: ledger node start --config {directory / 'node.toml'}")
-    return "\n".join(escape(line) for line in lines)
+    return "\n".join(lines)
 
 
 class LogLevel(StrEnum):
@@ -192,14 +192,14 @@ def network_up(
         description = up(directory, password, simulated_clock=simulated_clock,
                          progress=_progress, log_level=log_level.value)
     except (NetworkError, RuntimeError, OSError) as exc:
-        err.print(f"[red]error:[/] {exc}")
+        error(exc)
         raise typer.Exit(2) from exc
     show(description, _describe_network(description, directory))
 
 
 def _progress(message: str) -> None:
     """Report one step of `network up` or `down` on stderr (stdout stays the result)."""
-    err.print(f"[dim]{datetime.now().strftime('%H:%M:%S')}[/] {escape(message)}",
+    err.print(Text.assemble((datetime.now().strftime("%H:%M:%S"), "dim"), " ", message),
               highlight=False)
 
 
@@ -231,7 +231,7 @@ def network_down(
     try:
         stopped = down(directory, progress=_progress)
     except NetworkError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        error(exc)
         raise typer.Exit(2) from exc
     show({"stopped": stopped}, "\n".join(["stopped:", *(f"  {s}" for s in stopped)])
          if stopped else "nothing was running")

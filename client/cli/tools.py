@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from client.cli.common import Settings, console, err, show
+from client.cli.common import Settings, console, error, show
 
 
 def demo(
@@ -41,6 +41,9 @@ def _network_demo(network: Path, keep_network: bool) -> bool:
     from client.local_consortium.demo import run_network_demo
     from client.local_consortium.network import NetworkError, running_network
 
+    if network.exists() and not network.is_dir():
+        error(f"--network {network} is a file: give the folder of a network (or a new one)")
+        raise typer.Exit(2)
     password = Settings.password
     running = running_network(network)
     if running is not None and running.get("simulated_clock") and password is None:
@@ -48,19 +51,22 @@ def _network_demo(network: Path, keep_network: bool) -> bool:
     try:
         return run_network_demo(network, console, password=password, keep_network=keep_network)
     except (NetworkError, RuntimeError, OSError) as exc:
-        err.print(f"[red]error:[/] {exc}")
+        error(exc)
         raise typer.Exit(2) from exc
 
 
 def bench(
-    seconds: Annotated[float, typer.Option(help="how long to drive load")] = 20.0,
-    batch: Annotated[int, typer.Option(help="transactions per HTTP request")] = 400,
-    clients: Annotated[int, typer.Option(help="concurrent submitting clients")] = 4,
+    seconds: Annotated[float, typer.Option(min=1.0, max=3600.0,
+                                           help="how long to drive load")] = 20.0,
+    batch: Annotated[int, typer.Option(min=1, max=5000,
+                                       help="transactions per HTTP request")] = 400,
+    clients: Annotated[int, typer.Option(min=1, max=64,
+                                         help="concurrent submitting clients")] = 4,
     network: Annotated[Path | None, typer.Option(
         help="benchmark the network running from this directory (started and stopped "
              "here if none runs): final tx/s and submit-to-final latency")] = None,
     rate: Annotated[float | None, typer.Option(
-        help="with --network: pace submissions to this many tx/s across clients "
+        min=1.0, help="with --network: pace submissions to this many tx/s across clients "
              "(default: unpaced)")] = None,
 ) -> None:
     """Benchmark one embedded node (or a --network) over HTTP and print tx/s and latency."""

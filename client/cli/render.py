@@ -1,0 +1,229 @@
+"""How the `ledger` command line shows things to a person: yuan, names, tables and trees.
+
+The node answers in JSON with integer fen and bare USCCs; a person reads
+"1,000,000.00 CNY", "苏州精密部件有限公司 (Suzhou Precision)" and a drawn
+split tree.  Everything here turns one answer into rich renderables or
+lines of text; `--json` bypasses it and prints the node's answer as it is
+(fen kept).  Organisation names come from a `Directory` of the members,
+fetched once per command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from ledger.money import format_fen
+
+Record = Mapping[str, Any]
+SHORT_ID = 12  # hex characters shown of an id in tables (any unique 8+ are accepted back)
+
+
+def yuan(fen: int, currency: str = "CNY") -> str:
+    """Return an amount in fen as yuan with thousands separators and its currency."""
+    return f"{format_fen(fen)} {currency}"
+
+
+def short(record_id: str | None) -> str:
+    """Return the first characters of an id, enough to type it back (a unique prefix)."""
+    if not record_id:
+        return "-"
+    return record_id if len(record_id) <= SHORT_ID else record_id[:SHORT_ID] + "…"
+
+
+class Directory:
+    """The consortium's members by USCC, for putting names beside USCCs.
+
+    `fetch` returns the member records (the node's /v1/members answer); it
+    is called at most once, and only when a name is first needed.
+    """
+
+    def __init__(self, fetch: Callable[[], Sequence[Record]]) -> None:
+        self._fetch = fetch
+        self._members: dict[str, Record] | None = None
+
+    def members(self) -> dict[str, Record]:
+        """Return every member record by USCC."""
+        if self._members is None:
+            self._members = {m["uscc"]: m for m in self._fetch()}
+        return self._members
+
+    def name(self, uscc: str | None) -> str:
+        """Return the member's name, or the USCC itself if it is not a member."""
+        if not uscc:
+            return "-"
+        member = self.members().get(uscc)
+        return str(member["name"]) if member else uscc
+
+    def org(self, uscc: str | None) -> str:
+        """Return "name · USCC" for a member, the bare USCC otherwise."""
+        if not uscc:
+            return "-"
+        name = self.name(uscc)
+        return uscc if name == uscc else f"{name} · {uscc}"
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[str]],
+          *, right: Iterable[str] = ()) -> Table:
+    """Return a table with `columns` (those named in `right` right-aligned, e.g. amounts)."""
+    aligned = set(right)
+    grid = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for column in columns:
+        grid.add_column(column, justify="right" if column in aligned else "left",
+                        overflow="fold")
+    for row in rows:
+        grid.add_row(*row)
+    return grid
+
+
+def fields(pairs: Iterable[tuple[str, str | None]]) -> str:
+    """Return "label: value" lines, aligned, skipping values that are None."""
+    shown = [(label, value) for label, value in pairs if value is not None]
+    width = max((len(label) for label, _ in shown), default=0)
+    return "\n".join(f"{label + ':':<{width + 1}} {value}" for label, value in shown)
+
+
+# -- notes and credentials -------------------------------------------------------------
+
+
+def note_flags(note: Record) -> str:
+    """Return a note's status with its frozen and financed marks."""
+    marks = [str(note["status"])]
+    if note.get("financed"):
+        marks.append("financed")
+    if note.get("frozen"):
+        marks.append("FROZEN")
+    return ", ".join(marks)
+
+
+def note_view(note: Record, names: Directory) -> str:
+    """Return one note in words."""
+    return fields([
+        ("note", note["id"]),
+        ("amount", yuan(note["amount"], note["currency"])),
+        ("holder", names.org(note["holder"])),
+        ("issuer", names.org(note["issuer"])),
+        ("status", note_flags(note)),
+        ("matures", note["maturity_date"]),
+        ("credential", note["root_id"]),
+        ("parent", note["parent_id"]),
+        ("financing", note.get("financing")),
+    ])
+
+
+def notes_table(notes: Sequence[Record], names: Directory, title: str | None = None) -> Table:
+    """Return notes as a table: id, amount, holder, issuer, status, maturity."""
+    return table(title, ("note", "amount", "holder", "issuer", "status", "matures"), (
+        (short(n["id"]), yuan(n["amount"], n["currency"]), names.name(n["holder"]),
+         names.name(n["issuer"]), note_flags(n), n["maturity_date"]) for n in notes),
+        right=("amount",))
+
+
+def credential_view(record: Record, names: Directory) -> str:
+    """Return a credential's record in words (what the viewer may see of it)."""
+    trade = record.get("trade") or {}
+    invoices = ", ".join(f"{i['number']} ({format_fen(i['allocated'])} of "
+                         f"{format_fen(i['amount'])})" for i in trade.get("invoices", []))
+    paid = record.get("paid")
+    return fields([
+        ("credential", record["id"]),
+        ("face", yuan(record["face"], record["currency"])),
+        ("issuer", names.org(record["issuer"])),
+        ("first holder", names.org(record["first_holder"])),
+        ("status", str(record["status"])),
+        ("issued", record["issue_date"]),
+        ("accept by", record["accept_by"] if record["status"] == "pending" else None),
+        ("matures", record["maturity_date"]),
+        ("paid", None if paid is None else yuan(paid, record["currency"])),
+        ("credit line", record["credit_line"]),
+        ("contract", trade.get("contract_no")),
+        ("invoices", invoices or None),
+        ("long tenor", "yes: a bank must review it before financing"
+         if record.get("long_tenor") else None),
+    ])
+
+
+def split_tree(record: Record, notes: Sequence[Record], names: Directory) -> Tree:
+    """Return a credential's split tree: each note under its parent, amounts and holders."""
+    tree = Tree(Text(f"credential {short(record['id'])}  {yuan(record['face'], record['currency'])}"
+                     f"  {record['status']}, matures {record['maturity_date']}"))
+    children: dict[str | None, list[Record]] = {}
+    for note in notes:
+        children.setdefault(note["parent_id"], []).append(note)
+    known = {n["id"] for n in notes}
+
+    def grow(branch: Tree, parent: str | None) -> None:
+        for note in sorted(children.get(parent, ()), key=lambda n: n["id"]):
+            label = (f"{short(note['id'])}  {yuan(note['amount'], note['currency'])}  "
+                     f"{names.name(note['holder'])}  [{note_flags(note)}]")
+            grow(branch.add(Text(label)), note["id"])
+
+    grow(tree, None)
+    for orphan_parent in sorted(p for p in children if p is not None and p not in known):
+        grow(tree, orphan_parent)  # a branch whose ancestors the viewer may not see
+    return tree
+
+
+def lineage_lines(line: Sequence[Record], names: Directory) -> str:
+    """Return a note's ancestry, the note first, each step a line."""
+    lines = []
+    for depth, note in enumerate(line):
+        arrow = "" if depth == 0 else "  " * (depth - 1) + "└ from "
+        lines.append(f"{arrow}{short(note['id'])}  {yuan(note['amount'], note['currency'])}  "
+                     f"held by {names.name(note['holder'])}  [{note_flags(note)}]")
+    if line:
+        lines.append(f"issued by {names.org(line[-1]['issuer'])}, matures "
+                     f"{line[-1]['maturity_date']}")
+    return "\n".join(lines)
+
+
+# -- financing and credit lines --------------------------------------------------------
+
+
+def terms_lines(terms: Record) -> str:
+    """Return the priced terms of a financing offer, one fact a line."""
+    return fields([
+        ("face", yuan(terms["face"])),
+        ("rate", f"{terms['annual_rate_percent']} % a year (ACT/360)"),
+        ("days", f"{terms['days']} (from {terms['funding_date']} to maturity)"),
+        ("interest", yuan(terms["interest"])),
+        ("fees", f"{yuan(terms['fees'])} (paid by the {terms['fee_payer']})"),
+        ("net proceeds", yuan(terms["net_proceeds"])),
+        ("recourse", "with recourse" if terms["recourse"] else "without recourse"),
+        ("registry no", terms.get("registry_no")),
+    ])
+
+
+def financing_view(record: Record, names: Directory) -> str:
+    """Return a financing in words, with the terms on offer if any."""
+    note = record.get("note")
+    text = fields([
+        ("financing", record["id"]),
+        ("status", str(record["status"])),
+        ("seller", names.org(record["seller"])),
+        ("bank", names.org(record["bank"])),
+        ("note", record["note"] if isinstance(record["note"], str) else note and note["id"]),
+        ("payment ref", record.get("payment_ref")),
+    ])
+    if record.get("terms"):
+        text += f"\n\nterms on offer:\n{terms_lines(record['terms'])}"
+        text += f"\nterms hash:   {record['terms_hash']}"
+    return text
+
+
+def credit_line_view(record: Record, names: Directory) -> str:
+    """Return a credit line in words: limit, used and headroom."""
+    currency = record["currency"]
+    return fields([
+        ("credit line", record["id"]),
+        ("bank", names.org(record["bank"])),
+        ("core", names.org(record["core"])),
+        ("limit", yuan(record["limit"], currency)),
+        ("used", yuan(record["used"], currency)),
+        ("headroom", yuan(record["limit"] - record["used"], currency)),
+        ("expires", record["expiry_date"]),
+    ])
