@@ -25,10 +25,10 @@ from datetime import date
 from typing import Any, NoReturn
 
 from ledger.canonical import MAX_SAFE_INTEGER
-from ledger.errors import ContractViolation, SchemaError, names_in_message
+from ledger.errors import ContractViolation, SchemaError, described, names_in_message
 from ledger.execution import Call
-from ledger.membership import is_valid_uscc
-from ledger.money import CURRENCIES, parse_percent
+from ledger.membership import USCC_LENGTH, is_valid_uscc, make_uscc
+from ledger.money import CURRENCIES, format_fen, parse_percent
 from ledger.timefmt import parse_date
 
 HEX_ID = re.compile(r"[0-9a-f]{64}")
@@ -48,11 +48,11 @@ def fail(rule: str) -> NoReturn:
 
 def exact_args(call: Call, required: set[str], optional: frozenset[str] = frozenset()) -> None:
     """Check the action got every required argument and nothing unknown."""
-    given = set(call.args)
-    missing = sorted(required - given)
+    named = set(call.args)
+    missing = sorted(required - named)
     if missing:
         raise SchemaError(f"{call.body.action} is missing argument(s): {', '.join(missing)}")
-    extra = sorted(given - required - optional)
+    extra = sorted(named - required - optional)
     if extra:
         raise SchemaError(
             f"{call.body.action} got unknown argument(s): {names_in_message(extra)}")
@@ -69,10 +69,16 @@ def arguments(
 def fields_of(value: Any, names: frozenset[str], what: str) -> Mapping[str, Any]:
     """Return `value` if it is a JSON object with exactly the keys `names`.
 
-    Raises SchemaError saying `what` must have exactly those fields.
+    Raises SchemaError saying `what` must have exactly those fields, and
+    which were missing or unknown (or what was given instead of an object).
     """
-    if not isinstance(value, dict) or value.keys() != names:
-        raise SchemaError(f"{what} has exactly {_listed(sorted(names))}")
+    if not isinstance(value, dict):
+        raise SchemaError(f"{what} has exactly {_listed(sorted(names))}, not {described(value)}")
+    if value.keys() != names:
+        missing, unknown = sorted(names - value.keys()), sorted(value.keys() - names)
+        wrong = ([f"missing {', '.join(missing)}"] if missing else []) + (
+            [f"unknown {names_in_message(unknown)}"] if unknown else [])
+        raise SchemaError(f"{what} has exactly {_listed(sorted(names))} ({'; '.join(wrong)})")
     return value
 
 
@@ -89,38 +95,64 @@ def text(value: Any, what: str, *, max_length: int = MAX_TEXT) -> str:
     """
     if (not isinstance(value, str) or not value.strip() or len(value) > max_length
             or not value.isprintable()):
-        raise SchemaError(
-            f"{what} must be printable text of 1 to {max_length} characters (no control characters)"
-        )
+        raise SchemaError(f"{what} must be printable text of 1 to {max_length} characters "
+                          f"(no control characters), not {described(value)}")
     return value
 
 
 def amount(value: Any, what: str) -> int:
-    """Return `value` if it is a positive integer number of fen."""
+    """Return `value` if it is a positive integer number of fen.
+
+    A number out of range is quoted in yuan, as people write amounts.
+    """
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SchemaError(f"{what} must be an integer number of fen")
-    if not 0 < value <= MAX_SAFE_INTEGER:
-        raise SchemaError(f"{what} must be a positive number of fen")
+        raise SchemaError(f"{what} must be an integer number of fen, not {described(value)}")
+    if value <= 0:
+        raise SchemaError(f"{what} must be positive, not {format_fen(value)}")
+    if value > MAX_SAFE_INTEGER:
+        raise SchemaError(f"{what} must be at most {format_fen(MAX_SAFE_INTEGER)}")
     return value
 
 
 def fen_or_zero(value: Any, what: str) -> int:
     """Return `value` if it is a non-negative integer number of fen."""
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        raise SchemaError(f"{what} must be zero or positive, not {format_fen(value)}")
     return 0 if value == 0 and not isinstance(value, bool) else amount(value, what)
 
 
 def uscc(value: Any, what: str) -> str:
-    """Return `value` if it is a valid USCC."""
+    """Return `value` if it is a valid USCC (saying so when only its check character is wrong)."""
     if not is_valid_uscc(value):
-        raise SchemaError(f"{what} must be a valid 18-character USCC")
+        hint = " (its check character is wrong)" if _check_character_wrong(value) else ""
+        raise SchemaError(f"{what} must be a valid 18-character USCC, not {described(value)}{hint}")
     return str(value)
+
+
+def _check_character_wrong(value: Any) -> bool:
+    """Return whether `value` would be a USCC with another last character (a typo, most likely)."""
+    if not isinstance(value, str) or len(value) != USCC_LENGTH:
+        return False
+    try:
+        make_uscc(value[:-1])
+    except SchemaError:
+        return False
+    return True
 
 
 def hex_id(value: Any, what: str) -> str:
     """Return `value` if it is a 64-digit lower-case hex id."""
     if not isinstance(value, str) or not HEX_ID.fullmatch(value):
-        raise SchemaError(f"{what} must be a 64-digit lower-case hex id")
+        raise SchemaError(f"{what} must be a 64-digit lower-case hex id, not {_given_id(value)}")
     return value
+
+
+def _given_id(value: Any) -> str:
+    """Return how a refusal quotes a would-be id: a long one by its start and its length."""
+    if not isinstance(value, str) or len(value) <= 16 or not value.isascii():
+        return described(value)
+    kind = "" if len(value) != 64 else ", not all of them 0-9 or a-f"
+    return f"{value[:8]!r}... ({len(value)} characters{kind})"
 
 
 def day(value: Any, what: str) -> date:
@@ -131,14 +163,15 @@ def day(value: Any, what: str) -> date:
 def flag(value: Any, what: str) -> bool:
     """Return `value` if it is a JSON boolean."""
     if not isinstance(value, bool):
-        raise SchemaError(f"{what} must be true or false")
+        raise SchemaError(f"{what} must be true or false, not {described(value)}")
     return value
 
 
 def currency(value: Any, what: str = "currency") -> str:
     """Return `value` if it is a supported ISO 4217 code."""
     if not isinstance(value, str) or value not in CURRENCIES:
-        raise SchemaError(f"{what} must be one of {', '.join(sorted(CURRENCIES))}")
+        raise SchemaError(
+            f"{what} must be one of {', '.join(sorted(CURRENCIES))}, not {described(value)}")
     return value
 
 
@@ -151,7 +184,7 @@ def rate_percent(value: Any, what: str = "annual_rate_percent") -> str:
 def one_of(value: Any, allowed: tuple[str, ...], what: str) -> str:
     """Return `value` if it is one of the strings `allowed`."""
     if not isinstance(value, str) or value not in allowed:
-        raise SchemaError(f"{what} must be one of {', '.join(allowed)}")
+        raise SchemaError(f"{what} must be one of {', '.join(allowed)}, not {described(value)}")
     return value
 
 
@@ -160,7 +193,8 @@ def objects(
 ) -> list[Mapping[str, Any]]:
     """Return `value` if it is a list of `min_items` to `max_items` JSON objects."""
     if not isinstance(value, list) or not min_items <= len(value) <= max_items:
-        raise SchemaError(f"{what} must be a list of {min_items} to {max_items} objects")
+        raise SchemaError(
+            f"{what} must be a list of {min_items} to {max_items} objects, not {described(value)}")
     if not all(isinstance(item, dict) for item in value):
         raise SchemaError(f"each entry of {what} must be an object")
     return value

@@ -7,6 +7,10 @@ without string matching.  Each subclass carries a short machine `code`.
 
 from __future__ import annotations
 
+MAX_NAMED = 5
+MAX_NAME_LENGTH = 64
+MAX_SHOWN_TEXT = 40
+
 
 class LedgerError(Exception):
     """Raised for any failure detected by the ledger core."""
@@ -62,8 +66,26 @@ class ProofError(LedgerError):
     code = "bad_proof"
 
 
-MAX_NAMED = 5
-MAX_NAME_LENGTH = 64
+def described(value: object) -> str:
+    """Return a short description of a JSON value a sender gave, fit to quote in a message.
+
+    Short printable text is quoted (repr, so no control character gets
+    through); longer text is described by its length; numbers, true, false
+    and null are written as in JSON; a list or an object only by its kind.
+    """
+    if isinstance(value, str):
+        if len(value) <= MAX_SHOWN_TEXT:
+            return repr(value)
+        return f"text of {len(value)} characters"
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()
+    if isinstance(value, int):
+        return str(value) if abs(value) < 10**MAX_SHOWN_TEXT else "a huge number"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item{'' if len(value) == 1 else 's'}"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
 
 
 def names_in_message(names: list[str]) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 
-from ledger.errors import SchemaError
+from ledger.errors import SchemaError, described
 
 FEN_PER_YUAN = 100
 DAY_COUNT_BASIS = 360
@@ -55,7 +55,8 @@ def parse_percent(text: object, what: str = "annual_rate_percent") -> Decimal:
     """
     if not isinstance(text, str) or not PERCENT_PATTERN.fullmatch(text):
         raise SchemaError(f"{what} must be a percentage written as a decimal string, "
-                          "such as '2.50' for 2.50 % a year (at most four decimal places)")
+                          "such as '2.50' for 2.50 % a year (at most four decimal places), "
+                          f"not {described(text)}")
     try:
         return Decimal(text)
     except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes this

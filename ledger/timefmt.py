@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-from ledger.errors import SchemaError
+from ledger.errors import SchemaError, described
 
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -38,7 +38,7 @@ def format_timestamp(moment: datetime) -> str:
 def parse_date(text: object, *, what: str = "date") -> date:
     """Parse 'YYYY-MM-DD' into a date; raise SchemaError otherwise."""
     if not isinstance(text, str) or not _DATE.fullmatch(text):
-        raise SchemaError(f"{what} must be a date like 2026-01-31")
+        raise SchemaError(f"{what} must be a date like 2026-01-31, not {described(text)}")
     try:
         return date.fromisoformat(text)
     except ValueError as exc:

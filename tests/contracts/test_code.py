@@ -86,5 +86,6 @@ def test_without_a_pin_nothing_is_pinned() -> None:
 def test_a_malformed_pin_is_a_schema_error() -> None:
     result, state = _found("AB" * 32)
     assert (result.code, result.reason) == (
-        "bad_schema", "contracts_hash must be a 64-digit lower-case hex id")
+        "bad_schema", "contracts_hash must be a 64-digit lower-case hex id, not 'ABABABAB'... "
+                      "(64 characters, not all of them 0-9 or a-f)")
     assert state.data == {}

@@ -248,7 +248,8 @@ POLICY_NAMES = f"change.name must be one of {', '.join(sorted(POLICY_CHECKS))}"
                          "reinstate_member, rekey_member, set_policy, pin_contracts"),
     ({"kind": "suspend_member"}, "a suspend_member change has exactly kind, uscc"),
     ({"kind": "suspend_member", "uscc": "91310000MA0000001X"},
-     "change.uscc must be a valid 18-character USCC"),
+     "change.uscc must be a valid 18-character USCC, not '91310000MA0000001X' "
+     "(its check character is wrong)"),
     ({"kind": "rekey_member", "uscc": make_orgs()["s1"].uscc, "public_key": "zz"},
      "change.public_key: public key must be 64 lower-case hex digits"),
     ({"kind": "set_policy", "name": "coffee_breaks", "value": 1, "from_height": 99},
@@ -266,7 +267,8 @@ POLICY_NAMES = f"change.name must be one of {', '.join(sorted(POLICY_CHECKS))}"
     ({"kind": "set_policy", "name": "grace_days", "value": 3, "from_height": "99"},
      "change.from_height must be a non-negative integer block height"),
     ({"kind": "pin_contracts", "code_hash": "AB" * 32, "from_height": 99},
-     "change.code_hash must be a 64-digit lower-case hex id"),
+     "change.code_hash must be a 64-digit lower-case hex id, not 'ABABABAB'... "
+     "(64 characters, not all of them 0-9 or a-f)"),
     ({"kind": "add_member", "member": {"uscc": "nope"}},
      "member id 'nope' is not a valid USCC"),
 ])

@@ -112,17 +112,17 @@ def test_a_rate_is_read_in_percent_never_as_a_fraction() -> None:
 
 
 RATE = ("annual_rate_percent must be a percentage written as a decima"
-        "l string, such as '2.50' for 2.50 % a year (at most four decimal places)")
+        "l string, such as '2.50' for 2.50 % a year (at most four decimal places), not ")
 
 
 @pytest.mark.parametrize(("bad", "kwargs"), [
     ("fee payer must be one of seller, buyer, split", {"fee_payer": "bank"}),
-    (RATE, {"rate": "2%"}),
-    (RATE, {"rate": "-2"}),
-    (RATE, {"rate": "2.00001"}),  # five decimal places
-    (RATE, {"rate": "2\n"}),
-    (RATE, {"rate": "\uff12.\uff10"}),  # full-width digits
-    (RATE, {"rate": "10000"}),
+    (RATE + "'2%'", {"rate": "2%"}),
+    (RATE + "'-2'", {"rate": "-2"}),
+    (RATE + "'2.00001'", {"rate": "2.00001"}),  # five decimal places
+    (RATE + "'2\\n'", {"rate": "2\n"}),
+    (RATE + "'\uff12.\uff10'", {"rate": "\uff12.\uff10"}),  # full-width digits
+    (RATE + "'10000'", {"rate": "10000"}),
 ])
 def test_malformed_pricing_inputs_are_schema_errors(bad: str, kwargs: dict) -> None:
     with pytest.raises(SchemaError) as info:

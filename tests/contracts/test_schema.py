@@ -100,49 +100,66 @@ def _invoice(**change: Any) -> Callable[[Split], dict[str, Any]]:
     return build
 
 
-CURRENCY = "currency must be one of CNY, EUR, GBP, HKD, JPY, USD"
-PRINTABLE_64 = "must be printable text of 1 to 64 characters (no control characters)"
+CURRENCY = "currency must be one of CNY, EUR, GBP, HKD, JPY, USD, not "
+PRINTABLE_64 = "must be printable text of 1 to 64 characters (no control characters), not "
 RATE = ("annual_rate_percent must be a percentage written as a decimal string, such as '2.50' "
-        "for 2.50 % a year (at most four decimal places)")
-FEN_INT = "must be an integer number of fen"
-FEN_POS = "must be a positive number of fen"
+        "for 2.50 % a year (at most four decimal places), not ")
+FEN_INT = "must be an integer number of fen, not"
+HEX_ID = "must be a 64-digit lower-case hex id, not"
+# What the sender gave is quoted back (text only when short); amounts in yuan, never raw fen.
 MISTYPED = [
-    ("issue", "amount", "100000000", f"amount {FEN_INT}"),
-    ("issue", "amount", True, f"amount {FEN_INT}"),
-    ("issue", "amount", 0, f"amount {FEN_POS}"),
-    ("issue", "amount", -100, f"amount {FEN_POS}"),
-    ("issue", "currency", "RMB", CURRENCY),
+    ("issue", "amount", "100000000", f"amount {FEN_INT} '100000000'"),
+    ("issue", "amount", True, f"amount {FEN_INT} true"),
+    ("issue", "amount", 0, "amount must be positive, not 0.00"),
+    ("issue", "amount", -100, "amount must be positive, not -1.00"),
+    ("issue", "amount", -100_000, "amount must be positive, not -1,000.00"),
+    ("issue", "currency", "RMB", CURRENCY + "'RMB'"),
     # a list or an object where a currency belongs was a TypeError (a 500 at submission)
-    ("issue", "currency", ["CNY"], CURRENCY),
-    ("issue", "currency", {}, CURRENCY),
-    ("grant_credit_line", "currency", ["CNY"], CURRENCY),
-    ("grant_credit_line", "currency", {"CNY": 1}, CURRENCY),
-    ("issue", "maturity_date", "2026/04/05", "maturity_date must be a date like 2026-01-31"),
+    ("issue", "currency", ["CNY"], CURRENCY + "a list of 1 item"),
+    ("issue", "currency", {}, CURRENCY + "an object"),
+    ("grant_credit_line", "currency", ["CNY"], CURRENCY + "a list of 1 item"),
+    ("grant_credit_line", "currency", {"CNY": 1}, CURRENCY + "an object"),
+    ("issue", "maturity_date", "2026/04/05",
+     "maturity_date must be a date like 2026-01-31, not '2026/04/05'"),
     ("issue", "maturity_date", "2026-02-30", "maturity_date '2026-02-30' is not a real date"),
-    ("issue", "to", "91310000MA00000020", "to must be a valid 18-character USCC"),
-    ("issue", "credit_line", "AB" * 32, "credit_line must be a 64-digit lower-case hex id"),
-    ("issue", "trade", _invoice(amount="1"), f"invoice amount {FEN_INT}"),
-    ("issue", "trade", _invoice(seller="s1"), "invoice seller must be a valid 18-character USCC"),
+    ("issue", "to", "91310000MA00000020",
+     "to must be a valid 18-character USCC, not '91310000MA00000020' "
+     "(its check character is wrong)"),
+    ("issue", "to", "9131000", "to must be a valid 18-character USCC, not '9131000'"),
+    ("issue", "credit_line", "AB" * 32,
+     f"credit_line {HEX_ID} 'ABABABAB'... (64 characters, not all of them 0-9 or a-f)"),
+    ("issue", "trade", _invoice(amount="1"), f"invoice amount {FEN_INT} '1'"),
+    ("issue", "trade", _invoice(seller="s1"),
+     "invoice seller must be a valid 18-character USCC, not 's1'"),
     ("issue", "trade", _invoice(extra=1),
-     "each invoice has exactly allocated, amount, number and seller"),
+     "each invoice has exactly allocated, amount, number and seller (unknown extra)"),
     ("issue", "trade", {"contract_no": "PO", "invoices": []},
-     "trade has exactly contract_no, documents and invoices"),
-    ("transfer", "payments", [], "payments must be a list of 1 to 100 objects"),
-    ("transfer", "payments", _payment("10000"), f"payment amount {FEN_INT}"),
-    ("transfer", "payments", _payment(0), f"payment amount {FEN_POS}"),
-    ("transfer", "note", "x" * 64, "note must be a 64-digit lower-case hex id"),
-    ("transfer", "note", lambda s: s.rest + "\n", "note must be a 64-digit lower-case hex id"),
-    ("offer_terms", "annual_rate_percent", "2%", RATE),
-    ("offer_terms", "annual_rate_percent", 2, RATE),
-    ("offer_terms", "fee_payer", "bank", "fee_payer must be one of seller, buyer, split"),
-    ("offer_terms", "fee_payer", ["seller"], "fee_payer must be one of seller, buyer, split"),
-    ("offer_terms", "recourse", "yes", "recourse must be true or false"),
-    ("offer_terms", "fees", -1, f"fees {FEN_POS}"),
-    ("pay", "payment_ref", " ", f"payment_ref {PRINTABLE_64}"),
-    ("pay", "payment_ref", "P\x00", f"payment_ref {PRINTABLE_64}"),
-    ("pay", "payment_ref", "P-1\nP-2", f"payment_ref {PRINTABLE_64}"),
-    ("pay", "amount", [FACE], f"amount {FEN_INT}"),
-    ("grant_credit_line", "limit", None, f"limit {FEN_INT}"),
+     "trade has exactly contract_no, documents and invoices (missing documents)"),
+    ("issue", "trade", [], "trade has exactly contract_no, documents and invoices, "
+                           "not a list of 0 items"),
+    ("transfer", "payments", [], "payments must be a list of 1 to 100 objects, "
+                                 "not a list of 0 items"),
+    ("transfer", "payments", _payment("10000"), f"payment amount {FEN_INT} '10000'"),
+    ("transfer", "payments", _payment(0), "payment amount must be positive, not 0.00"),
+    ("transfer", "note", "x" * 64,
+     f"note {HEX_ID} 'xxxxxxxx'... (64 characters, not all of them 0-9 or a-f)"),
+    ("transfer", "note", lambda s: s.rest + "\n",
+     f"note {HEX_ID} " + "{!r}... (65 characters)"),
+    ("transfer", "note", "602c4e1a", f"note {HEX_ID} '602c4e1a'"),
+    ("offer_terms", "annual_rate_percent", "2%", RATE + "'2%'"),
+    ("offer_terms", "annual_rate_percent", 2, RATE + "2"),
+    ("offer_terms", "fee_payer", "bank", "fee_payer must be one of seller, buyer, split, "
+                                         "not 'bank'"),
+    ("offer_terms", "fee_payer", ["seller"], "fee_payer must be one of seller, buyer, split, "
+                                             "not a list of 1 item"),
+    ("offer_terms", "recourse", "yes", "recourse must be true or false, not 'yes'"),
+    ("offer_terms", "fees", -1, "fees must be zero or positive, not -0.01"),
+    ("pay", "payment_ref", " ", f"payment_ref {PRINTABLE_64}' '"),
+    ("pay", "payment_ref", "P\x00", f"payment_ref {PRINTABLE_64}'P\\x00'"),
+    ("pay", "payment_ref", "P-1\nP-2", f"payment_ref {PRINTABLE_64}'P-1\\nP-2'"),
+    ("pay", "payment_ref", "P" * 65, f"payment_ref {PRINTABLE_64}text of 65 characters"),
+    ("pay", "amount", [FACE], f"amount {FEN_INT} a list of 1 item"),
+    ("grant_credit_line", "limit", None, f"limit {FEN_INT} null"),
 ]
 
 
@@ -150,4 +167,6 @@ MISTYPED = [
 def test_mistyped_argument_is_bad_schema(
     split: Split, action: str, name: str, value: Any, reason: str
 ) -> None:
+    if "{!r}" in reason:  # the value quoted back depends on the fixture
+        reason = reason.format(value(split)[:8])
     assert _attempt(split, action, {name: value}) == ("bad_schema", reason)

@@ -174,4 +174,8 @@ def test_payments_do_not_exceed_the_note(split: Split) -> None:
 def test_each_payment_names_exactly_to_and_amount(active: Deal) -> None:
     payments = [{**pay_to(active.c, "s2", 10_000)[0], "memo": "x"}]
     r = refused(active.c, "s1", "transfer", note=active.root, payments=payments)
-    assert (r.code, r.reason) == ("bad_schema", "each payment has exactly amount and to")
+    assert (r.code, r.reason) == ("bad_schema",
+                                  "each payment has exactly amount and to (unknown memo)")
+    del payments[0]["to"]
+    r = refused(active.c, "s1", "transfer", note=active.root, payments=payments)
+    assert r.reason == "each payment has exactly amount and to (missing to; unknown memo)"
