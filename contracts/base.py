@@ -2,10 +2,23 @@
 
 `require(condition, rule)` states a business rule; when the condition fails
 the rule's text becomes the error, so the tests (and the users) read the rule
-itself.  Records read from state may be shared with other readers (the node
-caches decoded records), so contracts never mutate what they read: they
-build new records with `records.evolve` (or `dataclasses.replace`) and fresh
-dicts.
+itself.  A rule may add what was wrong, as a template and its values:
+
+    require(piece >= minimum, "each split piece is at least the minimum amount",
+            "piece {:yuan} is below the minimum {:yuan}", piece, minimum)
+
+fails with "each split piece is at least the minimum amount: piece 50.00
+is below the minimum 100.00": the rule leads, and what was wrong follows
+(a rule never contains ": ", so `ledger.errors.rule_of` reads it back from a
+stored reason).  The template is filled only when the rule
+fails, so a rule that holds costs no formatting.  Besides Python's own
+format specs, `{:yuan}` writes fen as yuan ("1,000.00", as
+`ledger.money.format_fen` does: never raw fen), `{:id}` a record id in short
+("602c4e1a…") and `{:who}` a list of USCCs ("A or B").
+
+Records read from state may be shared with other readers (the node caches
+decoded records), so contracts never mutate what they read: they build new
+records with `records.evolve` (or `dataclasses.replace`) and fresh dicts.
 
 Every action first parses its arguments into a typed command (see
 `contracts/receivable/commands.py`) with the readers below.  They are total
@@ -20,12 +33,13 @@ parsing read as clauses over typed values.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import string
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any, NoReturn
 
 from ledger.canonical import MAX_SAFE_INTEGER
-from ledger.errors import ContractViolation, SchemaError, described, names_in_message
+from ledger.errors import ContractViolation, SchemaError, described, names_in_message, short_id
 from ledger.execution import Call
 from ledger.membership import USCC_LENGTH, is_valid_uscc, make_uscc
 from ledger.money import CURRENCIES, format_fen, parse_percent
@@ -35,15 +49,51 @@ HEX_ID = re.compile(r"[0-9a-f]{64}")
 MAX_TEXT = 256
 
 
-def require(condition: object, rule: str) -> None:
-    """Raise ContractViolation(rule) unless `condition` holds."""
+def require(condition: object, rule: str, detail: str = "", *values: object) -> None:
+    """Raise ContractViolation unless `condition` holds.
+
+    The error states the `rule`, then what was wrong (`detail` filled with
+    `values`, see the module docstring).  Nothing is formatted when the
+    condition holds.
+    """
     if not condition:
-        raise ContractViolation(rule)
+        fail(rule, detail, *values)
 
 
-def fail(rule: str) -> NoReturn:
-    """Raise ContractViolation(rule) unconditionally."""
-    raise ContractViolation(rule)
+def fail(rule: str, detail: str = "", *values: object) -> NoReturn:
+    """Raise ContractViolation: the `rule`, then what was wrong (`detail` filled with `values`)."""
+    raise ContractViolation(rule, _SPECIFICS.format(detail, *values) if values else detail)
+
+
+class _Specifics(string.Formatter):
+    """str.format with the formats of money, ids and signers (see the module docstring)."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec == "yuan":
+            return format_fen(value)
+        if format_spec == "id":
+            return "none" if value is None else short_id(value)
+        if format_spec == "who":
+            return who(value)
+        return str(super().format_field(value, format_spec))
+
+
+_SPECIFICS = _Specifics()
+
+
+def who(usccs: Iterable[str]) -> str:
+    """Return organisations as a message names them: "A", or "A or B" for several."""
+    return " or ".join(usccs) or "nobody"
+
+
+def unknown_or_not(kind: str, record_id: str, relation: str, call: Call) -> str:
+    """Return what a refusal says when the signers may not act on a record, or it is absent.
+
+    "credential 602c4e1a… is unknown, or not issued to 9132…": the same
+    words whether the record exists or not (need to know), yet a mistyped
+    id or a wrong signing identity is plain to see.
+    """
+    return f"{kind} {short_id(record_id)} is unknown, or not {relation} {who(call.signers)}"
 
 
 def exact_args(call: Call, required: set[str], optional: frozenset[str] = frozenset()) -> None:

@@ -23,12 +23,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from contracts import base
-from contracts.base import require
+from contracts.base import fail, require
 from contracts.code import PIN_KEY, pin_versions
 from contracts.registry import (
     MEMBER_INDEX_KEY,
     POLICY_CHECKS,
     POLICY_PREFIX,
+    lacks,
     member_index,
     policy,
     with_version,
@@ -109,8 +110,10 @@ def approve(call: Call) -> None:
     proposal = _existing(call, OnProposal.parse(call).proposal)
     approver = _sole_signer(call, "an approval is signed by the approving member alone")
     _require_active(call, approver, "the approver is an active member")
-    require(proposal["status"] == "open", "only an open proposal can be approved")
-    require(approver not in proposal["approvals"], "a member approves a proposal once")
+    require(proposal["status"] == "open", "only an open proposal can be approved",
+            "proposal {:id} is {}", proposal["id"], proposal["status"])
+    require(approver not in proposal["approvals"], "a member approves a proposal once",
+            "{} has already approved proposal {:id}", approver, proposal["id"])
     approved = {**proposal, "approvals": [*proposal["approvals"], approver]}
     _decide(call, approved, {"type": "governance_approved", "approver": approver})
 
@@ -119,7 +122,8 @@ def withdraw(call: Call) -> None:
     """The proposer withdraws its proposal while it is open."""
     proposal = _existing(call, OnProposal.parse(call).proposal)
     call.authorise(proposal["proposer"], "only the proposer withdraws a proposal")
-    require(proposal["status"] == "open", "only an open proposal can be withdrawn")
+    require(proposal["status"] == "open", "only an open proposal can be withdrawn",
+            "proposal {:id} is {}", proposal["id"], proposal["status"])
     closed = {**proposal, "status": "withdrawn"}
     call.state.put(PROPOSAL_PREFIX + proposal["id"], closed)
     call.emit({"type": "governance_withdrawn", "proposal": proposal["id"],
@@ -147,7 +151,7 @@ def _decide(call: Call, proposal: dict[str, Any], event: dict[str, Any]) -> None
 
 
 def _sole_signer(call: Call, rule: str) -> str:
-    require(len(call.signers) == 1, rule)
+    require(len(call.signers) == 1, rule, "it has {} signers", len(call.signers))
     signer = call.signers[0]
     call.authorise(signer, rule)
     return signer
@@ -155,8 +159,8 @@ def _sole_signer(call: Call, rule: str) -> str:
 
 def _require_active(call: Call, uscc: str, rule: str) -> Member:
     member = member_of(call.state, uscc)
-    require(member is not None and member.is_active, rule)
-    assert member is not None  # for the type checker; require() has failed otherwise
+    if member is None or not member.is_active:
+        fail(rule, f"{uscc} {lacks(member)}")
     return member
 
 
@@ -169,7 +173,8 @@ def _active_members(call: Call) -> frozenset[str]:
 
 def _existing(call: Call, proposal_id: str) -> dict[str, Any]:
     proposal = call.state.get(PROPOSAL_PREFIX + proposal_id)
-    require(isinstance(proposal, dict), "the proposal exists")
+    require(isinstance(proposal, dict), "the proposal exists",
+            "proposal {:id} not found", proposal_id)
     assert isinstance(proposal, dict)  # for the type checker
     return proposal
 
@@ -235,33 +240,42 @@ ChangeStep = Callable[[Call, Mapping[str, Any]], None]
 
 def _check_add(call: Call, change: Mapping[str, Any]) -> None:
     member = Member.from_json(change["member"])
-    require(member_of(call.state, member.uscc) is None, "the new member is not yet a member")
-    require(member.is_active, "a new member joins as active")
+    require(member_of(call.state, member.uscc) is None, "the new member is not yet a member",
+            "{} is already a member", member.uscc)
+    require(member.is_active, "a new member joins as active",
+            "{} would join as {}", member.uscc, member.status.value)
 
 
 def _check_suspend(call: Call, change: Mapping[str, Any]) -> None:
     member = member_of(call.state, change["uscc"])
-    require(member is not None and member.is_active, "the member to suspend is active")
-    require(len(_active_members(call)) > 1, "the last active member is never suspended")
+    if member is None or not member.is_active:
+        fail("the member to suspend is active", f"{change['uscc']} {lacks(member)}")
+    require(len(_active_members(call)) > 1, "the last active member is never suspended",
+            "{} is the only active member", change["uscc"])
 
 
 def _check_reinstate(call: Call, change: Mapping[str, Any]) -> None:
     member = member_of(call.state, change["uscc"])
-    require(member is not None and not member.is_active, "the member to reinstate is suspended")
+    require(member is not None and not member.is_active, "the member to reinstate is suspended",
+            "{} {}", change["uscc"], lacks(member))
 
 
 def _check_rekey(call: Call, change: Mapping[str, Any]) -> None:
     member = member_of(call.state, change["uscc"])
-    require(member is not None, "the member to re-key is a member")
+    require(member is not None, "the member to re-key is a member",
+            "{} is not a member", change["uscc"])
     assert member is not None
     require(member.public_key.hex() != change["public_key"],
-            "the new key differs from the member's current key")
+            "the new key differs from the member's current key",
+            "the new key is the current key of {}", change["uscc"])
 
 
 def _check_scheduled(call: Call, change: Mapping[str, Any]) -> None:
     call.depends_on_height()
     require(change["from_height"] > call.block.height,
-            "the change takes effect at a height after the current block")
+            "the change takes effect at a height after the current block",
+            "from_height {} is not after this block's height, {}", change["from_height"],
+            call.block.height)
 
 
 def _apply_add(call: Call, change: Mapping[str, Any]) -> None:

@@ -91,6 +91,10 @@ class Receivable:
     long_tenor: bool
     paid: int
     live: tuple[str, ...]
+    # the block date from which `status` holds (absent in records written before it was kept).
+    # A date, not a height: a result simulated ahead of ordering is reused only on the same
+    # date, but at whatever height the block gets, so nothing written may depend on the height.
+    status_date: str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,18 @@ def evolve(record: R, **changes: Any) -> R:
     values.update(record.__dict__)
     values.update(changes)
     return copy
+
+
+def with_status(
+    call: Call, root: Receivable, status: ReceivableStatus, **changes: Any
+) -> Receivable:
+    """Return credential `root` in `status` (and `changes`), noting the date it changed on.
+
+    A status that stays as it was keeps its date: a second partial payment
+    leaves a credential overdue since the first.
+    """
+    since = root.status_date if status is root.status else call.block.date.isoformat()
+    return evolve(root, status=status, status_date=since, **changes)
 
 
 def to_json(record: Any) -> dict[str, JSONValue]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from contracts import base
-from contracts.base import exact_args, require
+from contracts.base import exact_args, fail, require
 from contracts.code import PIN_KEY
 from ledger.attestation import NodeInfo, node_state_key
 from ledger.errors import SchemaError
@@ -76,11 +76,14 @@ DEFAULT_POLICIES: Mapping[str, Any] = {
 def policy(call: Call, name: str) -> Any:
     """Return the value of policy `name` in force at the call's block height."""
     versions = decoded(call.state, POLICY_PREFIX + name, tuple)
-    require(versions, f"policy {name} is defined on chain")
+    if not versions:
+        fail(f"policy {name} is defined on chain", "no version of it is recorded")
     if any(v["from_height"] > call.block.height for v in versions):
         call.depends_on_height()
     applicable = [v for v in versions if v["from_height"] <= call.block.height]
-    require(applicable, f"policy {name} applies at height {call.block.height}")
+    if not applicable:
+        fail(f"policy {name} applies at height {call.block.height}",
+             "its first version applies from height {}", versions[0]["from_height"])
     return applicable[-1]["value"]
 
 
@@ -103,12 +106,27 @@ def with_version(versions: Any, entry: dict[str, Any]) -> list[Any]:
     return [*before, entry, *after]
 
 
-def active_member(call: Call, uscc: str, role: Role, rule: str) -> Member:
-    """Return the member `uscc` if it is active and holds `role`; else fail with `rule`."""
+def active_member(call: Call, uscc: str, role: Role, rule: str, who: str = "member") -> Member:
+    """Return the member `uscc` if it is active and holds `role`; else fail with `rule`.
+
+    The refusal says what `who` (its part in the action: "the receiver") lacks.
+    """
     member = member_of(call.state, uscc)
-    require(member is not None and member.is_active and member.has_role(role), rule)
-    assert member is not None  # for the type checker; require() has failed otherwise
+    if member is None or not member.is_active or not member.has_role(role):
+        fail(rule, f"{who} {uscc} {lacks(member, role)}")
     return member
+
+
+def lacks(member: Member | None, role: Role | None = None) -> str:
+    """Return what keeps `member` from acting (in `role`): "is not a member", "is suspended", ..."""
+    if member is None:
+        return "is not a member"
+    if not member.is_active:
+        return "is suspended"
+    if role is not None and not member.has_role(role):
+        roles = ", ".join(sorted(r.value for r in member.roles)) or "none"
+        return f"does not have the {role.value} role (its roles: {roles})"
+    return "is an active member"
 
 
 def genesis(call: Call) -> None:
@@ -117,11 +135,12 @@ def genesis(call: Call) -> None:
     Only the genesis block (height 0) may run this; every founding member signs.
     """
     exact_args(call, {"members", "policies"}, frozenset({"nodes", "contracts_hash"}))
-    require(call.block.height == 0, "the consortium is founded only in the genesis block")
+    require(call.block.height == 0, "the consortium is founded only in the genesis block",
+            "this block is at height {}", call.block.height)
     members = [Member.from_json(m) for m in _member_list(call.args["members"])]
-    require(
-        len({m.uscc for m in members}) == len(members), "each founding member is listed once"
-    )
+    usccs = [m.uscc for m in members]
+    require(len(set(usccs)) == len(usccs), "each founding member is listed once",
+            "{} is listed more than once", _first_repeated(usccs))
     for member in members:
         call.authorise(member.uscc, "every founding member signs the genesis")
         call.state.put(member_state_key(member.uscc), member.to_json())
@@ -142,11 +161,24 @@ def _register_nodes(call: Call, value: Any, members: set[str]) -> list[str]:
     if not isinstance(value, list):
         raise SchemaError("nodes must be a list of node records")
     nodes = [NodeInfo.from_json(n) for n in value]
-    require(len({n.id for n in nodes}) == len(nodes), "each node id is registered once")
+    ids = [n.id for n in nodes]
+    require(len(set(ids)) == len(ids), "each node id is registered once",
+            "node id {!r} is listed more than once", _first_repeated(ids))
     for node in nodes:
-        require(node.org in members, "a node is run by a member organisation")
+        require(node.org in members, "a node is run by a member organisation",
+                "node {!r} is run by {}, not a founding member", node.id, node.org)
         call.state.put(node_state_key(node.id), node.to_json())
     return [n.id for n in nodes]
+
+
+def _first_repeated(values: list[str]) -> str | None:
+    """Return the first value that occurs twice in `values` (None if there is none)."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
 
 
 def _member_list(value: Any) -> list[Any]:

@@ -7,9 +7,11 @@ without string matching.  Each subclass carries a short machine `code`.
 
 from __future__ import annotations
 
+RULE_END = ": "
 MAX_NAMED = 5
 MAX_NAME_LENGTH = 64
 MAX_SHOWN_TEXT = 40
+SHORT_ID_LENGTH = 8
 
 
 class LedgerError(Exception):
@@ -55,15 +57,41 @@ class UnknownContractError(LedgerError):
 
 
 class ContractViolation(LedgerError):
-    """Raised when a contract rule fails; the message is the rule itself."""
+    """Raised when a contract rule fails; the message is the rule, then what was wrong.
+
+    The message is "<rule>: <detail>", for example "each split piece is at
+    least the minimum amount: piece 50.00 is below the minimum 100.00", or
+    the rule alone when there is nothing more to say.  The rule is the
+    clause the contract states and the tests assert; it never contains
+    ": ", so `rule_of` reads it back from a stored reason.
+    """
 
     code = "contract_violation"
+
+    def __init__(self, rule: str, detail: str = "") -> None:
+        super().__init__(f"{rule}{RULE_END}{detail}" if detail else rule)
+        self.rule = rule
+        self.detail = detail
 
 
 class ProofError(LedgerError):
     """Raised when an inclusion or consistency proof does not verify."""
 
     code = "bad_proof"
+
+
+def rule_of(reason: str) -> str:
+    """Return the rule of a contract violation's message (the whole text if it has no detail).
+
+    The inverse of ContractViolation's message: "<rule>: <detail>" gives
+    <rule>, which never contains ": " itself.
+    """
+    return reason.partition(RULE_END)[0]
+
+
+def short_id(record_id: str) -> str:
+    """Return a record id as people quote it: its first 8 characters and an ellipsis."""
+    return record_id[:SHORT_ID_LENGTH] + "\u2026"
 
 
 def described(value: object) -> str:

@@ -262,9 +262,9 @@ class Call:
         return self.body.signers
 
     def authorise(self, uscc: str, rule: str) -> None:
-        """Require that `uscc` signed; `rule` is the message if it did not."""
+        """Require that `uscc` signed; else raise ContractViolation(`rule`) saying it did not."""
         if uscc not in self.body.signers:
-            raise ContractViolation(rule)
+            raise ContractViolation(rule, f"{uscc} has not signed")
         self._authorised.add(uscc)
 
     def unused_signers(self) -> list[str]:

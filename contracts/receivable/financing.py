@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from contracts.base import require
+from contracts.base import fail, require, unknown_or_not
 from contracts.receivable.commands import (
     AcceptTerms,
     ConfirmDisbursement,
@@ -28,6 +28,7 @@ from contracts.receivable.commands import (
     OnFinancing,
     RequestFinancing,
 )
+from contracts.receivable.explain import financing_state
 from contracts.receivable.notes import credential, existing_note, holder_note, spend_into
 from contracts.records import (
     Financing,
@@ -53,8 +54,10 @@ def request_financing(call: Call) -> None:
     """The holder asks a bank to finance one note; the note is held for the request."""
     command = RequestFinancing.parse(call)
     note, _ = holder_note(call, command.note, "the holder signs the financing request")
-    require(not note.financed, "a note is financed only once")
-    active_member(call, command.bank, Role.BANK, "the financier has the bank role")
+    require(not note.financed, "a note is financed only once", "note {:id} is already financed",
+            note.id)
+    active_member(call, command.bank, Role.BANK, "the financier has the bank role",
+                  "the financier")
     financing = Financing(
         id=derived_id(call.tx_id, 0, "financing"),
         note=note.id,
@@ -68,20 +71,32 @@ def request_financing(call: Call) -> None:
                "parties": [note.holder, command.bank]})
 
 
+_RELATION = {("bank",): "addressed to", ("seller",): "requested by",
+             ("seller", "bank"): "requested by or addressed to"}
+
+
 def _signed_financing(call: Call, financing_id: str, parties: tuple[str, ...],
                       rule: str) -> Financing:
     """Return the financing request if its `parties` ('seller', 'bank') include a signer.
 
-    A request that does not exist fails with the same `rule`.
+    A request that does not exist fails with the same `rule` and words.
     """
     record = load(call, Financing, financing_id)
     signing = [] if record is None else [
         who for who in (getattr(record, p) for p in parties) if who in call.signers]
-    require(signing, rule)
+    if not signing:
+        fail(rule, unknown_or_not("financing request", financing_id, _RELATION[parties], call))
     for who in signing:
         call.authorise(who, rule)
-    assert record is not None  # for the type checker; require() has failed otherwise
+    assert record is not None  # for the type checker; fail() has raised otherwise
     return record
+
+
+def _require_status(financing: Financing, allowed: tuple[FinancingStatus, ...],
+                    rule: str) -> None:
+    """Fail with `rule`, saying what state the request is in, unless it is in `allowed`."""
+    if financing.status not in allowed:
+        fail(rule, financing_state(financing))
 
 
 def offer_terms(call: Call) -> None:
@@ -89,20 +104,28 @@ def offer_terms(call: Call) -> None:
     command = OfferTerms.parse(call)
     financing = _signed_financing(call, command.financing, ("bank",),
                                   "the bank asked signs the terms")
-    require(financing.status in OPEN, "terms are offered only on an open request")
+    _require_status(financing, OPEN, "terms are offered only on an open request")
     note = existing_note(call, financing.note)
-    require(not note.frozen, "the note is not frozen")
+    require(not note.frozen, "the note is not frozen", "note {:id} is frozen", note.id)
     root = credential(call, note.root_id)
     require(
         not root.long_tenor or command.tenor_reviewed,
         "a long-tenor credential needs the bank's review flag before financing",
+        "credential {:id} runs from {} to {} and the terms lack tenor_reviewed", root.id,
+        root.issue_date, root.maturity_date,
     )
     maturity = parse_date(note.maturity_date, what="maturity_date")
-    require(call.block.date <= command.funding_date < maturity,
-            "funding falls between today and maturity")
+    funding = "funding falls between today and maturity"
+    require(call.block.date <= command.funding_date, funding,
+            "funding date {} is before today, {}", command.funding_date, call.block.date)
+    require(command.funding_date < maturity, funding,
+            "funding date {} is not before maturity, {}", command.funding_date, maturity)
     _check_rate(call, command.annual_rate_percent)
     terms = priced_terms(command, face=note.amount, maturity=maturity)
-    require(terms["net_proceeds"] > 0, "the seller receives a positive net amount")
+    require(terms["net_proceeds"] > 0, "the seller receives a positive net amount",
+            "net proceeds would be {:yuan}: face {:yuan} less interest {:yuan} and fees "
+            "{:yuan}", terms["net_proceeds"], terms["face"], terms["interest"],
+            terms["seller_fees"])
     digest = terms_hash(terms)
     save(call, evolve(financing, status=FinancingStatus.OFFERED, terms=terms, terms_hash=digest))
     call.emit({"type": "financing_offered", "financing": financing.id, "terms": terms,
@@ -112,8 +135,9 @@ def offer_terms(call: Call) -> None:
 def _check_rate(call: Call, annual_rate_percent: str) -> None:
     ceiling = policy(call, "max_annual_rate_bp")
     rate_bp = percent_in_basis_points(parse_percent(annual_rate_percent))
-    require(rate_bp <= ceiling,
-            f"the annual rate is at most {Decimal(ceiling) / 100:.2f} % (policy)")
+    if rate_bp > ceiling:
+        fail(f"the annual rate is at most {Decimal(ceiling) / 100:.2f} % (policy)",
+             "the terms offer {} % a year", annual_rate_percent)
 
 
 def priced_terms(offer: OfferTerms, *, face: int, maturity: date) -> dict[str, Any]:
@@ -145,16 +169,20 @@ def accept_terms(call: Call) -> None:
     command = AcceptTerms.parse(call)
     financing = _signed_financing(call, command.financing, ("seller",),
                                   "the seller signs its acceptance of the terms")
-    require(financing.status is FinancingStatus.OFFERED, "the bank has offered terms")
+    _require_status(financing, (FinancingStatus.OFFERED,), "the bank has offered terms")
     assert financing.terms is not None
     require(command.terms_hash == financing.terms_hash,
-            "the seller accepts exactly the terms on offer (the bank has changed them)")
+            "the seller accepts exactly the terms on offer (the bank has changed them)",
+            "terms_hash {:id} is not that of the terms on offer, {:id}", command.terms_hash,
+            financing.terms_hash)
     require(
         call.block.date.isoformat() <= financing.terms["funding_date"],
         "terms are accepted no later than their funding date",
+        "the terms' funding date {} has passed (today is {})", financing.terms["funding_date"],
+        call.block.date,
     )
     note = existing_note(call, financing.note)
-    require(not note.frozen, "the note is not frozen")
+    require(not note.frozen, "the note is not frozen", "note {:id} is frozen", note.id)
     root = credential(call, note.root_id)
     active = evolve(note, status=NoteStatus.ACTIVE, financing=None)
     children, _ = spend_into(call, active, root, [(financing.bank, note.amount)], financed=True)
@@ -170,7 +198,7 @@ def cancel_financing(call: Call) -> None:
     command = OnFinancing.parse(call)
     financing = _signed_financing(call, command.financing, ("seller", "bank"),
                                   "the seller or the bank cancels a financing request")
-    require(financing.status in OPEN, "only an open financing request is cancelled")
+    _require_status(financing, OPEN, "only an open financing request is cancelled")
     note = existing_note(call, financing.note)
     save(call, evolve(note, status=NoteStatus.ACTIVE, financing=None))
     save(call, evolve(financing, status=FinancingStatus.CANCELLED))
@@ -183,7 +211,7 @@ def confirm_disbursement(call: Call) -> None:
     command = ConfirmDisbursement.parse(call)
     financing = _signed_financing(call, command.financing, ("bank",),
                                   "the financing bank confirms the disbursement")
-    require(financing.status is FinancingStatus.ACCEPTED, "the seller has accepted the terms")
+    _require_status(financing, (FinancingStatus.ACCEPTED,), "the seller has accepted the terms")
     save(call, evolve(financing, status=FinancingStatus.DISBURSED,
                       payment_ref=command.payment_ref))
     call.emit({"type": "disbursed", "financing": financing.id,

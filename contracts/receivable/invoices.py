@@ -55,18 +55,25 @@ def invoice_number(value: Any) -> str:
 def allocate(call: Call, buyer: str, invoices: Iterable[InvoiceUse], face: int) -> None:
     """Record this credential's use of each invoice; the uses never exceed an invoice."""
     uses = list(invoices)
-    require(sum(use.allocated for use in uses) == face,
-            "the invoice allocations add up to the credential's amount")
+    total = sum(use.allocated for use in uses)
+    require(total == face, "the invoice allocations add up to the credential's amount",
+            "the allocations add up to {:yuan}, the credential is {:yuan}", total, face)
     seen: set[str] = set()
     for use in uses:
         inv_id = invoice_id(use.seller, buyer, use.number)
-        require(inv_id not in seen, "each invoice is listed once per credential")
+        require(inv_id not in seen, "each invoice is listed once per credential",
+                "invoice {} is listed more than once", use.number)
         seen.add(inv_id)
         known = load(call, Invoice, inv_id)
         record = known or Invoice(inv_id, use.seller, buyer, use.number, use.amount, 0)
-        require(record.amount == use.amount, "an invoice's amount is the same in every use")
-        require(record.allocated + use.allocated <= record.amount,
-                "an invoice is never used beyond its amount (no double financing)")
+        require(record.amount == use.amount, "an invoice's amount is the same in every use",
+                "invoice {} is on record for {:yuan}, not {:yuan}", use.number, record.amount,
+                use.amount)
+        left = record.amount - record.allocated
+        require(use.allocated <= left,
+                "an invoice is never used beyond its amount (no double financing)",
+                "{:yuan} allocated to invoice {} is more than the {:yuan} left of its {:yuan}",
+                use.allocated, use.number, left, record.amount)
         save(call, evolve(record, allocated=record.allocated + use.allocated))
 
 
@@ -74,7 +81,8 @@ def release(call: Call, buyer: str, invoices: Iterable[dict[str, Any]]) -> None:
     """Give back a cancelled credential's allocations; forget invoices left with none."""
     for use in invoices:
         record = load(call, Invoice, invoice_id(use["seller"], buyer, use["number"]))
-        require(record is not None, "a cancelled credential's invoices are on record")
+        require(record is not None, "a cancelled credential's invoices are on record",
+                "invoice {} is not on record", use["number"])
         assert record is not None  # for the type checker; require() has failed otherwise
         left = record.allocated - use["allocated"]
         if left > 0:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from contracts.base import require
+from contracts.base import fail, require
 from contracts.receivable import invoices
 from contracts.receivable.commands import Issue, OnCredential
 from contracts.receivable.credit import core_line, release
+from contracts.receivable.explain import credential_state
 from contracts.receivable.notes import Parties, existing_note, signed_credential
 from contracts.records import (
     CreditLine,
@@ -28,6 +29,7 @@ from contracts.records import (
     evolve,
     load,
     save,
+    with_status,
 )
 from contracts.registry import active_member, policy
 from ledger.execution import Call
@@ -45,28 +47,36 @@ def issue(call: Call) -> None:
     issuer = line.core
     active_member(
         call, issuer, Role.CORE_ENTERPRISE,
-        "the issuer is an active member with the core-enterprise role",
+        "the issuer is an active member with the core-enterprise role", "the issuer",
     )
     active_member(call, command.to, Role.SUPPLIER,
-                  "the receiver is an active member with the supplier role")
+                  "the receiver is an active member with the supplier role", "the receiver")
     today = call.block.date
-    require(command.maturity_date > today, "maturity is after the issue date")
-    require(
-        (command.maturity_date - today).days <= MAX_TENOR_DAYS,
-        f"maturity is at most {MAX_TENOR_DAYS} days after issue",
-    )
+    require(command.maturity_date > today, "maturity is after the issue date",
+            "maturity {} is not after the issue date {}", command.maturity_date, today)
+    tenor = (command.maturity_date - today).days
+    require(tenor <= MAX_TENOR_DAYS, f"maturity is at most {MAX_TENOR_DAYS} days after issue",
+            "maturity {} is {} days after the issue date {}", command.maturity_date, tenor, today)
     _draw_credit_line(call, line, command.amount, command.currency)
     _check_no_overdue(call, issuer)
-    require(all(i.seller == command.to for i in command.trade.invoices),
-            "the invoices are the receiver's own sales")
+    for invoice in command.trade.invoices:
+        require(invoice.seller == command.to, "the invoices are the receiver's own sales",
+                "invoice {} is a sale of {}, not of the receiver {}", invoice.number,
+                invoice.seller, command.to)
     invoices.allocate(call, issuer, command.trade.invoices, command.amount)
     _record_credential(call, line, command)
 
 
 def _draw_credit_line(call: Call, line: CreditLine, face: int, currency: str) -> None:
-    require(line.currency == currency, "the credential's currency matches the credit line")
-    require(call.block.date.isoformat() <= line.expiry_date, "the credit line has not expired")
-    require(line.limit - line.used >= face, "the credit line has enough headroom")
+    require(line.currency == currency, "the credential's currency matches the credit line",
+            "the credential is in {} but credit line {:id} is in {}", currency, line.id,
+            line.currency)
+    require(call.block.date.isoformat() <= line.expiry_date, "the credit line has not expired",
+            "credit line {:id} expired on {}", line.id, line.expiry_date)
+    headroom = line.limit - line.used
+    require(headroom >= face, "the credit line has enough headroom",
+            "amount {:yuan} is more than the headroom {:yuan} of credit line {:id} "
+            "(limit {:yuan}, used {:yuan})", face, headroom, line.id, line.limit, line.used)
     save(call, evolve(line, used=line.used + face))
 
 
@@ -76,11 +86,13 @@ def _check_no_overdue(call: Call, issuer: str) -> None:
     book = load(call, IssuerBook, issuer)
     if book is None or not book.open_maturities:
         return
-    grace = timedelta(days=policy(call, "grace_days"))
+    grace_days = policy(call, "grace_days")
     earliest = min(book.open_maturities)
     require(
-        parse_date(earliest, what="maturity") + grace >= call.block.date,
+        parse_date(earliest, what="maturity") + timedelta(days=grace_days) >= call.block.date,
         "a core enterprise with overdue credentials issues no new ones until they are paid",
+        "its credentials maturing on {} are not paid in full and the {}-day grace period "
+        "has passed", earliest, grace_days,
     )
 
 
@@ -95,6 +107,7 @@ def _record_credential(call: Call, line: CreditLine, command: Issue) -> None:
         currency=command.currency, issue_date=today.isoformat(), maturity_date=maturity,
         accept_by=accept_by.isoformat(), credit_line=line.id, trade=command.trade.to_json(),
         status=ReceivableStatus.PENDING, long_tenor=long_tenor, paid=0, live=(note_id,),
+        status_date=today.isoformat(),
     )
     note = Note(
         id=note_id, root_id=note_id, parent_id=None, holder=command.to, amount=command.amount,
@@ -121,7 +134,8 @@ def close_in_book(call: Call, issuer: str, maturity: str) -> None:
     never be paid, so it must not make its issuer look overdue.
     """
     book = load(call, IssuerBook, issuer)
-    require(book is not None and maturity in book.open_maturities, "the credential is open")
+    require(book is not None and maturity in book.open_maturities, "the credential is open",
+            "no credential of {} maturing on {} is open", issuer, maturity)
     assert book is not None
     counts = dict(book.open_maturities)
     counts[maturity] -= 1
@@ -130,11 +144,14 @@ def close_in_book(call: Call, issuer: str, maturity: str) -> None:
     save(call, IssuerBook(issuer, counts))
 
 
-def _pending(call: Call, parties: Parties, rule: str) -> tuple[Receivable, Note]:
+def _pending(
+    call: Call, parties: Parties, rule: str, relation: str
+) -> tuple[Receivable, Note]:
     """Return a credential one of `parties` signed for, if it is still pending acceptance."""
     command = OnCredential.parse(call)
-    root = signed_credential(call, command.receivable, parties, rule)
-    require(root.status is ReceivableStatus.PENDING, "the credential is pending acceptance")
+    root = signed_credential(call, command.receivable, parties, rule, relation)
+    if root.status is not ReceivableStatus.PENDING:
+        fail("the credential is pending acceptance", credential_state(root))
     return root, existing_note(call, root.id)
 
 
@@ -152,15 +169,19 @@ def _issuer_or_receiver(root: Receivable) -> tuple[str, str]:
 
 def accept(call: Call) -> None:
     """The receiving supplier signs for the credential (签收); it becomes effective."""
-    root, note = _pending(call, _receiver, "the receiving supplier signs the acceptance")
+    root, note = _pending(call, _receiver, "the receiving supplier signs the acceptance",
+                          "issued to")
     require(
         call.block.date.isoformat() <= root.accept_by,
         "a credential is accepted within the acceptance window",
+        "the acceptance window of credential {:id} closed on {}", root.id, root.accept_by,
     )
     require(
-        call.block.date.isoformat() < root.maturity_date, "a credential is accepted before maturity"
+        call.block.date.isoformat() < root.maturity_date,
+        "a credential is accepted before maturity",
+        "credential {:id} reached maturity on {}", root.id, root.maturity_date,
     )
-    save(call, evolve(root, status=ReceivableStatus.ACTIVE))
+    save(call, with_status(call, root, ReceivableStatus.ACTIVE))
     _open_in_book(call, root.issuer, root.maturity_date)
     save(call, evolve(note, status=NoteStatus.ACTIVE))
     call.emit({"type": "accepted", "receivable": root.id,
@@ -169,22 +190,25 @@ def accept(call: Call) -> None:
 
 def reject(call: Call) -> None:
     """The receiving supplier refuses the credential; credit and invoices are released."""
-    root, note = _pending(call, _receiver, "only the receiving supplier rejects a credential")
+    root, note = _pending(call, _receiver, "only the receiving supplier rejects a credential",
+                          "issued to")
     _cancel(call, root, note, ReceivableStatus.REJECTED)
 
 
 def withdraw(call: Call) -> None:
     """The issuer takes back a credential not yet accepted."""
-    root, note = _pending(call, _issuer, "only the issuer withdraws a credential")
+    root, note = _pending(call, _issuer, "only the issuer withdraws a credential", "issued by")
     _cancel(call, root, note, ReceivableStatus.WITHDRAWN)
 
 
 def expire(call: Call) -> None:
     """Either party records that the acceptance window has passed unsigned."""
-    root, note = _pending(call, _issuer_or_receiver, "the issuer or receiver records expiry")
+    root, note = _pending(call, _issuer_or_receiver, "the issuer or receiver records expiry",
+                          "issued by or to")
     require(
         call.block.date.isoformat() > root.accept_by,
         "a credential expires only after its acceptance window",
+        "the acceptance window of credential {:id} is open until {}", root.id, root.accept_by,
     )
     _cancel(call, root, note, ReceivableStatus.EXPIRED)
 
@@ -192,7 +216,7 @@ def expire(call: Call) -> None:
 def _cancel(call: Call, root: Receivable, note: Note, status: ReceivableStatus) -> None:
     release(call, root.credit_line, root.face)
     invoices.release(call, root.issuer, root.trade["invoices"])
-    save(call, evolve(root, status=status, live=()))
+    save(call, with_status(call, root, status, live=()))
     save(call, evolve(note, status=NoteStatus.VOID))
     call.emit({"type": status.value, "receivable": root.id,
                "parties": [root.issuer, root.first_holder]})

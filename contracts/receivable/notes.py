@@ -13,8 +13,10 @@ status), only that it may not act on them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import NoReturn
 
-from contracts.base import require
+from contracts.base import fail, require, unknown_or_not
+from contracts.receivable.explain import credential_state, note_state
 from contracts.records import (
     Note,
     NoteStatus,
@@ -31,7 +33,7 @@ from ledger.execution import Call
 def existing_note(call: Call, note_id: str) -> Note:
     """Return the note `note_id` (an id the ledger recorded), failing if there is none."""
     note = load(call, Note, note_id)
-    require(note is not None, "the note exists")
+    require(note is not None, "the note exists", "note {:id} not found", note_id)
     assert note is not None
     return note
 
@@ -39,7 +41,7 @@ def existing_note(call: Call, note_id: str) -> Note:
 def credential(call: Call, root_id: str) -> Receivable:
     """Return the credential `root_id` (an id the ledger recorded), failing if absent."""
     root = load(call, Receivable, root_id)
-    require(root is not None, "the credential exists")
+    require(root is not None, "the credential exists", "credential {:id} not found", root_id)
     assert root is not None
     return root
 
@@ -47,26 +49,30 @@ def credential(call: Call, root_id: str) -> Receivable:
 Parties = Callable[[Receivable], Iterable[str]]
 
 
-def signed_credential(call: Call, root_id: str, parties: Parties, rule: str) -> Receivable:
+def signed_credential(
+    call: Call, root_id: str, parties: Parties, rule: str, relation: str
+) -> Receivable:
     """Return credential `root_id` if one of its `parties` signed; else fail with `rule`.
 
     Every party of `parties(root)` that signed is authorised.  A credential
-    that does not exist fails with the same `rule`.
+    that does not exist fails alike: "credential … is unknown, or not
+    <relation> <signers>".
     """
     root = load(call, Receivable, root_id)
     signing = [] if root is None else [p for p in parties(root) if p in call.signers]
-    require(signing, rule)
+    if not signing:
+        fail(rule, unknown_or_not("credential", root_id, relation, call))
     for party in signing:
         call.authorise(party, rule)
-    assert root is not None  # for the type checker; require() has failed otherwise
+    assert root is not None  # for the type checker; fail() has raised otherwise
     return root
 
 
 def held_note(call: Call, note_id: str, signing_rule: str) -> Note:
     """Return note `note_id` if its holder signed; else (or if absent) fail with `signing_rule`."""
     note = load(call, Note, note_id)
-    require(note is not None and note.holder in call.signers, signing_rule)
-    assert note is not None  # for the type checker; require() has failed otherwise
+    if note is None or note.holder not in call.signers:
+        fail(signing_rule, unknown_or_not("note", note_id, "held by", call))
     call.authorise(note.holder, signing_rule)
     return note
 
@@ -80,14 +86,24 @@ def holder_note(call: Call, note_id: str, signing_rule: str) -> tuple[Note, Rece
     credential not overdue.
     """
     note = held_note(call, note_id, signing_rule)
-    require(note.status is not NoteStatus.PENDING, "the note is not pending acceptance")
-    require(note.status is not NoteStatus.FINANCING, "the note is not under a financing request")
-    require(note.status is NoteStatus.ACTIVE, "the note is active (not spent, settled or void)")
-    require(not note.frozen, "the note is not frozen")
-    require(call.block.date.isoformat() < note.maturity_date, "the note has not matured")
+    if note.status is not NoteStatus.ACTIVE:
+        _fail_inactive(note)
+    require(not note.frozen, "the note is not frozen", "note {:id} is frozen", note.id)
+    require(call.block.date.isoformat() < note.maturity_date, "the note has not matured",
+            "note {:id} reached maturity on {}", note.id, note.maturity_date)
     root = credential(call, note.root_id)
-    require(root.status is not ReceivableStatus.OVERDUE, "the credential is not overdue")
+    if root.status is ReceivableStatus.OVERDUE:
+        fail("the credential is not overdue", credential_state(root))
     return note, root
+
+
+def _fail_inactive(note: Note) -> NoReturn:
+    """Fail with the rule an inactive note breaks, saying what state it is in."""
+    if note.status is NoteStatus.PENDING:
+        fail("the note is not pending acceptance", note_state(note))
+    if note.status is NoteStatus.FINANCING:
+        fail("the note is not under a financing request", note_state(note))
+    fail("the note is active (not spent, settled or void)", note_state(note))
 
 
 def spend_into(
@@ -100,10 +116,11 @@ def spend_into(
     Children keep payer, currency, maturity and root, and record their parent.
     Returns the children and the updated credential (already saved).
     """
-    require(
-        sum(a for _, a in outputs) == parent.amount,
-        "the pieces add up to the note's amount (nothing created or destroyed)",
-    )
+    total = sum(a for _, a in outputs)
+    require(total == parent.amount,
+            "the pieces add up to the note's amount (nothing created or destroyed)",
+            "the pieces add up to {:yuan}, note {:id} is {:yuan}", total, parent.id,
+            parent.amount)
     children = [
         Note(
             id=derived_id(call.tx_id, index),

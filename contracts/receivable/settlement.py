@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from contracts.base import require
+from contracts.base import fail, require
 from contracts.receivable.commands import OnCredential, Pay
 from contracts.receivable.credit import release
+from contracts.receivable.explain import credential_state
 from contracts.receivable.issuance import close_in_book
 from contracts.receivable.notes import existing_note, signed_credential
 from contracts.records import (
@@ -28,6 +29,7 @@ from contracts.records import (
     evolve,
     load,
     save,
+    with_status,
 )
 from contracts.registry import policy
 from ledger.execution import Call
@@ -41,15 +43,19 @@ def pay(call: Call) -> None:
     """The core enterprise records a (full or partial) maturity payment for a credential."""
     command = Pay.parse(call)
     root = signed_credential(call, command.receivable, lambda r: (r.issuer,),
-                             "the issuing core enterprise records the payment")
-    require(root.status in PAYABLE, "the credential is effective and not yet paid")
+                             "the issuing core enterprise records the payment", "issued by")
+    if root.status not in PAYABLE:
+        fail("the credential is effective and not yet paid", credential_state(root))
     require(
         call.block.date.isoformat() >= root.maturity_date,
         "payment is recorded on or after maturity",
+        "credential {:id} matures on {}", root.id, root.maturity_date,
     )
     paid, reference = command.amount, command.payment_ref
     outstanding = root.face - root.paid
-    require(paid <= outstanding, "a payment does not exceed the amount outstanding")
+    require(paid <= outstanding, "a payment does not exceed the amount outstanding",
+            "payment {:yuan} is more than the {:yuan} outstanding on credential {:id}", paid,
+            outstanding, root.id)
     leaves = [existing_note(call, note_id) for note_id in root.live]
     shares = allocate_pro_rata(paid, [leaf.amount for leaf in leaves])
     live: list[str] = []
@@ -59,7 +65,7 @@ def pay(call: Call) -> None:
         holders.add(leaf.holder)
     fully_paid = paid == outstanding
     status = ReceivableStatus.PAID if fully_paid else ReceivableStatus.OVERDUE
-    save(call, evolve(root, paid=root.paid + paid, live=tuple(live), status=status))
+    save(call, with_status(call, root, status, paid=root.paid + paid, live=tuple(live)))
     release(call, root.credit_line, paid)
     if fully_paid:
         close_in_book(call, root.issuer, root.maturity_date)
@@ -107,16 +113,19 @@ def mark_overdue(call: Call) -> None:
     command = OnCredential.parse(call)
     holders = _live_holders(call, command.receivable)
     root = signed_credential(call, command.receivable, lambda r: (r.issuer, *sorted(holders)),
-                             "the issuer or a holder of the credential records it overdue")
+                             "the issuer or a holder of the credential records it overdue",
+                             "issued by or held by")
+    if root.status is not ReceivableStatus.ACTIVE:
+        fail("only an effective unpaid credential goes overdue", credential_state(root))
+    grace_days = policy(call, "grace_days")
+    grace_ends = parse_date(root.maturity_date, what="maturity_date") + timedelta(days=grace_days)
     require(
-        root.status is ReceivableStatus.ACTIVE, "only an effective unpaid credential goes overdue"
-    )
-    grace = timedelta(days=policy(call, "grace_days"))
-    require(
-        call.block.date > parse_date(root.maturity_date, what="maturity_date") + grace,
+        call.block.date > grace_ends,
         "a credential is overdue only after maturity plus the grace period",
+        "the grace period of credential {:id} runs until {} (maturity {}, {} days' grace)",
+        root.id, grace_ends, root.maturity_date, grace_days,
     )
-    save(call, evolve(root, status=ReceivableStatus.OVERDUE))
+    save(call, with_status(call, root, ReceivableStatus.OVERDUE))
     call.emit({"type": "overdue", "receivable": root.id,
                "parties": sorted({root.issuer, *holders})})
 

@@ -7,11 +7,13 @@ tree's depth and fan-out stay within policy.  Frozen notes cannot move.
 
 from __future__ import annotations
 
-from contracts.base import require
+from typing import NoReturn
+
+from contracts.base import fail, require, who
 from contracts.receivable.commands import Freeze, Payment, Transfer
 from contracts.receivable.notes import existing_note, holder_note, spend_into
 from contracts.records import Note, evolve, save
-from contracts.registry import policy
+from contracts.registry import lacks, policy
 from ledger.execution import Call, member_of
 from ledger.membership import Role
 
@@ -25,12 +27,15 @@ def transfer(call: Call) -> None:
         require(
             holder is not None and holder.has_role(Role.BANK),
             "a financed note moves only by the bank that holds it",
+            "note {:id} is financed and its holder {} is not a bank", note.id, note.holder,
         )
     payments = _payments(call, note, command.payments)
     paid = sum(a for _, a in payments)
-    require(paid <= note.amount, "the payments do not exceed the note's amount")
+    require(paid <= note.amount, "the payments do not exceed the note's amount",
+            "the payments add up to {:yuan}, more than the {:yuan} of note {:id}", paid,
+            note.amount, note.id)
     outputs = payments + ([(note.holder, note.amount - paid)] if paid < note.amount else [])
-    _check_split_policy(call, note, outputs)
+    _check_split_policy(call, note, outputs, kept=paid < note.amount)
     children, _ = spend_into(call, note, root, outputs)
     call.emit({
         "type": "transferred",
@@ -46,7 +51,8 @@ def _payments(
     call: Call, note: Note, payments: tuple[Payment, ...]
 ) -> list[tuple[str, int]]:
     for payment in payments:
-        require(payment.to != note.holder, "a holder does not pay itself")
+        require(payment.to != note.holder, "a holder does not pay itself",
+                "the holder {} of note {:id} is among the recipients", note.holder, note.id)
         _check_recipient(call, note, payment.to)
     return [(p.to, p.amount) for p in payments]
 
@@ -56,31 +62,47 @@ def _check_recipient(call: Call, note: Note, to: str) -> None:
     eligible = member is not None and member.is_active and (
         member.has_role(Role.SUPPLIER) or (note.financed and member.has_role(Role.BANK))
     )
-    require(eligible, "each recipient is an active member with the supplier role")
+    if not eligible:
+        fail("each recipient is an active member with the supplier role",
+             f"recipient {to} {lacks(member, Role.SUPPLIER)}")
 
 
-def _check_split_policy(call: Call, note: Note, outputs: list[tuple[str, int]]) -> None:
+def _check_split_policy(
+    call: Call, note: Note, outputs: list[tuple[str, int]], *, kept: bool
+) -> None:
+    """Check the pieces against policy; `kept` says the last output is the holder's remainder."""
     minimum = policy(call, "min_split_amount")
-    if len(outputs) > 1:
-        require(
-            all(piece >= minimum for _, piece in outputs),
-            "each split piece is at least the minimum amount",
-        )
+    if len(outputs) > 1 and min(piece for _, piece in outputs) < minimum:
+        _fail_small_piece(outputs, minimum, kept=kept)
+    limit = policy(call, "max_children")
     require(
-        len(outputs) <= policy(call, "max_children"),
+        len(outputs) <= limit,
         "a note splits into no more pieces than policy allows",
+        "{} pieces (the remainder included) are more than the {} allowed", len(outputs), limit,
     )
+    depth_limit = policy(call, "max_split_depth")
     require(
-        note.depth + 1 <= policy(call, "max_split_depth"),
+        note.depth + 1 <= depth_limit,
         "the split tree is no deeper than policy allows",
+        "the pieces of note {:id} would be at depth {}, deeper than the {} allowed", note.id,
+        note.depth + 1, depth_limit,
     )
+
+
+def _fail_small_piece(outputs: list[tuple[str, int]], minimum: int, *, kept: bool) -> NoReturn:
+    """Fail naming the first piece below `minimum` (the remainder is called so)."""
+    index, piece = next((i, p) for i, (_, p) in enumerate(outputs) if p < minimum)
+    what = "the remainder" if kept and index == len(outputs) - 1 else "piece"
+    fail("each split piece is at least the minimum amount",
+         "{} {:yuan} is below the minimum {:yuan}", what, piece, minimum)
 
 
 def _freeze_authority(call: Call) -> str:
     rule = "only a designated freeze authority freezes or unfreezes a note"
     authorities = policy(call, "freeze_authorities")
     signing = [s for s in call.signers if s in authorities]
-    require(signing, rule)
+    require(signing, rule, "{:who} is not one of the freeze authorities ({})", call.signers,
+            who(authorities) if authorities else "none is designated")
     for signer in signing:
         call.authorise(signer, rule)
     return signing[0]
@@ -91,7 +113,8 @@ def freeze(call: Call) -> None:
     command = Freeze.parse(call)
     authority = _freeze_authority(call)
     note = existing_note(call, command.note)
-    require(not note.frozen, "the note is not already frozen")
+    require(not note.frozen, "the note is not already frozen", "note {:id} is already frozen",
+            note.id)
     save(call, evolve(note, frozen=True))
     call.emit({"type": "frozen", "note": note.id, "reason": command.reason,
                "parties": [authority, note.holder, note.issuer]})
@@ -102,7 +125,7 @@ def unfreeze(call: Call) -> None:
     command = Freeze.parse(call)
     authority = _freeze_authority(call)
     note = existing_note(call, command.note)
-    require(note.frozen, "the note is frozen")
+    require(note.frozen, "the note is frozen", "note {:id} is not frozen", note.id)
     save(call, evolve(note, frozen=False))
     call.emit({"type": "unfrozen", "note": note.id, "reason": command.reason,
                "parties": [authority, note.holder, note.issuer]})

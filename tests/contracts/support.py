@@ -28,6 +28,16 @@ STRANGER = make_uscc("91310000MA9999999")  # a valid USCC that is no member
 _NONCES = itertools.count(0xA000_0000_0000)
 
 
+def short(record_id: str) -> str:
+    """Return a record id as a refusal quotes it: its first 8 hex digits and an ellipsis."""
+    return record_id[:8] + "\u2026"
+
+
+def said(rule: str, detail: str) -> str:
+    """Return the text of a refusal: the rule it broke, then what was wrong."""
+    return f"{rule}: {detail}"
+
+
 def new_chain(**policies: Any) -> MemoryChain:
     """Return a fresh chain whose auditor is the freeze authority, with `policies` on top."""
     return MemoryChain(policies={"freeze_authorities": [AUDITOR], **policies})

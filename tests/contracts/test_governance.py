@@ -20,9 +20,10 @@ from contracts.code import pinned_code_hash
 from contracts.governance import approvals_needed, quorum_reached
 from contracts.registry import POLICY_CHECKS
 from ledger.block import TxResult
+from ledger.errors import rule_of
 from ledger.membership import Role, make_uscc
 from tests.builders import MemoryChain, Org, key_for, make_orgs
-from tests.contracts.support import FACE, Deal, grant_line, issue, pay_to, refused
+from tests.contracts.support import FACE, Deal, grant_line, issue, pay_to, refused, said, short
 
 FIVE = ["core", "s1", "s2", "s3", "s4"]  # enough approvals among the nine members
 NEW_KEY = key_for("s1 after re-keying")
@@ -133,36 +134,39 @@ def test_only_open_proposals_are_approved_and_each_member_approves_once(
 ) -> None:
     proposal = propose(chain, "core", suspend(chain, "s4")).tx_id
     approve(chain, "s1", proposal)
-    reason = refused_gov(chain, "s1", "approve", proposal=proposal)
-    assert reason == "a member approves a proposal once"
-    assert refused_gov(chain, "core", "approve", proposal=proposal) == reason
+    once = "a member approves a proposal once"
+    assert refused_gov(chain, "s1", "approve", proposal=proposal) == said(
+        once, f"{chain.uscc('s1')} has already approved proposal {short(proposal)}")
+    assert refused_gov(chain, "core", "approve", proposal=proposal) == said(
+        once, f"{chain.uscc('core')} has already approved proposal {short(proposal)}")
     for voter in ["s2", "s3", "b1"]:
         approve(chain, voter, proposal)
-    assert refused_gov(chain, "b2", "approve", proposal=proposal) == (
-        "only an open proposal can be approved")
+    assert refused_gov(chain, "b2", "approve", proposal=proposal) == said(
+        "only an open proposal can be approved", f"proposal {short(proposal)} is executed")
 
 
 def test_the_proposer_withdraws_an_open_proposal(chain: MemoryChain) -> None:
     proposal = propose(chain, "core", suspend(chain, "s4")).tx_id
-    assert refused_gov(chain, "s1", "withdraw", proposal=proposal) == (
-        "only the proposer withdraws a proposal")
+    assert refused_gov(chain, "s1", "withdraw", proposal=proposal) == said(
+        "only the proposer withdraws a proposal", f"{chain.uscc('core')} has not signed")
     r = gov(chain, "core", "withdraw", proposal=proposal)
     assert r.valid and r.events[0]["type"] == "governance_withdrawn"
     assert chain.uscc("core") in r.events[0]["parties"]
     assert chain.get("proposal/" + proposal)["status"] == "withdrawn"
-    assert refused_gov(chain, "s1", "approve", proposal=proposal) == (
-        "only an open proposal can be approved")
-    assert refused_gov(chain, "core", "withdraw", proposal=proposal) == (
-        "only an open proposal can be withdrawn")
+    assert refused_gov(chain, "s1", "approve", proposal=proposal) == said(
+        "only an open proposal can be approved", f"proposal {short(proposal)} is withdrawn")
+    assert refused_gov(chain, "core", "withdraw", proposal=proposal) == said(
+        "only an open proposal can be withdrawn", f"proposal {short(proposal)} is withdrawn")
 
 
 def test_proposals_and_approvals_have_one_signer(chain: MemoryChain) -> None:
-    assert refused_gov(chain, ["core", "s1"], "propose", change=suspend(chain, "s4")) == (
-        "a proposal is signed by its proposer alone")
+    assert refused_gov(chain, ["core", "s1"], "propose", change=suspend(chain, "s4")) == said(
+        "a proposal is signed by its proposer alone", "it has 2 signers")
     proposal = propose(chain, "core", suspend(chain, "s4")).tx_id
-    assert refused_gov(chain, ["s1", "s2"], "approve", proposal=proposal) == (
-        "an approval is signed by the approving member alone")
-    assert refused_gov(chain, "s1", "approve", proposal="ab" * 32) == "the proposal exists"
+    assert refused_gov(chain, ["s1", "s2"], "approve", proposal=proposal) == said(
+        "an approval is signed by the approving member alone", "it has 2 signers")
+    assert refused_gov(chain, "s1", "approve", proposal="ab" * 32) == said(
+        "the proposal exists", "proposal abababab\u2026 not found")
 
 
 def test_a_suspended_member_can_neither_propose_nor_approve(chain: MemoryChain) -> None:
@@ -181,32 +185,33 @@ def test_a_suspended_member_can_neither_propose_nor_approve(chain: MemoryChain) 
 def test_membership_changes_must_make_sense(chain: MemoryChain) -> None:
     existing = make_orgs()["s1"].member().to_json()
     assert refused_gov(chain, "core", "propose",
-                       change={"kind": "add_member", "member": existing}) == (
-        "the new member is not yet a member")
+                       change={"kind": "add_member", "member": existing}) == said(
+        "the new member is not yet a member", f"{chain.uscc('s1')} is already a member")
     joining = {**new_org().member().to_json(), "status": "suspended"}
     assert refused_gov(chain, "core", "propose",
-                       change={"kind": "add_member", "member": joining}) == (
-        "a new member joins as active")
+                       change={"kind": "add_member", "member": joining}) == said(
+        "a new member joins as active", f"{joining['uscc']} would join as suspended")
     assert refused_gov(chain, "core", "propose",
-                       change={"kind": "reinstate_member", "uscc": chain.uscc("s4")}) == (
-        "the member to reinstate is suspended")
+                       change={"kind": "reinstate_member", "uscc": chain.uscc("s4")}) == said(
+        "the member to reinstate is suspended", f"{chain.uscc('s4')} is an active member")
     assert refused_gov(chain, "core", "propose", change={
         "kind": "rekey_member", "uscc": chain.uscc("s1"),
-        "public_key": chain.orgs["s1"].key.public_key.hex()}) == (
-        "the new key differs from the member's current key")
+        "public_key": chain.orgs["s1"].key.public_key.hex()}) == said(
+        "the new key differs from the member's current key",
+        f"the new key is the current key of {chain.uscc('s1')}")
     stranger = make_uscc("91310000MA9999999")
     assert refused_gov(chain, "core", "propose", change={
-        "kind": "rekey_member", "uscc": stranger, "public_key": NEW_KEY.public_key.hex()}) == (
-        "the member to re-key is a member")
+        "kind": "rekey_member", "uscc": stranger, "public_key": NEW_KEY.public_key.hex()}) == said(
+        "the member to re-key is a member", f"{stranger} is not a member")
     assert refused_gov(chain, "core", "propose",
-                       change={"kind": "suspend_member", "uscc": stranger}) == (
-        "the member to suspend is active")
+                       change={"kind": "suspend_member", "uscc": stranger}) == said(
+        "the member to suspend is active", f"{stranger} is not a member")
 
 
 def test_the_last_active_member_is_never_suspended() -> None:
     c = MemoryChain(orgs={"core": make_orgs()["core"]})
-    assert refused_gov(c, "core", "propose", change=suspend(c, "core")) == (
-        "the last active member is never suspended")
+    assert refused_gov(c, "core", "propose", change=suspend(c, "core")) == said(
+        "the last active member is never suspended", f"{c.uscc('core')} is the only active member")
 
 
 def test_a_change_is_checked_again_when_it_executes(chain: MemoryChain) -> None:
@@ -214,8 +219,8 @@ def test_a_change_is_checked_again_when_it_executes(chain: MemoryChain) -> None:
     for voter in ["s1", "s2", "s3"]:
         approve(chain, voter, second)
     enact(chain, suspend(chain, "s4"))
-    assert refused_gov(chain, "auditor", "approve", proposal=second) == (
-        "the member to suspend is active")
+    assert refused_gov(chain, "auditor", "approve", proposal=second) == said(
+        "the member to suspend is active", f"{chain.uscc('s4')} is suspended")
     assert chain.get("proposal/" + second)["status"] == "open"
 
 
@@ -225,7 +230,10 @@ def test_scheduled_changes_start_after_the_current_block(chain: MemoryChain) -> 
                     "from_height": chain.height},
                    {"kind": "pin_contracts", "code_hash": "ab" * 32,
                     "from_height": chain.height - 1}):
-        assert refused_gov(chain, "core", "propose", change=change) == rule
+        block = chain.height
+        assert refused_gov(chain, "core", "propose", change=change) == said(
+            rule,
+            f"from_height {change['from_height']} is not after this block's height, {block}")
 
 
 def test_a_scheduled_change_approved_too_late_does_not_execute(chain: MemoryChain) -> None:
@@ -234,7 +242,7 @@ def test_a_scheduled_change_approved_too_late_does_not_execute(chain: MemoryChai
     proposal = propose(chain, "core", change).tx_id
     for voter in ["s1", "s2", "s3"]:
         approve(chain, voter, proposal)
-    assert refused_gov(chain, "b1", "approve", proposal=proposal) == (
+    assert rule_of(refused_gov(chain, "b1", "approve", proposal=proposal)) == (
         "the change takes effect at a height after the current block")
 
 
@@ -324,7 +332,9 @@ def test_an_added_member_acts_in_its_role_and_only_in_it(chain: MemoryChain, lin
     assert chain.get("note/" + root)["holder"] == s5.uscc
     result = refused(chain, ["b1", "s5"], "grant_credit_line", bank=chain.uscc("b1"),
                      core=s5.uscc, limit=FACE, currency="CNY", expiry_date="2026-12-31")
-    assert result.reason == "a credit line is granted to a core enterprise"
+    assert result.reason == said(
+        "a credit line is granted to a core enterprise",
+        f"the borrower {s5.uscc} does not have the core_enterprise role (its roles: supplier)")
     # the newcomer also counts in the quorum: 10 members, 50% -> 6 approvals
     assert propose(chain, "s5", suspend(chain, "s4")).events[0]["approvals_needed"] == 6
 
@@ -341,7 +351,8 @@ def test_a_policy_change_applies_from_its_height_and_not_before(active: Deal) ->
     while c.height < start:  # empty blocks up to the new version's first height
         c.run_block([])
     result = refused(c, "s1", "transfer", note=rest, payments=pay_to(c, "s3", 20_000))
-    assert result.reason == "each split piece is at least the minimum amount"
+    assert result.reason == said("each split piece is at least the minimum amount",
+                                 "piece 200.00 is below the minimum 500.00")
 
 
 def test_code_pins_are_kept_in_height_order(chain: MemoryChain) -> None:

@@ -16,9 +16,10 @@ from contracts.receivable.invoices import invoice_number
 from contracts.records import invoice_id
 from ledger.errors import SchemaError
 from tests.builders import MemoryChain
-from tests.contracts.support import FACE, grant_line, issue, issue_args, refused, trade
+from tests.contracts.support import FACE, grant_line, issue, issue_args, refused, said, trade
 
 BEYOND = "an invoice is never used beyond its amount (no double financing)"
+SAME = "an invoice's amount is the same in every use"
 
 
 def _use_fully(chain: MemoryChain, line: str, number: str = "INV-A") -> None:
@@ -36,7 +37,10 @@ def test_a_fully_used_invoice_backs_nothing_more_under_another_spelling(
     _use_fully(chain, line)
     args = issue_args(chain, line, trade=trade(chain, number=spelling, amount=FACE,
                                                allocated=FACE))
-    assert refused(chain, "core", "issue", **args).reason == BEYOND
+    # the refusal names the invoice in its normal form, whatever the spelling
+    assert refused(chain, "core", "issue", **args).reason == said(
+        BEYOND,
+        "1,000,000.00 allocated to invoice INV-A is more than the 0.00 left of its 1,000,000.00")
 
 
 def test_the_credential_keeps_the_invoice_number_in_its_normal_form(
@@ -82,7 +86,7 @@ def test_an_invoice_still_in_use_keeps_its_amount(chain: MemoryChain, line: str)
     chain.ok("core", "withdraw", receivable=gone)
     args = issue_args(chain, line, trade=trade(chain, amount=3 * FACE))
     reason = refused(chain, "core", "issue", **args).reason
-    assert reason == "an invoice's amount is the same in every use"
+    assert reason == said(SAME, "invoice INV-1 is on record for 2,000,000.00, not 3,000,000.00")
     assert chain.get("receivable/" + kept)["status"] == "pending"
 
 

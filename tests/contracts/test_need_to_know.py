@@ -4,7 +4,8 @@ Found by the outside test: naming someone else's note answered "the holder
 signs the transfer" and naming a made-up id "the note exists", so any member
 could probe which ids exist.  Now an action first asks whether the party
 entitled to act signed, and a record that does not exist fails that same
-rule; status and other details are checked only after that.
+rule, in the same words ("note 1a2b3c4d… is unknown, or not held by <the
+signer>"); status and other details are checked and told only after that.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.contracts.support import Deal, Split, issue_args, pay_to, refused
+from ledger.errors import rule_of
+from tests.builders import MemoryChain
+from tests.contracts.support import Deal, Split, issue_args, pay_to, refused, said, short
 
 UNKNOWN = "cd" * 32
 
@@ -56,17 +59,31 @@ def test_someone_elses_record_and_a_missing_one_are_refused_alike(split: Split,
                                                                   case: str) -> None:
     action, outsider, existing, args, rule = CASES[case]
     real = existing(split)
+    said_of = {}
     for target in (real, UNKNOWN):
         result = refused(split.c, outsider, action, **args(split, target))
-        assert (result.code, result.reason) == ("contract_violation", rule), target
+        assert (result.code, rule_of(result.reason)) == ("contract_violation", rule), target
+        said_of[target] = result.reason.replace(short(target), "<id>")
+    assert said_of[real] == said_of[UNKNOWN]
+    assert " is unknown, or not " in said_of[real]
+    _names_no_one_but(split.c, outsider, said_of[real])
+
+
+def _names_no_one_but(c: MemoryChain, signer: str, reason: str) -> None:
+    """Assert `reason` names no organisation but the signer (it may quote the signer back)."""
+    assert [name for name in c.orgs if name != signer and c.uscc(name) in reason] == []
 
 
 def test_an_outsider_learns_nothing_of_a_credentials_status(active: Deal) -> None:
     """Accepting an already accepted credential: its receiver is told, anyone else is not."""
     mine = refused(active.c, "s1", "accept", receivable=active.root)
     theirs = refused(active.c, "s2", "accept", receivable=active.root)
-    assert mine.reason == "the credential is pending acceptance"
-    assert theirs.reason == "the receiving supplier signs the acceptance"
+    assert mine.reason == said("the credential is pending acceptance",
+                               f"credential {short(active.root)} is already accepted "
+                               "(on 2026-01-05)")
+    assert theirs.reason == said("the receiving supplier signs the acceptance",
+                                 f"credential {short(active.root)} is unknown, or not issued to "
+                                 f"{active.c.uscc('s2')}")
 
 
 def test_issuing_on_someone_elses_credit_line_is_refused_like_a_missing_line(
@@ -75,4 +92,6 @@ def test_issuing_on_someone_elses_credit_line_is_refused_like_a_missing_line(
     c = active.c
     for line in (active.line, UNKNOWN):
         result = refused(c, "core2", "issue", **issue_args(c, line))
-        assert result.reason == "the core enterprise of the credit line signs the issuance"
+        assert result.reason == said(
+            "the core enterprise of the credit line signs the issuance",
+            f"credit line {short(line)} is unknown, or not granted to {c.uscc('core2')}")

@@ -22,6 +22,8 @@ from tests.contracts.support import (
     new_chain,
     pay_to,
     refused,
+    said,
+    short,
 )
 
 
@@ -47,7 +49,8 @@ def test_policy_version_applies_from_its_height(active: Deal) -> None:
     c.ok("s1", "transfer", note=active.root, payments=pay_to(c, "s2", 20_000))
     rest = active.rec()["live"][-1]
     r = refused(c, "s1", "transfer", note=rest, payments=pay_to(c, "s3", 20_000))
-    assert r.reason == "each split piece is at least the minimum amount"
+    assert r.reason == said("each split piece is at least the minimum amount",
+                            "piece 200.00 is below the minimum 500.00")
 
 
 def test_policies_change_only_by_governance(active: Deal) -> None:
@@ -61,21 +64,22 @@ def test_genesis_runs_only_at_height_zero(chain: MemoryChain) -> None:
     members = [o.member().to_json() for o in chain.orgs.values()]
     r = refused(chain, list(chain.orgs), "genesis", contract="registry", members=members,
                 policies={})
-    assert r.reason == "the consortium is founded only in the genesis block"
+    assert r.reason == said("the consortium is founded only in the genesis block",
+                            "this block is at height 1")
 
 
 def test_every_founding_member_signs_the_genesis() -> None:
     orgs = make_orgs()
     members = [o.member().to_json() for o in orgs.values()]
-    assert _genesis(members, list(orgs)[:-1]) == (
-        "contract_violation", "every founding member signs the genesis")
+    assert _genesis(members, list(orgs)[:-1]) == ("contract_violation", said(
+        "every founding member signs the genesis", f"{orgs['core2'].uscc} has not signed"))
 
 
 def test_each_founding_member_is_listed_once() -> None:
     orgs = make_orgs()
     members = [o.member().to_json() for o in orgs.values()]
-    assert _genesis([*members, members[0]], list(orgs)) == (
-        "contract_violation", "each founding member is listed once")
+    assert _genesis([*members, members[0]], list(orgs)) == ("contract_violation", said(
+        "each founding member is listed once", f"{orgs['core'].uscc} is listed more than once"))
 
 
 @pytest.mark.parametrize(("policies", "reason"), [
@@ -105,35 +109,43 @@ def _grant(c: MemoryChain, signers: list[str], bank: str = "b1", core: str = "co
 
 
 def test_credit_line_lender_must_be_bank(chain: MemoryChain) -> None:
-    assert _grant(chain, ["s1", "core"], bank="s1") == (
-        "the lender of a credit line has the bank role")
+    assert _grant(chain, ["s1", "core"], bank="s1") == said(
+        "the lender of a credit line has the bank role",
+        f"the bank {chain.uscc('s1')} does not have the bank role (its roles: supplier)")
 
 
 def test_credit_line_granted_only_to_core_enterprise(chain: MemoryChain) -> None:
-    assert _grant(chain, ["b1", "s1"], core="s1") == (
-        "a credit line is granted to a core enterprise")
+    assert _grant(chain, ["b1", "s1"], core="s1") == said(
+        "a credit line is granted to a core enterprise",
+        f"the borrower {chain.uscc('s1')} does not have the core_enterprise role "
+        "(its roles: supplier)")
 
 
-@pytest.mark.parametrize(("signer", "reason"), [
-    ("core", "the bank signs the credit line"),
-    ("b1", "the core enterprise signs the credit line"),
+@pytest.mark.parametrize(("signer", "missing", "reason"), [
+    ("core", "b1", "the bank signs the credit line"),
+    ("b1", "core", "the core enterprise signs the credit line"),
 ])
-def test_credit_line_signed_by_bank_and_core(chain: MemoryChain, signer: str, reason: str) -> None:
-    assert _grant(chain, [signer]) == reason
+def test_credit_line_signed_by_bank_and_core(
+    chain: MemoryChain, signer: str, missing: str, reason: str
+) -> None:
+    assert _grant(chain, [signer]) == said(reason, f"{chain.uscc(missing)} has not signed")
 
 
 @pytest.mark.parametrize("expiry", ["2026-01-05", "2025-12-31"])
 def test_credit_line_expires_in_the_future(chain: MemoryChain, expiry: str) -> None:
-    assert _grant(chain, ["b1", "core"], expiry=expiry) == "a credit line expires in the future"
+    assert _grant(chain, ["b1", "core"], expiry=expiry) == said(
+        "a credit line expires in the future",
+        f"expiry date {expiry} is not after today, 2026-01-05")
 
 
 def test_each_core_enterprise_draws_only_its_own_line() -> None:
     c = new_chain()
     r = c.ok(["b1", "core2"], "grant_credit_line", bank=c.uscc("b1"), core=c.uscc("core2"),
              limit=FACE, currency="CNY", expiry_date="2026-12-31")
-    args = issue_args(c, r.events[0]["credit_line"])
-    assert refused(c, "core", "issue", **args).reason == (
-        "the core enterprise of the credit line signs the issuance")
+    line = r.events[0]["credit_line"]
+    assert refused(c, "core", "issue", **issue_args(c, line)).reason == said(
+        "the core enterprise of the credit line signs the issuance",
+        f"credit line {short(line)} is unknown, or not granted to {c.uscc('core')}")
 
 
 def test_every_stored_record_decodes_to_what_encodes_it_again() -> None:

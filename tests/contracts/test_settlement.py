@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from contracts.records import derived_id
+from ledger.errors import rule_of
 from tests.builders import MemoryChain
 from tests.contracts.support import (
     FACE,
@@ -19,6 +20,8 @@ from tests.contracts.support import (
     issue_args,
     pay_to,
     refused,
+    said,
+    short,
     trade,
 )
 
@@ -63,32 +66,45 @@ def test_credit_line_released_on_payment(split: Split) -> None:
 def test_payment_only_on_or_after_maturity(split: Split) -> None:
     split.c.advance(days=89)
     r = refused(split.c, "core", "pay", receivable=split.root, amount=FACE, payment_ref="P")
-    assert r.reason == "payment is recorded on or after maturity"
+    assert r.reason == said("payment is recorded on or after maturity",
+                            f"credential {short(split.root)} matures on 2026-04-05")
 
 
 def test_only_the_issuer_records_payment(split: Split) -> None:
     split.c.advance(days=90)
     r = refused(split.c, "s1", "pay", receivable=split.root, amount=FACE, payment_ref="P")
-    assert r.reason == "the issuing core enterprise records the payment"
+    assert r.reason == said(
+        "the issuing core enterprise records the payment",
+        f"credential {short(split.root)} is unknown, or not issued by {split.c.uscc('s1')}")
 
 
 def test_payment_does_not_exceed_the_outstanding_amount(split: Split) -> None:
     split.c.advance(days=90)
     r = refused(split.c, "core", "pay", receivable=split.root, amount=FACE + 1, payment_ref="P")
-    assert r.reason == "a payment does not exceed the amount outstanding"
+    assert r.reason == said("a payment does not exceed the amount outstanding",
+                            f"payment 1,000,000.01 is more than the 1,000,000.00 outstanding on "
+                            f"credential {short(split.root)}")
+    split.c.ok("core", "pay", receivable=split.root, amount=FACE - 100, payment_ref="P1")
+    r = refused(split.c, "core", "pay", receivable=split.root, amount=101, payment_ref="P2")
+    assert r.reason == said("a payment does not exceed the amount outstanding",
+                            f"payment 1.01 is more than the 1.00 outstanding on "
+                            f"credential {short(split.root)}")
 
 
 def test_payment_only_for_an_effective_unpaid_credential(pending: Deal) -> None:
     pending.c.advance(days=90)
     r = refused(pending.c, "core", "pay", receivable=pending.root, amount=FACE, payment_ref="P")
-    assert r.reason == "the credential is effective and not yet paid"
+    assert r.reason == said(
+        "the credential is effective and not yet paid",
+        f"credential {short(pending.root)} is pending acceptance (since 2026-01-05)")
 
 
 def test_paid_credential_is_not_paid_again(split: Split) -> None:
     split.c.advance(days=90)
     split.c.ok("core", "pay", receivable=split.root, amount=FACE, payment_ref="P1")
     r = refused(split.c, "core", "pay", receivable=split.root, amount=1, payment_ref="P2")
-    assert r.reason == "the credential is effective and not yet paid"
+    assert r.reason == said("the credential is effective and not yet paid",
+                            f"credential {short(split.root)} is paid (on 2026-04-05)")
 
 
 def test_partial_payment_pro_rata_with_leftover_fen_to_the_earliest_leaves(thirds: Deal) -> None:
@@ -115,6 +131,20 @@ def test_partial_payment_leaves_the_rest_overdue(thirds: Deal) -> None:
     assert (thirds.rec()["status"], thirds.rec()["live"]) == ("paid", [])
 
 
+def test_an_overdue_credential_stays_overdue_since_its_first_partial_payment(
+    thirds: Deal
+) -> None:
+    """Paid in part at maturity (2026-04-05) and the day after, in full the day after that."""
+    c = thirds.c
+    c.ok("core", "pay", receivable=thirds.root, amount=10, payment_ref="P1")
+    c.advance(days=1)
+    c.ok("core", "pay", receivable=thirds.root, amount=10, payment_ref="P2")
+    assert (thirds.rec()["status"], thirds.rec()["status_date"]) == ("overdue", "2026-04-05")
+    c.advance(days=1)
+    c.ok("core", "pay", receivable=thirds.root, amount=FACE - 20, payment_ref="P3")
+    assert (thirds.rec()["status"], thirds.rec()["status_date"]) == ("paid", "2026-04-07")
+
+
 def test_payment_cancels_open_financing_requests(split: Split) -> None:
     c = split.c
     fid = c.ok("s2", "request_financing", note=split.paid,
@@ -139,7 +169,9 @@ def test_zero_share_leaf_under_financing_is_released(split: Split) -> None:
 def test_overdue_only_after_maturity_plus_grace(split: Split) -> None:
     split.c.advance(days=93)  # 2026-04-08: maturity + 3 grace days
     r = refused(split.c, "s2", "mark_overdue", receivable=split.root)
-    assert r.reason == "a credential is overdue only after maturity plus the grace period"
+    assert r.reason == said("a credential is overdue only after maturity plus the grace period",
+                            f"the grace period of credential {short(split.root)} runs until "
+                            "2026-04-08 (maturity 2026-04-05, 3 days' grace)")
     split.c.advance(days=1)
     split.c.ok("s2", "mark_overdue", receivable=split.root)
     assert split.rec()["status"] == "overdue"
@@ -148,10 +180,13 @@ def test_overdue_only_after_maturity_plus_grace(split: Split) -> None:
 def test_overdue_recorded_by_the_issuer_or_a_holder(split: Split) -> None:
     split.c.advance(days=94)
     r = refused(split.c, "s3", "mark_overdue", receivable=split.root)
-    assert r.reason == "the issuer or a holder of the credential records it overdue"
+    assert r.reason == said("the issuer or a holder of the credential records it overdue",
+                            f"credential {short(split.root)} is unknown, or not issued by or "
+                            f"held by {split.c.uscc('s3')}")
     split.c.ok("core", "mark_overdue", receivable=split.root)
     r = refused(split.c, "core", "mark_overdue", receivable=split.root)
-    assert r.reason == "only an effective unpaid credential goes overdue"
+    assert r.reason == said("only an effective unpaid credential goes overdue",
+                            f"credential {short(split.root)} is overdue (since 2026-04-09)")
 
 
 def test_paying_overdue_credentials_unblocks_issuance(split: Split) -> None:
@@ -160,6 +195,7 @@ def test_paying_overdue_credentials_unblocks_issuance(split: Split) -> None:
     c.ok("core", "mark_overdue", receivable=split.root)
     args = issue_args(c, split.line, maturity_date="2026-09-01", trade=trade(c, number="INV-2"))
     r = refused(c, "core", "issue", **args)
-    assert r.reason.startswith("a core enterprise with overdue credentials issues no new ones")
+    assert rule_of(r.reason) == (
+        "a core enterprise with overdue credentials issues no new ones until they are paid")
     c.ok("core", "pay", receivable=split.root, amount=FACE, payment_ref="P1")
     c.ok("core", "issue", **args)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ledger.checkpoint import check_cosigned, parse_signed_checkpoint
+from ledger.errors import rule_of
 from tests.etcd import etcd_context
 from tests.node.support import FACE, grant_line, issue_accepted, outputs
 from tests.nodes import RunningNode, running_network, wait_until_final, wait_until_level
@@ -98,7 +99,7 @@ def test_one_note_spent_through_two_nodes_at_once_has_one_winner_everywhere(
             assert sorted(valid) == [False, True]
             loser = node.service.store.tx(spends[valid.index(False)][1].tx_id)
             assert loser is not None
-            assert loser.reason == "the note is active (not spent, settled or void)"
+            assert rule_of(loser.reason) == "the note is active (not spent, settled or void)"
 
 
 def test_every_block_gets_a_finality_certificate_from_a_quorum(

@@ -17,6 +17,7 @@ import pytest
 
 from contracts import CONTRACTS
 from ledger.crypto import sha256_hex
+from ledger.errors import rule_of
 from ledger.execution import Executor, Overlay
 from ledger.genesis import Genesis
 from ledger.timefmt import format_timestamp
@@ -115,4 +116,40 @@ def test_a_stale_simulation_is_executed_again(tmp_path: Path) -> None:
     # the split was simulated after an accept that is never ordered: at commit the
     # note is still pending, so the split must fail, not reuse its stale success
     [result] = chain.apply_batch(_batch(3, [split]))
-    assert not result.valid and result.reason == "the note is not pending acceptance"
+    assert not result.valid and rule_of(result.reason) == "the note is not pending acceptance"
+
+
+def test_a_simulation_reused_at_a_later_height_records_what_fresh_execution_does(
+    tmp_path: Path,
+) -> None:
+    """An unrelated batch commits between a submission's simulation and its own block.
+
+    The simulation stays reusable (nothing it read has changed), so what it
+    wrote must not depend on the height it was simulated at: a record that
+    noted the height would differ from a fresh execution's, and the nodes
+    would disagree on the header.
+    """
+    submissions = _submissions()
+    issue, accept, _ = submissions[1][:3]
+    simulated, fresh = _chain(tmp_path / "simulated"), _chain(tmp_path / "fresh")
+    executed: list[str] = []
+    original = simulated.executor._execute_one
+
+    def counting(envelope: Any, *args: Any) -> Any:
+        executed.append(envelope.tx_id)
+        return original(envelope, *args)
+
+    simulated.executor._execute_one = counting  # type: ignore[method-assign]
+    position, unrelated_ids = 0, []
+    for envelopes in (submissions[0], [issue], [accept]):
+        simulated.remember(envelopes, simulated.simulate(envelopes, format_timestamp(START)))
+        unrelated = _tx(["b2", "core2"], "grant_credit_line", bank=U["b2"], core=U["core2"],
+                        limit=10**9, currency="CNY", expiry_date="2026-12-31")
+        unrelated_ids.append(unrelated.tx_id)
+        for batch in ([unrelated], envelopes):
+            position += 1
+            for chain in (simulated, fresh):
+                assert all(r.valid for r in chain.apply_batch(_batch(position, batch)))
+            assert simulated.head.hash() == fresh.head.hash()
+    assert executed == unrelated_ids  # the simulated ones were reused, a block later
+    assert simulated.state._data == fresh.state._data
