@@ -32,6 +32,14 @@ class SchemaError(LedgerError):
     code = "bad_schema"
 
 
+class AmountError(SchemaError, ValueError):
+    """Raised when text given as an amount of yuan is not a well-formed one.
+
+    A SchemaError like any bad input, and a ValueError, as a parse of text
+    is expected to raise.
+    """
+
+
 class SignatureError(LedgerError):
     """Raised when a signature is missing, forged, extra or made with the wrong key."""
 

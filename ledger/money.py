@@ -1,4 +1,4 @@
-"""Money: integer fen, exact pricing and exact pro-rata allocation.
+"""Money: integer fen, exact pricing, exact pro-rata allocation, and yuan as people write it.
 
 Amounts are always integer counts of fen (分, 1/100 yuan).  `Decimal` is used
 only where a rate is applied, under a local context wide enough to be exact
@@ -19,14 +19,21 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 
-from ledger.errors import SchemaError, described
+from ledger.canonical import MAX_SAFE_INTEGER
+from ledger.errors import AmountError, SchemaError, described
 
 FEN_PER_YUAN = 100
 DAY_COUNT_BASIS = 360
 CURRENCIES = frozenset({"CNY", "USD", "EUR", "HKD", "JPY", "GBP"})
 PERCENT_PATTERN = re.compile(r"(0|[1-9][0-9]{0,3})(\.[0-9]{1,4})?")
 BASIS_POINTS_PER_PERCENT = 100
-YUAN_PATTERN = re.compile(r"-?[0-9]{1,13}(\.[0-9]{1,2})?")
+# how yuan may be written (parse_yuan); a comma separates thousands, a point the fen
+_SPACE = " \t\r\n"
+_NOT_FINITE = re.compile(r"[+-]?(inf|infinity|nan|snan)", re.IGNORECASE)
+_EXPONENT = re.compile(r"[+-]?[0-9.,]*[0-9][eE][+-]?[0-9]+")
+_AMOUNT_CHARACTERS = re.compile(r"[0-9.,]+")
+_GROUPED = re.compile(r"[1-9][0-9]{0,2}(,[0-9]{3})+")
+_MAX_YUAN_DIGITS = len(str(MAX_SAFE_INTEGER // FEN_PER_YUAN))
 _EXACT = Context(prec=60, rounding=ROUND_HALF_UP)
 
 FEE_PAYERS = ("seller", "buyer", "split")
@@ -39,12 +46,92 @@ def format_fen(amount: int) -> str:
     return f"{sign}{yuan:,}.{fen:02d}"
 
 
-def parse_yuan(text: str) -> int:
-    """Parse '1000000.00' or '1,000,000' (yuan) into integer fen; raise SchemaError if malformed."""
-    cleaned = text.replace(",", "").strip()
-    if not YUAN_PATTERN.fullmatch(cleaned):
-        raise SchemaError(f"{text!r} is not an amount in yuan with at most two decimals")
-    return int(Decimal(cleaned) * FEN_PER_YUAN)
+def parse_yuan(text: str, *, negative: bool = False) -> int:
+    """Parse an amount of yuan a person typed ('1,000,000.00', '1000000', '0.5') into fen.
+
+    Only a well-formed amount is read: digits 0-9, thousands separators only
+    between groups of exactly three digits, at most two decimals, no leading
+    zero, no exponent, and a leading '-' only when `negative` allows it.
+    Surrounding spaces and line ends are ignored.  The amount is at most
+    MAX_SAFE_INTEGER fen, the most the ledger records.  Raises AmountError
+    (a ValueError) quoting the text and naming what is wrong with it.
+    """
+    body = text.strip(_SPACE)
+    unsigned = body.removeprefix("-")
+    problem = _problem_of(unsigned, text)
+    if problem is None and unsigned != body and not negative:
+        problem = "it is negative; amounts here are positive"
+    if problem:
+        raise AmountError(f"{described(text)} is not a well-formed amount in yuan: {problem}")
+    whole, _, decimals = unsigned.partition(".")
+    fen = int(whole.replace(",", "")) * FEN_PER_YUAN + int(decimals.ljust(2, "0"))
+    return -fen if unsigned != body else fen
+
+
+def _problem_of(unsigned: str, text: str) -> str | None:
+    """Return what makes `unsigned` (`text` without spaces and a leading '-') no amount, or None."""
+    if not unsigned:
+        return "it has no digits" if text.strip(_SPACE) else (
+            "it is empty" if not text else "it is blank")
+    for check in _AMOUNT_CHECKS:
+        problem = check(unsigned)
+        if problem:
+            return problem
+    return None
+
+
+def _characters(body: str) -> str | None:
+    """Return what is wrong with the characters of an amount: words, exponents, signs, ..."""
+    if _NOT_FINITE.fullmatch(body):
+        return "it is not a finite number"
+    if _EXPONENT.fullmatch(body):
+        return "it has an exponent; write the amount out in full"
+    if any(c.isdigit() and not c.isascii() for c in body):
+        return "it has non-ASCII digits; type the digits 0-9"
+    if "-" in body or "+" in body:
+        return "it has a sign where none belongs"
+    if not _AMOUNT_CHARACTERS.fullmatch(body):
+        return "it has a character other than the digits 0-9, ',' and '.'"
+    return None
+
+
+def _decimal_point(body: str) -> str | None:
+    """Return what is wrong with the decimal point and the fen of an amount."""
+    whole, point, decimals = body.partition(".")
+    if "." in decimals:
+        return "it has more than one decimal point"
+    if point and not (whole and decimals):
+        return "it needs digits on both sides of the decimal point, as in 0.50"
+    if "," in decimals:
+        return "it has a thousands separator after the decimal point"
+    if len(decimals) > 2:
+        return "it has more than two decimals (a fen is the smallest unit)"
+    return None
+
+
+def _whole_yuan(body: str) -> str | None:
+    """Return what is wrong with the whole yuan of an amount: a leading zero, misplaced commas."""
+    whole = body.partition(".")[0]
+    if whole[0] == "0" and len(whole) > 1:
+        return "it has a leading zero"
+    if "," in whole and not _GROUPED.fullmatch(whole):
+        return ("the thousands separators are misplaced: each group after a comma has "
+                "exactly three digits, as in 1,000,000.00")
+    return None
+
+
+def _size(body: str) -> str | None:
+    """Return what is wrong with the size of a well-written amount (more than the ledger holds)."""
+    whole, _, decimals = body.partition(".")
+    digits = whole.replace(",", "")
+    if len(digits) > _MAX_YUAN_DIGITS or (
+            int(digits) * FEN_PER_YUAN + int(decimals.ljust(2, "0")) > MAX_SAFE_INTEGER):
+        return ("it is more than the largest amount the ledger records, "
+                f"{format_fen(MAX_SAFE_INTEGER)}")
+    return None
+
+
+_AMOUNT_CHECKS = (_characters, _decimal_point, _whole_yuan, _size)
 
 
 def parse_percent(text: object, what: str = "annual_rate_percent") -> Decimal:

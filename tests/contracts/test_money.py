@@ -1,5 +1,7 @@
 """Money (ledger/money.py): ACT/360 pricing, half-up rounding, pro-rata allocation, yuan text.
 
+Reading yuan that a person typed (`parse_yuan`) is tested in tests/ledger/test_yuan.py.
+
 Expected values are worked out independently with `fractions.Fraction`; the
 property tests check `allocate_pro_rata` (exact sum, shares within their
 amounts and within one fen of the exact proportion, leftover fen to the
@@ -23,7 +25,6 @@ from ledger.money import (
     allocate_pro_rata,
     discount_interest,
     format_fen,
-    parse_yuan,
     price_financing,
     round_half_up_fen,
 )
@@ -136,27 +137,6 @@ def test_malformed_pricing_inputs_are_schema_errors(bad: str, kwargs: dict) -> N
 ])
 def test_format_fen(fen: int, text: str) -> None:
     assert format_fen(fen) == text
-
-
-@pytest.mark.parametrize(("text", "fen"), [
-    ("1000000.00", 100_000_000), ("1,000,000", 100_000_000), ("0.5", 50), ("12.34", 1_234),
-    (" 7 ", 700), ("-1.5", -150), ("0.01", 1),
-])
-def test_parse_yuan(text: str, fen: int) -> None:
-    assert parse_yuan(text) == fen
-
-
-@pytest.mark.parametrize("text", ["1.005", "abc", "", "1e5", "¥1", "1.", ".5", "--1",
-                                  "\uff11\uff12.\uff10\uff10", "\u0661\u0662", "1.5x", "1 000"])
-def test_parse_yuan_rejects_malformed_text(text: str) -> None:
-    with pytest.raises(SchemaError):
-        parse_yuan(text)
-
-
-@given(st.integers(-(10**15) + 1, 10**15 - 1))
-@settings(deadline=None, derandomize=True)
-def test_format_then_parse_round_trips(fen: int) -> None:
-    assert parse_yuan(format_fen(fen)) == fen
 
 
 @pytest.mark.parametrize(("payment", "amounts", "shares"), [
