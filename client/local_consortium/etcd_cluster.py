@@ -199,21 +199,40 @@ def process_is(pid: int, executable_hint: str) -> bool:
     return executable_hint.encode() in cmdline
 
 
+KILL_WAIT_S = 10.0  # how long a SIGKILLed process may take to be gone
+
+
 def stop_pid(pid: int, executable_hint: str, *, kill: bool = False,
              timeout_s: float = 10.0) -> bool:
-    """Stop `pid` if it is still the process we started; return whether it was running."""
+    """Stop `pid` if it is still the process we started; return whether it was running.
+
+    SIGTERM first (SIGKILL with `kill`), SIGKILL after `timeout_s`; returns
+    only once the process is gone, so its port and files are free.
+    """
     if not process_is(pid, executable_hint):
         return False
     os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+    if _gone(pid, executable_hint, timeout_s):
+        return True
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    if not _gone(pid, executable_hint, KILL_WAIT_S):
+        raise OSError(f"process {pid} outlived SIGKILL for {KILL_WAIT_S:.0f} s")
+    return True
+
+
+def _gone(pid: int, executable_hint: str, timeout_s: float) -> bool:
+    """Wait up to `timeout_s` for `pid` to end (reaping it if it is our child)."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while True:
         _reap(pid)
         if not process_is(pid, executable_hint):
             return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
-    _reap(pid)
-    return True
 
 
 def _reap(pid: int) -> None:
