@@ -747,10 +747,20 @@ function describe(signed, block) {
   return { size: Number(signed.checkpoint.size), height: Number(block.height), block_hash: block.hash, root: hexOf(signed.checkpoint.root) };
 }
 
+async function readCheckpoint(note, which, check) {
+  try {
+    return await check();
+  } catch (error) {
+    if (error instanceof VerifyError) throw new VerifyError(`the ${which} checkpoint: ${error.message}`);
+    throw error;
+  }
+}
+
 async function consistencyChecks(verdict, out, fromNote, toNote, proof, nodes) {
   const read = {};
   for (const [label, note] of [["from", fromNote], ["to", toNote]]) {
-    const ok = await verdict.step(`${label}_checkpoint`, async () => {
+    const which = label === "from" ? "trusted" : "current";
+    const ok = await verdict.step(`${label}_checkpoint`, () => readCheckpoint(note, which, async () => {
       read[label] = parseSignedCheckpoint(note);
       read[`${label}Block`] = checkpointBlock(read[label].checkpoint);
       out[label] = describe(read[label], read[`${label}Block`]);
@@ -760,7 +770,7 @@ async function consistencyChecks(verdict, out, fromNote, toNote, proof, nodes) {
         return `the ${label === "from" ? "trusted" : "current"} checkpoint (block ${out[label].height}, size ${out[label].size}) is cosigned by ${result.cosigners.join(", ")}: ${result.orgs} of ${result.total} organisations, quorum ${result.need}`;
       }
       return `the ${label === "from" ? "trusted" : "current"} checkpoint is block ${out[label].height}, size ${out[label].size} (cosignatures not checked here)`;
-    });
+    }));
     if (!ok) return;
   }
   const cosigned = nodes !== undefined && nodes !== null;

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
 
@@ -39,11 +40,14 @@ class LoopbackSite:
 
     def __init__(self) -> None:
         self.extra: dict[str, tuple[bytes, str]] = {"/harness.html": (HARNESS, TYPES[".html"])}
+        self.dynamic: dict[str, Callable[[dict[str, str]], bytes]] = {}
+        self.requests: list[str] = []
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                found = site.lookup(self.path.split("?", 1)[0])
+                site.requests.append(self.path)
+                found = site.lookup(self.path)
                 if found is None:
                     self.send_error(404)
                     return
@@ -63,8 +67,13 @@ class LoopbackSite:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def lookup(self, path: str) -> tuple[bytes, str] | None:
-        """Return (body, content type) of `path`, or None."""
+    def lookup(self, target: str) -> tuple[bytes, str] | None:
+        """Return (body, content type) of request target `target`, or None."""
+        parts = urlsplit(target)
+        path = parts.path
+        if path in self.dynamic:
+            query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            return self.dynamic[path](query), TYPES[".json"]
         if path in self.extra:
             return self.extra[path]
         if path.startswith("/static/"):
