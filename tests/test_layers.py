@@ -8,7 +8,8 @@
 |            | its own files: pathlib) |
 | node/ | anything but client |
 | client/sdk/ | anything but node, and of client only client.sdk |
-| client/audit/, client/trace/ | anything but node, client.cli and client.local_consortium |
+| client/audit/, client/trace/, | anything but node, client.cli and client.local_consortium |
+| client/console/ |  |
 | client/ (the rest: cli, local_consortium) | anything but node |
 | scripts/, tests/ | anything |
 
@@ -31,6 +32,7 @@ PURE_STDLIB = frozenset({
 })
 LEDGER_THIRD_PARTY = frozenset({"nacl", "cryptography", "orjson"})
 CLIENT_TOOLING = ("client.cli", "client.local_consortium")
+APPLICATIONS = ("client.audit", "client.trace", "client.console")  # on the SDK, not the tooling
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,13 @@ def _client_refuses(prefix: str, imported: str) -> str | None:
     within = imported == "client" or imported.startswith("client.")
     if prefix == "client.sdk" and within and not imported.startswith("client.sdk"):
         return "client/sdk imports nothing of the rest of client/ (CLI, audit, trace, tooling)"
-    if prefix in ("client.audit", "client.trace") and imported.startswith(CLIENT_TOOLING):
+    if prefix in APPLICATIONS and imported.startswith(CLIENT_TOOLING):
         return f"{prefix.replace('.', '/')} imports neither the CLI nor the local tooling"
     return None
 
 
 RULES = [Rule(p) for p in ("ledger", "contracts", "node", "client.sdk", "client.audit",
-                           "client.trace", "client")]
+                           "client.trace", "client.console", "client")]
 
 
 def imports_of(path: Path, module: str) -> list[str]:
@@ -136,13 +138,18 @@ def test_the_check_finds_each_kind_of_crossing_import(tmp_path: Path) -> None:
     _write(tmp_path, "node/svc.py", "from client.sdk.http import NodeClient\nimport fastapi\n")
     _write(tmp_path, "client/sdk/http.py", "from client.cli import app\nfrom .keystore import x\n")
     _write(tmp_path, "client/audit/run.py", "from client.local_consortium.demo import run\n")
+    _write(tmp_path, "client/console/app.py", "from client.cli.common import error\n"
+                                              "from client.sdk.participant import Participant\n")
+    _write(tmp_path, "client/sdk/names.py", "from client.console.i18n import CATALOG\n")
     _write(tmp_path, "client/cli/main.py", "from node.chain import Chain\nimport client.audit\n")
     problems = check_tree(tmp_path)
     crossing = sorted(line.split(": ")[0] for line in problems)
     assert crossing == [
         "client/audit/run.py imports client.local_consortium.demo.run",
         "client/cli/main.py imports node.chain.Chain",
+        "client/console/app.py imports client.cli.common.error",
         "client/sdk/http.py imports client.cli.app",
+        "client/sdk/names.py imports client.console.i18n.CATALOG",
         "contracts/rule.py imports sqlalchemy",
         "ledger/core.py imports os",
         "ledger/late.py imports node.service.NodeService",

@@ -18,7 +18,8 @@ machine-readable output.
 - `operate`: `ledger consortium`, `ledger node`, `ledger network`;
 - `clock`: `ledger clock advance`, a simulation's clock;
 - `auditing`: `ledger audit`, `ledger export`, `ledger trace`;
-- `tools`: `ledger demo`, `ledger bench`.
+- `tools`: `ledger demo`, `ledger bench`;
+- `console`: `ledger console init|start|user`, an organisation's web console.
 
 The commands are registered here, in the order `ledger --help` lists them.
 """
@@ -36,6 +37,7 @@ from client.cli import (
     auditing,
     clock,
     common,
+    console,
     finance,
     inbox,
     keys,
@@ -69,7 +71,7 @@ COMMANDS = (
 GROUPS = (
     ("keys", keys.app), ("consortium", operate.consortium_app), ("node", operate.node_app),
     ("finance", finance.app), ("network", operate.network_app),
-    ("clock", clock.app),
+    ("clock", clock.app), ("console", console.console_app),
 )
 for name, command in COMMANDS:
     app.command(name)(command)

@@ -5,66 +5,22 @@ The node answers in JSON with integer fen and bare USCCs; a person reads
 split tree.  Everything here turns one answer into rich renderables or
 lines of text; `--json` bypasses it and prints the node's answer as it is
 (fen kept).  Organisation names come from a `Directory` of the members,
-fetched once per command.
+fetched once per command; those three helpers live in client/sdk/names.py,
+shared with the web console.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from client.sdk.names import SHORT_ID, Directory, Record, short, yuan
 from ledger.money import format_fen
 
-Record = Mapping[str, Any]
-SHORT_ID = 12  # hex characters shown of an id in tables (any unique 8+ are accepted back)
-
-
-def yuan(fen: int, currency: str = "CNY") -> str:
-    """Return an amount in fen as yuan with thousands separators and its currency."""
-    return f"{format_fen(fen)} {currency}"
-
-
-def short(record_id: str | None) -> str:
-    """Return the first characters of an id, enough to type it back (a unique prefix)."""
-    if not record_id:
-        return "-"
-    return record_id if len(record_id) <= SHORT_ID else record_id[:SHORT_ID] + "…"
-
-
-class Directory:
-    """The consortium's members by USCC, for putting names beside USCCs.
-
-    `fetch` returns the member records (the node's /v1/members answer); it
-    is called at most once, and only when a name is first needed.
-    """
-
-    def __init__(self, fetch: Callable[[], Sequence[Record]]) -> None:
-        self._fetch = fetch
-        self._members: dict[str, Record] | None = None
-
-    def members(self) -> dict[str, Record]:
-        """Return every member record by USCC."""
-        if self._members is None:
-            self._members = {m["uscc"]: m for m in self._fetch()}
-        return self._members
-
-    def name(self, uscc: str | None) -> str:
-        """Return the member's name, or the USCC itself if it is not a member."""
-        if not uscc:
-            return "-"
-        member = self.members().get(uscc)
-        return str(member["name"]) if member else uscc
-
-    def org(self, uscc: str | None) -> str:
-        """Return "name · USCC" for a member, the bare USCC otherwise."""
-        if not uscc:
-            return "-"
-        name = self.name(uscc)
-        return uscc if name == uscc else f"{name} · {uscc}"
+__all__ = ["SHORT_ID", "Directory", "Record", "short", "yuan"]  # shared with the console
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[str]],

@@ -1,0 +1,229 @@
+"""Maker-checker (经办/复核): nothing is signed with the organisation's key on one person's word.
+
+A maker *prepares* a transaction: the action's name, its typed arguments and
+a summary in words are stored (never signed bytes).  A checker other than the
+maker *approves* it: only then does the console build, sign and submit the
+transaction with the organisation's key, so its timestamps and nonce are
+fresh; or *rejects* it with a reason.  A viewer does neither.  The audit
+trail records each step, with the transaction id the node committed or the
+node's refusal in words.
+
+The actions a maker may prepare are `ACTIONS`: to add one, give its name,
+how the SDK performs it and which arguments it takes (see `Action`).  A
+page then prepares it with `prepare(...)`; nothing else is needed for the
+queue, the approval, the signing and the trail.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from client.console import audit_trail
+from client.console.clock import now_s
+from client.console.store import approvals
+from client.console.users import User
+from client.sdk.http import NodeError
+from client.sdk.participant import Participant, TransactionFailed
+
+log = logging.getLogger("console.approvals")
+PENDING, SIGNING, APPROVED, REJECTED, REFUSED = (
+    "pending", "signing", "approved", "rejected", "refused")
+STATES = (PENDING, APPROVED, REJECTED, REFUSED)
+
+
+class ApprovalError(ValueError):
+    """Raised when a person may not do this to this approval (the message is a catalog key)."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """A business action a maker may prepare: its arguments and how the SDK performs it."""
+
+    name: str
+    args: tuple[str, ...]
+    perform: Callable[[Participant, Mapping[str, Any]], dict[str, Any]]
+
+
+ACTIONS: dict[str, Action] = {a.name: a for a in (
+    Action("accept", ("receivable",), lambda me, a: me.accept(a["receivable"])),
+    Action("reject", ("receivable",), lambda me, a: me.reject(a["receivable"])),
+)}
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One prepared transaction and what became of it."""
+
+    id: int
+    action: str
+    args: dict[str, Any]
+    summary: str
+    subject: str
+    state: str
+    prepared_by: str
+    prepared_at: int
+    decided_by: str | None
+    decided_at: int | None
+    reason: str | None
+    tx_id: str | None
+    outcome: str | None
+
+
+def _approval(row: Any) -> Approval:
+    return Approval(row.id, row.action, json.loads(row.args), row.summary, row.subject,
+                    row.state, row.prepared_by, row.prepared_at, row.decided_by,
+                    row.decided_at, row.reason, row.tx_id, row.outcome)
+
+
+def prepare(engine: Engine, maker: User, action: str, args: Mapping[str, Any], *,
+            subject: str, summary: str) -> int:
+    """Queue `action` with `args` for a checker, as `maker`; return the approval's id.
+
+    Raises ApprovalError if `maker` is not a maker, the action is unknown or
+    its arguments are not exactly the action's, or `subject` already waits
+    for approval.
+    """
+    if maker.role != "maker":
+        raise ApprovalError("error_not_maker")
+    known = ACTIONS.get(action)
+    if known is None or set(args) != set(known.args):
+        raise ApprovalError("error_bad_action")
+    now = now_s()
+    with engine.begin() as db:
+        waiting = db.execute(select(approvals.c.id).where(
+            approvals.c.subject == subject, approvals.c.state.in_((PENDING, SIGNING)))).first()
+        if waiting is not None:
+            raise ApprovalError("error_already_pending")
+        made = db.execute(insert(approvals).values(
+            action=action, args=json.dumps(dict(args), sort_keys=True), summary=summary,
+            subject=subject, state=PENDING, prepared_by=maker.name, prepared_at=now))
+        approval_id = int(made.inserted_primary_key[0])  # type: ignore[index]
+        audit_trail.record(db, user=maker.name, event="prepared", at=now,
+                           approval_id=approval_id, prepared_by=maker.name, detail=summary)
+    return approval_id
+
+
+def listed(engine: Engine, state: str, limit: int = 200) -> list[Approval]:
+    """Return the approvals in `state`, newest first."""
+    with engine.connect() as db:
+        rows = db.execute(select(approvals).where(approvals.c.state == state)
+                          .order_by(approvals.c.id.desc()).limit(limit))
+        return [_approval(r) for r in rows]
+
+
+def waiting_for(engine: Engine, subjects: list[str]) -> dict[str, Approval]:
+    """Return the approvals pending for any of `subjects`, by subject."""
+    with engine.connect() as db:
+        rows = db.execute(select(approvals).where(
+            approvals.c.subject.in_(subjects), approvals.c.state.in_((PENDING, SIGNING))))
+        return {r.subject: _approval(r) for r in rows}
+
+
+def _claim(engine: Engine, checker: User, approval_id: int, to: str) -> Approval:
+    """Move a pending approval to state `to` for `checker`, or raise ApprovalError."""
+    if checker.role != "checker":
+        raise ApprovalError("error_not_checker")
+    with engine.begin() as db:
+        row = db.execute(select(approvals).where(approvals.c.id == approval_id)).first()
+        if row is None:
+            raise ApprovalError("error_no_approval")
+        if row.prepared_by == checker.name:
+            raise ApprovalError("error_own_approval")
+        claimed = db.execute(update(approvals).where(
+            approvals.c.id == approval_id, approvals.c.state == PENDING).values(
+            state=to, decided_by=checker.name, decided_at=now_s()))
+        if claimed.rowcount != 1:  # decided meanwhile by another checker
+            raise ApprovalError("error_not_pending")
+    return _approval(row)
+
+
+def reject(engine: Engine, checker: User, approval_id: int, reason: str) -> None:
+    """Reject a pending approval with `reason`, as `checker` (not its maker)."""
+    if not reason.strip():
+        raise ApprovalError("error_reason_needed")
+    approval = _claim(engine, checker, approval_id, REJECTED)
+    with engine.begin() as db:
+        db.execute(update(approvals).where(approvals.c.id == approval_id)
+                   .values(reason=reason.strip()))
+        audit_trail.record(db, user=checker.name, event="rejected", at=now_s(),
+                           approval_id=approval_id, prepared_by=approval.prepared_by,
+                           detail=reason.strip())
+
+
+class Signer:
+    """The organisation's key, held in this process, and the one lock it signs under.
+
+    `connect` makes the SDK participant (it asks a node for the chain id), at
+    first use and again after a failure, so the console starts while its
+    node is down.
+    """
+
+    def __init__(self, connect: Callable[[], Participant]) -> None:
+        self._connect = connect
+        self._participant: Participant | None = None
+        self._lock = threading.Lock()
+
+    def participant(self) -> Participant:
+        """Return the participant, connecting first if needed; raise NodeError if none answers."""
+        with self._lock:
+            if self._participant is None:
+                self._participant = self._connect()
+            return self._participant
+
+    def perform(self, action: Action, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Sign and submit `action` now (fresh time and nonce); return its committed status."""
+        me = self.participant()
+        with self._lock:
+            return action.perform(me, args)
+
+    def close(self) -> None:
+        """Close the connection to the node."""
+        if self._participant is not None:
+            self._participant.close()
+
+
+def approve(engine: Engine, signer: Signer, checker: User, approval_id: int) -> Approval:
+    """Approve as `checker` (not the maker): sign and submit now, and record what the node said.
+
+    Returns the approval as it ends: `approved` with the transaction id, or
+    `refused` with the node's refusal (or the rule that failed) in words.
+    """
+    approval = _claim(engine, checker, approval_id, SIGNING)
+    tx_id, outcome, state = None, "", APPROVED
+    try:
+        status = signer.perform(ACTIONS[approval.action], approval.args)
+        tx_id = str(status.get("tx_id"))
+        outcome = f"{status.get('status')} at height {status.get('height', '-')}"
+    except TransactionFailed as exc:
+        tx_id, state = exc.status.get("tx_id"), REFUSED
+        outcome = f"{exc.status.get('code')}: {exc.status.get('reason')}"
+    except NodeError as exc:
+        state = REFUSED
+        outcome = (f"no node answered ({exc.detail})" if exc.status == 0
+                   else f"{exc.code}: {exc.detail}")
+    except Exception as exc:  # never leave it `signing`: the trail says what happened
+        log.exception("signing approval %d failed", approval_id)
+        state, outcome = REFUSED, f"not submitted: {type(exc).__name__}: {exc}"
+    now = now_s()
+    with engine.begin() as db:
+        db.execute(update(approvals).where(approvals.c.id == approval_id).values(
+            state=state, tx_id=tx_id, outcome=outcome, decided_at=now))
+        audit_trail.record(db, user=checker.name, event=state, at=now, approval_id=approval_id,
+                           prepared_by=approval.prepared_by, tx_id=tx_id, detail=outcome)
+    return find(engine, approval_id)
+
+
+def find(engine: Engine, approval_id: int) -> Approval:
+    """Return approval `approval_id`; raise ApprovalError if there is none."""
+    with engine.connect() as db:
+        row = db.execute(select(approvals).where(approvals.c.id == approval_id)).first()
+    if row is None:
+        raise ApprovalError("error_no_approval")
+    return _approval(row)

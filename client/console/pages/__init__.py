@@ -1,0 +1,30 @@
+"""The console's pages, one module per area; `PAGES` lists their routers for client/console/app.py.
+
+To add a page (a supplier's dashboard, a bank's financing queue, ...):
+
+1. write a module here with an `APIRouter` named `router`, its routes taking
+   a `Visit` through a guard of client/console/web.py (`signed_in("maker")`
+   and so on) and returning `render(visit, "page.html", ...)`; every POST
+   route also takes `posted` (the CSRF check);
+2. write `templates/page.html` extending `base.html`, every string through
+   `t("key")`, and add the keys in both languages to client/console/i18n.py
+   (tests/client/console/test_i18n.py fails on a key missing in either);
+3. add the router to `PAGES` below, and a link to the menu in
+   `templates/base.html` if it belongs there;
+4. for an action the organisation signs, never sign in the route: add an
+   `Action` to client/console/approvals.py's `ACTIONS` and call `prepare`;
+   a checker's approval signs and submits it.
+
+- `auth`: login (password, then TOTP for checkers and admins when on), logout, language;
+- `home`: the dashboard: the organisation, its node, the user's role, what waits;
+- `queue`: the approvals queue (pending, approved, rejected), approve and reject;
+- `inbox`: the supplier's inbox (credentials to accept or reject) and a credential's page;
+- `trail`: the audit trail and its CSV and JSON export (admins);
+- `people`: the accounts (admins): add, change role, unlock, reset password.
+"""
+
+from __future__ import annotations
+
+from client.console.pages import auth, home, inbox, people, queue, trail
+
+PAGES = (auth.router, home.router, queue.router, inbox.router, trail.router, people.router)

@@ -1,0 +1,81 @@
+"""The console's parts, made once at start and handed to every page: the `Console`.
+
+It holds the settings, the database, the `Signer` (the organisation's key
+and its participant, client/console/approvals.py), the member directory
+that puts names beside USCCs, the cookie secret and the templates.  Made by
+`open_console` and stored on the FastAPI app; nothing here is module-global.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import Engine
+
+from client.console import store
+from client.console.approvals import Signer
+from client.console.clock import moment
+from client.console.config import ConsoleConfig
+from client.sdk.keystore import Identity
+from client.sdk.names import Directory, short, yuan
+from client.sdk.participant import Participant
+from client.sdk.tls import client_context
+from ledger.timefmt import format_timestamp
+
+
+@dataclass
+class Console:
+    """Everything a page may use; the signing key is inside `signer`, never shown."""
+
+    config: ConsoleConfig
+    engine: Engine
+    signer: Signer
+    directory: Directory
+    secret: bytes
+    org_name: str
+    org_uscc: str
+    templates: Environment
+
+    def org(self, uscc: str | None) -> str:
+        """Return "name · USCC" of a member (the bare USCC if the node cannot say)."""
+        try:
+            return self.directory.org(uscc)
+        except Exception:  # the node is down: the USCC alone still identifies it
+            return uscc or "-"
+
+
+def when(value: int | str | date | None) -> str:
+    """Return a time (epoch seconds) or date as ISO 8601, UTC ("-" for none)."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, int):
+        return format_timestamp(moment(value)).replace("T", " ").removesuffix("Z") + " UTC"
+    return str(value)
+
+
+def templates() -> Environment:
+    """Return the template environment: autoescaped, with the formatting filters."""
+    env = Environment(loader=PackageLoader("client.console", "templates"),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True,
+                      lstrip_blocks=True)
+    env.filters.update(yuan=yuan, short=short, when=when)
+    return env
+
+
+def open_console(config: ConsoleConfig, identity: Identity, password: str,
+                 connect: Callable[[], Participant] | None = None) -> Console:
+    """Open the database and bind the key to the nodes; `password` opens the TLS key."""
+    engine = store.open_database(config.database_url)
+    tls = None if config.tls is None else client_context(config.tls, password)
+
+    def participant() -> Participant:
+        nodes = list(config.nodes)
+        return Participant(nodes if len(nodes) > 1 else nodes[0], identity, tls=tls)
+
+    signer = Signer(connect or participant)
+    directory = Directory(lambda: signer.participant().members())
+    return Console(config, engine, signer, directory, store.cookie_secret(engine),
+                   identity.name, identity.uscc, templates())
