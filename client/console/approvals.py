@@ -64,7 +64,7 @@ class Approval:
     id: int
     action: str
     args: dict[str, Any]
-    summary: str
+    facts: dict[str, str]
     subject: str
     state: str
     prepared_by: str
@@ -77,14 +77,17 @@ class Approval:
 
 
 def _approval(row: Any) -> Approval:
-    return Approval(row.id, row.action, json.loads(row.args), row.summary, row.subject,
+    return Approval(row.id, row.action, json.loads(row.args), json.loads(row.summary), row.subject,
                     row.state, row.prepared_by, row.prepared_at, row.decided_by,
                     row.decided_at, row.reason, row.tx_id, row.outcome)
 
 
 def prepare(engine: Engine, maker: User, action: str, args: Mapping[str, Any], *,
-            subject: str, summary: str) -> int:
+            subject: str, facts: Mapping[str, str]) -> int:
     """Queue `action` with `args` for a checker, as `maker`; return the approval's id.
+
+    `facts` fill the action's summary in the catalog (`summary_<action>`:
+    amounts, names, dates as shown), so each person reads it in their language.
 
     Raises ApprovalError if `maker` is not a maker, the action is unknown or
     its arguments are not exactly the action's, or `subject` already waits
@@ -102,11 +105,12 @@ def prepare(engine: Engine, maker: User, action: str, args: Mapping[str, Any], *
         if waiting is not None:
             raise ApprovalError("error_already_pending")
         made = db.execute(insert(approvals).values(
-            action=action, args=json.dumps(dict(args), sort_keys=True), summary=summary,
+            action=action, args=json.dumps(dict(args), sort_keys=True),
+            summary=json.dumps(dict(facts), ensure_ascii=False, sort_keys=True),
             subject=subject, state=PENDING, prepared_by=maker.name, prepared_at=now))
         approval_id = int(made.inserted_primary_key[0])  # type: ignore[index]
         audit_trail.record(db, user=maker.name, event="prepared", at=now,
-                           approval_id=approval_id, prepared_by=maker.name, detail=summary)
+                           approval_id=approval_id, prepared_by=maker.name)
     return approval_id
 
 
@@ -192,7 +196,8 @@ class Signer:
 def approve(engine: Engine, signer: Signer, checker: User, approval_id: int) -> Approval:
     """Approve as `checker` (not the maker): sign and submit now, and record what the node said.
 
-    Returns the approval as it ends: `approved` with the transaction id, or
+    Returns the approval as it ends: `approved` with the transaction id (its
+    outcome `committed`, or `pending`: accepted, not yet in a block), or
     `refused` with the node's refusal (or the rule that failed) in words.
     """
     approval = _claim(engine, checker, approval_id, SIGNING)
@@ -200,7 +205,7 @@ def approve(engine: Engine, signer: Signer, checker: User, approval_id: int) -> 
     try:
         status = signer.perform(ACTIONS[approval.action], approval.args)
         tx_id = str(status.get("tx_id"))
-        outcome = f"{status.get('status')} at height {status.get('height', '-')}"
+        outcome = "committed" if status.get("status") == "committed" else "pending"
     except TransactionFailed as exc:
         tx_id, state = exc.status.get("tx_id"), REFUSED
         outcome = f"{exc.status.get('code')}: {exc.status.get('reason')}"

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select
 
 from client.console.clock import moment
+from client.console.i18n import translator
 from client.console.store import approvals, audit
 from ledger.timefmt import format_timestamp
 
@@ -53,10 +54,13 @@ def export_rows(engine: Engine, limit: int | None = None) -> list[dict[str, Any]
 
 def _row(r: Any) -> dict[str, Any]:
     approved = r["event"] in ("approved", "refused")  # a checker approved; the node answered
+    summary = None
+    if r["action"] is not None:
+        summary = translator("en")(f"summary_{r['action']}", **json.loads(r["summary"]))
     return {
         "id": r["id"], "time": format_timestamp(moment(r["at"])), "event": r["event"],
         "user": r["user"], "approval": r["approval_id"], "action": r["action"],
-        "summary": r["summary"], "prepared_by": r["prepared_by"],
+        "summary": summary, "prepared_by": r["prepared_by"],
         "approved_by": r["user"] if approved else None, "tx_id": r["tx_id"],
         "detail": r["detail"],
     }

@@ -21,7 +21,7 @@ guards, and returns `render(visit, "its_template.html", ...)`:
 - `NotFound`, `Forbidden`: raise them for a 404 or 403 page; a node's 404 or
   400 (`NodeError`) also becomes the 404 page (client/console/app.py).
 
-Templates extend `base.html`; every string goes through `t("key")`
+Templates extend `base.html`; every string goes through `t(key)`
 (client/console/i18n.py); `yuan`, `org`, `short` and `when` format amounts,
 organisations, ids and times.
 """

@@ -7,7 +7,7 @@ To add a page (a supplier's dashboard, a bank's financing queue, ...):
    and so on) and returning `render(visit, "page.html", ...)`; every POST
    route also takes `posted` (the CSRF check);
 2. write `templates/page.html` extending `base.html`, every string through
-   `t("key")`, and add the keys in both languages to client/console/i18n.py
+   `t(key)`, and add the keys in both languages to client/console/i18n.py
    (tests/client/console/test_i18n.py fails on a key missing in either);
 3. add the router to `PAGES` below, and a link to the menu in
    `templates/base.html` if it belongs there;

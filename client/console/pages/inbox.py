@@ -64,13 +64,13 @@ def _decide(seen: Visit, form: Form, action: str) -> Response:
     item = next((i for i in _to_accept(seen) if i["id"] == receivable), None)
     if item is None:
         raise NotFound()  # not in this organisation's inbox (any more)
-    issuer = seen.console.org(item["counterparty"])
-    summary = (f"{action} credential {short(receivable)}: {yuan(item['amount'], item['currency'])}"
-               f" from {issuer}, matures {item['record'].get('maturity_date')}")
+    facts = {"credential": short(receivable), "amount": yuan(item["amount"], item["currency"]),
+             "issuer": seen.console.org(item["counterparty"]),
+             "maturity": str(item["record"].get("maturity_date"))}
     try:
         approval_id = approvals.prepare(seen.console.engine, seen.user, action,
                                         {"receivable": receivable}, subject=receivable,
-                                        summary=summary)
+                                        facts=facts)
     except ApprovalError as exc:
         status = 409 if str(exc) == "error_already_pending" else 403
         return render(seen, "error.html", status=status, status_code=status, reason=str(exc))
