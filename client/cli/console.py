@@ -9,27 +9,28 @@
   accounts on the console's database (passwords from a prompt or
   LEDGER_CONSOLE_USER_PASSWORD), for the first admin and for recovery.
 
-The console itself is client/console/; the CLI only reads options and words
-failures (one line on stderr, exit status 2).
+The console itself is client/console/ (imported on use: `ledger` starts no
+slower for it); the CLI only reads options and words failures (one line on
+stderr, exit status 2).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from client.cli.common import Settings, err, error, node_urls, show
 from client.cli.render import table
-from client.console import users
-from client.console.clock import now_s
-from client.console.config import ConfigError, ConsoleConfig, config_text, load_config
-from client.console.store import open_database
 from client.sdk.keystore import KeystoreError
 from client.sdk.tls import CertificateError, TlsFiles
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from client.console.config import ConsoleConfig
 
 console_app = typer.Typer(help="The web console of one organisation.", no_args_is_help=True)
 user_app = typer.Typer(help="The console's user accounts.", no_args_is_help=True)
@@ -45,6 +46,8 @@ def _refuse(problem: object) -> NoReturn:
 
 
 def _config(path: Path) -> ConsoleConfig:
+    from client.console.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -61,6 +64,11 @@ def init(
         help="postgresql://... (default: console.db beside the settings)")] = None,
 ) -> None:
     """Write console settings for the organisation given by --as (or --keystore, --node)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from client.console.config import config_text
+    from client.console.store import open_database
+
     if Settings.keystore is None:
         _refuse("give --consortium DIR --as ALIAS (or --keystore FILE and --node URL): the "
                 "organisation whose console this is")
@@ -90,6 +98,9 @@ def init(
 @console_app.command("start")
 def start(config: ConfigOption) -> None:
     """Serve the console until Ctrl+C or SIGTERM (the banner and ready line say where)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from client.console import users
     from client.console.server import prepare, serve
 
     settings = _config(config)
@@ -108,7 +119,11 @@ def start(config: ConfigOption) -> None:
         _refuse(f"the console cannot listen on {settings.host}:{settings.port}: {exc}")
 
 
-def _engine(config: Path):  # type: ignore[no-untyped-def]
+def _engine(config: Path) -> Engine:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from client.console.store import open_database
+
     try:
         return open_database(_config(config).database_url)
     except SQLAlchemyError as exc:
@@ -127,6 +142,8 @@ def user_add(
     role: Annotated[str, typer.Option(help="maker, checker, viewer or admin")],
 ) -> None:
     """Add an account (password from a prompt or LEDGER_CONSOLE_USER_PASSWORD)."""
+    from client.console import users
+
     engine = _engine(config)
     try:
         made = users.add_user(engine, name=name, role=role, password=_new_password(name),
@@ -139,6 +156,9 @@ def user_add(
 @user_app.command("list")
 def user_list(config: ConfigOption) -> None:
     """List the accounts: name, role, lockout, TOTP."""
+    from client.console import users
+    from client.console.clock import now_s
+
     people = users.all_users(_engine(config))
     now = now_s()
     rows = [(u.name, u.role, "locked" if u.locked(now) else "active",
@@ -153,6 +173,7 @@ def user_list(config: ConfigOption) -> None:
 def user_reset_password(config: ConfigOption,
                         name: Annotated[str, typer.Option(help="the user's login name")]) -> None:
     """Give an account a new password (it is unlocked, its sessions end)."""
+    from client.console import users
     from client.console.sessions import close_all
 
     engine = _engine(config)
@@ -169,6 +190,8 @@ def user_reset_password(config: ConfigOption,
 def user_unlock(config: ConfigOption,
                 name: Annotated[str, typer.Option(help="the user's login name")]) -> None:
     """Lift an account's lockout."""
+    from client.console import users
+
     engine = _engine(config)
     try:
         users.unlock(engine, users.by_name(engine, name).id, by=CLI_USER)

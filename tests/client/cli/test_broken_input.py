@@ -30,7 +30,8 @@ from client.sdk.participant import Participant
 from tests.nodes import RunningNode, running_node
 
 PASSWORD = "broken-input-password"
-TOOLING = {"demo", "bench", "consortium", "node", "network"}  # start processes: swept below
+TOOLING = {"demo", "bench", "consortium", "node", "network",  # start processes: swept below
+           "console"}  # and tests/client/console/test_console_cli.py
 
 
 @dataclass
