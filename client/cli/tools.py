@@ -1,12 +1,15 @@
 """`ledger demo` and `ledger bench`: the consortium shown and measured on this machine.
 
 Both run on `client.local_consortium`: an embedded node by default, or the
-local network of a directory (`--network`).  Imported when the command
+local network of a directory (`--network`); `demo --console` also leaves web
+consoles running on a simulation network (in a new temporary folder if no
+`--network` is given).  Imported when the command
 runs, so the other commands start without them.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -22,18 +25,28 @@ def demo(
              "there if none runs)")] = None,
     keep_network: Annotated[bool, typer.Option(
         help="with --network: leave a network the demo started running")] = False,
+    with_consoles: Annotated[bool, typer.Option(
+        "--console",
+        help="then leave web consoles for the core enterprise, a supplier, a bank and the "
+             "auditor running beside the nodes, with demo logins (printed), and keep the "
+             "network running until `ledger network down --dir DIR`; without --network, "
+             "on a simulation network in a new folder under the system's temporary folder "
+             "(its path is printed)")] = False,
 ) -> None:
     """Run the demo consortium end to end (embedded, or on a local network), then audit."""
     from client.local_consortium.demo import run_demo
 
+    if with_consoles and network is None:
+        network = Path(tempfile.mkdtemp(prefix="ledger-demo-"))
+        console.print(f"the consoles' simulation network goes in {network}")
     if network is None:
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
         raise typer.Exit(0 if run_demo(keep, console) else 1)
-    raise typer.Exit(0 if _network_demo(network, keep_network) else 1)
+    raise typer.Exit(0 if _network_demo(network, keep_network, with_consoles) else 1)
 
 
-def _network_demo(network: Path, keep_network: bool) -> bool:
+def _network_demo(network: Path, keep_network: bool, with_consoles: bool = False) -> bool:
     """Play the demo on the network of `network` (asking its password if needed); True if passed.
 
     Exits with status 2 if the network cannot be started or used.
@@ -49,7 +62,8 @@ def _network_demo(network: Path, keep_network: bool) -> bool:
     if running is not None and running.get("simulated_clock") and password is None:
         password = typer.prompt("the network's keystore password", hide_input=True)
     try:
-        return run_network_demo(network, console, password=password, keep_network=keep_network)
+        return run_network_demo(network, console, password=password, keep_network=keep_network,
+                                consoles=with_consoles)
     except (NetworkError, RuntimeError, OSError) as exc:
         error(exc)
         raise typer.Exit(2) from exc

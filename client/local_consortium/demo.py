@@ -18,6 +18,13 @@ clocks, and every advance moves all of them.  A network on system clocks is
 refused.  Key steps wait until their block is final (signed by a quorum of
 organisations); at the end the audit runs and every node must show the same
 head hash at the same height, and the same final height.
+
+With `consoles` (`ledger demo --console`) the story then leaves business in
+flight (`act_five_for_the_consoles`: a credential held and split, a
+financing offer to accept, a request to price, a credential to sign for),
+and a web console is started beside each node with demo users
+(client/local_consortium/demo_consoles.py); the network and the consoles
+keep running until `ledger network down`.
 """
 
 from __future__ import annotations
@@ -308,6 +315,46 @@ def act_four_maturity(story: Story) -> int:
     return sum(n["amount"] for n in settled)
 
 
+def act_five_for_the_consoles(story: Story) -> None:
+    """Leave business in flight, so that every console has something to show and to do.
+
+    A new credential to the tier-1 supplier, accepted and split (a piece to
+    Wuxi Castings); Bank A's offer on the supplier's remainder, awaiting its
+    acceptance; Wuxi Castings' request to Bank A, awaiting terms; and a
+    second credential awaiting the supplier's signature.
+    """
+    cast = story.cast
+    core, tier1, tier2a, bank_a = (cast[a] for a in ("core", "tier1", "tier2a", "bank_a"))
+    story.advance(1, "new business, left in flight for the consoles")
+    line = core.receivable(story.receivable)["receivable"]["credit_line"]
+    maturity = (story.today() + timedelta(days=90)).isoformat()
+
+    def issue(amount: int, contract: str, invoice: str) -> dict[str, Any]:
+        return core.issue(credit_line=line, to=tier1.uscc, amount=yuan(amount), currency="CNY",
+                          maturity_date=maturity, contract_no=contract,
+                          invoices=[{"seller": tier1.uscc, "number": invoice,
+                                     "amount": yuan(amount), "allocated": yuan(amount)}])
+
+    root = issue(8_000_000, "PO-2026-002", "INV-2026-0003")["events"][0]["receivable"]
+    tier1.accept(root)
+    paid = tier1.transfer(root, [(tier2a.uscc, yuan(2_000_000))])
+    kept, piece = _note_of(paid, tier1.uscc), _note_of(paid, tier2a.uscc)
+    story.say(f"a credential of 8,000,000.00 to Suzhou Precision, maturing {maturity}: "
+              f"accepted, 2,000,000.00 paid on to Wuxi Castings")
+    requested = tier1.request_financing(kept, bank_a.uscc)
+    bank_a.offer_terms(requested["events"][0]["financing"],
+                       funding_date=story.today().isoformat(), annual_rate_percent="2.40")
+    story.say("Bank A offers to finance Suzhou Precision's 6,000,000.00 at 2.40 %: "
+              "[bold]awaiting the supplier's acceptance[/]")
+    tier2a.request_financing(piece, bank_a.uscc)
+    story.say("Wuxi Castings asks Bank A to finance its 2,000,000.00: "
+              "[bold]awaiting Bank A's terms[/]")
+    pending = issue(3_000_000, "PO-2026-003", "INV-2026-0004")
+    story.say("a credential of 3,000,000.00 to Suzhou Precision: "
+              "[bold]awaiting the supplier's signature (签收)[/]")
+    story.final(core, pending, "the business in flight")
+
+
 def split_tree(tree: dict[str, Any], cast: Cast) -> Tree:
     """Draw a credential's split tree: each note with holder, amount and status."""
     notes = tree["notes"]
@@ -401,12 +448,15 @@ def refusal_without_simulated_clock(directory: Path) -> str:
 
 
 def run_network_demo(directory: Path, console: Console | None = None, *,
-                     password: str | None = None, keep_network: bool = False) -> bool:
+                     password: str | None = None, keep_network: bool = False,
+                     consoles: bool = False) -> bool:
     """Play the story on the network of `directory` (started here if none runs).
 
     A network started here is a simulation network from the demo's start date
     and is stopped at the end unless `keep_network`.  A running network must
     be a simulation network on a fresh chain; raises NetworkError otherwise.
+    With `consoles`, a story that passed leaves business in flight and web
+    consoles running beside the nodes, and the network keeps running.
     """
     console = console or Console()
     description = running_network(directory)
@@ -426,17 +476,45 @@ def run_network_demo(directory: Path, console: Console | None = None, *,
         raise NetworkError(refusal_without_simulated_clock(directory))
     elif password is None:
         raise NetworkError("give the network's keystore password (--password or LEDGER_PASSWORD)")
+    kept = keep_network
     try:
-        return _play_network(description, password, console)
+        passed = _play_network(description, password, console, for_consoles=consoles)
+        if passed and consoles:
+            _open_consoles(directory, password, console)
+            kept = True  # the consoles need it; _open_consoles said how to stop them all
+            return passed
+        if started and kept:
+            console.print(f"the network keeps running: stop it with "
+                          f"`ledger network down --dir {directory}`")
+        return passed
     finally:
-        if started and not keep_network:
+        if started and not kept:
             stopped = network_down(directory)
             console.print(f"network stopped: {len(stopped)} processes "
                           f"({sum('node' in s for s in stopped)} nodes, "
                           f"{sum('etcd' in s for s in stopped)} etcd members)")
-        elif started:
-            console.print(f"the network keeps running: stop it with "
-                          f"`ledger network down --dir {directory}`")
+
+
+def _open_consoles(directory: Path, password: str, console: Console) -> None:
+    """Start the consoles beside the nodes and say where they are and how to log in."""
+    from client.local_consortium.demo_consoles import start_consoles
+
+    console.rule("[bold]web consoles[/]")
+    entries = start_consoles(directory, password)
+    table = Table(title="consoles (TOTP off; each action needs its maker and its checker)",
+                  title_justify="left")
+    for column in ("organisation", "open", "log in as (name / password)"):
+        table.add_column(column, no_wrap=column == "open")
+    for entry in entries:
+        table.add_row(entry.name, entry.url,
+                      "\n".join(f"{n} / {pw}  ({role})" for n, role, pw in entry.logins))
+    console.print(table)
+    for entry in entries:  # one plain line each, for copying (and for scripts)
+        console.print(f"console {entry.alias}: {entry.url}  logins: "
+                      + ", ".join(f"{n}/{pw}" for n, _role, pw in entry.logins),
+                      soft_wrap=True, highlight=False, markup=False)
+    console.print(f"the network and the consoles keep running: stop them all with "
+                  f"`ledger network down --dir {directory}`", soft_wrap=True)
 
 
 def node_routes(node_aliases: Sequence[str], aliases: Sequence[str]) -> dict[str, list[str]]:
@@ -457,7 +535,8 @@ def node_routes(node_aliases: Sequence[str], aliases: Sequence[str]) -> dict[str
     return routes
 
 
-def _play_network(description: dict[str, Any], password: str, console: Console) -> bool:
+def _play_network(description: dict[str, Any], password: str, console: Console, *,
+                  for_consoles: bool = False) -> bool:
     consortium = Consortium.open(Path(description["consortium"]))
     urls = {n["alias"]: n["url"] for n in description["nodes"]}
     missing = [a for a in STORY_ALIASES if a not in consortium.orgs]
@@ -504,8 +583,11 @@ def _play_network(description: dict[str, Any], password: str, console: Console) 
                       f"{node_id_of(route[0])} (fail-over: "
                       f"{', '.join(node_id_of(a) for a in route[1:])})")
     try:
-        cleared, report = _tell(Story(cast, clock, console, clocks=clocks, finality=True))
+        story = Story(cast, clock, console, clocks=clocks, finality=True)
+        cleared, report = _tell(story)
         identical = same_heads(console, clocks)
+        if for_consoles and report.passed and identical:
+            act_five_for_the_consoles(story)
     finally:
         cast.close()
         for client in clocks:

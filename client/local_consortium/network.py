@@ -5,7 +5,8 @@ enterprise, a supplier, a bank and the auditor), starts a 3-member etcd
 cluster and one node per node-running organisation (each with its own
 SQLite database, attesting with its own key), and records every process in
 `network.json`.  `down` stops exactly those processes, by PID, after
-checking each PID still belongs to what `up` started.  Processes run in
+checking each PID still belongs to what `up` started, and first the consoles
+`ledger demo --console` recorded there (client/local_consortium/demo_consoles.py).  Processes run in
 their own sessions, so they outlive the command that started them.
 
 Everything talks mutual TLS with certificates from the consortium CA
@@ -242,7 +243,8 @@ def restart_node(directory: Path, alias: str) -> NodeEntry:
 def any_running(description: dict[str, Any]) -> bool:
     """Return whether any process a network description names is still running."""
     return (any(process_is(n["pid"], n["database"]) for n in description.get("nodes", []))
-            or any(process_is(m["pid"], m["data_dir"]) for m in description.get("etcd", [])))
+            or any(process_is(m["pid"], m["data_dir"]) for m in description.get("etcd", []))
+            or any(process_is(c["pid"], c["config"]) for c in description.get("consoles", [])))
 
 
 def running_network(directory: Path) -> dict[str, Any] | None:
@@ -257,7 +259,8 @@ def running_network(directory: Path) -> dict[str, Any] | None:
 def network_down(directory: Path, *, progress: Progress = quiet) -> list[str]:
     """Stop every process `network_up` started from `directory`; return what was stopped.
 
-    The nodes stop together, then the etcd members one after the other (a
+    The consoles `ledger demo --console` recorded stop first, then the
+    nodes together, then the etcd members one after the other (a
     node stopping may still hand its last batch to etcd, and an etcd leader
     stopping hands its leadership on, which takes seconds when its followers
     are stopping too); `progress` hears of each.
@@ -270,13 +273,22 @@ def network_down(directory: Path, *, progress: Progress = quiet) -> list[str]:
              for n in description.get("nodes", [])]
     members = [(f"etcd member {m['name']} (pid {m['pid']})", m["pid"], m["data_dir"])
                for m in description.get("etcd", [])]
+    consoles = description.get("consoles", [])
+    if consoles:
+        progress(f"stopping {len(consoles)} consoles")
+    stopped = stop_consoles(consoles)
     progress(f"stopping {len(nodes)} nodes")
-    stopped = []
     if nodes:
         with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
             stopped += [name for name in pool.map(lambda n: _stop(n, progress), nodes) if name]
     progress(f"stopping {len(members)} etcd members")
     return stopped + [name for name in (_stop(m, progress) for m in members) if name]
+
+
+def stop_consoles(consoles: list[dict[str, Any]]) -> list[str]:
+    """Stop the recorded consoles still running (by PID, checked against their settings path)."""
+    return [f"console of {c['alias']} (pid {c['pid']})" for c in consoles
+            if stop_pid(int(c["pid"]), str(c["config"]))]
 
 
 def _stop(process: tuple[str, int, str], progress: Progress) -> str | None:
