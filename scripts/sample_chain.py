@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -284,11 +284,13 @@ def _settle(b: SampleBuilder, lanes: list[_Lane], batch: int) -> None:
 
 
 def build_sample_chain(database_url: str, *, transactions: int, lanes: int = 400,
-                       seed: int = 0, attest_blocks: bool = True) -> SampleChain:
+                       seed: int = 0, attest_blocks: bool = True,
+                       then: Callable[[SampleBuilder, str], None] | None = None) -> SampleChain:
     """Build a chain of about `transactions` transactions into an empty node database.
 
     `lanes` credentials move together, one block per stage, so blocks hold
-    about `lanes` transactions.  Returns what was built.
+    about `lanes` transactions.  `then(builder, credit_line)`, if given, adds
+    blocks of its own at the end.  Returns what was built.
     """
     started = time.perf_counter()
     b = SampleBuilder(database_url, seed=seed, attest_blocks=attest_blocks)
@@ -300,6 +302,8 @@ def build_sample_chain(database_url: str, *, transactions: int, lanes: int = 400
         for round_no in range(rounds):
             done += _round(b, line, _lanes(b, lanes, round_no), round_no)
         _settle(b, done, lanes)
+        if then is not None:
+            then(b, line)
         head = b.chain.head
         return SampleChain(database_url, b.genesis, head.height, head.log_size,
                            time.perf_counter() - started, dict(b.node_keys))
