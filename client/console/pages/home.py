@@ -25,7 +25,7 @@ def node_view(seen: Visit) -> dict[str, Any]:
     try:
         me = seen.console.signer.participant()
         status = me.status()
-        inbox = me.inbox()
+        inbox = seen.console.inbox(me, status)
     except NodeError as exc:
         return {"down": True,
                 "why": exc.detail if exc.status == 0 else f"{exc.code}: {exc.detail}"}
