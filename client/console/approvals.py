@@ -54,6 +54,16 @@ class Action:
 ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("accept", ("receivable",), lambda me, a: me.accept(a["receivable"])),
     Action("reject", ("receivable",), lambda me, a: me.reject(a["receivable"])),
+    # -- the bank's actions (client/console/pages/bank.py) --
+    Action("offer_terms", ("financing", "annual_rate_percent", "funding_date", "fees",
+                           "fee_payer", "recourse", "registry_no", "tenor_reviewed"),
+           lambda me, a: me.offer_terms(
+               a["financing"], annual_rate_percent=a["annual_rate_percent"],
+               funding_date=a["funding_date"], fees=a["fees"], fee_payer=a["fee_payer"],
+               recourse=a["recourse"], registry_no=a["registry_no"],
+               tenor_reviewed=a["tenor_reviewed"])),
+    Action("confirm_disbursement", ("financing", "payment_ref"),
+           lambda me, a: me.confirm_disbursement(a["financing"], a["payment_ref"])),
 )}
 
 

@@ -22,6 +22,7 @@ whole.  `config_text` writes such a file (`ledger console init`).
     session_minutes = 60           # idle time before a session ends
     serve_cert = "console.crt"     # optional, with serve_key: serve https (Secure cookies)
     serve_key = "console.key"
+    genesis = "genesis.json"       # optional: the consortium genesis file (the verify page)
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ DEFAULT_PORT = 8700
 KNOWN = frozenset({
     "keystore", "nodes", "tls_cert", "tls_key", "tls_ca", "database_url", "host", "port",
     "language", "totp", "lockout_attempts", "lockout_minutes", "session_minutes",
-    "serve_cert", "serve_key",
+    "serve_cert", "serve_key", "genesis",
 })
 
 
@@ -64,6 +65,7 @@ class ConsoleConfig:
     session_minutes: int = 60
     serve_cert: Path | None = None
     serve_key: Path | None = None
+    genesis: Path | None = None  # the consortium's genesis file (the verify page trusts its keys)
 
     @property
     def https(self) -> bool:
@@ -108,7 +110,8 @@ def _checked(raw: dict[str, Any], folder: Path, path: Path) -> ConsoleConfig:
         lockout_minutes=need("lockout_minutes", int, 15),
         session_minutes=need("session_minutes", int, 60),
         serve_cert=_path(raw.get("serve_cert"), folder),
-        serve_key=_path(raw.get("serve_key"), folder))
+        serve_key=_path(raw.get("serve_key"), folder),
+        genesis=_path(raw.get("genesis"), folder))
     _check_ranges(config, path)
     return config
 
@@ -154,7 +157,7 @@ def _database(url: str, folder: Path) -> str:
 
 def config_text(*, keystore: Path, nodes: list[str], tls: TlsFiles | None,
                 database_url: str = "sqlite:///console.db", port: int = DEFAULT_PORT,
-                language: str = "zh", totp: bool = False) -> str:
+                language: str = "zh", totp: bool = False, genesis: Path | None = None) -> str:
     """Return a settings file for `ledger console init` (paths written as given)."""
     def q(value: object) -> str:
         return json.dumps(str(value), ensure_ascii=False)  # a TOML basic string
@@ -167,4 +170,6 @@ def config_text(*, keystore: Path, nodes: list[str], tls: TlsFiles | None,
     lines += [f"database_url = {q(database_url)}", 'host = "127.0.0.1"', f"port = {port}",
               f"language = {q(language)}", f"totp = {'true' if totp else 'false'}",
               "lockout_attempts = 5", "lockout_minutes = 15", "session_minutes = 60"]
+    if genesis is not None:
+        lines.append(f"genesis = {q(genesis)}")
     return "\n".join(lines) + "\n"

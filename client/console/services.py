@@ -64,6 +64,14 @@ class Console:
         except Exception:  # the node is down: the USCC alone still identifies it
             return uscc or "-"
 
+    def roles(self) -> frozenset[str]:
+        """Return this organisation's roles on the ledger (none while the node cannot say)."""
+        try:
+            member = self.directory.members().get(self.org_uscc) or {}
+        except Exception:  # the node is down: pages that need a role say so
+            return frozenset()
+        return frozenset(str(r) for r in member.get("roles", ()))
+
 
 def when(value: int | str | date | None) -> str:
     """Return a time (epoch seconds) or date as ISO 8601, UTC ("-" for none)."""
@@ -95,5 +103,7 @@ def open_console(config: ConsoleConfig, identity: Identity, password: str,
 
     signer = Signer(connect or participant)
     directory = Directory(lambda: signer.participant().members())
-    return Console(config, engine, signer, directory, store.cookie_secret(engine),
-                   identity.name, identity.uscc, templates())
+    console = Console(config, engine, signer, directory, store.cookie_secret(engine),
+                      identity.name, identity.uscc, templates())
+    console.templates.globals["org_roles"] = console.roles  # the menu shows what the org does
+    return console

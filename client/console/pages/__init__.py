@@ -20,11 +20,25 @@ To add a page (a supplier's dashboard, a bank's financing queue, ...):
 - `queue`: the approvals queue (pending, approved, rejected), approve and reject;
 - `inbox`: the supplier's inbox (credentials to accept or reject) and a credential's page;
 - `trail`: the audit trail and its CSV and JSON export (admins);
-- `people`: the accounts (admins): add, change role, unlock, reset password.
+- `people`: the accounts (admins): add, change role, unlock, reset password;
+- `bank`: the bank's financing queue, a request's due diligence and terms, exposure by core;
+- `explorer`: blocks, transactions, search, node status, checkpoints, `/live` heights;
+- `explorer_tools`: in-browser verification, the auditor's audit, chain file and trace downloads.
 """
 
 from __future__ import annotations
 
-from client.console.pages import auth, home, inbox, people, queue, trail
+from client.console.pages import (
+    auth,
+    bank,
+    explorer,
+    explorer_tools,
+    home,
+    inbox,
+    people,
+    queue,
+    trail,
+)
 
-PAGES = (auth.router, home.router, queue.router, inbox.router, trail.router, people.router)
+PAGES = (auth.router, home.router, queue.router, inbox.router, trail.router, people.router,
+         bank.router, explorer.router, explorer_tools.router)

@@ -177,7 +177,9 @@ function renderPinState(trust) {
 }
 
 function bundleUrl() {
-  const given = new URLSearchParams(location.search).get("bundle");
+  // ?bundle=<URL>, or the console's verify page's data-bundle (its own URL stays clean)
+  const app = document.getElementById("verify-app");
+  const given = new URLSearchParams(location.search).get("bundle") || (app && app.dataset.bundle);
   if (!given) throw new Error("no bundle to verify: open this page with ?bundle=<the URL of a verification bundle>");
   let url;
   try {
