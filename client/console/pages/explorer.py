@@ -35,6 +35,8 @@ from client.console.web import (
 )
 from client.sdk.http import NodeError
 from client.sdk.participant import Participant
+from ledger.errors import LedgerError
+from ledger.tx import parse_envelope
 
 router = APIRouter()
 PAGE = 20  # blocks per page
@@ -48,6 +50,14 @@ PAGES_OF_KIND = {"tx": "/explorer/transactions/{}", "receivable": "/credentials/
 def me_of(seen: Visit) -> Participant:
     """Return the console's participant (its node, read as this organisation)."""
     return seen.console.signer.participant()
+
+
+def body_of(envelope: Any) -> dict[str, Any]:
+    """Return a wire envelope's body as a dict (its canonical text parsed; {} if unreadable)."""
+    try:
+        return parse_envelope(envelope).body.to_json()
+    except LedgerError:  # a stored envelope the node served is readable; say nothing if not
+        return {}
 
 
 def is_auditor(seen: Visit) -> bool:
@@ -86,7 +96,10 @@ def block(height: int, seen: Annotated[Visit, Depends(signed_in())]) -> Response
     if height < 0:
         raise NotFound()
     me = me_of(seen)
-    answer = me.node.get(f"/v1/blocks/{height}")
+    answer = dict(me.node.get(f"/v1/blocks/{height}"))
+    if "transactions" in answer:
+        answer["transactions"] = [{**tx, "body": body_of(tx.get("envelope"))}
+                                  for tx in answer["transactions"]]
     status = me.status()
     return render(seen, "explorer_block.html", block=answer, height=height,
                   head=int(status["height"]), final=int(status.get("final_height") or 0),
@@ -99,7 +112,7 @@ def transaction(tx_id: str, seen: Annotated[Visit, Depends(signed_in())]) -> Res
     if not TX_ID.fullmatch(tx_id):
         raise NotFound()
     tx = me_of(seen).transaction(tx_id)
-    body = (tx.get("envelope") or {}).get("body", {})
+    body = body_of(tx.get("envelope"))
     return render(seen, "explorer_tx.html", tx=tx, body=body)
 
 

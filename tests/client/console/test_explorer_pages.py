@@ -1,0 +1,193 @@
+"""The explorer in Chromium, against a real node: blocks, search, verification, audit, live.
+
+The auditor's console (Chinese) lists the node's blocks, opens a block with
+its transactions, and finds a transaction by the first 8 hex digits of its
+id; an organisation and an invoice number are found too.  The verify page
+runs the browser's own check of a real transaction against the genesis
+named in the console's settings and says 验证通过 ("Verified by this
+browser").  The block list grows by itself when a transaction the SDK
+submits commits while the page is open.  The auditor runs an audit by
+clicking and reads its report; it downloads the chain file and a trace
+bundle.  The bank's console may not open the audit page nor download the
+chain file.
+
+Every request off the console is aborted and fails the test; each page
+passes axe-core (no serious or critical violation) and is screenshotted at
+1280x900 and 820x1180 (kept in LEDGER_SCREENSHOT_DIR).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from client.local_consortium.browser import BrowserMissing, chromium_binary
+from client.sdk.lightclient import read_genesis
+from tests.client.console.bank_world import BankWorld, make_bank_world, request_financing
+from tests.client.console.support import Browserless, Running, running_console
+from tests.client.console.test_browser import Tab
+from tests.nodes import registered_node
+from tests.tools import need_tool
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BankWorld]:
+    folder = tmp_path_factory.mktemp("console_explorer")
+    with registered_node(folder / "node", 1) as node:
+        yield make_bank_world(node, folder)
+
+
+@pytest.fixture(scope="module")
+def auditor(world: BankWorld) -> Iterator[Running]:
+    with running_console(world.settings("auditor", "zh")) as console:
+        yield console
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    need_tool(chromium_binary, BrowserMissing)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=shutil.which("chromium"),
+                                              args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    keep = os.environ.get("LEDGER_SCREENSHOT_DIR")
+    folder = Path(keep) if keep else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _financing_tx(world: BankWorld) -> str:
+    """Return the id of the transaction that made the world's financing request (final)."""
+    s1 = world.node.participant("s1")
+    try:
+        events = s1.events(limit=1000)
+        tx_id = next(e["tx_id"] for e in events if e["action"] == "request_financing")
+        s1.wait_final([tx_id])
+        return str(tx_id)
+    finally:
+        s1.close()
+
+
+def test_blocks_are_listed_and_a_transaction_found_by_its_prefix(
+        world: BankWorld, auditor: Running, browser: Browser, shots: Path) -> None:
+    tab = Tab(browser, auditor.url, "laptop", shots)
+    tab.log_in("vera")
+    page = tab.go("/explorer")
+    assert page.locator("h1").inner_text() == "区块浏览"
+    assert page.locator("#blocks tbody tr").count() >= 5
+    tab.look("explorer")
+    tx_id = _financing_tx(world)
+    page.fill("#explorer-q", tx_id[:8])
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/explorer/transactions/{tx_id}")
+    assert page.locator("#tx-full-id").inner_text() == tx_id
+    assert "request_financing" in page.locator("h2").first.inner_text()
+    tab.look("explorer-transaction")
+    page.locator("#tx-facts a").first.click()  # its block
+    page.wait_for_url("**/explorer/blocks/*")
+    assert tx_id[:12] in page.locator("#block-txs").inner_text()  # auditors see the block's txs
+    tab.look("explorer-block")
+    page = tab.go("/explorer/search?q=s1")
+    assert world.node.orgs["s1"].uscc in page.inner_text("main")
+    assert world.root[:12] in page.inner_text("main")  # s1's credential, which auditors see
+    tab.look("explorer-search")
+    number = world.node.participant("auditor").receivable(world.root)["receivable"][
+        "trade"]["invoices"][0]["number"]
+    page = tab.go(f"/explorer/search?q=%20{number.lower()}%20")  # the invoice's normal form
+    assert world.root[:12] in page.locator("#inv-h + ul").inner_text()
+    page = tab.go("/explorer/checkpoints")
+    assert page.locator("pre.json").first.inner_text().startswith("ledger.receivables/")
+    tab.look("explorer-checkpoints")
+    _tablet(browser, auditor.url, shots, tx_id)
+    assert tab.blocked == []
+
+
+def _tablet(browser: Browser, url: str, shots: Path, tx_id: str) -> None:
+    tab = Tab(browser, url, "tablet", shots)
+    tab.log_in("vera")
+    for name, path in (("explorer", "/explorer"),
+                       ("explorer-transaction", f"/explorer/transactions/{tx_id}"),
+                       ("explorer-block", "/explorer/blocks/1"),
+                       ("explorer-checkpoints", "/explorer/checkpoints")):
+        tab.go(path)
+        tab.look(name)
+        assert tab.page.evaluate("document.documentElement.scrollWidth") <= 820, name
+    assert tab.blocked == []
+
+
+def test_the_browser_verifies_a_real_transaction(
+        world: BankWorld, auditor: Running, browser: Browser, shots: Path) -> None:
+    tx_id = _financing_tx(world)
+    for size in ("laptop", "tablet"):
+        tab = Tab(browser, auditor.url, size, shots)
+        tab.log_in("vera")
+        page = tab.go(f"/explorer/transactions/{tx_id}")
+        page.get_by_role("link", name="在浏览器中验证").click()
+        page.wait_for_selector("body[data-verdict]", timeout=20_000)
+        assert page.locator("body").get_attribute("data-verdict") == "ok"
+        assert "Verified by this browser" in page.locator("#verdict").inner_text()
+        genesis = read_genesis(world.folder / "node" / "genesis.json")
+        assert page.locator("#genesis-fingerprint").inner_text() == genesis.transaction.tx_id
+        tab.look("explorer-verify")
+        assert tab.blocked == []
+
+
+def test_the_block_list_grows_when_a_block_commits(
+        world: BankWorld, auditor: Running, browser: Browser) -> None:
+    tab = Tab(browser, auditor.url, "laptop", Path("."))
+    tab.log_in("vera")
+    page = tab.go("/explorer")
+    page.wait_for_selector("body[data-live-height]")
+    height = int(page.locator("body").get_attribute("data-live-height") or "0")
+    assert page.locator(f"#block-{height + 1}").count() == 0
+    request_financing(world.node, world.spare)
+    page.wait_for_selector(f"#block-{height + 1}", timeout=20_000)
+    assert "已更新至区块" in page.locator("#live-note").inner_text()
+    assert tab.blocked == []
+
+
+def test_the_auditor_runs_an_audit_and_takes_files_away(
+        world: BankWorld, auditor: Running, browser: Browser, shots: Path) -> None:
+    tab = Tab(browser, auditor.url, "laptop", shots)
+    tab.log_in("vera")
+    page = tab.go("/explorer/audit")
+    page.get_by_role("button", name="立即审计").click()
+    page.wait_for_selector("#audit-report", timeout=60_000)
+    assert page.locator("#audit-verdict").inner_text() == "通过"
+    assert page.locator("#audit-no-findings").is_visible()
+    tab.look("explorer-audit")
+    assert tab.blocked == []
+    person = Browserless(auditor.url)
+    person.log_in("vera")
+    chain = person.http.get("/explorer/chain")
+    assert chain.status_code == 200 and "attachment" in chain.headers["content-disposition"]
+    lines = [json.loads(line) for line in chain.text.splitlines()]
+    assert sum(1 for line in lines if line.get("type") == "block") >= 5
+    trace = person.http.get(f"/explorer/trace/{world.root}")
+    assert trace.status_code == 200 and trace.json()["note"] == world.root
+    report = person.http.get("/explorer/audit/report.json").json()
+    assert report["passed"] is True
+    person.close()
+
+
+def test_a_bank_may_not_audit_nor_take_the_chain_file(world: BankWorld) -> None:
+    with running_console(world.settings("b1", "en")) as bank:
+        person = Browserless(bank.url)
+        person.log_in("vera")
+        for path in ("/explorer/audit", "/explorer/chain"):
+            refused = person.http.get(path)
+            assert refused.status_code == 403, path
+            assert "Only an auditor" in refused.text
+        assert person.http.get("/explorer").status_code == 200  # the explorer itself is open
+        person.close()
