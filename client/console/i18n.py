@@ -373,6 +373,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "ex_org_financings": ("融资", "Financings"),
     "ex_invoice_hits": ("含此发票的凭证", "Credentials with this invoice"),
     "ex_trace_download": ("下载溯源包", "download its trace bundle"),
+    "orgrole_core_enterprise": ("核心企业", "core enterprise"),
+    "orgrole_supplier": ("供应商", "supplier"),
+    "orgrole_bank": ("银行", "bank"),
+    "orgrole_auditor": ("审计/监管", "auditor"),
     "kindname_note": ("凭证份额", "Note"),
     "kindname_receivable": ("凭证", "Credential"),
     "kindname_financing": ("融资", "Financing"),
@@ -500,6 +504,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "payer_": ("seller", "buyer", "split"),
     "kindname_": ("note", "receivable", "financing", "credit_line", "tx"),
     "ex_tx_": ("pending", "committed", "invalid"),
+    "orgrole_": ("core_enterprise", "supplier", "bank", "auditor"),
 }
 
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from client.console.clock import now_s
 from client.console.pages.explorer import TX_ID, is_auditor, me_of
 from client.console.verification import BundleUnavailable, verification_bundle
 from client.console.web import (
@@ -117,7 +117,7 @@ def run_audit(request: Request, seen: Annotated[Visit, Depends(signed_in())],
     _auditor(seen)
     assert seen.user is not None
     report = audit_node(me_of(seen).node).to_json()
-    request.app.state.audit = {"report": report, "by": seen.user.name, "at": int(time.time())}
+    request.app.state.audit = {"report": report, "by": seen.user.name, "at": now_s()}
     return see_other("/explorer/audit")
 
 

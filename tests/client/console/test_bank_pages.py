@@ -30,9 +30,9 @@ from playwright.sync_api import Browser, sync_playwright
 from client.local_consortium.browser import BrowserMissing, chromium_binary
 from ledger.money import format_fen, price_financing
 from tests.client.console.bank_world import BankWorld, make_bank_world, request_financing
-from tests.client.console.support import Running, running_console
+from tests.client.console.support import Browserless, Running, running_console
 from tests.client.console.test_browser import Tab
-from tests.node.support import MATURITY
+from tests.node.support import MATURITY, issue_accepted
 from tests.nodes import registered_node
 from tests.tools import need_tool
 
@@ -210,3 +210,24 @@ def test_the_inbox_refreshes_when_a_block_commits(
     assert int(page.locator("body").get_attribute("data-live-height") or "0") > before
     assert page.get_by_role("status").first.inner_text().startswith("Updated at block")
     assert tab.blocked == []
+
+
+def test_terms_the_server_refuses_are_shown_beside_the_field_and_nothing_is_prepared(
+        world: BankWorld, bank: Running) -> None:
+    root = issue_accepted(world.node, world.line, amount=5_000_000)
+    financing = request_financing(world.node, root)
+    person = Browserless(bank.url)
+    person.log_in("mia")
+    page = f"/financing/{financing}"
+    for fields, words in (({"rate": "0.0315", "funding_date": "2026-01-05", "fees": "1,0,00"},
+                           "Fees must be an amount in yuan"),
+                          ({"rate": "3,15", "funding_date": "2026-01-05", "fees": "0"},
+                           "The rate must be a percentage"),
+                          ({"rate": "3.15", "funding_date": MATURITY, "fees": "0"},
+                           "The funding date must be before maturity")):
+        refused = person.post(f"{page}/offer", {**fields, "fee_payer": "seller"},
+                              token_from=page)
+        assert refused.status_code == 400, fields
+        assert words in refused.text and 'aria-invalid="true"' in refused.text, fields
+    assert financing[:12] not in person.http.get("/approvals").text  # nothing was prepared
+    person.close()
