@@ -191,3 +191,22 @@ def test_a_bank_may_not_audit_nor_take_the_chain_file(world: BankWorld) -> None:
             assert "Only an auditor" in refused.text
         assert person.http.get("/explorer").status_code == 200  # the explorer itself is open
         person.close()
+
+
+def test_the_bundle_route_answers_json_and_takes_the_trusted_size(
+        world: BankWorld, auditor: Running) -> None:
+    tx_id = _financing_tx(world)
+    person = Browserless(auditor.url)
+    person.log_in("vera")
+    bundle = person.http.get(f"/explorer/transactions/{tx_id}/bundle").json()
+    assert (bundle["format"], bundle["tx_id"], bundle["consistency"]) == (
+        "ledger-verification/1", tx_id, None)
+    since = person.http.get(f"/explorer/transactions/{tx_id}/bundle?from=2").json()
+    assert (since["consistency"]["first"], since["consistency"]["second"]) == (
+        2, since["checkpoint"]["size"])
+    for query, status in (("?from=0", 400), ("?from=x", 400)):
+        refused = person.http.get(f"/explorer/transactions/{tx_id}/bundle{query}")
+        assert refused.status_code == status and refused.json()["error"] == "bad_request"
+    unknown = person.http.get(f"/explorer/transactions/{'0' * 64}/bundle")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+    person.close()
