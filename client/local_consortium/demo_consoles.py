@@ -87,7 +87,8 @@ def _settings(folder: Path, consortium: Consortium, alias: str, nodes: list[str]
     member = TlsFiles(consortium.member_cert_path(alias), consortium.member_tls_key_path(alias),
                       consortium.ca_cert_path)
     path.write_text(config_text(keystore=consortium.keystore(alias), nodes=nodes, tls=member,
-                                database_url="sqlite:///console.db", port=port),
+                                database_url="sqlite:///console.db", port=port,
+                                genesis=consortium.genesis_path),
                     encoding="utf-8")
     engine = open_database(load_config(path).database_url)
     try:

@@ -60,6 +60,7 @@ def test_demo_leaves_consoles_whose_printed_logins_work_until_network_down(
             for name, password in (logins[:2], logins[2:]):
                 _see_dashboard(url, name, password, recorded[alias]["name"])
         _see_business_in_flight(printed["tier1"][0], *printed["tier1"][1:3])
+        _see_the_genesis_trusted(printed["auditor"][0], *printed["auditor"][1:3])
     finally:
         down = _ledger("network", "down", "--dir", str(directory)) if description else None
     assert down is not None
@@ -107,3 +108,15 @@ def test_network_down_stops_only_consoles_it_recorded(tmp_path: Path) -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def _see_the_genesis_trusted(url: str, name: str, password: str) -> None:
+    """The verify page names the consortium's genesis, so the browser has something to pin."""
+    person = Browserless(url)
+    try:
+        person.http.post("/login", data={"csrf_token": person.token(), "name": name,
+                                         "password": password})
+        page = person.http.get(f"/explorer/transactions/{'0' * 64}/verify")
+        assert page.status_code == 200 and 'id="genesis-fingerprint"' in page.text
+    finally:
+        person.close()
