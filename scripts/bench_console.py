@@ -69,7 +69,7 @@ DEEP_SMALL = 10  # small pieces paid at each level, besides the half
 PAGES = (  # name, whose console, path: one line per page
     ("dashboard", "core", "/"),
     ("credential", "core", "/credentials/{credential}"),
-    ("explorer blocks", "auditor", "/explorer/blocks"),
+    ("explorer blocks", "auditor", "/explorer"),
 )
 KEYSTORE_PASSWORD = "bench-console-keystore"
 VIEWER, VIEWER_PASSWORD = "bench", "bench-viewer-password"
