@@ -64,6 +64,17 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
                tenor_reviewed=a["tenor_reviewed"])),
     Action("confirm_disbursement", ("financing", "payment_ref"),
            lambda me, a: me.confirm_disbursement(a["financing"], a["payment_ref"])),
+    # -- supplier and core enterprise pages --
+    Action("transfer", ("note", "payments"), lambda me, a: me.transfer(
+        a["note"], [(p["to"], p["amount"]) for p in a["payments"]])),
+    Action("request_financing", ("note", "bank"),
+           lambda me, a: me.request_financing(a["note"], a["bank"])),
+    Action("accept_terms", ("financing", "terms_hash"),
+           lambda me, a: me.accept_terms(a["financing"], a["terms_hash"])),
+    Action("issue", ("credit_line", "to", "amount", "currency", "maturity_date", "contract_no",
+                     "invoices"), lambda me, a: me.issue(**a)),
+    Action("pay", ("receivable", "amount", "payment_ref"),
+           lambda me, a: me.pay(a["receivable"], a["amount"], a["payment_ref"])),
 )}
 
 

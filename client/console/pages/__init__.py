@@ -23,7 +23,12 @@ To add a page (a supplier's dashboard, a bank's financing queue, ...):
 - `people`: the accounts (admins): add, change role, unlock, reset password;
 - `bank`: the bank's financing queue, a request's due diligence and terms, exposure by core;
 - `explorer`: blocks, transactions, search, node status, checkpoints, `/live` heights;
-- `explorer_tools`: in-browser verification, the auditor's audit, chain file and trace downloads.
+- `explorer_tools`: in-browser verification, the auditor's audit, chain file and trace downloads;
+- `holdings`: the supplier's dashboard: holdings by status, what falls due when, clearings;
+- `transfer`: a note's split-and-transfer form and its financing request (pick a bank);
+- `financing`: a financing's quote, and acceptance of exactly the terms shown;
+- `payables`: the core enterprise's credit lines, payables by month, overdue, payment;
+- `issuance`: the core enterprise's issuance against invoices, with tenor warnings.
 """
 
 from __future__ import annotations
@@ -33,12 +38,18 @@ from client.console.pages import (
     bank,
     explorer,
     explorer_tools,
+    financing,
+    holdings,
     home,
     inbox,
+    issuance,
+    payables,
     people,
     queue,
     trail,
+    transfer,
 )
 
 PAGES = (auth.router, home.router, queue.router, inbox.router, trail.router, people.router,
-         bank.router, explorer.router, explorer_tools.router)
+         bank.router, explorer.router, explorer_tools.router,
+         holdings.router, transfer.router, financing.router, payables.router, issuance.router)

@@ -21,6 +21,7 @@ from fastapi.responses import Response
 
 from client.console import approvals
 from client.console.approvals import ApprovalError
+from client.console.credential_view import credential_extras
 from client.console.web import (
     Form,
     NotFound,
@@ -94,7 +95,23 @@ def reject(seen: Annotated[Visit, Depends(signed_in())],
 @router.get("/credentials/{record_id}")
 def credential(record_id: str, seen: Annotated[Visit, Depends(signed_in())]) -> Response:
     """Show a credential as the node lets this organisation see it (else the 404 page)."""
+    return credential_page(seen, record_id)
+
+
+def credential_page(seen: Visit, record_id: str, *, status: int = 200,
+                    pay_errors: dict[str, str] | None = None,
+                    pay_typed: dict[str, str] | None = None) -> Response:
+    """Return a credential's page: record, split tree, history, clearing, the issuer's payment.
+
+    The 404 page when the node does not show this organisation the credential.
+    """
     if not RECORD_ID.fullmatch(record_id):
         raise NotFound()
-    answer = seen.console.signer.participant().receivable(record_id)
-    return render(seen, "credential.html", record=answer["receivable"], notes=answer["notes"])
+    me = seen.console.signer.participant()
+    answer = me.receivable(record_id)
+    record = answer["receivable"]
+    today = str(me.status()["time"])[:10]
+    return render(seen, "credential.html", status=status, record=record, notes=answer["notes"],
+                  today=today, pay_errors=pay_errors or {}, pay_typed=pay_typed or {},
+                  outstanding=int(record["face"]) - int(record.get("paid") or 0),
+                  **credential_extras(seen.console, answer))
