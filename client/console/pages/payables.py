@@ -47,8 +47,9 @@ def payables_by_month(issued: Sequence[Mapping[str, Any]], today: str) -> list[d
             overdue = r["status"] == "overdue" or (
                 r["status"] == "active" and str(r["maturity_date"]) < today)
             months[str(r["maturity_date"])[:7]].append({**r, "overdue": overdue})
-    return [{"month": m, "items": items, "total": sum(i["face"] - i.get("paid", 0) for i in items),
-             "currency": items[0]["currency"]} for m, items in sorted(months.items())]
+    return [{"month": m, "credentials": items, "currency": items[0]["currency"],
+             "total": sum(i["face"] - (i.get("paid") or 0) for i in items)}
+            for m, items in sorted(months.items())]
 
 
 @router.get("/payables")
@@ -58,7 +59,7 @@ def payables(seen: Annotated[Visit, Depends(signed_in())]) -> Response:
     today = today_of(seen.console)
     issued = me.receivables(role="issued", limit=2000)
     months = payables_by_month(issued, today)
-    overdue = [i for m in months for i in m["items"] if i["overdue"]]
+    overdue = [i for m in months for i in m["credentials"] if i["overdue"]]
     return render(seen, "payables.html", today=today,
                   banks=lines_by_bank(me.credit_lines(limit=200)), months=months,
                   overdue=overdue, paid=[r for r in issued if r["status"] == "paid"])
