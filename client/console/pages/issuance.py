@@ -33,7 +33,8 @@ def _context(seen: Visit) -> dict[str, Any]:
     lines = [{**line, "headroom": line["limit"] - line["used"]}
              for line in me.credit_lines(status="open", limit=200) if line["core"] == me.uscc]
     return {"lines": lines, "suppliers": members_with(seen.console, "supplier"),
-            "review_days": int(policies(me)["review_tenor_days"]), "today": today_of(seen.console)}
+            "review_days": int(policies(me)["review_tenor_days"]), "today": today_of(seen.console),
+            "bank_name": seen.console.directory.name}
 
 
 def _page(seen: Visit, status: int = 200, typed: dict[str, Any] | None = None,
