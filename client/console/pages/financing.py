@@ -44,7 +44,7 @@ def financing(financing_id: str, seen: Annotated[Visit, Depends(signed_in())]) -
 
 
 @router.post("/financings/{financing_id}/accept")
-def accept_terms(financing_id: str, seen: Annotated[Visit, Depends(signed_in("maker"))],
+def accept_terms(financing_id: str, seen: Annotated[Visit, Depends(signed_in())],
                  form: Annotated[Form, Depends(posted)]) -> Response:
     """Prepare acceptance of the terms whose hash the form carries, if they are still on offer."""
     record = _financing(seen, financing_id)

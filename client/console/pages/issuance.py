@@ -91,7 +91,7 @@ def _tenor(seen: Visit, typed: dict[str, Any], today: str, errors: dict[str, str
 
 
 @router.post("/issue")
-def issue(seen: Annotated[Visit, Depends(signed_in("maker"))],
+def issue(seen: Annotated[Visit, Depends(signed_in())],
           form: Annotated[Form, Depends(posted)]) -> Response:
     """Prepare the issuance, or show the form again with what is wrong or needs confirming."""
     context, typed, errors = _context(seen), _typed(form), {}

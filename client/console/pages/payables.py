@@ -66,7 +66,7 @@ def payables(seen: Annotated[Visit, Depends(signed_in())]) -> Response:
 
 
 @router.post("/credentials/{record_id}/pay")
-def pay(record_id: str, seen: Annotated[Visit, Depends(signed_in("maker"))],
+def pay(record_id: str, seen: Annotated[Visit, Depends(signed_in())],
         form: Annotated[Form, Depends(posted)]) -> Response:
     """Prepare the maturity payment of a credential this organisation issued."""
     if not RECORD_ID.fullmatch(record_id):

@@ -93,7 +93,7 @@ def _check_totals(seen: Visit, note: dict[str, Any], minimum: int, rows: list[di
 
 
 @router.post("/notes/{note_id}/transfer")
-def transfer(note_id: str, seen: Annotated[Visit, Depends(signed_in("maker"))],
+def transfer(note_id: str, seen: Annotated[Visit, Depends(signed_in())],
              form: Annotated[Form, Depends(posted)]) -> Response:
     """Prepare the transfer the form describes, or show the form again with what is wrong."""
     assert seen.user is not None
@@ -133,7 +133,7 @@ def finance_form(note_id: str, seen: Annotated[Visit, Depends(signed_in())]) -> 
 
 
 @router.post("/notes/{note_id}/finance")
-def finance(note_id: str, seen: Annotated[Visit, Depends(signed_in("maker"))],
+def finance(note_id: str, seen: Annotated[Visit, Depends(signed_in())],
             form: Annotated[Form, Depends(posted)]) -> Response:
     """Prepare a financing request to the bank picked."""
     note = _held_note(seen, note_id)
