@@ -198,7 +198,9 @@ def test_financing_accepts_exactly_the_terms_offered(story: Story, browser: Brow
     bank = story.node.participant("b1")
     bank.offer_terms(financing, annual_rate_percent="2.00", funding_date="2026-01-05")
     tab.log_in("mia")
-    tab.go(f"/financings/{financing}")
+    tab.go("/inbox")  # the offer waits in the inbox, a link to its quote
+    page.locator(f"#offer-{financing}").click()
+    page.wait_for_url(f"**/financings/{financing}")
     assert page.locator("#quote-rate").inner_text() == "2.00 % a year (ACT/360)"
     assert page.locator("#quote-days").inner_text() == "90"
     assert page.locator("#quote-interest").inner_text() == "5,000.00 CNY"
