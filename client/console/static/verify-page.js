@@ -22,6 +22,26 @@ const LABELS = {
 };
 const $ = (id) => document.getElementById(id);
 
+// The console's page hands over its words (zh or en) as a JSON data block; the standalone
+// verify.html has none and reads as English.
+function pageWords() {
+  try {
+    const block = document.getElementById("verify-words");
+    return block ? JSON.parse(block.textContent) : {};
+  } catch {
+    return {};
+  }
+}
+const WORDS = pageWords();
+const STEP_NAMES = { ...LABELS, ...(WORDS.steps || {}) };
+const word = (key, english) => (typeof WORDS[key] === "string" ? WORDS[key] : english);
+
+function okDetail(txId, c) {
+  const fields = { tx: txId, cosigners: c.cosigners.join(", "), height: c.height, size: c.size };
+  const text = word("ok_detail", "Transaction {tx} is in the log cosigned by {cosigners} (block {height}, log size {size}).");
+  return text.replace(/\{(tx|cosigners|height|size)\}/g, (_, name) => String(fields[name]));
+}
+
 function today() {
   return new Date().toISOString().slice(0, 10);
 }
@@ -108,8 +128,8 @@ function renderSteps(steps) {
     const item = element("li", undefined, kind);
     const mark = element("span", step.ok ? "\u2713" : step.skipped ? "\u2013" : "\u2717", "mark");
     mark.setAttribute("aria-hidden", "true");
-    item.append(mark, element("span", step.ok ? "Passed" : step.skipped ? "Not checked" : "Failed", "result"),
-      element("span", LABELS[step.name] || step.name, "name"), element("p", step.detail, "detail"));
+    item.append(mark, element("span", step.ok ? word("passed", "Passed") : step.skipped ? word("not_checked", "Not checked") : word("failed", "Failed"), "result"),
+      element("span", STEP_NAMES[step.name] || step.name, "name"), element("p", step.detail, "detail"));
     list.append(item);
   }
 }
@@ -155,13 +175,13 @@ function renderFork(fork) {
 
 function renderVerdict(verdict) {
   if (verdict.fork) {
-    showVerdict("fork", "Fork detected", `${verdict.fork.reason}. The nodes' own signatures show two logs; this browser keeps the evidence and still trusts the earlier checkpoint.`);
+    showVerdict("fork", word("headline_fork", "Fork detected"), `${verdict.fork.reason}. The nodes' own signatures show two logs; this browser keeps the evidence and still trusts the earlier checkpoint.`);
   } else if (verdict.ok) {
     const c = verdict.checkpoint;
-    showVerdict("ok", "Verified by this browser", `Transaction ${verdict.tx_id} is in the log cosigned by ${c.cosigners.join(", ")} (block ${c.height}, log size ${c.size}).`);
+    showVerdict("ok", word("headline_ok", "Verified by this browser"), okDetail(verdict.tx_id, c));
   } else {
     const failed = verdict.steps.find((s) => !s.ok && !s.skipped) || verdict.steps.find((s) => !s.ok);
-    showVerdict("failed", "Not verified", `${LABELS[failed.name] || failed.name}: ${failed.detail}`);
+    showVerdict("failed", word("headline_failed", "Not verified"), `${STEP_NAMES[failed.name] || failed.name}: ${failed.detail}`);
   }
   renderSteps(verdict.steps);
   renderTrusted(verdict.trusted);
@@ -215,7 +235,7 @@ async function run() {
   try {
     await verify();
   } catch (error) {
-    showVerdict("failed", "Not verified", `${error.message}.`);
+    showVerdict("failed", word("headline_failed", "Not verified"), `${error.message}.`);
     document.body.dataset.verdict = "failed";
   }
 }

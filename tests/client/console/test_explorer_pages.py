@@ -136,7 +136,10 @@ def test_the_browser_verifies_a_real_transaction(
         page.get_by_role("link", name="在浏览器中验证").click()
         page.wait_for_selector("body[data-verdict]", timeout=20_000)
         assert page.locator("body").get_attribute("data-verdict") == "ok"
-        assert "Verified by this browser" in page.locator("#verdict").inner_text()
+        verdict = page.locator("#verdict").inner_text()
+        assert verdict.startswith(f"本浏览器验证通过\n交易 {tx_id} 在 "), verdict
+        steps = page.locator("#steps").inner_text()  # the page's words, in its language
+        assert "已记入日志" in steps and "通过" in steps and "Passed" not in steps, steps
         genesis = read_genesis(world.folder / "node" / "genesis.json")
         assert page.locator("#genesis-fingerprint").inner_text() == genesis.transaction.tx_id
         tab.look("explorer-verify")
