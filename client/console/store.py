@@ -46,6 +46,7 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("totp_secret", String(64)),
     Column("totp_enrolled", Boolean, nullable=False, default=False),
+    Column("totp_last_step", Integer),  # the time step of the last code accepted: never again
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("locked_until", Integer, nullable=False, default=0),
     Column("created_at", Integer, nullable=False),

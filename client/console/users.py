@@ -18,6 +18,7 @@ login, from the secret shown as text.
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from client.console import audit_trail
@@ -237,13 +238,32 @@ def totp_secret(engine: Engine, user_id: int) -> str:
 
 
 def check_totp(engine: Engine, user_id: int, code: str) -> bool:
-    """Return whether `code` is the account's current TOTP code; enrol the account if it is."""
-    secret = totp_secret(engine, user_id)
-    if not pyotp.TOTP(secret).verify(code.strip(), valid_window=1):
+    """Return whether `code` is the account's current TOTP code; enrol the account if it is.
+
+    A code of the time step before or after the current one is accepted
+    (clocks drift), but each code only once: the step of the last code
+    accepted is kept, and a code of that step or an earlier one is refused,
+    so a code seen over a shoulder or in a log cannot log in again.
+    """
+    totp = pyotp.TOTP(totp_secret(engine, user_id))
+    step = _matching_step(totp, code.strip())
+    if step is None:
         return False
     with engine.begin() as db:
-        db.execute(update(users).where(users.c.id == user_id).values(totp_enrolled=True))
-    return True
+        taken = db.execute(update(users).where(
+            users.c.id == user_id,
+            or_(users.c.totp_last_step.is_(None), users.c.totp_last_step < step),
+        ).values(totp_enrolled=True, totp_last_step=step)).rowcount
+    return bool(taken)
+
+
+def _matching_step(totp: pyotp.TOTP, code: str) -> int | None:
+    """Return the time step (now, or one either side) whose code is `code`, or None."""
+    now = now_s() // totp.interval
+    for step in (now - 1, now, now + 1):
+        if hmac.compare_digest(totp.at(step * totp.interval), code):
+            return step
+    return None
 
 
 def otpauth_uri(secret: str, name: str, issuer: str) -> str:
