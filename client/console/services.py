@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -18,6 +19,7 @@ from sqlalchemy import Engine
 
 from client.console import store
 from client.console.approvals import Signer
+from client.console.arg_text import arg_lines
 from client.console.clock import moment
 from client.console.config import ConsoleConfig
 from client.sdk.keystore import Identity
@@ -106,4 +108,5 @@ def open_console(config: ConsoleConfig, identity: Identity, password: str,
     console = Console(config, engine, signer, directory, store.cookie_secret(engine),
                       identity.name, identity.uscc, templates())
     console.templates.globals["org_roles"] = console.roles  # the menu shows what the org does
+    console.templates.globals["arg_lines"] = partial(arg_lines, directory)
     return console

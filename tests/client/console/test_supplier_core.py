@@ -174,7 +174,10 @@ def test_a_split_shows_the_remainder_and_refuses_a_small_piece_in_page_and_serve
     assert page.locator("#remainder").inner_text() == "800,000.00 CNY"
     page.get_by_role("button", name="Prepare for approval").click()
     page.wait_for_url("**/approvals**")
-    assert "pay " in page.locator("article.approval").first.inner_text()
+    prepared = page.locator("article.approval").first.inner_text()
+    assert "pay " in prepared
+    assert f"· {s2.uscc}: 200,000.00 CNY" in prepared  # the payment in words, not a raw list
+    tab.look("approvals-transfer")
     _approve(tab)
     s1 = story.node.participant("s1")
     assert [n["amount"] for n in s1.holdings()] == [FACE - 20_000_000]
