@@ -12,6 +12,13 @@ The actions a maker may prepare are `ACTIONS`: to add one, give its name,
 how the SDK performs it and which arguments it takes (see `Action`).  A
 page then prepares it with `prepare(...)`; nothing else is needed for the
 queue, the approval, the signing and the trail.
+
+A transaction another organisation must sign too (a credit line: the bank's
+and the core enterprise's) is approved in two consoles: the bank's checker's
+approval signs its half and keeps it (`half_signed`, outcome `signed`), to
+hand over as the file `ledger credit-line --out` writes; the core
+enterprise's maker prepares `cosign_credit_line` with it, and that checker's
+approval adds the second signature and submits.
 """
 
 from __future__ import annotations
@@ -27,14 +34,16 @@ from sqlalchemy import Engine, insert, select, update
 
 from client.console import audit_trail
 from client.console.clock import now_s
-from client.console.store import approvals
+from client.console.store import approvals, half_signed
 from client.console.users import User
 from client.sdk.http import NodeError
-from client.sdk.participant import Participant, TransactionFailed
+from client.sdk.participant import Participant, PreparedTx, TransactionFailed
+from ledger.tx import parse_envelope
 
 log = logging.getLogger("console.approvals")
 PENDING, SIGNING, APPROVED, REJECTED, REFUSED = (
     "pending", "signing", "approved", "rejected", "refused")
+SIGNED = "signed"  # the outcome of an approval that signed one half, for another to co-sign
 STATES = (PENDING, APPROVED, REJECTED, REFUSED)
 
 
@@ -49,6 +58,25 @@ class Action:
     name: str
     args: tuple[str, ...]
     perform: Callable[[Participant, Mapping[str, Any]], dict[str, Any]]
+
+
+def _half(prepared: PreparedTx) -> dict[str, Any]:
+    """Return a status for a transaction signed here that another organisation co-signs."""
+    envelope = prepared.envelope()
+    return {"tx_id": envelope.tx_id, "status": SIGNED,
+            "prepared": json.dumps(envelope.to_json(), ensure_ascii=False)}
+
+
+def cosign_and_submit(me: Participant, prepared: str) -> dict[str, Any]:
+    """Add our signature to the prepared transaction (JSON text) and submit it; return its status.
+
+    Raises what parsing (ValueError, LedgerError) or the submission (NodeError,
+    TransactionFailed) raises; the page checked it before a maker prepared it.
+    """
+    envelope = parse_envelope(json.loads(prepared))
+    signed = me.cosign(PreparedTx(envelope.body, envelope.body_bytes, envelope.signatures))
+    status = me.submit([signed.envelope()])[0]
+    return me.transaction(status["tx_id"]) if status.get("status") != "pending" else status
 
 
 ACTIONS: dict[str, Action] = {a.name: a for a in (
@@ -75,6 +103,11 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
                      "invoices"), lambda me, a: me.issue(**a)),
     Action("pay", ("receivable", "amount", "payment_ref"),
            lambda me, a: me.pay(a["receivable"], a["amount"], a["payment_ref"])),
+    # -- the credit line, the bank's half then the core's (client/console/pages/credit_lines.py) --
+    Action("propose_credit_line", ("core", "limit", "currency", "expiry_date"),
+           lambda me, a: _half(me.propose_credit_line(**a))),
+    Action("cosign_credit_line", ("prepared",),
+           lambda me, a: cosign_and_submit(me, a["prepared"])),
 )}
 
 
@@ -218,15 +251,18 @@ def approve(engine: Engine, signer: Signer, checker: User, approval_id: int) -> 
     """Approve as `checker` (not the maker): sign and submit now, and record what the node said.
 
     Returns the approval as it ends: `approved` with the transaction id (its
-    outcome `committed`, or `pending`: accepted, not yet in a block), or
+    outcome `committed`, or `pending`: accepted, not yet in a block, or
+    `signed`: our half, kept for another organisation to co-sign), or
     `refused` with the node's refusal (or the rule that failed) in words.
     """
     approval = _claim(engine, checker, approval_id, SIGNING)
-    tx_id, outcome, state = None, "", APPROVED
+    tx_id, outcome, state, half = None, "", APPROVED, None
     try:
         status = signer.perform(ACTIONS[approval.action], approval.args)
         tx_id = str(status.get("tx_id"))
-        outcome = "committed" if status.get("status") == "committed" else "pending"
+        said = status.get("status")
+        outcome = str(said) if said in ("committed", SIGNED) else "pending"
+        half = status.get("prepared") if outcome == SIGNED else None
     except TransactionFailed as exc:
         tx_id, state = exc.status.get("tx_id"), REFUSED
         outcome = f"{exc.status.get('code')}: {exc.status.get('reason')}"
@@ -241,6 +277,9 @@ def approve(engine: Engine, signer: Signer, checker: User, approval_id: int) -> 
     with engine.begin() as db:
         db.execute(update(approvals).where(approvals.c.id == approval_id).values(
             state=state, tx_id=tx_id, outcome=outcome, decided_at=now))
+        if half is not None:
+            db.execute(insert(half_signed).values(approval_id=approval_id, tx_id=tx_id,
+                                                  prepared=half))
         audit_trail.record(db, user=checker.name, event=state, at=now, approval_id=approval_id,
                            prepared_by=approval.prepared_by, tx_id=tx_id, detail=outcome)
     return find(engine, approval_id)
@@ -253,3 +292,11 @@ def find(engine: Engine, approval_id: int) -> Approval:
     if row is None:
         raise ApprovalError("error_no_approval")
     return _approval(row)
+
+
+def half_signed_of(engine: Engine, approval_id: int) -> str | None:
+    """Return the half-signed transaction (JSON text) approval `approval_id` made, if any."""
+    with engine.connect() as db:
+        row = db.execute(select(half_signed.c.prepared).where(
+            half_signed.c.approval_id == approval_id)).first()
+    return None if row is None else str(row.prepared)

@@ -1,5 +1,8 @@
 """The console's own database: users, sessions, the approval queue, the audit trail, settings.
 
+It also keeps what a checker's approval signed for another organisation to
+co-sign (`half_signed`: a bank's credit line proposal, for its core enterprise).
+
 SQLAlchemy Core over SQLite (a file beside the settings, by default) or
 PostgreSQL (by URL), the same tables on both.  Nothing of the ledger lives
 here: approvals stay off chain (the organisation's business), and the
@@ -77,6 +80,13 @@ approvals = Table(
     Column("reason", Text),
     Column("tx_id", String(64)),
     Column("outcome", Text),
+)
+
+half_signed = Table(  # what an approval signed for another organisation to co-sign
+    "half_signed", metadata,
+    Column("approval_id", Integer, primary_key=True),
+    Column("tx_id", String(64), nullable=False),
+    Column("prepared", Text, nullable=False),  # the envelope JSON, as `ledger credit-line --out`
 )
 
 audit = Table(

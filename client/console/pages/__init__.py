@@ -28,7 +28,9 @@ To add a page (a supplier's dashboard, a bank's financing queue, ...):
 - `transfer`: a note's split-and-transfer form and its financing request (pick a bank);
 - `financing`: a financing's quote, and acceptance of exactly the terms shown;
 - `payables`: the core enterprise's credit lines, payables by month, overdue, payment;
-- `issuance`: the core enterprise's issuance against invoices, with tenor warnings.
+- `issuance`: the core enterprise's issuance against invoices, with tenor warnings;
+- `credit_lines`: a bank proposes a credit line (its half signed at approval, handed over
+  as a file) and the core enterprise checks and co-signs it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from __future__ import annotations
 from client.console.pages import (
     auth,
     bank,
+    credit_lines,
     explorer,
     explorer_tools,
     financing,
@@ -52,4 +55,5 @@ from client.console.pages import (
 
 PAGES = (auth.router, home.router, queue.router, inbox.router, trail.router, people.router,
          bank.router, explorer.router, explorer_tools.router,
-         holdings.router, transfer.router, financing.router, payables.router, issuance.router)
+         holdings.router, transfer.router, financing.router, payables.router, issuance.router,
+         credit_lines.router)
