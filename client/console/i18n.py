@@ -696,7 +696,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "arg_invoices": ("发票", "Invoices"),
     # -- credit lines: the bank proposes, the core enterprise co-signs (pages/credit_lines.py) --
     "nav_credit_lines": ("授信", "Credit lines"),
-    "nav_cosign": ("授信会签", "Co-sign a credit line"),
+    "nav_cosign": ("授信会签", "Co-sign"),
     "error_not_core": ("只有核心企业的控制台有此页面。", "Only a core enterprise's console has this page."),
     "lines_bank_title": ("授信", "Credit lines"),
     "lines_bank_lead": ("授信须由银行与核心企业双方签署。本行经办发起、复核人批准后，控制台签署本行一方，生成待会签文件；请将该文件交给核心企业，由其在控制台上传、复核并会签提交。",
@@ -721,9 +721,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     "lines_valid_until": ("签名有效期至", "Signature valid until"),
     "lines_handover": ("交给核心企业", "Hand it to the core enterprise"),
     "lines_handover_help": ("下载文件（与 ledger credit-line --out 生成的相同）或复制下面的文本，交给核心企业；其控制台的“授信会签”页面可上传或粘贴。文件只含本行签名，不含任何密钥。",
-                            "Download the file (the one `ledger credit-line --out` writes) or copy "
+                            "Download the file (the same as ledger credit-line --out writes) or copy "
                             "the text below, and give it to the core enterprise: its console's "
-                            "“Co-sign a credit line” page takes either. It holds our "
+                            "“Co-sign” page takes either. It holds our "
                             "signature, no key."),
     "lines_download": ("下载待会签文件", "Download the file to co-sign"),
     "lines_prepared_text": ("待会签交易（JSON）", "The prepared transaction (JSON)"),
