@@ -67,10 +67,13 @@ class Proposal:
     valid_until: str
 
 
-def core_visit(seen: Visit) -> Visit:
-    """Return `seen` if this console's organisation is a core enterprise; else raise Forbidden."""
+def core_visit(seen: Visit, *, maker: bool = False) -> Visit:
+    """Return `seen` if this console's organisation is a core enterprise (and the user a maker,
+    with `maker`); else raise Forbidden.  Checked in the route, after the CSRF check."""
     if "core_enterprise" not in seen.console.roles():
         raise Forbidden("error_not_core")
+    if maker and (seen.user is None or seen.user.role != "maker"):
+        raise Forbidden("error_not_maker")
     return seen
 
 
@@ -256,10 +259,10 @@ def cosign_form(seen: Annotated[Visit, Depends(signed_in())]) -> Response:
 
 
 @router.post("/credit-lines/cosign")
-def cosign_review(seen: Annotated[Visit, Depends(signed_in("maker"))],
+def cosign_review(seen: Annotated[Visit, Depends(signed_in())],
                   form: Annotated[Form, Depends(posted)]) -> Response:
     """Check the proposal given and show its terms in words, ready to prepare the co-signature."""
-    core_visit(seen)
+    core_visit(seen, maker=True)
     try:
         text = _text_of(form)
         return _cosign_page(seen, proposal=read_proposal(seen, text))
@@ -270,10 +273,10 @@ def cosign_review(seen: Annotated[Visit, Depends(signed_in("maker"))],
 
 
 @router.post("/credit-lines/cosign/prepare")
-def cosign_prepare(seen: Annotated[Visit, Depends(signed_in("maker"))],
+def cosign_prepare(seen: Annotated[Visit, Depends(signed_in())],
                    form: Annotated[Form, Depends(posted)]) -> Response:
     """Prepare the core enterprise's co-signature of the proposal reviewed, for a checker."""
-    core_visit(seen)
+    core_visit(seen, maker=True)
     try:
         found = read_proposal(seen, _text_of(form))
     except ProposalError as exc:
