@@ -711,7 +711,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "lines_propose_note": ("账本日期 {today}。复核人批准后，本行签名的有效期为一天：核心企业须在此期间会签。",
                            "Ledger date {today}. Once a checker approves, the bank's signature is "
                            "valid for a day: the core enterprise co-signs within it."),
-    "lines_signed": ("已签署、待核心企业会签", "Signed by us, for the core enterprise to co-sign"),
+    "lines_signed": ("本行已签署的授信提议（交核心企业会签）", "Proposals we signed (for the core enterprise to co-sign)"),
     "lines_signed_none": ("尚无已签署的授信提议。", "No signed proposal yet."),
     "lines_granted": ("本行授出的授信", "Credit lines we granted"),
     "lines_proposal_title": ("授信提议", "Credit line proposal"),

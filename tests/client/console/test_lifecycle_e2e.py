@@ -361,4 +361,20 @@ def test_the_whole_lifecycle_by_clicking_maker_then_checker(network: Network) ->
     auditor = net.orgs["auditor"]
     auditor.checker.go("/explorer")
     auditor.checker.look("auditor-explorer")
+    _credit_line_pages_on_a_tablet_in_chinese(net)
     assert net.blocked == [], net.blocked
+
+
+def _credit_line_pages_on_a_tablet_in_chinese(net: Network) -> None:
+    """The new pages fit a tablet's width, and read in Chinese once a person switches."""
+    for desk, path, name in ((net.orgs["bank_a"].checker, "/credit-lines", "bank-credit-lines"),
+                             (net.orgs["bank_a"].checker, "/credit-lines/proposals/1",
+                              "bank-credit-line-proposal"),
+                             (net.orgs["core"].maker, "/credit-lines/cosign", "core-cosign")):
+        desk.page.set_viewport_size({"width": 820, "height": 1180})
+        page = desk.go(path)
+        page.get_by_role("button", name="中文").click()
+        page.wait_for_load_state()
+        assert page.locator("html").get_attribute("lang") == "zh-CN"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 820, path
+        desk.look(f"{name}-zh-tablet", axe=True)
