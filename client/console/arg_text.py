@@ -13,7 +13,7 @@ from typing import Any
 
 from client.sdk.names import Directory, yuan
 
-AMOUNTS = frozenset({"amount", "fees"})  # integer fen
+AMOUNTS = frozenset({"amount", "fees", "limit"})  # integer fen
 ORGANISATIONS = frozenset({"to", "bank", "core", "seller"})  # USCCs
 
 

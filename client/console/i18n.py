@@ -763,7 +763,7 @@ CATALOG: dict[str, tuple[str, str]] = {
                                    "{expiry} (transaction {tx}, valid until {until})"),
     "outcome_signed": ("本行已签署，待对方会签", "signed by us, for the other party to co-sign"),
     "arg_core": ("核心企业", "Core enterprise"),
-    "arg_limit": ("额度（分）", "Limit (fen)"),
+    "arg_limit": ("额度", "Limit"),
     "arg_expiry_date": ("到期日", "Expiry date"),
     "arg_prepared": ("待会签交易", "Prepared transaction"),
 }

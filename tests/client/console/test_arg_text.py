@@ -26,6 +26,7 @@ def test_invoices_amounts_organisations_and_flags_read_as_words() -> None:
     assert arg_lines(directory, "invoices", [{"number": "INV-7", "amount": 100}]) == [
         "INV-7: 1.00 CNY"]
     assert arg_lines(directory, "amount", 123_456_789) == ["1,234,567.89 CNY"]
+    assert arg_lines(directory, "limit", 5_000_000_000) == ["50,000,000.00 CNY"]  # a credit line
     assert arg_lines(directory, "bank", "91310000MA00000038") == [
         "Wuxi Castings · 91310000MA00000038"]
     assert arg_lines(directory, "recourse", True) == ["✓"]
