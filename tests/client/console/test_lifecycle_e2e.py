@@ -185,6 +185,8 @@ def _credit_line(net: Network) -> str:
     page.get_by_label("Expires (YYYY-MM-DD)").fill("2026-12-31")
     bank.maker.look("bank-propose-credit-line", axe=True)
     proposal = bank.maker.submit("Prepare for approval")
+    limit = bank.maker.page.locator(f"#approval-{proposal}").inner_text()
+    assert "50,000,000.00 CNY" in limit and bank.name not in limit, limit
     assert bank.maker.page.locator(f"#approval-{proposal} button").count() == 0  # not the maker's
     bank.approve(proposal, outcome="signed by us, for the other party to co-sign")
     checker = bank.checker.page
@@ -211,6 +213,7 @@ def _credit_line(net: Network) -> str:
         "expiring 2026-12-31.")
     core.maker.look("core-cosign-review", axe=True)
     cosigning = core.maker.submit("Prepare for approval")
+    core.maker.look("core-approvals-cosign", axe=True)
     core.approve(cosigning)
     bank.checker.go(f"/credit-lines/proposals/{proposal}")
     assert "co-signed and submitted" in checker.locator("#proposal-state").inner_text()
