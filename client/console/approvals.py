@@ -285,6 +285,33 @@ def approve(engine: Engine, signer: Signer, checker: User, approval_id: int) -> 
     return find(engine, approval_id)
 
 
+INTERRUPTED = ("the console stopped while signing: the transaction may have reached the "
+               "ledger; look it up (its credential or record) before preparing it again")
+
+
+def settle_interrupted(engine: Engine) -> int:
+    """Mark the approvals left `signing` by a console that stopped as refused; return how many.
+
+    Called when the console starts (one console process per database): no
+    approval can be under way then, so one still `signing` was cut short
+    between claiming it and recording the node's answer.  Whether its
+    transaction was submitted is not known here, so the outcome says to look
+    it up; the subject is freed for a new approval (the ledger refuses a
+    repeat of what already happened).
+    """
+    now = now_s()
+    with engine.begin() as db:
+        stuck = db.execute(select(approvals.c.id, approvals.c.prepared_by, approvals.c.decided_by)
+                           .where(approvals.c.state == SIGNING)).all()
+        for row in stuck:
+            db.execute(update(approvals).where(approvals.c.id == row.id).values(
+                state=REFUSED, outcome=INTERRUPTED, decided_at=now))
+            audit_trail.record(db, user=row.decided_by or "console", event=REFUSED, at=now,
+                               approval_id=row.id, prepared_by=row.prepared_by,
+                               detail=INTERRUPTED)
+    return len(stuck)
+
+
 def find(engine: Engine, approval_id: int) -> Approval:
     """Return approval `approval_id`; raise ApprovalError if there is none."""
     with engine.connect() as db:

@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine
 
 from client.console import store
-from client.console.approvals import Signer
+from client.console.approvals import Signer, settle_interrupted
 from client.console.arg_text import arg_lines
 from client.console.clock import moment
 from client.console.config import ConsoleConfig
@@ -97,6 +97,7 @@ def open_console(config: ConsoleConfig, identity: Identity, password: str,
                  connect: Callable[[], Participant] | None = None) -> Console:
     """Open the database and bind the key to the nodes; `password` opens the TLS key."""
     engine = store.open_database(config.database_url)
+    settle_interrupted(engine)  # approvals a stopped console was signing
     tls = None if config.tls is None else client_context(config.tls, password)
 
     def participant() -> Participant:
