@@ -36,6 +36,8 @@ from tests.node.support import MATURITY, issue_accepted
 from tests.nodes import registered_node
 from tests.tools import need_tool
 
+pytestmark = pytest.mark.slow  # browser end-to-end: run in CI's slow phase
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BankWorld]:

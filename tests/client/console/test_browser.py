@@ -40,6 +40,8 @@ from tests.nodes import running_node
 from tests.png import read_png
 from tests.tools import need_tool
 
+pytestmark = pytest.mark.slow  # browser end-to-end: run in CI's slow phase
+
 SIZES = {"laptop": (1280, 900), "tablet": (820, 1180)}
 PAGES = ("login", "dashboard", "inbox", "approvals")
 

@@ -35,6 +35,8 @@ from tests.client.console.test_browser import Tab
 from tests.nodes import registered_node
 from tests.tools import need_tool
 
+pytestmark = pytest.mark.slow  # browser end-to-end: run in CI's slow phase
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BankWorld]:

@@ -36,6 +36,8 @@ from tests.nodes import RunningNode, registered_node
 from tests.png import read_png
 from tests.test_layers import imports_of
 
+pytestmark = pytest.mark.slow  # browser end-to-end: run in CI's slow phase
+
 WIDTHS = (1280, 820)
 ROOT = Path(__file__).resolve().parents[3]
 
