@@ -176,6 +176,10 @@ class Replay:
         if not isinstance(stored.batch, bytes):
             self.report.find("batch", "the kept batch is not stored as bytes", block=height)
             return None
+        if type(stored.batch_height) is not int or stored.batch_height != height:
+            self.report.find("batch", f"the kept batch's row says height "
+                             f"{stored.batch_height!r}, not this block's {height}"[:200],
+                             block=height)
         chosen = candidate(stored.batch, head=head, nodes=self.nodes(), in_log=self._in_log,
                            loads=orjson.loads, parse=_parser(verdicts.parsed),
                            verified=verdicts.batch_verified)

@@ -79,9 +79,10 @@ class StoredBlock:
     """
 
     def __init__(self, row: Row, batch: Cell | BadCell, raw_txs: list[Any],
-                 attestations: list[Row]) -> None:
+                 attestations: list[Row], batch_height: Any = None) -> None:
         self.row = row
         self.batch = batch
+        self.batch_height = batch_height  # the kept batch row's own height cell, as stored
         self.raw_txs = raw_txs
         self.attestations = attestations
         self._txs: list[Row] | None = None
@@ -105,7 +106,8 @@ class StoredBlock:
         batch_row = decode_row(record.get("batch"))
         txs = record.get("txs")
         return cls(decode_row(record.get("block")), batch_row.get("data"),
-                   txs if isinstance(txs, list) else [], _rows(record.get("attestations")))
+                   txs if isinstance(txs, list) else [], _rows(record.get("attestations")),
+                   batch_row.get("height"))
 
 
 def _rows(value: Any) -> list[Row]:

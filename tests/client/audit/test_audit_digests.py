@@ -196,3 +196,18 @@ def test_unusual_rows_void_the_summary() -> None:
     tables = StoredTables()
     tables.take(b'{"type":"rows",')
     assert tables.summary() is None
+
+
+@pytest.mark.parametrize("height", [0, 2, "1", None, True])
+def test_a_kept_batch_row_naming_another_height_is_found(chain_file: bytes, height: Any) -> None:
+    # Found by the byte-flip property in CI: '"height":1' flipped to '"height":0' in a
+    # block line's batch row passed, as the audit read only the batch's bytes.
+    lines = chain_file.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines)
+              if line.startswith(b'{"type":"block"') and b'"batch":{"height":1,' in line)
+
+    def move(record: dict[str, Any]) -> None:
+        record["batch"]["height"] = height
+    findings = _same_findings(_edited(lines, at, move))
+    assert any(f"the kept batch's row says height {height!r}, not this block's 1" in f
+               for f in findings), findings
