@@ -36,10 +36,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from client.console import sessions, users
+from client.console import approvals, sessions, users
 from client.console.i18n import Translator, translator
 from client.console.services import Console
 from client.console.users import User
@@ -160,3 +160,21 @@ def local_path(target: str, default: str = "/") -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
+
+
+def prepare_and_show(seen: Visit, action: str, args: dict[str, Any], subject: str,
+                     facts: dict[str, str]) -> Response:
+    """Queue `action` for a checker and go to it in the queue (or show why it cannot be).
+
+    Every page that prepares a signed action comes through here: a subject
+    already awaiting approval is a 409, anything else refused (not a maker,
+    an unknown action) a 403, each with the reason in words.
+    """
+    assert seen.user is not None
+    try:
+        approval_id = approvals.prepare(seen.console.engine, seen.user, action, args,
+                                        subject=subject, facts=facts)
+    except approvals.ApprovalError as exc:
+        status = 409 if str(exc) == "error_already_pending" else 403
+        return render(seen, "error.html", status=status, status_code=status, reason=str(exc))
+    return see_other(f"/approvals#approval-{approval_id}")

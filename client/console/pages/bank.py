@@ -21,7 +21,6 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from client.console import approvals
-from client.console.approvals import ApprovalError
 from client.console.pricing import TermsError, read_terms
 from client.console.web import (
     Forbidden,
@@ -30,8 +29,8 @@ from client.console.web import (
     Visit,
     field,
     posted,
+    prepare_and_show,
     render,
-    see_other,
     signed_in,
 )
 from client.sdk.http import NodeError
@@ -113,16 +112,6 @@ def request_page(financing_id: str, seen: Annotated[Visit, Depends(signed_in())]
     return _page(bank_visit(seen), financing_id)
 
 
-def _prepare(seen: Visit, action: str, args: dict[str, Any], subject: str,
-             facts: dict[str, str]) -> Response:
-    assert seen.user is not None
-    try:
-        approval_id = approvals.prepare(seen.console.engine, seen.user, action, args,
-                                        subject=subject, facts=facts)
-    except ApprovalError as exc:
-        status = 409 if str(exc) == "error_already_pending" else 403
-        return render(seen, "error.html", status=status, status_code=status, reason=str(exc))
-    return see_other(f"/approvals#approval-{approval_id}")
 
 
 @router.post("/financing/{financing_id}/offer")
@@ -144,7 +133,7 @@ def offer(financing_id: str, seen: Annotated[Visit, Depends(signed_in())],
                "face": yuan(p.face, currency), "rate": p.annual_rate_percent, "days": str(p.days),
                "interest": yuan(p.interest, currency), "fees": yuan(p.seller_fees, currency),
                "net": yuan(p.net_proceeds, currency), "funding": terms.args["funding_date"]}
-    return _prepare(seen, "offer_terms", terms.args, financing_id, summary)
+    return prepare_and_show(seen, "offer_terms", terms.args, financing_id, summary)
 
 
 @router.post("/financing/{financing_id}/disburse")
@@ -162,7 +151,7 @@ def disburse(financing_id: str, seen: Annotated[Visit, Depends(signed_in())],
     currency = facts["note"]["currency"] if facts["note"] else "CNY"
     summary = {"financing": short(financing_id), "seller": seen.console.org(financing["seller"]),
                "net": yuan(financing["terms"]["net_proceeds"], currency), "reference": reference}
-    return _prepare(seen, "confirm_disbursement",
+    return prepare_and_show(seen, "confirm_disbursement",
                     {"financing": financing_id, "payment_ref": reference}, financing_id, summary)
 
 

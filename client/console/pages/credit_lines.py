@@ -32,8 +32,17 @@ from starlette.datastructures import UploadFile
 from client.console import approvals
 from client.console.forms import fen_of, members_with, today_of
 from client.console.pages.bank import bank_visit
-from client.console.pages.transfer import _prepare
-from client.console.web import Forbidden, Form, NotFound, Visit, field, posted, render, signed_in
+from client.console.web import (
+    Forbidden,
+    Form,
+    NotFound,
+    Visit,
+    field,
+    posted,
+    prepare_and_show,
+    render,
+    signed_in,
+)
 from client.sdk.http import NodeError
 from client.sdk.names import short, yuan
 from ledger.crypto import Domain, PublicKey
@@ -128,7 +137,7 @@ def propose(seen: Annotated[Visit, Depends(signed_in())],
             "expiry_date": typed["expiry_date"]}
     facts = {"core": seen.console.org(typed["core"]), "limit": yuan(limit, CURRENCY),
              "expiry": typed["expiry_date"]}
-    return _prepare(seen, "propose_credit_line", args,
+    return prepare_and_show(seen, "propose_credit_line", args,
                     f"propose:{typed['core']}:{typed['expiry_date']}", facts)
 
 
@@ -284,5 +293,5 @@ def cosign_prepare(seen: Annotated[Visit, Depends(signed_in())],
     facts = {"bank": seen.console.org(found.bank), "limit": yuan(found.limit, found.currency),
              "expiry": found.expiry_date, "until": found.valid_until,
              "tx": short(found.envelope.tx_id)}
-    return _prepare(seen, "cosign_credit_line", {"prepared": found.text},
+    return prepare_and_show(seen, "cosign_credit_line", {"prepared": found.text},
                     f"cosign:{found.envelope.tx_id}"[:64], facts)

@@ -18,8 +18,16 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from client.console.pages.inbox import RECORD_ID
-from client.console.pages.transfer import _prepare
-from client.console.web import Form, NotFound, Visit, field, posted, render, signed_in
+from client.console.web import (
+    Form,
+    NotFound,
+    Visit,
+    field,
+    posted,
+    prepare_and_show,
+    render,
+    signed_in,
+)
 from client.sdk.names import short, yuan
 
 router = APIRouter()
@@ -58,5 +66,5 @@ def accept_terms(financing_id: str, seen: Annotated[Visit, Depends(signed_in())]
              "rate": str(terms["annual_rate_percent"]), "days": str(terms["days"]),
              "interest": yuan(terms["interest"]), "fees": yuan(terms["fees"]),
              "net": yuan(terms["net_proceeds"]), "terms": short(shown)}
-    return _prepare(seen, "accept_terms", {"financing": financing_id, "terms_hash": shown},
+    return prepare_and_show(seen, "accept_terms", {"financing": financing_id, "terms_hash": shown},
                     financing_id, facts)

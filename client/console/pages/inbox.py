@@ -20,7 +20,6 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from client.console import approvals
-from client.console.approvals import ApprovalError
 from client.console.credential_view import credential_extras
 from client.console.web import (
     Form,
@@ -28,8 +27,8 @@ from client.console.web import (
     Visit,
     field,
     posted,
+    prepare_and_show,
     render,
-    see_other,
     signed_in,
 )
 from client.sdk.names import short, yuan
@@ -68,14 +67,7 @@ def _decide(seen: Visit, form: Form, action: str) -> Response:
     facts = {"credential": short(receivable), "amount": yuan(item["amount"], item["currency"]),
              "issuer": seen.console.org(item["counterparty"]),
              "maturity": str(item["record"].get("maturity_date"))}
-    try:
-        approval_id = approvals.prepare(seen.console.engine, seen.user, action,
-                                        {"receivable": receivable}, subject=receivable,
-                                        facts=facts)
-    except ApprovalError as exc:
-        status = 409 if str(exc) == "error_already_pending" else 403
-        return render(seen, "error.html", status=status, status_code=status, reason=str(exc))
-    return see_other(f"/approvals#approval-{approval_id}")
+    return prepare_and_show(seen, action, {"receivable": receivable}, receivable, facts)
 
 
 @router.post("/inbox/accept")

@@ -19,9 +19,8 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from client.console.forms import fen_of, members_with, today_of
-from client.console.pages.transfer import _prepare
 from client.console.policy import HARD_TENOR_DAYS, policies
-from client.console.web import Form, Visit, field, posted, render, signed_in
+from client.console.web import Form, Visit, field, posted, prepare_and_show, render, signed_in
 from client.sdk.names import short, yuan
 
 router = APIRouter()
@@ -122,4 +121,4 @@ def issue(seen: Annotated[Visit, Depends(signed_in())],
              "bank": seen.console.org(line["bank"]), "line": short(line["id"]),
              "invoices": ", ".join(i["number"] for i in invoices)}
     subject = "issue:" + line["id"] + ":" + ",".join(sorted(i["number"] for i in invoices))
-    return _prepare(seen, "issue", args, subject[:200], facts)
+    return prepare_and_show(seen, "issue", args, subject[:200], facts)

@@ -20,8 +20,16 @@ from fastapi.responses import Response
 
 from client.console.forms import fen_of, today_of
 from client.console.pages.inbox import RECORD_ID, credential_page
-from client.console.pages.transfer import _prepare
-from client.console.web import Form, NotFound, Visit, field, posted, render, signed_in
+from client.console.web import (
+    Form,
+    NotFound,
+    Visit,
+    field,
+    posted,
+    prepare_and_show,
+    render,
+    signed_in,
+)
 from client.sdk.names import short, yuan
 
 router = APIRouter()
@@ -89,5 +97,5 @@ def pay(record_id: str, seen: Annotated[Visit, Depends(signed_in())],
     assert amount is not None
     facts = {"credential": short(record_id), "amount": yuan(amount, record["currency"]),
              "reference": reference, "outstanding": yuan(outstanding, record["currency"])}
-    return _prepare(seen, "pay", {"receivable": record_id, "amount": amount,
+    return prepare_and_show(seen, "pay", {"receivable": record_id, "amount": amount,
                                   "payment_ref": reference}, record_id, facts)

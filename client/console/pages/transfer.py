@@ -16,12 +16,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from client.console import approvals
-from client.console.approvals import ApprovalError
 from client.console.forms import fen_of, members_with
 from client.console.pages.inbox import RECORD_ID
 from client.console.policy import policies
-from client.console.web import Form, NotFound, Visit, field, posted, render, see_other, signed_in
+from client.console.web import (
+    Form,
+    NotFound,
+    Visit,
+    field,
+    posted,
+    prepare_and_show,
+    render,
+    signed_in,
+)
 from client.sdk.names import short, yuan
 
 router = APIRouter()
@@ -109,20 +116,9 @@ def transfer(note_id: str, seen: Annotated[Visit, Depends(signed_in())],
                                    for to, a in payments),
              "remainder": yuan(int(note["amount"]) - paid, currency)}
     args = {"note": note_id, "payments": [{"to": to, "amount": a} for to, a in payments]}
-    return _prepare(seen, "transfer", args, note_id, facts)
+    return prepare_and_show(seen, "transfer", args, note_id, facts)
 
 
-def _prepare(seen: Visit, action: str, args: dict[str, Any], subject: str,
-             facts: dict[str, str]) -> Response:
-    """Queue `action` for a checker and go to it in the queue (or the refusal page)."""
-    assert seen.user is not None
-    try:
-        approval_id = approvals.prepare(seen.console.engine, seen.user, action, args,
-                                        subject=subject, facts=facts)
-    except ApprovalError as exc:
-        status = 409 if str(exc) == "error_already_pending" else 403
-        return render(seen, "error.html", status=status, status_code=status, reason=str(exc))
-    return see_other(f"/approvals#approval-{approval_id}")
 
 
 @router.get("/notes/{note_id}/finance")
@@ -144,4 +140,5 @@ def finance(note_id: str, seen: Annotated[Visit, Depends(signed_in())],
                       error=seen.t("finance_pick_bank"))
     facts = {"note": short(note_id), "amount": yuan(note["amount"], note["currency"]),
              "bank": seen.console.org(bank), "maturity": str(note["maturity_date"])}
-    return _prepare(seen, "request_financing", {"note": note_id, "bank": bank}, note_id, facts)
+    return prepare_and_show(seen, "request_financing", {"note": note_id, "bank": bank}, note_id,
+                            facts)
