@@ -17,24 +17,20 @@ screenshotted at 1280x900 and 820x1180 (kept in LEDGER_SCREENSHOT_DIR).
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
-from client.local_consortium.browser import BrowserMissing, chromium_binary
 from ledger.money import format_fen, price_financing
 from tests.client.console.bank_world import BankWorld, make_bank_world, request_financing
 from tests.client.console.support import Browserless, Running, running_console
 from tests.client.console.test_browser import Tab
 from tests.node.support import MATURITY, issue_accepted
 from tests.nodes import registered_node
-from tests.tools import need_tool
 
 pytestmark = pytest.mark.slow  # browser end-to-end: run in CI's slow phase
 
@@ -50,24 +46,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BankWorld]:
 def bank(world: BankWorld) -> Iterator[Running]:
     with running_console(world.settings("b1", "en")) as console:
         yield console
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    need_tool(chromium_binary, BrowserMissing)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=shutil.which("chromium"),
-                                              args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    keep = os.environ.get("LEDGER_SCREENSHOT_DIR")
-    folder = Path(keep) if keep else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _approve_first(tab: Tab) -> str:

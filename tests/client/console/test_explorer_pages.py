@@ -19,21 +19,17 @@ passes axe-core (no serious or critical violation) and is screenshotted at
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
-from client.local_consortium.browser import BrowserMissing, chromium_binary
 from client.sdk.lightclient import read_genesis
 from tests.client.console.bank_world import BankWorld, make_bank_world, request_financing
 from tests.client.console.support import Browserless, Running, running_console
 from tests.client.console.test_browser import Tab
 from tests.nodes import registered_node
-from tests.tools import need_tool
 
 pytestmark = pytest.mark.slow  # browser end-to-end: run in CI's slow phase
 
@@ -49,24 +45,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BankWorld]:
 def auditor(world: BankWorld) -> Iterator[Running]:
     with running_console(world.settings("auditor", "zh")) as console:
         yield console
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    need_tool(chromium_binary, BrowserMissing)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=shutil.which("chromium"),
-                                              args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    keep = os.environ.get("LEDGER_SCREENSHOT_DIR")
-    folder = Path(keep) if keep else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _financing_tx(world: BankWorld) -> str:
