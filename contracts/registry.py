@@ -10,7 +10,7 @@ rewrites what was decided under an earlier version.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from contracts import base
@@ -18,7 +18,7 @@ from contracts.base import exact_args, fail, require
 from contracts.code import PIN_KEY
 from ledger.attestation import NodeInfo, node_state_key
 from ledger.errors import SchemaError
-from ledger.execution import Action, Call, decoded, member_of
+from ledger.execution import Action, Call, StateReader, decoded, member_of
 from ledger.membership import Member, Role, member_state_key
 
 POLICY_PREFIX = "policy/"
@@ -75,16 +75,58 @@ DEFAULT_POLICIES: Mapping[str, Any] = {
 
 def policy(call: Call, name: str) -> Any:
     """Return the value of policy `name` in force at the call's block height."""
-    versions = decoded(call.state, POLICY_PREFIX + name, tuple)
+    versions = policy_versions(call.state, name)
     if not versions:
         fail(f"policy {name} is defined on chain", "no version of it is recorded")
     if any(v["from_height"] > call.block.height for v in versions):
         call.depends_on_height()
-    applicable = [v for v in versions if v["from_height"] <= call.block.height]
-    if not applicable:
+    current = version_in_force(versions, call.block.height)
+    if current is None:
         fail(f"policy {name} applies at height {call.block.height}",
              "its first version applies from height {}", versions[0]["from_height"])
-    return applicable[-1]["value"]
+    return current["value"]
+
+
+def policy_versions(state: StateReader, name: str) -> tuple[Any, ...]:
+    """Return the recorded versions of policy `name` ({from_height, value}), in order.
+
+    The order is by `from_height` (`with_version` keeps it so); none is an
+    empty tuple.  The versions are the state cache's own objects: read only.
+    """
+    versions = decoded(state, POLICY_PREFIX + name, tuple)
+    return () if versions is None else tuple(versions)
+
+
+def version_in_force(versions: Sequence[Mapping[str, Any]], height: int) -> Any:
+    """Return the version of `versions` that applies at block `height`, or None if none does yet.
+
+    That is the last one from a height at most `height`: of two from the
+    same height, the later decision.
+    """
+    applicable = [v for v in versions if v["from_height"] <= height]
+    return applicable[-1] if applicable else None
+
+
+def policies_at(state: StateReader, height: int) -> dict[str, Any]:
+    """Return every policy as `state` holds it at block `height`: in force, and scheduled.
+
+    The one read of "the policies in force" outside a contract (the node's
+    `GET /v1/policies`): `{"height", "policies": {name: {"value",
+    "from_height"}}, "scheduled": [{"name", "value", "from_height"}]}`, the
+    scheduled versions (from a later height) in the order they take effect.
+    A policy no version of which applies yet is only in `scheduled`.
+    """
+    in_force: dict[str, Any] = {}
+    scheduled: list[dict[str, Any]] = []
+    for name in sorted(POLICY_CHECKS):
+        versions = policy_versions(state, name)
+        current = version_in_force(versions, height)
+        if current is not None:
+            in_force[name] = {"value": current["value"], "from_height": current["from_height"]}
+        scheduled += [{"name": name, "value": v["value"], "from_height": v["from_height"]}
+                      for v in versions if v["from_height"] > height]
+    scheduled.sort(key=lambda v: int(v["from_height"]))  # stable: a name's own order is kept
+    return {"height": height, "policies": in_force, "scheduled": scheduled}
 
 
 def member_index(call: Call) -> tuple[str, ...]:

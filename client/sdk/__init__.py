@@ -3,6 +3,7 @@
 - `client.sdk.participant`: `Participant`, one method per business action,
   plus queries and proofs (the usual entry point).
 - `client.sdk.http`: `NodeClient`, the signed HTTP connection to one node.
+- `client.sdk.policies`: `Policies`, the consortium's policies in force, typed.
 - `client.sdk.keystore`: the password-encrypted file holding an organisation's key.
 - `client.sdk.tls`: the member's TLS files and the context to reach an https node.
 - `client.sdk.lightclient`: trust the log only through checkpoints a quorum cosigned.

@@ -32,6 +32,7 @@ from client.sdk.http import NodeClient, NodeError, NotAccepted
 from client.sdk.keystore import Identity
 from client.sdk.lightclient import ForkDetected, LightClient, TrustedCheckpoint, read_genesis
 from client.sdk.node_clock import Now
+from client.sdk.policies import Policies
 from client.sdk.proofs import verify_tx_inclusion
 from ledger.attestation import NodeInfo
 from ledger.canonical import canonical_bytes
@@ -374,6 +375,16 @@ class Participant:
         """Return every member record of the consortium (USCC, name, roles, status, key)."""
         return list(self.node.get("/v1/members")["members"])
 
+    def policies(self) -> Policies:
+        """Return the policy parameters in force at the node's head, and those scheduled.
+
+        As the node's state holds them (`GET /v1/policies`), with the height
+        they are as of; `next_block()` gives what a transaction sent now
+        meets first (client/sdk/policies.py).  Raises SchemaError if the
+        answer is malformed.
+        """
+        return Policies.from_json(self.node.get("/v1/policies"))
+
     def inbox(self, within_days: int = 30) -> dict[str, Any]:
         """Return what awaits us, and what we wait for from others, as of the node's date.
 
@@ -485,5 +496,5 @@ class Participant:
         return self.light.prove_note(note_id)
 
 
-__all__ = ["ForkDetected", "NodeError", "NotAccepted", "Participant", "PreparedTx",
+__all__ = ["ForkDetected", "NodeError", "NotAccepted", "Participant", "Policies", "PreparedTx",
            "TransactionFailed"]

@@ -104,6 +104,29 @@ SUCCESS: dict[tuple[str, str], tuple[str, ...]] = {  # the keys every 200 answer
     ("post", "/v1/admin/clock"): ("time",),
 }
 
+POLICY_VALUE: dict[str, Any] = {
+    "type": ["integer", "boolean", "array"], "items": {"type": "string"},
+    "description": "an integer (fen, days, a count, basis points or percent), a switch, or a "
+                   "list of USCCs; never a float"}
+HEIGHT: dict[str, Any] = {"type": "integer", "minimum": 0}
+POLICIES_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["height", "policies", "scheduled"],
+    "properties": {
+        "height": {**HEIGHT, "description": "the block the answer is as of (the node's head)"},
+        "policies": {"type": "object", "description": "each policy's version in force at height",
+                     "additionalProperties": {
+                         "type": "object", "required": ["value", "from_height"],
+                         "properties": {"value": POLICY_VALUE, "from_height": HEIGHT}}},
+        "scheduled": {"type": "array", "description": "versions from a later height, in order",
+                      "items": {"type": "object", "required": ["name", "value", "from_height"],
+                                "properties": {"name": {"type": "string"}, "value": POLICY_VALUE,
+                                               "from_height": HEIGHT}}},
+    },
+}
+FULL_ANSWERS: dict[tuple[str, str], dict[str, Any]] = {  # routes whose 200 is described whole
+    ("get", "/v1/policies"): POLICIES_SCHEMA,
+}
+
 SIGNATURE_SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["signer", "sig"],
     "properties": {"signer": {"type": "string", "pattern": "^[0-9A-HJ-NPQRTUWXY]{18}$"},
@@ -235,6 +258,9 @@ def _describe(operation: dict[str, Any], method: str, path: str) -> None:
                             "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}
     if key in SUCCESS:
         responses["200"] = _answer("the answer", SUCCESS[key])
+    if key in FULL_ANSWERS:
+        responses["200"] = {"description": "the answer", "content": {
+            "application/json": {"schema": FULL_ANSWERS[key]}}}
     if key == ("post", "/v1/transactions"):
         _describe_submission(operation)
 

@@ -1,4 +1,4 @@
-"""Liveness, chain status, the registered nodes and the per-participant event feed."""
+"""Liveness, chain status, the registered nodes, the policies in force and the event feed."""
 
 from __future__ import annotations
 
@@ -44,6 +44,20 @@ def nodes(reads: Reads, _caller: Caller) -> JSONBody:
     given them fetches them here once and pins them (the SDK's light client).
     """
     return JSONBody(reads.nodes())
+
+
+@router.get("/policies")
+def policies(reads: Reads, _caller: Caller) -> JSONBody:
+    """Return the policy parameters in force now, and the block height they are as of.
+
+    `policies` maps each name to the version in force at `height` (the
+    node's head): its `value` and the `from_height` it applies from (a
+    policy's version).  `scheduled` lists versions governance set for a
+    later height, in the order they take effect; a transaction runs at the
+    height of the block it lands in (at least `height` + 1).  Every member
+    may read them.
+    """
+    return JSONBody(reads.policies())
 
 
 @router.get("/events")

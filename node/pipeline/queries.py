@@ -1,4 +1,5 @@
-"""Queries: every read the API serves about the chain, its log, its blocks and the node.
+"""Queries: every read the API serves about the chain, its log, its blocks, its policies
+and the node.
 
 Transactions, their log entries and their events are shown to the parties
 they concern and to auditors; blocks' headers to every member and their
@@ -14,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from contracts.registry import policies_at
 from ledger.attestation import NodeInfo, quorum_size
 from ledger.block import BlockHeader
 from ledger.canonical import JSONValue, parse_json
@@ -92,6 +94,15 @@ class Queries:
         registered = self._chain.nodes()
         return {"nodes": [registered[n].to_json() for n in sorted(registered)],
                 "quorum": quorum_size(registered.values()) if registered else 0}
+
+    def policies(self) -> Answer:
+        """Return the policies in force at the head, the versions scheduled after it, the height.
+
+        Read from the committed state under the chain's lock, so the height is
+        the one the values are as of (contracts/registry.py `policies_at`).
+        """
+        with self._chain.lock:
+            return policies_at(self._chain.state, self._chain.head.height)
 
     def member(self, uscc: str) -> Member | None:
         """Return the member record in the current state, or None."""
