@@ -1,37 +1,36 @@
-"""The policies a page warns by: the genesis's parameters over the contracts' defaults.
+"""The policies a page warns by: those the node holds now, as a transaction sent now meets them.
 
-The node serves no policy route, so the console reads the founding
-transaction (log entry 0, which every founding member signed and may read)
-and lays its `policies` over `contracts.registry.DEFAULT_POLICIES`, exactly
-as the genesis wrote them into the state.  Pages use them to warn early (a
-split piece under the minimum, a tenor past the review threshold); the node
-re-checks every rule with the version in force when the transaction runs,
-so a governance change made since only means a refusal instead of a warning.
+Pages warn early (a split piece under the minimum, a tenor past the review
+threshold) by the node's answer to `GET /v1/policies` (the SDK's
+`Participant.policies()`): the versions in force in its state, so a
+governance change counts from the height it applies at, and every member
+reads them, founder or not.  A page takes each value as it stands in the
+node's next block, the first a transaction prepared now could run in; the
+node checks every rule again, with the version in force where the
+transaction lands, when a checker's approval submits it.
+
+The answer is not cached per block as the inbox is (client/console/services.py):
+it is about 1 KB, and learning the node's height to key a cache would take a
+request of its own, as much as asking for the policies.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from client.sdk.http import NodeError
 from client.sdk.participant import Participant
-from contracts.registry import DEFAULT_POLICIES
-from ledger.errors import LedgerError
-from ledger.tx import parse_envelope
+from client.sdk.policies import PolicyValue
 
 HARD_TENOR_DAYS = 365  # maturity - issue <= 365 days, whatever the policy
 
 
-def policies(participant: Participant) -> dict[str, Any]:
-    """Return the policy parameters set at the genesis (the defaults where it set none).
+def policies(participant: Participant) -> dict[str, PolicyValue]:
+    """Return every policy's value in the node's next block (raises NodeError if it cannot say)."""
+    return participant.policies().next_block()
 
-    An organisation that cannot read the genesis (it joined later) gets the
-    defaults; the node still enforces the real ones.
+
+def policy_number(participant: Participant, name: str) -> int:
+    """Return integer policy `name` in the node's next block.
+
+    Raises NodeError if the node cannot say, KeyError if it holds no such
+    policy, SchemaError if the policy is not a number.
     """
-    try:
-        genesis_id = participant.node.get("/v1/log/leaf/0")["tx_id"]
-        envelope = participant.transaction(genesis_id)["envelope"]
-        founded = parse_envelope(envelope).body.args.get("policies", {})
-    except (NodeError, LedgerError, KeyError, TypeError, ValueError):
-        founded = {}
-    return {**DEFAULT_POLICIES, **(founded if isinstance(founded, dict) else {})}
+    return participant.policies().number(name)

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from client.console.forms import fen_of, members_with, today_of
-from client.console.policy import HARD_TENOR_DAYS, policies
+from client.console.policy import HARD_TENOR_DAYS, policy_number
 from client.console.web import Form, Visit, field, posted, prepare_and_show, render, signed_in
 from client.sdk.names import short, yuan
 
@@ -32,7 +32,7 @@ def _context(seen: Visit) -> dict[str, Any]:
     lines = [{**line, "headroom": line["limit"] - line["used"]}
              for line in me.credit_lines(status="open", limit=200) if line["core"] == me.uscc]
     return {"lines": lines, "suppliers": members_with(seen.console, "supplier"),
-            "review_days": int(policies(me)["review_tenor_days"]), "today": today_of(seen.console),
+            "review_days": policy_number(me, "review_tenor_days"), "today": today_of(seen.console),
             "bank_name": seen.console.directory.name}
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from client.console.forms import fen_of, members_with
 from client.console.pages.inbox import RECORD_ID
-from client.console.policy import policies
+from client.console.policy import policy_number
 from client.console.web import (
     Form,
     NotFound,
@@ -46,11 +46,17 @@ def _held_note(seen: Visit, note_id: str) -> dict[str, Any]:
     return note
 
 
+def _minimum(seen: Visit) -> int:
+    """Return the smallest split piece the node's policy allows, in fen."""
+    return policy_number(seen.console.signer.participant(), "min_split_amount")
+
+
 def _page(seen: Visit, note: dict[str, Any], *, status: int = 200, rows: list[dict[str, str]]
-          | None = None, errors: dict[str, str] | None = None) -> Response:
+          | None = None, errors: dict[str, str] | None = None,
+          minimum: int | None = None) -> Response:
     return render(seen, "transfer.html", status=status, note=note,
                   recipients=members_with(seen.console, "supplier", but=note["holder"]),
-                  minimum=int(policies(seen.console.signer.participant())["min_split_amount"]),
+                  minimum=_minimum(seen) if minimum is None else minimum,
                   rows=rows or [{"to": "", "amount": ""} for _ in range(ROWS)],
                   errors=errors or {})
 
@@ -105,10 +111,10 @@ def transfer(note_id: str, seen: Annotated[Visit, Depends(signed_in())],
     """Prepare the transfer the form describes, or show the form again with what is wrong."""
     assert seen.user is not None
     note = _held_note(seen, note_id)
-    minimum = int(policies(seen.console.signer.participant())["min_split_amount"])
+    minimum = _minimum(seen)
     rows, payments, errors = read_payments(seen, form, note, minimum)
     if errors:
-        return _page(seen, note, status=422, rows=rows, errors=errors)
+        return _page(seen, note, status=422, rows=rows, errors=errors, minimum=minimum)
     currency = note["currency"]
     paid = sum(a for _, a in payments)
     facts = {"note": short(note_id), "amount": yuan(note["amount"], currency),

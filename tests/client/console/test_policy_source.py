@@ -1,0 +1,139 @@
+"""The console warns by the policies the node holds now, not by the genesis's.
+
+A node founded with a tenor review threshold of 120 days, and the core
+enterprise's console as a process.  The issuance page first warns by 120;
+after a governance change to 90 days takes effect on the node, a 100-day
+tenor is warned of, by 90 (the genesis still says 120).  A member admitted
+later, which may not read the genesis, gets the node's policies too, not
+the contracts' defaults.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from client.console import users
+from client.console.config import config_text, load_config
+from client.console.policy import policies
+from client.console.store import open_database
+from client.sdk.keystore import Identity, save_keystore
+from client.sdk.participant import Participant
+from ledger.membership import Role, make_uscc
+from tests.builders import START, Org, key_for
+from tests.client.console.support import (
+    PASSWORD,
+    PEOPLE,
+    Browserless,
+    Running,
+    password_of,
+    running_console,
+)
+from tests.node.support import grant_line
+from tests.nodes import RunningNode, running_node
+
+FOUNDED = {"review_tenor_days": 120,
+           "governance_approval_percent": 1}  # each proposal passes on its proposer's approval
+TODAY = START.date()  # the node's manual clock stands still: the ledger date
+
+
+@dataclass
+class Core:
+    """The node, the core enterprise's console, and its credit line."""
+
+    node: RunningNode
+    console: Running
+    line: str
+
+
+def _settings(node: RunningNode, folder: Path, org: str) -> Path:
+    """Write `org`'s keystore and console settings (English), with the test people."""
+    who = node.orgs[org]
+    save_keystore(folder / f"{org}.json", Identity(who.uscc, who.name, who.key), PASSWORD)
+    path = folder / f"{org}.toml"
+    path.write_text(config_text(keystore=folder / f"{org}.json", nodes=[node.url], tls=None,
+                                database_url=f"sqlite:///{folder / org}.db", port=0,
+                                language="en", totp=False), encoding="utf-8")
+    engine = open_database(load_config(path).database_url)
+    for person, role in PEOPLE.items():
+        users.add_user(engine, name=person, role=role, password=password_of(person), by="test")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def core(tmp_path: Path) -> Iterator[Core]:
+    (tmp_path / "node").mkdir()
+    with running_node(tmp_path / "node", policies=FOUNDED, verifier_processes=0) as node:
+        line = grant_line(node)
+        with running_console(_settings(node, tmp_path, "core")) as console:
+            yield Core(node, console, line)
+
+
+def _issue_form(core: Core, days: int, number: str) -> dict[str, str]:
+    return {"to": core.node.orgs["s1"].uscc, "credit_line": core.line,
+            "maturity_date": (TODAY + timedelta(days=days)).isoformat(),
+            "contract_no": f"PO-{number}", "invoice_0": f"INV-{number}",
+            "invoice_amount_0": "1,000.00"}
+
+
+def _warning(maker: Browserless, form: dict[str, str]) -> str | None:
+    """Post the issuance form; return the tenor warning's text, or None if it was prepared."""
+    answer = maker.post("/issue", form, token_from="/issue")
+    assert answer.status_code == 200, answer.text
+    if 'id="tenor-warning"' not in answer.text:
+        assert answer.url.path == "/approvals", answer.url
+        return None
+    return html.unescape(answer.text.split('id="tenor-warning"><p>', 1)[1].split("</p>", 1)[0])
+
+
+def _change_review_days(node: RunningNode, days: int) -> None:
+    """Have governance set review_tenor_days to `days` and commit blocks until it applies."""
+    takes_effect = node.service.chain.head.height + 2
+    proposer = node.participant("core")
+    try:
+        [event] = proposer.act("propose", contract="governance", change={
+            "kind": "set_policy", "name": "review_tenor_days", "value": days,
+            "from_height": takes_effect})["events"]
+        assert event["executed"] is True
+    finally:
+        proposer.close()
+    while node.service.chain.head.height < takes_effect:
+        grant_line(node)
+
+
+def test_the_tenor_warning_follows_a_governance_change(core: Core) -> None:
+    maker = Browserless(core.console.url)
+    try:
+        maker.log_in("mia")
+        assert "A tenor over 120 days needs a bank" in maker.http.get("/issue").text
+        assert _warning(maker, _issue_form(core, 100, "A")) is None
+        assert "130 days, over the policy's 120" in str(_warning(maker, _issue_form(core, 130,
+                                                                                  "B")))
+        _change_review_days(core.node, 90)
+        assert "A tenor over 90 days needs a bank" in maker.http.get("/issue").text
+        assert "100 days, over the policy's 90" in str(_warning(maker, _issue_form(core, 100,
+                                                                                 "C")))
+    finally:
+        maker.close()
+
+
+def test_a_member_that_may_not_read_the_genesis_gets_the_nodes_policies(core: Core) -> None:
+    newcomer = Org("s5", make_uscc("91310000MA0000050"), frozenset({Role.SUPPLIER}),
+                   key_for("s5"))
+    proposer = core.node.participant("core")
+    late = Participant(core.node.url, Identity(newcomer.uscc, "s5", newcomer.key),
+                       now=core.node.clock.now)
+    try:
+        proposer.act("propose", contract="governance", change={
+            "kind": "add_member", "member": newcomer.member().to_json()})
+        assert policies(late)["review_tenor_days"] == 120  # the node's, not the default 183
+    finally:
+        proposer.close()
+        late.close()
+
