@@ -13,7 +13,7 @@ machine-readable output.
   financings, credit lines;
 - `actions`: the business actions (credit line, issue, transfer, pay, ...);
 - `finance`: `ledger finance`;
-- `queries`: what the node shows (status, holdings, note, tx, verify, ...);
+- `queries`: what the node shows (status, policies, holdings, note, tx, verify, ...);
 - `keys`: `ledger keys`;
 - `operate`: `ledger consortium`, `ledger node`, `ledger network`;
 - `clock`: `ledger clock advance`, a simulation's clock;
@@ -62,7 +62,8 @@ COMMANDS = (
     ("expire", actions.expire), ("mark-overdue", actions.mark_overdue),
     ("transfer", actions.transfer), ("pay", actions.pay), ("freeze", actions.freeze),
     ("unfreeze", actions.unfreeze),
-    ("status", queries.status), ("holdings", queries.holdings), ("note", queries.note),
+    ("status", queries.status), ("policies", queries.policies), ("holdings", queries.holdings),
+    ("note", queries.note),
     ("receivable", queries.receivable), ("lineage", queries.lineage), ("tx", queries.tx),
     ("verify", queries.verify),
     ("trace", auditing.trace), ("audit", auditing.audit), ("export", auditing.export_chain),

@@ -1,8 +1,9 @@
 """The read-only commands of the `ledger` command line: what the node shows this participant.
 
-Chain status, the notes you hold, one note, a credential with its split tree
-drawn, a note's lineage, a transaction, and a local check that a
-transaction is in the node's log (an RFC 9162 inclusion proof).  The node
+Chain status, the policies in force, the notes you hold, one note, a
+credential with its split tree drawn, a note's lineage, a transaction, and a
+local check that a transaction is in the node's log (an RFC 9162 inclusion
+proof).  The node
 shows each participant only what it may see; ids may be given by a unique
 prefix of 8 or more hex characters.
 """
@@ -18,11 +19,13 @@ from rich.text import Text
 from client.cli.common import describe_events, names, participant, record, show
 from client.cli.lists import LIVE_NOTES
 from client.cli.render import (
+    POLICY_LABELS,
     credential_view,
     fields,
     lineage_lines,
     note_view,
     notes_table,
+    policy_words,
     split_tree,
 )
 
@@ -46,6 +49,29 @@ def status() -> None:
         ("CODE MISMATCH", str(answer["contract_code_mismatch"])
          if answer.get("contract_code_mismatch") else None),
     ]))
+
+
+def policies() -> None:
+    """Show the consortium's policies in force at the node's head, and those scheduled."""
+    answer = participant().policies()
+    who = names()
+    lines = [("as of block", str(answer.height))]
+    lines += [(POLICY_LABELS.get(name, name), _since(policy_words(name, version.value, who),
+                                                     version.from_height))
+              for name, version in sorted(answer.in_force.items(), key=_label_order)]
+    lines += [(f"from block {v.from_height}", f"{POLICY_LABELS.get(v.name, v.name)}: "
+               f"{policy_words(v.name, v.value, who)}") for v in answer.scheduled]
+    show(answer.to_json(), fields(lines))
+
+
+def _label_order(item: tuple[str, object]) -> tuple[int, str]:
+    """Order policies as POLICY_LABELS lists them (splits, tenor, ...), any new one last."""
+    order = list(POLICY_LABELS)
+    return (order.index(item[0]) if item[0] in order else len(order), item[0])
+
+
+def _since(words: str, from_height: int) -> str:
+    return words if from_height == 0 else f"{words} (since block {from_height})"
 
 
 def holdings() -> None:

@@ -183,3 +183,41 @@ def credit_line_view(record: Record, names: Directory) -> str:
         ("headroom", yuan(record["limit"] - record["used"], currency)),
         ("expires", record["expiry_date"]),
     ])
+
+
+# -- policies ---------------------------------------------------------------------------
+
+POLICY_LABELS = {
+    "min_split_amount": "smallest split piece",
+    "max_children": "most pieces from one split",
+    "max_split_depth": "deepest split",
+    "review_tenor_days": "bank review needed past",
+    "acceptance_days": "time to accept a credential",
+    "grace_days": "grace after maturity",
+    "block_issuance_when_overdue": "issuing while overdue",
+    "freeze_authorities": "freeze authorities",
+    "max_annual_rate_bp": "highest financing rate",
+    "governance_approval_percent": "governance passes with",
+}
+
+
+def policy_words(name: str, value: object, names: Directory) -> str:
+    """Return a policy's value in words ("100.00", "183 days", "24.00 % a year", ...)."""
+    if isinstance(value, bool):
+        return ("blocked" if value else "allowed") if name == "block_issuance_when_overdue" \
+            else ("yes" if value else "no")
+    if isinstance(value, tuple | list):
+        return ", ".join(names.org(str(v)) for v in value) or "none"
+    if not isinstance(value, int):
+        return repr(value)
+    words = {
+        "min_split_amount": f"{format_fen(value)} (in the credential's currency)",
+        "max_children": f"{value} pieces, the remainder included",
+        "max_split_depth": f"{value} levels of splits below the issued note",
+        "review_tenor_days": f"a tenor of {value} days",
+        "acceptance_days": f"{value} days",
+        "grace_days": f"{value} days",
+        "max_annual_rate_bp": f"{format_fen(value)} % a year",
+        "governance_approval_percent": f"approvals from more than {value} % of active members",
+    }
+    return words.get(name, str(value))

@@ -81,3 +81,34 @@ def test_the_cli_reaches_a_tls_node_with_the_member_certificate(tmp_path: Path) 
         assert without.exit_code == 2 and "is a TLS node: pass tls" in without.output
         half = runner.invoke(app, [*base, *tls[:2], "status"], env=env)
         assert half.exit_code == 2 and "together" in half.output
+
+
+def test_policies_in_words_and_as_the_node_answers_them(tmp_path: Path) -> None:
+    runner = CliRunner()
+    now = datetime.now(UTC).replace(microsecond=0)  # the CLI signs with the system clock
+    founded = {"review_tenor_days": 120, "governance_approval_percent": 1}
+    with running_node(tmp_path, start=now - timedelta(minutes=1), policies=founded) as n:
+        keys = _keystores(tmp_path, n.orgs)
+        env = {"LEDGER_NODE": n.url, "LEDGER_PASSWORD": PASSWORD}
+        later = n.service.chain.head.height + 50
+        core = n.participant("core")
+        try:
+            core.act("propose", contract="governance", change={
+                "kind": "set_policy", "name": "min_split_amount", "value": 20_000,
+                "from_height": later})
+        finally:
+            core.close()
+        words = runner.invoke(app, ["--keystore", str(keys["s1"]), "policies"], env=env)
+        raw = runner.invoke(app, ["--keystore", str(keys["s1"]), "--json", "policies"], env=env)
+    assert words.exit_code == 0, words.output
+    assert "bank review needed past:" in words.output
+    assert "a tenor of 120 days" in words.output
+    assert "smallest split piece:" in words.output and "100.00 (in the" in words.output
+    assert f"from block {later}:" in words.output
+    assert "smallest split piece: 200.00" in words.output
+    assert "highest financing rate:" in words.output and "24.00 % a year" in words.output
+    assert raw.exit_code == 0, raw.output
+    answer = json.loads(raw.output)
+    assert answer["policies"]["review_tenor_days"] == {"value": 120, "from_height": 0}
+    assert answer["scheduled"] == [{"name": "min_split_amount", "value": 20_000,
+                                    "from_height": later}]
