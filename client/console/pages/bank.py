@@ -15,6 +15,7 @@ financed and still holds unsettled, by core enterprise (the notes' issuer).
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -91,8 +92,23 @@ def dossier(seen: Visit, financing_id: str) -> dict[str, Any]:
     note = next((n for n in line if n["id"] == financing["note"]), None)
     root = line[-1]["root_id"] if line else None
     credential = _optional(lambda: me.receivable(root)) if root else None
-    return {"financing": financing, "note": note, "lineage": line,
-            "credential": credential["receivable"] if credential else None}
+    record = credential["receivable"] if credential else None
+    return {"financing": financing, "note": note, "lineage": line, "credential": record,
+            "tenor_days": tenor_days(record)}
+
+
+def tenor_days(credential: dict[str, Any] | None) -> int | None:
+    """Return a credential's tenor in days, issue to maturity (None without the record).
+
+    Its `long_tenor` flag was set by the review threshold in force when it
+    was issued, which a governance change may have moved since: pages name
+    the days and the flag, never a threshold of their own.
+    """
+    if credential is None:
+        return None
+    issued, matures = (date.fromisoformat(str(credential[k])) for k in ("issue_date",
+                                                                        "maturity_date"))
+    return (matures - issued).days
 
 
 def _page(seen: Visit, financing_id: str, *, values: dict[str, str] | None = None,

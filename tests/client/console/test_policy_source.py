@@ -5,7 +5,8 @@ enterprise's console as a process.  The issuance page first warns by 120;
 after a governance change to 90 days takes effect on the node, a 100-day
 tenor is warned of, by 90 (the genesis still says 120).  A member admitted
 later, which may not read the genesis, gets the node's policies too, not
-the contracts' defaults.
+the contracts' defaults.  The bank's due diligence tells a credential's
+tenor by its flag and its days, never by the default threshold of 183.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from tests.client.console.support import (
     password_of,
     running_console,
 )
-from tests.node.support import grant_line
+from tests.node.support import grant_line, issue_args
 from tests.nodes import RunningNode, running_node
 
 FOUNDED = {"review_tenor_days": 120,
@@ -137,3 +138,35 @@ def test_a_member_that_may_not_read_the_genesis_gets_the_nodes_policies(core: Co
         proposer.close()
         late.close()
 
+
+
+def _long_tenor_financing(node: RunningNode, days: int) -> str:
+    """Have core issue s1 a credential of `days` days, s1 accept it and ask b1 to finance it."""
+    core, s1 = node.participant("core"), node.participant("s1")
+    try:
+        args = {**issue_args(node, grant_line(node), "s1"),
+                "maturity_date": (TODAY + timedelta(days=days)).isoformat()}
+        root = str(core.act("issue", **args)["events"][0]["receivable"])
+        assert core.receivable(root)["receivable"]["long_tenor"] is True
+        s1.accept(root)
+        asked = s1.request_financing(root, node.orgs["b1"].uscc)
+        return str(asked["events"][0]["financing"])
+    finally:
+        core.close()
+        s1.close()
+
+
+def test_the_banks_due_diligence_tells_the_tenor_by_its_days_not_the_default(
+        tmp_path: Path) -> None:
+    (tmp_path / "node").mkdir()
+    with running_node(tmp_path / "node", policies=FOUNDED, verifier_processes=0) as node:
+        financing = _long_tenor_financing(node, 150)  # over the chain's 120, under 183
+        with running_console(_settings(node, tmp_path, "b1")) as console:
+            banker = Browserless(console.url)
+            try:
+                banker.log_in("mia")
+                page = html.unescape(banker.http.get(f"/financing/{financing}").text)
+            finally:
+                banker.close()
+    assert "150 days, past the review threshold when issued" in page
+    assert "183" not in page
