@@ -184,6 +184,15 @@ def waiting_for(engine: Engine, subjects: list[str]) -> dict[str, Approval]:
         return {r.subject: _approval(r) for r in rows}
 
 
+def approved_for(engine: Engine, subjects: list[str]) -> list[Approval]:
+    """Return the approved approvals of any of `subjects` that have a transaction, oldest first."""
+    with engine.connect() as db:
+        rows = db.execute(select(approvals).where(
+            approvals.c.subject.in_(subjects), approvals.c.state == APPROVED,
+            approvals.c.tx_id.is_not(None)).order_by(approvals.c.id))
+        return [_approval(r) for r in rows]
+
+
 def _claim(engine: Engine, checker: User, approval_id: int, to: str) -> Approval:
     """Move a pending approval to state `to` for `checker`, or raise ApprovalError."""
     if checker.role != "checker":

@@ -21,12 +21,13 @@ To add a page (a supplier's dashboard, a bank's financing queue, ...):
 - `inbox`: the supplier's inbox (credentials to accept or reject) and a credential's page;
 - `trail`: the audit trail and its CSV and JSON export (admins);
 - `people`: the accounts (admins): add, change role, unlock, reset password;
-- `bank`: the bank's financing queue, a request's due diligence and terms, exposure by core;
+- `bank`: the bank's financing queue, its offers and disbursement confirmations, exposure by core;
 - `explorer`: blocks, transactions, search, node status, checkpoints, `/live` heights;
 - `explorer_tools`: in-browser verification, the auditor's audit, chain file and trace downloads;
 - `holdings`: the supplier's dashboard: holdings by status, what falls due when, clearings;
 - `transfer`: a note's split-and-transfer form and its financing request (pick a bank);
-- `financing`: a financing's quote, and acceptance of exactly the terms shown;
+- `financing`: a financing's one page for both its parties (the bank's side: due diligence and
+  terms priced as typed), and the seller's acceptance of exactly the terms shown;
 - `payables`: the core enterprise's credit lines, payables by month, overdue, payment;
 - `issuance`: the core enterprise's issuance against invoices, with tenor warnings;
 - `credit_lines`: a bank proposes a credit line (its half signed at approval, handed over

@@ -44,7 +44,7 @@ TX_ID = re.compile(r"[0-9a-f]{64}")
 HEX_PREFIX = re.compile(r"[0-9a-f]{8,64}")
 KEPT_CHECKPOINTS = 100
 PAGES_OF_KIND = {"tx": "/explorer/transactions/{}", "receivable": "/credentials/{}",
-                 "financing": "/financing/{}"}
+                 "financing": "/financings/{}"}
 
 
 def me_of(seen: Visit) -> Participant:

@@ -4,7 +4,8 @@ The node says what awaits the organisation (`Participant.inbox()`, as of the
 node's date).  A credential to accept shows its issuer, amount, maturity and
 deadline, and a maker's Accept and Reject buttons; each *prepares* the
 action (client/console/approvals.py), which a checker then approves.  What
-the organisation holds is listed below, with each credential's status.
+else waits is listed next (a financing, on either side, links to its page);
+what the organisation holds below, with each credential's status.
 
 A credential's page shows what the node lets this organisation see of it;
 one it may not see (another organisation's, by URL) is the 404 page, as the
@@ -36,6 +37,8 @@ from client.sdk.names import short, yuan
 router = APIRouter()
 RECORD_ID = re.compile(r"[0-9a-f]{64}")
 TO_ACCEPT = "credential_to_accept"
+FINANCING_KINDS = ("financing_request", "offer_to_accept", "disbursement_to_confirm",
+                   "awaiting_offer", "awaiting_disbursement")  # each links to its financing's page
 
 
 def _to_accept(seen: Visit) -> list[dict[str, Any]]:
@@ -54,7 +57,7 @@ def inbox(seen: Annotated[Visit, Depends(signed_in())]) -> Response:
     waiting = approvals.waiting_for(seen.console.engine, [i["id"] for i in to_accept])
     held = me.receivables(role="held", limit=200)
     return render(seen, "inbox.html", as_of=answer["as_of"], to_accept=to_accept,
-                  others=others, waiting=waiting, held=held)
+                  others=others, waiting=waiting, held=held, financing_kinds=FINANCING_KINDS)
 
 
 def _decide(seen: Visit, form: Form, action: str) -> Response:

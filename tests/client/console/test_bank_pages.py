@@ -1,14 +1,16 @@
 """The bank's console in Chromium, against a real node: queue, due diligence, terms, disbursement.
 
 A financing request s1 made through the SDK appears in b1's queue; the
-maker opens it, reads the lineage (and that the trade background is not
-the bank's to see), types terms and watches them priced as typed, the same
-figures Python's `price_financing` gives; the checker approves the offer;
-s1 accepts exactly those terms through the SDK; the maker confirms the
-disbursement with a payment reference, the checker approves, and the node
-records it.  The exposure page then shows the financed amount under the
-core enterprise.  The pricing script agrees with Python on many inputs.
-The bank's inbox refreshes by itself when a new request commits.
+maker opens its page, reads the lineage (and that the trade background is
+not the bank's to see), types terms and watches them priced as typed, the
+same figures Python's `price_financing` gives (in Chinese too, after
+switching); the checker approves the offer, which the page's history then
+shows with who prepared and approved it; s1 accepts exactly those terms
+through the SDK; the maker confirms the disbursement with a payment
+reference, the checker approves, and the node records it.  The exposure
+page then shows the financed amount under the core enterprise.  The pricing
+script agrees with Python on many inputs.  The bank's inbox refreshes by
+itself when a new request commits.
 
 Every request off the console is aborted and fails the test; each new page
 passes axe-core without serious or critical violations and is
@@ -25,7 +27,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from ledger.money import format_fen, price_financing
+from ledger.money import Pricing, format_fen, price_financing
 from tests.client.console.bank_world import BankWorld, make_bank_world, request_financing
 from tests.client.console.support import Browserless, Running, running_console
 from tests.client.console.test_browser import Tab
@@ -77,7 +79,7 @@ def test_a_request_is_priced_offered_and_disbursed_by_clicking(
     assert world.node.orgs["s1"].uscc in row.inner_text()  # the name beside the USCC
     tab.look("bank-queue")
     row.get_by_role("link").click()
-    page.wait_for_url(f"**/financing/{world.financing}")
+    page.wait_for_url(f"**/financings/{world.financing}")
     assert page.locator("#lineage tbody tr").count() == 1  # the issued note itself
     assert page.locator("#trade-hidden").is_visible()  # the trade is not the bank's to see
     page.fill("#rate", "3.15")
@@ -90,7 +92,9 @@ def test_a_request_is_priced_offered_and_disbursed_by_clicking(
         "days": str(expected.days), "interest": f"{format_fen(expected.interest)} CNY",
         "fees": f"{format_fen(expected.seller_fees)} CNY",
         "net": f"{format_fen(expected.net_proceeds)} CNY"}
+    assert page.locator("#accept-form").count() == 0  # the seller's, not the bank's
     tab.look("bank-terms")
+    _terms_in_chinese(tab, expected)
     page.get_by_role("button", name="Prepare the offer for a checker").click()
     page.wait_for_url("**/approvals**")
     summary = page.locator("article.approval").first.inner_text()
@@ -103,7 +107,10 @@ def test_a_request_is_priced_offered_and_disbursed_by_clicking(
     assert offered["terms"]["net_proceeds"] == expected.net_proceeds
     s1.accept_terms(world.financing, offered["terms_hash"])
     tab.log_in("mia")
-    page = tab.go(f"/financing/{world.financing}")
+    page = tab.go(f"/financings/{world.financing}")
+    offered_step = page.locator("#history li[data-step=offered]").inner_text()
+    assert "prepared by mia, approved by chen" in offered_step, offered_step
+    assert page.locator("#history li[data-step=accepted] a").count() == 1  # the acceptance tx
     page.fill("#payment_ref", "CNAPS-2026-0105-001")
     page.get_by_role("button", name="Prepare the confirmation for a checker").click()
     page.wait_for_url("**/approvals**")
@@ -113,8 +120,8 @@ def test_a_request_is_priced_offered_and_disbursed_by_clicking(
     assert (done["status"], done["payment_ref"]) == ("disbursed", "CNAPS-2026-0105-001")
     s1.close()
     tab.log_in("vera")
-    page = tab.go(f"/financing/{world.financing}")
-    assert page.locator("#fin-payment-ref").inner_text() == "CNAPS-2026-0105-001"
+    page = tab.go(f"/financings/{world.financing}")
+    assert page.locator("#payment-ref").inner_text() == "CNAPS-2026-0105-001"
     tab.look("bank-financing-disbursed")
     page = tab.go("/exposure")
     assert "1,000,000.00 CNY" in page.locator("#exposure").inner_text()
@@ -124,11 +131,30 @@ def test_a_request_is_priced_offered_and_disbursed_by_clicking(
     assert tab.blocked == []
 
 
+def _terms_in_chinese(tab: Tab, expected: Pricing) -> None:
+    """Switch to Chinese, type the same terms, look at the page priced, and switch back."""
+    page = tab.page
+    with page.expect_navigation():
+        page.get_by_role("button", name="中文").click()
+    page.fill("#rate", "3.15")
+    page.fill("#fees", "1,000.00")
+    page.select_option("#fee_payer", "split")
+    assert page.locator("#price-net").inner_text() == f"{format_fen(expected.net_proceeds)} CNY"
+    assert page.locator("#fee_payer option:checked").inner_text() == "卖方与银行分担"
+    assert page.get_by_role("button", name="提交报价待复核").is_visible()
+    tab.look("bank-terms-zh")
+    with page.expect_navigation():
+        page.get_by_role("button", name="English").click()
+    page.fill("#rate", "3.15")
+    page.fill("#fees", "1,000.00")
+    page.select_option("#fee_payer", "split")
+
+
 def _tablet(browser: Browser, url: str, shots: Path, world: BankWorld) -> None:
     tab = Tab(browser, url, "tablet", shots)
     tab.log_in("vera")
     for name, path in (("bank-queue", "/financing?status=disbursed"),
-                       ("bank-financing-disbursed", f"/financing/{world.financing}"),
+                       ("bank-financing-disbursed", f"/financings/{world.financing}"),
                        ("bank-exposure", "/exposure")):
         tab.go(path)
         tab.look(name)
@@ -198,7 +224,7 @@ def test_terms_the_server_refuses_are_shown_beside_the_field_and_nothing_is_prep
     financing = request_financing(world.node, root)
     person = Browserless(bank.url)
     person.log_in("mia")
-    page = f"/financing/{financing}"
+    page = f"/financings/{financing}"
     for fields, words in (({"rate": "0.0315", "funding_date": "2026-01-05", "fees": "1,0,00"},
                            "Fees must be an amount in yuan"),
                           ({"rate": "3,15", "funding_date": "2026-01-05", "fees": "0"},

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from client.console import approvals, users
 from client.console.i18n import CATALOG, FAMILIES, translator
+from contracts.records import FinancingStatus
+from ledger.money import FEE_PAYERS
 
 CONSOLE = Path(str(files("client.console")))
 LITERAL = re.compile(r"""\bt\(\s*["']([a-z0-9_]+)["']""")
@@ -51,6 +53,25 @@ def test_every_family_member_is_in_the_catalog() -> None:
     missing = [prefix + member for prefix, members in FAMILIES.items() for member in members
                if prefix + member not in CATALOG]
     assert missing == []
+
+
+def test_a_financing_status_and_a_fee_payer_each_have_one_family_of_words() -> None:
+    """The seller's and the bank's parts of a financing's page name a status alike."""
+    statuses = {s.value for s in FinancingStatus}
+    named = {p for p, members in FAMILIES.items() if set(members) == statuses}
+    assert named == {"financing_status_", "fin_todo_", "fin_step_"}  # name, next, history
+    assert [p for p, members in FAMILIES.items() if set(members) == set(FEE_PAYERS)] == [
+        "fee_payer_"]
+
+
+def test_every_word_in_the_catalog_is_used() -> None:
+    """A key no template, page or script names is a word left behind (a merged duplicate)."""
+    texts = "".join(p.read_text(encoding="utf-8") for p in [
+        *CONSOLE.glob("templates/*.html"), *CONSOLE.glob("static/*.js"), *CONSOLE.rglob("*.py")]
+        if p.name != "i18n.py")
+    quoted = set(re.findall(r"""["']([a-z0-9_]+)["']""", texts))
+    members = {prefix + m for prefix, ms in FAMILIES.items() for m in ms}
+    assert sorted(set(CATALOG) - quoted - members) == []
 
 
 def test_the_translator_fills_fields_in_either_language() -> None:

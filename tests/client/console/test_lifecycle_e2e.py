@@ -282,7 +282,7 @@ def _finance(net: Network) -> str:
     tier1.approve(tier1.maker.submit("Prepare for approval"))
 
     page = bank.maker.go("/financing")
-    page.locator("#fin-queue a[href^='/financing/']").first.click()
+    page.locator("#fin-queue a[href^='/financings/']").first.click()
     financing = page.url.rsplit("/", 1)[1]
     page.fill("#rate", "3.60")
     bank.maker.look("bank-terms")
@@ -291,15 +291,19 @@ def _finance(net: Network) -> str:
     page = tier1.maker.go("/inbox")
     page.locator(f"#offer-{financing}").click()
     page.wait_for_url(f"**/financings/{financing}")
-    assert page.locator("#quote-days").inner_text() == str(DAYS_TO_MATURITY)
-    assert page.locator("#quote-interest").inner_text() == "3,600.00 CNY"  # 400,000 x 3.6% x 90/360
-    assert page.locator("#quote-net").inner_text() == "396,400.00 CNY"
+    assert page.locator("#terms-days").inner_text() == str(DAYS_TO_MATURITY)
+    assert page.locator("#terms-interest").inner_text() == "3,600.00 CNY"  # 400,000 x 3.6% x 90/360
+    assert page.locator("#terms-net").inner_text() == "396,400.00 CNY"
+    assert page.locator("#terms-form").count() == 0  # the seller accepts; only the bank offers
     terms_hash = page.locator("#terms-hash").inner_text()
     tier1.maker.look("supplier-quote")
     tier1.approve(tier1.maker.submit("Accept exactly these terms"))
 
     page = bank.maker.go("/financing?status=accepted")
     page.locator(f"#fin-{financing} a").click()
+    assert page.locator("#accept-form").count() == 0
+    accepted = page.locator("#history li[data-step=accepted]").inner_text()
+    assert accepted.startswith("2026-01-05") and "Transaction id" in accepted, accepted
     page.fill("#payment_ref", "DISB-E2E-0001")
     bank.approve(bank.maker.submit("Prepare the confirmation for a checker"))
     bank.maker.go("/financing?status=disbursed").locator(f"#fin-{financing}").wait_for()

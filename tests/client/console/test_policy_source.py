@@ -165,7 +165,7 @@ def test_the_banks_due_diligence_tells_the_tenor_by_its_days_not_the_default(
             banker = Browserless(console.url)
             try:
                 banker.log_in("mia")
-                page = html.unescape(banker.http.get(f"/financing/{financing}").text)
+                page = html.unescape(banker.http.get(f"/financings/{financing}").text)
             finally:
                 banker.close()
     assert "150 days, past the review threshold when issued" in page

@@ -7,12 +7,13 @@ policy's review threshold (the page warns, the maker confirms) and a checker
 approves; the supplier splits a note (the remainder shown as typed, a piece
 under the minimum refused in the page and, when the form is forced past the
 script, by the server), asks a bank for financing, and accepts exactly the
-bank's terms (a re-offer made after the page was drawn is not accepted
-silently); at maturity the core pays, and the clearing shows on the
-supplier's dashboard and on the credential.  Another supplier's credential
-by URL is the 404 page.  Every request off the console is aborted and fails
-the test; axe-core finds no serious or critical violation on any new page;
-screenshots at 1280x900 and 820x1180 go to LEDGER_SCREENSHOT_DIR when set.
+bank's terms on the financing's page, read in English and Chinese (a
+re-offer made after the page was drawn is not accepted silently); at
+maturity the core pays, and the clearing shows on the supplier's dashboard
+and on the credential.  Another supplier's credential by URL is the 404
+page.  Every request off the console is aborted and fails the test; axe-core
+finds no serious or critical violation on any new page; screenshots at
+1280x900 and 820x1180 go to LEDGER_SCREENSHOT_DIR when set.
 """
 
 from __future__ import annotations
@@ -201,19 +202,21 @@ def test_financing_accepts_exactly_the_terms_offered(story: Story, browser: Brow
     bank = story.node.participant("b1")
     bank.offer_terms(financing, annual_rate_percent="2.00", funding_date="2026-01-05")
     tab.log_in("mia")
-    tab.go("/inbox")  # the offer waits in the inbox, a link to its quote
+    tab.go("/inbox")  # the offer waits in the inbox, a link to the financing's page
     page.locator(f"#offer-{financing}").click()
     page.wait_for_url(f"**/financings/{financing}")
-    assert page.locator("#quote-rate").inner_text() == "2.00 % a year (ACT/360)"
-    assert page.locator("#quote-days").inner_text() == "90"
-    assert page.locator("#quote-interest").inner_text() == "5,000.00 CNY"
-    assert page.locator("#quote-net").inner_text() == "995,000.00 CNY"
+    assert page.locator("#terms-rate").inner_text() == "2.00 % a year (ACT/360)"
+    assert page.locator("#terms-days").inner_text() == "90"
+    assert page.locator("#terms-interest").inner_text() == "5,000.00 CNY"
+    assert page.locator("#terms-net").inner_text() == "995,000.00 CNY"
+    assert page.locator("#terms-form, #lineage").count() == 0  # the bank's side, not ours
     first_hash = page.locator("#terms-hash").inner_text()
     tab.look("financing")
+    _quote_in_chinese(tab)
     bank.offer_terms(financing, annual_rate_percent="3.00", funding_date="2026-01-05")
     page.get_by_role("button", name="Accept exactly these terms").click()  # the old terms
     assert page.locator("#offer-changed").is_visible()
-    assert page.locator("#quote-rate").inner_text() == "3.00 % a year (ACT/360)"
+    assert page.locator("#terms-rate").inner_text() == "3.00 % a year (ACT/360)"
     new_hash = page.locator("#terms-hash").inner_text()
     assert new_hash != first_hash
     page.get_by_role("button", name="Accept exactly these terms").click()
@@ -227,6 +230,20 @@ def test_financing_accepts_exactly_the_terms_offered(story: Story, browser: Brow
     assert page.locator("svg.tree .tree-note").count() >= 2, page.inner_text("main")
     tab.look("credential")
     assert tab.blocked == []
+
+
+def _quote_in_chinese(tab: Tab) -> None:
+    """Look at the offered terms in Chinese, then switch back to English."""
+    page = tab.page
+    with page.expect_navigation():
+        page.get_by_role("button", name="中文").click()
+    assert page.locator("#terms-rate").inner_text().startswith("2.00%")
+    assert "年化" in page.locator("#terms-rate").inner_text()
+    assert page.locator("#financing-status").inner_text() == "已报价"
+    assert page.get_by_role("button", name="接受以上报价").is_visible()
+    tab.look("financing-zh")
+    with page.expect_navigation():
+        page.get_by_role("button", name="English").click()
 
 
 def test_payment_at_maturity_clears_every_holder(story: Story, browser: Browser) -> None:
