@@ -44,7 +44,7 @@ TX_ID = re.compile(r"[0-9a-f]{64}")
 HEX_PREFIX = re.compile(r"[0-9a-f]{8,64}")
 KEPT_CHECKPOINTS = 100
 PAGES_OF_KIND = {"tx": "/explorer/transactions/{}", "receivable": "/credentials/{}",
-                 "financing": "/financings/{}"}
+                 "financing": "/financings/{}"}  # a financing's page is its parties' and auditors'
 
 
 def me_of(seen: Visit) -> Participant:
@@ -149,13 +149,6 @@ def _with_org(me: Participant, uscc: str) -> dict[str, Any]:
             "financings": me.financings(counterparty=uscc, limit=100)}
 
 
-def _pages(seen: Visit) -> dict[str, str]:
-    """Return the pages this console has for each kind of id (a financing's: banks only)."""
-    if "bank" in seen.console.roles():
-        return PAGES_OF_KIND
-    return {k: v for k, v in PAGES_OF_KIND.items() if k != "financing"}
-
-
 @router.get("/explorer/search")
 def search(seen: Annotated[Visit, Depends(signed_in())], q: str = "") -> Response:
     """Find a block, an id by prefix, an organisation or an invoice; one hit opens its page."""
@@ -166,13 +159,12 @@ def search(seen: Annotated[Visit, Depends(signed_in())], q: str = "") -> Respons
         return see_other(f"/explorer/blocks/{int(q)}")
     if HEX_PREFIX.fullmatch(q.lower()):
         ids = me.resolve_ids(q.lower())
-        pages = _pages(seen)
-        if len(ids) == 1 and ids[0]["kind"] in pages:
-            return see_other(pages[ids[0]["kind"]].format(ids[0]["id"]))
+        if len(ids) == 1 and ids[0]["kind"] in PAGES_OF_KIND:
+            return see_other(PAGES_OF_KIND[ids[0]["kind"]].format(ids[0]["id"]))
     orgs = [{**m, **_with_org(me, m["uscc"])} for m in _orgs(seen, q)][:5] if len(q) >= 2 else []
     invoices = _by_invoice(me, q) if q else []
     return render(seen, "explorer_search.html", q=q, ids=ids, orgs=orgs, invoices=invoices,
-                  pages=_pages(seen), searched=bool(q))
+                  pages=PAGES_OF_KIND, searched=bool(q))
 
 
 @router.get("/live")

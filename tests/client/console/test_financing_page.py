@@ -11,8 +11,9 @@ an offer the bank's maker has the terms form and the seller's nothing to
 accept; once offered the seller's maker has Accept (of exactly the shown
 terms' hash) and no terms form, the bank's maker the terms form and no
 Accept; checkers and viewers of either have no action at all; another
-organisation gets the 404 page, an auditor the shared part alone; and each
-side's POST from the other side is refused, preparing nothing.
+organisation gets the 404 page, an auditor the shared part alone; each
+side's POST from the other side is refused, preparing nothing; and the
+explorer's search for the financing's id opens the page in any of them.
 """
 
 from __future__ import annotations
@@ -154,4 +155,14 @@ def test_each_side_is_refused_the_other_sides_action_and_nothing_is_prepared(
     for person in (seller, bank):
         assert financing[:12] not in person.http.get("/approvals").text
     for person in (seller, bank, viewer):
+        person.close()
+
+
+def test_searching_a_financing_id_opens_its_page_in_either_partys_console(
+        consoles: Consoles) -> None:
+    financing = consoles.world.financing
+    for org in ("s1", "b1", "auditor"):
+        person = consoles.person(org, "vera")
+        found = person.http.get("/explorer/search", params={"q": financing[:12]})
+        assert found.url.path == f"/financings/{financing}", (org, found.url.path)
         person.close()
