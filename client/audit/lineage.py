@@ -217,19 +217,33 @@ def tx_fact(tx: Mapping[str, Any], block_time: str | None) -> TxFact:
     return TxFact(str(tx["tx_id"]), body.action, date, tuple(outputs))
 
 
+def fetch_tx_fact(node: NodeClient, tx_id: str, times: BlockTimes) -> tuple[TxFact, bool] | None:
+    """Return one transaction's facts and whether the node says it is committed in a block.
+
+    None if the caller may not read it (or nobody knows it).  A committed
+    transaction's facts never change; a pending one's date is not known
+    yet.  Raises NodeError for any other refusal, or when no node answers.
+    """
+    try:
+        tx = node.get(f"/v1/transactions/{tx_id}")
+    except NodeError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    height = tx.get("height")
+    in_block = isinstance(height, int)
+    fact = tx_fact(tx, times.time(height) if in_block else None)
+    return fact, in_block and tx.get("status") == "committed"
+
+
 def fetch_tx_facts(node: NodeClient, tx_ids: Iterable[str]) -> dict[str, TxFact]:
     """Return the facts of the transactions `tx_ids` the caller may read (others left out)."""
     times = BlockTimes(node)
     facts: dict[str, TxFact] = {}
     for tx_id in sorted(set(tx_ids) - {""}):
-        try:
-            tx = node.get(f"/v1/transactions/{tx_id}")
-        except NodeError as exc:
-            if exc.status == 404:
-                continue
-            raise
-        height = tx.get("height")
-        facts[tx_id] = tx_fact(tx, times.time(height) if isinstance(height, int) else None)
+        fetched = fetch_tx_fact(node, tx_id, times)
+        if fetched is not None:
+            facts[tx_id] = fetched[0]
     return facts
 
 

@@ -23,6 +23,7 @@ whole.  `config_text` writes such a file (`ledger console init`).
     serve_cert = "console.crt"     # optional, with serve_key: serve https (Secure cookies)
     serve_key = "console.key"
     genesis = "genesis.json"       # optional: the consortium genesis file (the verify page)
+    tx_cache_size = 4096           # committed transactions' facts kept for credential pages
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ from client.sdk.tls import TlsFiles
 
 LANGUAGES = ("zh", "en")
 DEFAULT_PORT = 8700
+DEFAULT_TX_CACHE = 4096
 KNOWN = frozenset({
     "keystore", "nodes", "tls_cert", "tls_key", "tls_ca", "database_url", "host", "port",
     "language", "totp", "lockout_attempts", "lockout_minutes", "session_minutes",
-    "serve_cert", "serve_key", "genesis",
+    "serve_cert", "serve_key", "genesis", "tx_cache_size",
 })
 
 
@@ -66,6 +68,7 @@ class ConsoleConfig:
     serve_cert: Path | None = None
     serve_key: Path | None = None
     genesis: Path | None = None  # the consortium's genesis file (the verify page trusts its keys)
+    tx_cache_size: int = DEFAULT_TX_CACHE  # committed txs kept (client/console/tx_facts.py)
 
     @property
     def https(self) -> bool:
@@ -111,7 +114,8 @@ def _checked(raw: dict[str, Any], folder: Path, path: Path) -> ConsoleConfig:
         session_minutes=need("session_minutes", int, 60),
         serve_cert=_path(raw.get("serve_cert"), folder),
         serve_key=_path(raw.get("serve_key"), folder),
-        genesis=_path(raw.get("genesis"), folder))
+        genesis=_path(raw.get("genesis"), folder),
+        tx_cache_size=need("tx_cache_size", int, DEFAULT_TX_CACHE))
     _check_ranges(config, path)
     return config
 
@@ -124,6 +128,8 @@ def _check_ranges(config: ConsoleConfig, path: Path) -> None:
     for key in ("lockout_attempts", "lockout_minutes", "session_minutes"):
         if not 1 <= getattr(config, key) <= 100_000:
             raise ConfigError(f"{path}: {key} must be 1 to 100000")
+    if not 1 <= config.tx_cache_size <= 1_000_000:
+        raise ConfigError(f"{path}: tx_cache_size must be 1 to 1000000")
     if (config.serve_cert is None) != (config.serve_key is None):
         raise ConfigError(f"{path}: give serve_cert and serve_key together (or neither)")
     if any(u.startswith("https://") for u in config.nodes) and config.tls is None:

@@ -8,6 +8,8 @@ notes marked in words as well as by their frame.  The history is the same
 tree's edges in order: which transaction split, transferred, financed or
 settled which note, and on which block date (for transactions this
 organisation may read; others are inferred from the notes and undated).
+Committed transactions' facts come from the console's cache after the
+first view (client/console/tx_facts.py).
 The clearing is the settled notes: who was paid how much at maturity.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from client.audit.lineage import LineageTree, fetch_tx_facts, lineage_tree_from_receivable
+from client.audit.lineage import LineageTree, lineage_tree_from_receivable
 from client.audit.lineage_svg import BOX_H, BOX_W, Layout, fit, layout_tree
 from client.console.services import Console
 
@@ -59,7 +61,7 @@ class Drawn:
 def credential_extras(console: Console, answer: dict[str, Any]) -> dict[str, Any]:
     """Return the drawn tree, the history and the clearing of a `receivable(id)` answer."""
     me = console.signer.participant()
-    facts = fetch_tx_facts(me.node, (str(n.get("created_tx", "")) for n in answer["notes"]))
+    facts = console.tx_facts.facts(me.node, (str(n.get("created_tx", "")) for n in answer["notes"]))
     names = {uscc: str(m["name"]) for uscc, m in console.directory.members().items()}
     tree = lineage_tree_from_receivable(answer, names=names, transactions=facts)
     mine = frozenset(n.id for n in tree.notes if n.holder == console.org_uscc)

@@ -2,7 +2,9 @@
 
 It holds the settings, the database, the `Signer` (the organisation's key
 and its participant, client/console/approvals.py), the member directory
-that puts names beside USCCs, the cookie secret and the templates.  Made by
+that puts names beside USCCs, the cookie secret, the templates and the
+committed transactions' facts read so far (client/console/tx_facts.py: this
+organisation's alone, as its node showed them).  Made by
 `open_console` and stored on the FastAPI app; nothing here is module-global.
 """
 
@@ -22,6 +24,7 @@ from client.console.approvals import Signer, settle_interrupted
 from client.console.arg_text import arg_lines
 from client.console.clock import moment
 from client.console.config import ConsoleConfig
+from client.console.tx_facts import CommittedTxFacts
 from client.sdk.keystore import Identity
 from client.sdk.names import Directory, short, yuan
 from client.sdk.participant import Participant
@@ -41,6 +44,7 @@ class Console:
     org_name: str
     org_uscc: str
     templates: Environment
+    tx_facts: CommittedTxFacts  # committed transactions as this organisation's node showed them
     _inbox: tuple[tuple[object, ...], dict[str, Any]] | None = field(default=None, repr=False)
 
     def inbox(self, me: Participant, status: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,7 +111,8 @@ def open_console(config: ConsoleConfig, identity: Identity, password: str,
     signer = Signer(connect or participant)
     directory = Directory(lambda: signer.participant().members())
     console = Console(config, engine, signer, directory, store.cookie_secret(engine),
-                      identity.name, identity.uscc, templates())
+                      identity.name, identity.uscc, templates(),
+                      CommittedTxFacts(config.tx_cache_size))
     console.templates.globals["org_roles"] = console.roles  # the menu shows what the org does
     console.templates.globals["arg_lines"] = partial(arg_lines, directory)
     return console
