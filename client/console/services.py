@@ -2,9 +2,10 @@
 
 It holds the settings, the database, the `Signer` (the organisation's key
 and its participant, client/console/approvals.py), the member directory
-that puts names beside USCCs, the cookie secret, the templates and the
+that puts names beside USCCs, the cookie secret, the templates, the
 committed transactions' facts read so far (client/console/tx_facts.py: this
-organisation's alone, as its node showed them).  Made by
+organisation's alone, as its node showed them) and the audits it runs in
+the background (client/console/audit_jobs.py).  Made by
 `open_console` and stored on the FastAPI app; nothing here is module-global.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine
 
-from client.console import store
+from client.console import audit_jobs, store
 from client.console.approvals import Signer, settle_interrupted
 from client.console.arg_text import arg_lines
 from client.console.clock import moment
@@ -45,6 +46,7 @@ class Console:
     org_uscc: str
     templates: Environment
     tx_facts: CommittedTxFacts  # committed transactions as this organisation's node showed them
+    audits: audit_jobs.AuditJobs  # an auditor's audits of its node, in the background
     _inbox: tuple[tuple[object, ...], dict[str, Any]] | None = field(default=None, repr=False)
 
     def inbox(self, me: Participant, status: Mapping[str, Any]) -> dict[str, Any]:
@@ -102,6 +104,7 @@ def open_console(config: ConsoleConfig, identity: Identity, password: str,
     """Open the database and bind the key to the nodes; `password` opens the TLS key."""
     engine = store.open_database(config.database_url)
     settle_interrupted(engine)  # approvals a stopped console was signing
+    audit_jobs.settle_interrupted(engine)  # and audits it was running
     tls = None if config.tls is None else client_context(config.tls, password)
 
     def participant() -> Participant:
@@ -112,7 +115,9 @@ def open_console(config: ConsoleConfig, identity: Identity, password: str,
     directory = Directory(lambda: signer.participant().members())
     console = Console(config, engine, signer, directory, store.cookie_secret(engine),
                       identity.name, identity.uscc, templates(),
-                      CommittedTxFacts(config.tx_cache_size))
+                      CommittedTxFacts(config.tx_cache_size),
+                      audit_jobs.AuditJobs(engine, audit_jobs.node_audit(
+                          lambda: signer.participant().node)))
     console.templates.globals["org_roles"] = console.roles  # the menu shows what the org does
     console.templates.globals["arg_lines"] = partial(arg_lines, directory)
     return console

@@ -1,13 +1,18 @@
 """The console's own database: users, sessions, the approval queue, the audit trail, settings.
 
 It also keeps what a checker's approval signed for another organisation to
-co-sign (`half_signed`: a bank's credit line proposal, for its core enterprise).
+co-sign (`half_signed`: a bank's credit line proposal, for its core enterprise),
+and an auditor's audits of its node with their reports (`audit_jobs`,
+client/console/audit_jobs.py).
 
 SQLAlchemy Core over SQLite (a file beside the settings, by default) or
 PostgreSQL (by URL), the same tables on both.  Nothing of the ledger lives
 here: approvals stay off chain (the organisation's business), and the
 transaction id links an approval to what the node committed.  Times are
-whole seconds since the epoch (UTC), the same on both databases.
+whole seconds since the epoch (UTC), the same on both databases.  Every
+open creates the tables a database lacks (a table added in a later version
+appears in an older console's database at its next start); columns are
+never changed in place.
 
 The cookie secret is made here, at the first open, and kept in `settings`:
 it keys the CSRF tokens of forms shown before login (client/console/guard.py).
@@ -22,6 +27,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
@@ -31,6 +37,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
 )
 
 metadata = MetaData()
@@ -99,6 +106,21 @@ audit = Table(
     Column("prepared_by", String(64)),
     Column("tx_id", String(64)),
     Column("detail", Text, nullable=False, default=""),
+)
+
+
+audit_jobs = Table(  # an auditor's audits of its node, run in the background
+    "console_audit_jobs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_by", String(64), nullable=False),
+    Column("started_at", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # running, passed, failed, error, interrupted
+    Column("finished_at", Integer),
+    Column("detail", Text, nullable=False, default=""),  # why it ended in error or was cut short
+    Column("report", Text),  # the report's JSON (client/audit/report.py), once it finished
+    # one audit runs at a time: a second 'running' row is refused by the database itself
+    Index("console_audit_jobs_one_running", "state", unique=True,
+          sqlite_where=text("state = 'running'"), postgresql_where=text("state = 'running'")),
 )
 
 

@@ -23,7 +23,8 @@ To add a page (a supplier's dashboard, a bank's financing queue, ...):
 - `people`: the accounts (admins): add, change role, unlock, reset password;
 - `bank`: the bank's financing queue, its offers and disbursement confirmations, exposure by core;
 - `explorer`: blocks, transactions, search, node status, checkpoints, `/live` heights;
-- `explorer_tools`: in-browser verification, the auditor's audit, chain file and trace downloads;
+- `explorer_tools`: in-browser verification, the auditor's audits (in the background, with
+  their history), chain file and trace downloads;
 - `holdings`: the supplier's dashboard: holdings by status, what falls due when, clearings;
 - `transfer`: a note's split-and-transfer form and its financing request (pick a bank);
 - `financing`: a financing's one page for both its parties (the bank's side: due diligence and

@@ -9,10 +9,14 @@ genesis transaction id) the page shows for a person to compare with their
 own copy and pin.  Without that setting the page says so and verifies
 nothing.
 
-An auditor's console runs an audit of its node (`client.audit.audit_node`:
-the raw export re-derived, trusting nothing stored) and shows the report;
-it downloads as JSON or as the HTML report.  The chain file (auditors) and
-a note's trace bundle download as files.
+An auditor's console audits its node (`client.audit.audit_node`: the raw
+export re-derived, trusting nothing stored) in the background, one audit at
+a time (client/console/audit_jobs.py): the button starts it and goes to its
+page, which shows how far it is and refreshes itself (static/live.js polls
+`/explorer/audit/state`) until the report is there; a second start while
+one runs is a 409 naming the running one.  Every audit stays in the
+console's database, its report downloadable as JSON or as the HTML report.
+The chain file (auditors) and a note's trace bundle download as files.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from client.console.clock import now_s
+from client.console import audit_jobs
+from client.console.audit_jobs import AuditJob, AuditRunning
 from client.console.pages.explorer import TX_ID, is_auditor, me_of
 from client.console.verification import BundleUnavailable, verification_bundle
 from client.console.web import (
@@ -43,6 +48,8 @@ from ledger.genesis import Genesis
 
 router = APIRouter()
 NOTE_ID = re.compile(r"[0-9a-f]{64}")
+HISTORY = 50  # past audits listed on the page
+STEP = 5  # the running audit's page is shown again at each STEP percent checked
 
 
 def _genesis(seen: Visit) -> Genesis | None:
@@ -100,25 +107,67 @@ def _auditor(seen: Visit) -> Visit:
     return seen
 
 
+def _shown(seen: Visit, job: AuditJob | None, status: int = 200,
+           notice: str | None = None) -> Response:
+    """Return the audit page showing `job` (with its report), the one running and the history."""
+    engine = seen.console.engine
+    now = audit_jobs.running(engine)
+    return render(seen, "explorer_audit.html", status=status, shown=job, running=now,
+                  progress=None if now is None else seen.console.audits.progress(now.id),
+                  jobs=audit_jobs.history(engine, HISTORY), notice=notice, token=_token(seen))
+
+
+def _token(seen: Visit) -> str:
+    """Return what changes when the audit page should be shown again (static/live.js polls it).
+
+    The latest audit's id and state, and while one runs, how far it is in steps of
+    STEP percent (each step shows the page again).
+    """
+    latest = audit_jobs.history(seen.console.engine, 1)
+    if not latest:
+        return "none"
+    job = latest[0]
+    done, total = seen.console.audits.progress(job.id) or (0, 0)
+    percent = (100 * done // total) // STEP * STEP if total else 0
+    return f"{job.id}:{job.state}:{percent if job.state == audit_jobs.RUNNING else ''}"
+
+
 @router.get("/explorer/audit")
-def audit_page(request: Request, seen: Annotated[Visit, Depends(signed_in())]) -> Response:
-    """Show the last audit this console ran, and the button to run one (auditors only)."""
+def audit_page(seen: Annotated[Visit, Depends(signed_in())]) -> Response:
+    """Show the latest audit (running, or its report), the button to run one, and the history."""
     _auditor(seen)
-    return render(seen, "explorer_audit.html",
-                  last=getattr(request.app.state, "audit", None))
+    latest = audit_jobs.history(seen.console.engine, 1)
+    return _shown(seen, audit_jobs.find(seen.console.engine, latest[0].id) if latest else None)
+
+
+@router.get("/explorer/audit/jobs/{job_id}")
+def audit_job_page(job_id: int, seen: Annotated[Visit, Depends(signed_in())]) -> Response:
+    """Show one audit of the history (its report, if it finished with one)."""
+    _auditor(seen)
+    job = audit_jobs.find(seen.console.engine, job_id)
+    if job is None:
+        raise NotFound()
+    return _shown(seen, job)
+
+
+@router.get("/explorer/audit/state")
+def audit_state(seen: Annotated[Visit, Depends(signed_in())]) -> Response:
+    """Answer what the audit page shows, as a token static/live.js compares (auditors only)."""
+    _auditor(seen)
+    return JSONResponse({"state": _token(seen)})
 
 
 @router.post("/explorer/audit")
-def run_audit(request: Request, seen: Annotated[Visit, Depends(signed_in())],
+def run_audit(seen: Annotated[Visit, Depends(signed_in())],
               _form: Annotated[Form, Depends(posted)]) -> Response:
-    """Audit the node's chain now, trusting nothing stored, and keep the report to show."""
-    from client.audit.run import audit_node
-
+    """Start an audit of the node in the background and go to it (409 if one runs already)."""
     _auditor(seen)
     assert seen.user is not None
-    report = audit_node(me_of(seen).node).to_json()
-    request.app.state.audit = {"report": report, "by": seen.user.name, "at": now_s()}
-    return see_other("/explorer/audit")
+    try:
+        job_id = seen.console.audits.start(seen.user.name)
+    except AuditRunning as exc:
+        return _shown(seen, exc.job, status=409, notice="au_already_running")
+    return see_other(f"/explorer/audit/jobs/{job_id}")
 
 
 def _attachment(body: bytes | str, name: str, kind: str) -> Response:
@@ -126,19 +175,31 @@ def _attachment(body: bytes | str, name: str, kind: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@router.get("/explorer/audit/report.{kind}")
-def audit_report(kind: str, request: Request,
-                 seen: Annotated[Visit, Depends(signed_in())]) -> Response:
-    """Download the last audit report as JSON or as the self-contained HTML report."""
-    _auditor(seen)
-    last: dict[str, Any] | None = getattr(request.app.state, "audit", None)
-    if last is None or kind not in ("json", "html"):
+def _report_file(job: AuditJob | None, kind: str) -> Response:
+    """Return `job`'s report as a JSON or HTML download (404 if it has none)."""
+    if job is None or job.report is None or kind not in ("json", "html"):
         raise NotFound()
     if kind == "json":
-        return _attachment(json.dumps(last["report"], indent=2), "audit-report.json",
+        return _attachment(json.dumps(job.report, indent=2), f"audit-report-{job.id}.json",
                            "application/json")
     from client.audit.html_page import render_report
-    return _attachment(render_report(last["report"], {}), "audit-report.html", "text/html")
+    return _attachment(render_report(job.report, {}), f"audit-report-{job.id}.html",
+                       "text/html")
+
+
+@router.get("/explorer/audit/report.{kind}")
+def audit_report(kind: str, seen: Annotated[Visit, Depends(signed_in())]) -> Response:
+    """Download the latest audit report as JSON or as the self-contained HTML report."""
+    _auditor(seen)
+    return _report_file(audit_jobs.latest_report(seen.console.engine), kind)
+
+
+@router.get("/explorer/audit/jobs/{job_id}/report.{kind}")
+def audit_job_report(job_id: int, kind: str,
+                     seen: Annotated[Visit, Depends(signed_in())]) -> Response:
+    """Download one audit's report as JSON or HTML (404 if it ended without one)."""
+    _auditor(seen)
+    return _report_file(audit_jobs.find(seen.console.engine, job_id), kind)
 
 
 @router.get("/explorer/chain")

@@ -5,11 +5,27 @@
 // whole <main> when the page has none), then says so in a polite status line.  It waits while
 // the person is typing in a field of that region, and stops polling when the tab is hidden.
 // Without JavaScript the page is simply the page as it was served.
+//
+// A page may watch something else: data-live-source names the JSON to poll and
+// data-live-field its field (a number refreshes when it grows, anything else when it
+// changes), data-live-seen the value the page was served with (the audit page: its job's
+// state, so an audit that ends before the first poll still refreshes the page).
 
 const main = document.querySelector("main[data-live]");
 const PERIOD_MS = Number((main && main.dataset.livePeriod) || 2000);
-let seen = null;
+const SOURCE = (main && main.dataset.liveSource) || "/live";
+const FIELD = (main && main.dataset.liveField) || "height";
+let seen = main && main.dataset.liveSeen !== undefined ? main.dataset.liveSeen : null;
 let busy = false;
+
+function mark(value) {
+  // data-live-height on <body> (data-live-value for another field): what the page shows now
+  document.body.dataset[FIELD === "height" ? "liveHeight" : "liveValue"] = String(value);
+}
+
+function changed(value) {
+  return typeof value === "number" && typeof seen === "number" ? value > seen : value !== seen;
+}
 
 function region(doc) {
   return doc.getElementById("live-region") || doc.querySelector("main");
@@ -30,7 +46,7 @@ function announce(height) {
     main.prepend(note);
   }
   note.textContent = (main.dataset.liveSaid || "Updated at block {height}").replace("{height}", String(height));
-  document.body.dataset.liveHeight = String(height);
+  mark(height);
 }
 
 async function refresh(height) {
@@ -55,14 +71,14 @@ async function tick() {
   if (busy || document.hidden) return;
   busy = true;
   try {
-    const answer = await fetch("/live", { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const answer = await fetch(SOURCE, { credentials: "same-origin", headers: { Accept: "application/json" } });
     if (!answer.ok) return;
-    const { height } = await answer.json();
+    const value = (await answer.json())[FIELD];
     if (seen === null) {
-      seen = height;
-      document.body.dataset.liveHeight = String(height);
-    } else if (height > seen && (await refresh(height))) {
-      seen = height;
+      seen = value;
+      mark(value);
+    } else if (changed(value) && (await refresh(value))) {
+      seen = value;
     }
   } catch {
     // the console or its node is away for a moment: try again on the next tick

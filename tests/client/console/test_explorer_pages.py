@@ -7,9 +7,10 @@ runs the browser's own check of a real transaction against the genesis
 named in the console's settings and says 验证通过 ("Verified by this
 browser").  The block list grows by itself when a transaction the SDK
 submits commits while the page is open.  The auditor runs an audit by
-clicking and reads its report; it downloads the chain file and a trace
-bundle.  The bank's console may not open the audit page nor download the
-chain file.
+clicking, lands on the job's page and reads its report when it ends; it
+downloads the chain file and a trace bundle.  A page showing a running
+audit (zh, then en) shows its report when the job ends, without a reload.
+The bank's console may not open the audit page nor download the chain file.
 
 Every request off the console is aborted and fails the test; each page
 passes axe-core (no serious or critical violation) and is screenshotted at
@@ -24,7 +25,12 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser
+from sqlalchemy import insert, update
 
+from client.audit.run import audit_node
+from client.console.clock import now_s
+from client.console.config import load_config
+from client.console.store import audit_jobs, open_database
 from client.sdk.lightclient import read_genesis
 from tests.client.console.bank_world import BankWorld, make_bank_world, request_financing
 from tests.client.console.support import Browserless, Running, running_console
@@ -146,9 +152,12 @@ def test_the_auditor_runs_an_audit_and_takes_files_away(
     tab.log_in("vera")
     page = tab.go("/explorer/audit")
     page.get_by_role("button", name="立即审计").click()
+    page.wait_for_url("**/explorer/audit/jobs/*")  # the job's page, at once
     page.wait_for_selector("#audit-report", timeout=60_000)
     assert page.locator("#audit-verdict").inner_text() == "通过"
     assert page.locator("#audit-no-findings").is_visible()
+    job = page.url.rsplit("/", 1)[1]
+    assert page.locator(f"#audit-job-{job}").inner_text().startswith(f"审计 #{job}\t通过\tvera\t")
     tab.look("explorer-audit")
     assert tab.blocked == []
     person = Browserless(auditor.url)
@@ -161,17 +170,56 @@ def test_the_auditor_runs_an_audit_and_takes_files_away(
     assert trace.status_code == 200 and trace.json()["note"] == world.root
     report = person.http.get("/explorer/audit/report.json").json()
     assert report["passed"] is True
+    assert person.http.get(f"/explorer/audit/jobs/{job}/report.json").json() == report
+    html = person.http.get(f"/explorer/audit/jobs/{job}/report.html")
+    assert html.status_code == 200 and "attachment" in html.headers["content-disposition"]
     person.close()
+
+
+def test_the_audit_page_follows_a_running_audit_until_its_report(
+        world: BankWorld, auditor: Running, browser: Browser, shots: Path) -> None:
+    me = world.node.participant("auditor")
+    report = audit_node(me.node).to_json()  # a real report, for the job to end with
+    me.close()
+    engine = open_database(load_config(world.folder / "auditor.toml").database_url)
+    with engine.begin() as db:  # an audit under way, as the console's worker keeps it
+        made = db.execute(insert(audit_jobs).values(started_by="chen", started_at=now_s(),
+                                                    state="running", detail=""))
+        job = int(made.inserted_primary_key[0])  # type: ignore[index]
+    tab = Tab(browser, auditor.url, "laptop", shots)
+    tab.log_in("vera")
+    page = tab.go("/explorer/audit")
+    assert page.locator("#audit-running h2").inner_text().startswith(f"审计 #{job} 正在运行")
+    assert page.get_by_role("button", name="立即审计").is_disabled()
+    tab.look("explorer-audit-running")
+    page.get_by_role("button", name="English").click()
+    page.wait_for_selector("html[lang=en]")
+    assert page.locator("#audit-running h2").inner_text().startswith(f"Audit #{job} is running")
+    tab.look("explorer-audit-running-en")
+    with engine.begin() as db:  # the worker records the end
+        db.execute(update(audit_jobs).where(audit_jobs.c.id == job).values(
+            state="passed", finished_at=now_s(), report=json.dumps(report)))
+    page.wait_for_selector("#audit-report", timeout=10_000)  # no reload: live.js polled
+    assert page.locator("#live-note").inner_text() == "The audit's state was updated"
+    assert page.locator("#audit-running").count() == 0
+    assert page.get_by_role("button", name="Run an audit now").is_enabled()
+    assert page.locator("#audit-verdict").inner_text() == "passed"
+    tab.look("explorer-audit-en")
+    engine.dispose()
+    assert tab.blocked == []
 
 
 def test_a_bank_may_not_audit_nor_take_the_chain_file(world: BankWorld) -> None:
     with running_console(world.settings("b1", "en")) as bank:
         person = Browserless(bank.url)
         person.log_in("vera")
-        for path in ("/explorer/audit", "/explorer/chain"):
+        for path in ("/explorer/audit", "/explorer/chain", "/explorer/audit/state",
+                     "/explorer/audit/jobs/1", "/explorer/audit/jobs/1/report.json"):
             refused = person.http.get(path)
             assert refused.status_code == 403, path
             assert "Only an auditor" in refused.text
+        refused = person.post("/explorer/audit", token_from="/explorer")
+        assert refused.status_code == 403 and "Only an auditor" in refused.text
         assert person.http.get("/explorer").status_code == 200  # the explorer itself is open
         person.close()
 

@@ -13,7 +13,7 @@ import string
 from importlib.resources import files
 from pathlib import Path
 
-from client.console import approvals, users
+from client.console import approvals, audit_jobs, users
 from client.console.i18n import CATALOG, FAMILIES, translator
 from contracts.records import FinancingStatus
 from ledger.money import FEE_PAYERS
@@ -50,6 +50,7 @@ def test_every_family_member_is_in_the_catalog() -> None:
     assert set(FAMILIES["arg_"]) == {a for action in approvals.ACTIONS.values()
                                      for a in action.args}
     assert set(approvals.STATES) | {approvals.SIGNING} == set(FAMILIES["state_"])
+    assert set(audit_jobs.STATES) == set(FAMILIES["au_state_"])
     missing = [prefix + member for prefix, members in FAMILIES.items() for member in members
                if prefix + member not in CATALOG]
     assert missing == []
