@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from client.audit.lineage import fetch_tx_facts
 from client.console import approvals
 from client.console.approvals import Approval
 from client.console.services import Console
@@ -144,8 +143,8 @@ def history(console: Console, seen: dict[str, Any]) -> list[Step]:
     """Return the financing's history as this console knows it (`seen` from `gather`)."""
     record = seen["financing"]
     known = _known(console, record, seen["lineage"])
-    facts = fetch_tx_facts(console.signer.participant().node,
-                           (tx for pairs in known.values() for tx, _ in pairs if tx))
+    facts = console.tx_facts.facts(console.signer.participant().node,
+                                   (tx for pairs in known.values() for tx, _ in pairs if tx))
     steps = []
     for step in reached(record):
         for tx_id, approval in known.get(step) or [(None, None)]:
