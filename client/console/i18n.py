@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from client.console.i18n_verify import VERIFY_CATALOG
+
 LANGUAGES = ("zh", "en")
 
 CATALOG: dict[str, tuple[str, str]] = {
@@ -477,7 +479,6 @@ CATALOG: dict[str, tuple[str, str]] = {
     "vf_no_genesis": ("本控制台的配置没有指定创世文件（genesis 设置），无法在浏览器中验证。",
                       "This console's settings name no genesis file (the genesis setting), so nothing can be verified in the browser."),
     "vf_verdict": ("结论", "Verdict"),
-    "vf_verifying": ("正在验证…", "Verifying…"),
     "vf_steps": ("检查了什么", "What was checked"),
     "vf_trusted": ("信任了什么", "What was taken on trust"),
     "vf_fork": ("分叉证据", "Evidence of a fork"),
@@ -488,24 +489,6 @@ CATALOG: dict[str, tuple[str, str]] = {
     "vf_pin_help": ("未固定时，首次验证会固定控制台显示的创世。", "Without a pin, the first verification pins the genesis the console shows."),
     "vf_pin_button": ("固定并重新验证", "Pin and verify again"),
     "vf_forget": ("忘记本浏览器对此链的信任", "Forget what this browser trusts for this chain"),
-    "vf_passed": ("通过", "Passed"),
-    "vf_failed": ("未通过", "Failed"),
-    "vf_not_checked": ("未检查", "Not checked"),
-    "vf_headline_ok": ("本浏览器验证通过", "Verified by this browser"),
-    "vf_headline_failed": ("未通过验证", "Not verified"),
-    "vf_headline_fork": ("发现分叉", "Fork detected"),
-    "vf_ok_detail": ("交易 {tx} 在 {cosigners} 联署的日志中（区块 {height}，日志大小 {size}）。",
-                     "Transaction {tx} is in the log cosigned by {cosigners} (block {height}, "
-                     "log size {size})."),
-    "vf_step_format": ("验证材料", "The bundle"),
-    "vf_step_genesis": ("创世登记的节点公钥", "Node keys from the genesis"),
-    "vf_step_checkpoint": ("检查点", "The checkpoint"),
-    "vf_step_cosigners": ("法定多数联署", "Cosigned by a quorum"),
-    "vf_step_genesis_link": ("日志始于创世", "The log starts at the genesis"),
-    "vf_step_transaction": ("交易本身", "The transaction"),
-    "vf_step_inclusion": ("已记入日志", "Included in the log"),
-    "vf_step_consistency": ("与本浏览器以前信任的一致", "Consistent with what this browser trusted"),
-    "vf_step_verifier": ("验证程序", "The verifier"),
     "vf_noscript": ("此页面需要 JavaScript：验证在您的浏览器中进行。", "This page needs JavaScript: the verification runs in your browser."),
     "au_title": ("审计", "Audit"),
     "au_lead": ("重新推导节点的整条链（不信任任何已存数据），并与节点的检查点比对。", "Re-derive the node's whole chain, trusting nothing stored, and compare the node's checkpoint."),
@@ -787,6 +770,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "arg_limit": ("额度", "Limit"),
     "arg_expiry_date": ("到期日", "Expiry date"),
     "arg_prepared": ("待会签交易", "Prepared transaction"),
+    # the verify page's scripts: their words and the verifier's messages (i18n_verify.py)
+    **VERIFY_CATALOG,
 }
 
 FAMILIES: dict[str, tuple[str, ...]] = {

@@ -3,7 +3,8 @@
 The verify page runs static/verify-page.js and static/verify.js on the
 bundle `/explorer/transactions/{id}/bundle` serves
 (client/console/verification.py; `from` is the log size the browser
-trusts).  What the browser trusts is the genesis: the consortium's genesis
+trusts), with every word they show in the visitor's language
+(client/console/i18n_verify.py).  What the browser trusts is the genesis: the consortium's genesis
 file named in the console's settings (`genesis`), whose fingerprint (the
 genesis transaction id) the page shows for a person to compare with their
 own copy and pin.  Without that setting the page says so and verifies
@@ -30,6 +31,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from client.console import audit_jobs
 from client.console.audit_jobs import AuditJob, AuditRunning
+from client.console.i18n_verify import verify_words
 from client.console.pages.explorer import TX_ID, is_auditor, me_of
 from client.console.verification import BundleUnavailable, verification_bundle
 from client.console.web import (
@@ -97,7 +99,7 @@ def verify(tx_id: str, seen: Annotated[Visit, Depends(signed_in())]) -> Response
         raise NotFound()
     genesis = _genesis(seen)
     return render(seen, "explorer_verify.html", tx_id=tx_id,
-                  genesis_path=seen.console.config.genesis,
+                  genesis_path=seen.console.config.genesis, words=verify_words(seen.t),
                   fingerprint=None if genesis is None else genesis.transaction.tx_id)
 
 

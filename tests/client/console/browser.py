@@ -7,14 +7,18 @@ that needed an inline script or style, or anything from elsewhere, would
 visibly break.  `guarded_page` opens a page in Debian's Chromium (driven by
 Playwright) that aborts every request not addressed to the site and records
 it, and records CSP violations and uncaught page errors, so a test can fail
-on any of them.
+on any of them.  `english_left` finds English words a Chinese page still
+shows, once the ids, hashes and names it may show (`names_in` a bundle) are
+taken out.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -145,3 +149,23 @@ def guarded_page(browser: Browser, site: LoopbackSite, guard: Guard,
     page.on("console", console)
     page.on("pageerror", lambda error: guard.errors.append(str(error)))
     return page
+
+
+TECHNICAL = {"SHA", "Ed", "WebCrypto", "verify", "js"}  # names of things, in either language
+HEX_RUN = re.compile(r"[0-9a-f]{12,}\u2026?")
+
+
+def english_left(text: str, names: Iterable[str]) -> list[str]:
+    """Return the ASCII words left in `text` once hashes, `names` and TECHNICAL are taken out."""
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name, " ")
+    return [w for w in re.findall(r"[A-Za-z]{2,}", HEX_RUN.sub(" ", text)) if w not in TECHNICAL]
+
+
+def names_in(bundle: dict[str, Any]) -> set[str]:
+    """Return the ids and names a verification of `bundle` may show: data, not words."""
+    body = json.loads(bundle["transaction"]["envelope"]["body"])
+    nodes = json.loads(bundle["genesis"]["transaction"]["body"])["args"]["nodes"]
+    return {bundle["chain_id"], f"ledger.receivables/{bundle['chain_id']}",
+            "ledger-verification/1", f"{body['contract']}.{body['action']}", *body["signers"],
+            *(n["id"] for n in nodes), *(n["org"] for n in nodes)}

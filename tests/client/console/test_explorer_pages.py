@@ -5,7 +5,10 @@ its transactions, and finds a transaction by the first 8 hex digits of its
 id; an organisation and an invoice number are found too.  The verify page
 runs the browser's own check of a real transaction against the genesis
 named in the console's settings and says 验证通过 ("Verified by this
-browser").  The block list grows by itself when a transaction the SDK
+browser"); every step's detail and every line of what was trusted is
+Chinese too, for a pass and for a bundle tampered with on its way to the
+browser (no run of English words left once ids, hashes and names are
+taken out).  The block list grows by itself when a transaction the SDK
 submits commits while the page is open.  The auditor runs an audit by
 clicking, lands on the job's page and reads its report when it ends; it
 downloads the chain file and a trace bundle.  A page showing a running
@@ -19,12 +22,15 @@ passes axe-core (no serious or critical violation) and is screenshotted at
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page, Route
 from sqlalchemy import insert, update
 
 from client.audit.run import audit_node
@@ -33,6 +39,8 @@ from client.console.config import load_config
 from client.console.store import audit_jobs, open_database
 from client.sdk.lightclient import read_genesis
 from tests.client.console.bank_world import BankWorld, make_bank_world, request_financing
+from tests.client.console.browser import english_left, names_in
+from tests.client.console.chains import flip_hex
 from tests.client.console.support import Browserless, Running, running_console
 from tests.client.console.test_browser import Tab
 from tests.nodes import registered_node
@@ -130,6 +138,74 @@ def test_the_browser_verifies_a_real_transaction(
         assert page.locator("#genesis-fingerprint").inner_text() == genesis.transaction.tx_id
         tab.look("explorer-verify")
         assert tab.blocked == []
+
+
+RESULT = ("#verdict", "#steps", "#trusted", "#pin-state")
+
+
+def _flip_proof(bundle: dict[str, Any]) -> None:
+    bundle["inclusion"]["proof"][0] = flip_hex(bundle["inclusion"]["proof"][0])
+
+
+def _change_signed_root(bundle: dict[str, Any]) -> None:
+    lines = bundle["checkpoint"]["checkpoint"].split("\n")
+    lines[2] = base64.b64encode(bytes.fromhex(flip_hex(base64.b64decode(lines[2]).hex()))).decode()
+    bundle["checkpoint"]["checkpoint"] = "\n".join(lines)
+
+
+def _tampering(page: Page, change: Callable[[dict[str, Any]], None]) -> None:
+    """Have every bundle the page fetches changed by `change` on its way (a lying console)."""
+    def answer(route: Route) -> None:
+        fetched = route.fetch()
+        bundle = fetched.json()
+        change(bundle)
+        route.fulfill(response=fetched, body=json.dumps(bundle))
+    page.unroute("**/bundle*")
+    page.route("**/bundle*", answer)
+
+
+def _verified(page: Page, again: bool) -> str:
+    if again:
+        page.reload()
+    page.wait_for_selector("body[data-verdict]", timeout=20_000)
+    return str(page.locator("body").get_attribute("data-verdict"))
+
+
+def test_the_verify_page_says_every_step_and_trust_in_chinese(
+        world: BankWorld, auditor: Running, browser: Browser, shots: Path) -> None:
+    tx_id = _financing_tx(world)
+    person = Browserless(auditor.url)
+    person.log_in("vera")
+    names = names_in(person.http.get(f"/explorer/transactions/{tx_id}/bundle").json())
+    person.close()
+    tab = Tab(browser, auditor.url, "laptop", shots)
+    tab.log_in("vera")
+    page = tab.go(f"/explorer/transactions/{tx_id}/verify")
+    expected = {  # (verdict, how the verdict begins, what it says, a line of what was trusted)
+        "first-use": ("ok", "本浏览器验证通过\n交易 ", "联署的日志中",
+                      "创世随控制台的验证材料而来"),
+        "ok": ("ok", "本浏览器验证通过\n交易 ", "联署的日志中", "保存在本浏览器中"),
+        "forged-proof": ("failed", "未通过验证\n已记入日志", "包含证明算出的根哈希不符",
+                         "首次使用时固定在本浏览器中"),
+        "forged-checkpoint": ("failed", "未通过验证\n法定多数联署",
+                              "node1 在签名文本上的签名验证不通过", "超过半数机构的节点是诚实的")}
+    changes = {"forged-proof": _flip_proof, "forged-checkpoint": _change_signed_root}
+    for what, (verdict, begins, says, trusted_line) in expected.items():
+        if what in changes:
+            _tampering(page, changes[what])
+        assert _verified(page, again=what != "first-use") == verdict, what
+        shown = {part: page.locator(part).inner_text() for part in RESULT}
+        assert shown["#verdict"].startswith(begins) and says in shown["#verdict"], (
+            what, shown["#verdict"])
+        assert trusted_line in shown["#trusted"], (what, shown["#trusted"])
+        assert {part: english_left(text, names) for part, text in shown.items()} == {
+            part: [] for part in RESULT}, (what, shown)
+        details = page.locator("#steps .detail").all_inner_texts()
+        assert len(details) == 8 and all(re.search(r"[\u4e00-\u9fff]", d) for d in details)
+        trusted = page.locator("#trusted dd").all_inner_texts()
+        assert len(trusted) == 5 and all(re.search(r"[\u4e00-\u9fff]", t) for t in trusted)
+        tab.look(f"explorer-verify-zh-{what}")
+    assert tab.blocked == []
 
 
 def test_the_block_list_grows_when_a_block_commits(

@@ -9,7 +9,10 @@ bundle is asked for again `from` the trusted size and shown consistent.  The
 same bundle with a flipped proof hash, and with a checkpoint altered after
 signing, must say "Not verified" with the step that caught it; a forked log
 must say "Fork detected".  Screenshots of each, at 1280 and 820 px wide, go
-to LEDGER_SCREENSHOT_DIR when it is set.
+to LEDGER_SCREENSHOT_DIR when it is set.  Given the console's Chinese words
+(the data block its verify page carries), the same script says a fork, a
+checkpoint short of a quorum and a bundle it could not fetch in Chinese,
+with no English left but ids, hashes and names.
 """
 
 from __future__ import annotations
@@ -24,12 +27,22 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
+from client.console.i18n import translator
+from client.console.i18n_verify import verify_words
 from client.console.verification import verification_bundle
 from client.sdk.http import NodeError
 from client.sdk.lightclient import read_genesis
 from client.sdk.participant import Participant
 from ledger.genesis import Genesis
-from tests.client.console.browser import Guard, LoopbackSite, chromium, guarded_page
+from tests.client.console.browser import (
+    STATIC,
+    Guard,
+    LoopbackSite,
+    chromium,
+    english_left,
+    guarded_page,
+    names_in,
+)
 from tests.client.console.chains import Chain, edited, flip_hex, four_orgs
 from tests.node.support import LINE_EXPIRY
 from tests.nodes import RunningNode, registered_node
@@ -244,3 +257,59 @@ def test_the_bundle_builder_uses_the_sdk_only() -> None:
     assert [m for m in imported if m.split(".")[0] == "node"
             or m.startswith(("client.cli", "client.local_consortium"))] == []
     assert any(m.startswith("client.sdk") for m in imported)
+
+
+def _in_chinese(site: LoopbackSite) -> str:
+    """Serve verify.html with the console's Chinese data block as /static/verify-zh.html."""
+    block = json.dumps(verify_words(translator("zh"))).replace("<", "\\u003c")
+    page = (STATIC / "verify.html").read_text(encoding="utf-8").replace(
+        "<body>", f'<body><script type="application/json" id="verify-words">{block}</script>')
+    site.add("/static/verify-zh.html", page.encode(), "text/html; charset=utf-8")
+    return "/static/verify-zh.html"
+
+
+def test_a_fork_no_quorum_and_no_bundle_read_in_chinese_with_the_consoles_words(
+        tmp_path: Path) -> None:
+    signers = ["node-core", "node-bank-a", "node-auditor"]
+    chain = Chain(four_orgs())
+    trusted = chain.note(signers)
+    fork = Chain(four_orgs(), seed="fork")
+    fork.grow(6, "fork")
+    names = names_in(chain.bundle(signers))
+    store = {"chains": {chain.chain_id: {
+        "genesis_tx_id": chain.genesis.transaction.tx_id, "genesis_pinned": "typed",
+        "genesis_pinned_on": "2026-01-05", "checkpoint": trusted,
+        "checkpoint_size": chain.log.size, "checkpoint_height": chain.log.size,
+        "checkpoint_kept_on": "2026-01-05"}}, "forks": []}
+    cases = {  # what, (bundle path, the verdict, how the verdict begins)
+        "fork": ("/bundles/fork.json", "fork", "发现分叉\n"),
+        "no-quorum": ("/bundles/no-quorum.json", "failed", "未通过验证\n法定多数联署"),
+        "no-bundle": ("/bundles/missing.json", "failed",
+                      "未通过验证\n控制台对验证材料的请求返回了 404"),
+    }
+    shown: dict[str, dict[str, str]] = {}
+    with LoopbackSite() as site, chromium() as browser:
+        guard = Guard()
+        zh = _in_chinese(site)
+        _serve(site, "/bundles/fork.json", lambda since: fork.bundle(signers, since=since))
+        site.add("/bundles/no-quorum.json", json.dumps(chain.bundle(["node-core"])).encode())
+        for what, (path, verdict, begins) in cases.items():
+            page = guarded_page(browser, site, guard)
+            page.goto(site.url + "/harness.html")
+            page.evaluate("(s) => localStorage.setItem('ledger-verify/v1', s)", json.dumps(store))
+            page.goto(f"{site.url}{zh}?bundle={path}")
+            page.wait_for_selector("body[data-verdict]", timeout=20_000)
+            assert page.get_attribute("body", "data-verdict") == verdict, what
+            parts = ("#verdict",) if what == "no-bundle" else (  # the rest: verify.html's own
+                "#verdict", "#steps", "#trusted", "#pin-state", "#fork-reason")
+            shown[what] = {part: page.inner_text(part) for part in parts}
+            assert shown[what]["#verdict"].startswith(begins), (what, shown[what]["#verdict"])
+            _shoot(page, f"verify-zh-{what}-1280", tmp_path)
+            page.close()
+    guard.assert_clean()
+    english = {(what, part): english_left(text, names) for what, parts in shown.items()
+               for part, text in parts.items()}
+    assert {at: words for at, words in english.items() if words} == {}, shown
+    assert shown["fork"]["#fork-reason"].startswith(f"从大小 {chain.log.size} 到 ")
+    assert "法定多数为 3" in shown["no-quorum"]["#verdict"]
+    assert "2026-01-05 手动输入" in shown["fork"]["#trusted"]
