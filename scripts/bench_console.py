@@ -19,7 +19,9 @@ node serves a copy).
 
 The pages (`--page` replaces them; `{credential}` is the deep credential's id):
 the core enterprise's dashboard, the deep credential's page as its issuer sees
-it (the whole tree), and the explorer's block list as the auditor sees it.
+it (the whole tree), the explorer's block list as the auditor sees it, and its
+checkpoint history (the newest page and one further back: 20 checkpoints each,
+one node request each).
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ PAGES = (  # name, whose console, path: one line per page
     ("dashboard", "core", "/"),
     ("credential", "core", "/credentials/{credential}"),
     ("explorer blocks", "auditor", "/explorer"),
+    ("checkpoints", "auditor", "/explorer/checkpoints"),  # 20 checkpoints from the node
+    ("checkpoints back", "auditor", "/explorer/checkpoints?before=161"),  # further back
 )
 KEYSTORE_PASSWORD = "bench-console-keystore"
 VIEWER, VIEWER_PASSWORD = "bench", "bench-viewer-password"

@@ -463,9 +463,14 @@ class Participant:
         """Return committed transactions we are party to after log index `after`."""
         return list(self.node.get("/v1/events", {"after": after, "limit": limit})["events"])
 
-    def checkpoint(self) -> dict[str, Any]:
-        """Return the node's current log tree head."""
-        return dict(self.node.get("/v1/log/checkpoint"))
+    def checkpoint(self, height: int | None = None) -> dict[str, Any]:
+        """Return the node's signed checkpoint of its final block, or of final block `height`.
+
+        Raises NodeError: 404 if block `height` is not final on the node (yet),
+        400 for a negative `height`.
+        """
+        params = None if height is None else {"height": height}
+        return dict(self.node.get("/v1/log/checkpoint", params))
 
     def verify_inclusion(self, tx_id: str, checkpoint: Mapping[str, Any] | None = None) -> None:
         """Fetch the tx and its inclusion proof and verify both locally against a tree head.

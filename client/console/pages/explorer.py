@@ -10,15 +10,16 @@ credentials and financings with it this organisation may see) or an invoice
 number (in the trade background of the credentials it may see, compared in
 the invoice's normal form).  `/live` answers the node's heights as JSON
 for static/live.js, which reloads a page's live region when a block
-commits.  The checkpoints page keeps the cosigned checkpoints this console
-has read since it started (the node serves only its latest).
+commits.  The checkpoints page reads the node's cosigned checkpoint of each
+final block (`GET /v1/log/checkpoint?height=`), newest first, a page at a
+time: the history is the node's, from the genesis on, not what this console
+happened to see.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections import deque
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -42,7 +43,8 @@ router = APIRouter()
 PAGE = 20  # blocks per page
 TX_ID = re.compile(r"[0-9a-f]{64}")
 HEX_PREFIX = re.compile(r"[0-9a-f]{8,64}")
-KEPT_CHECKPOINTS = 100
+CHECKPOINT_PAGE = 20  # checkpoints per page of the history: one node request each
+BEFORE = re.compile(r"[1-9][0-9]{0,17}")  # a height to page below: decimal digits, 1 or more
 PAGES_OF_KIND = {"tx": "/explorer/transactions/{}", "receivable": "/credentials/{}",
                  "financing": "/financings/{}"}  # a financing's page is its parties' and auditors'
 
@@ -63,15 +65,6 @@ def body_of(envelope: Any) -> dict[str, Any]:
 def is_auditor(seen: Visit) -> bool:
     """Return whether this console's organisation may read everything (auditor role)."""
     return "auditor" in seen.console.roles()
-
-
-def keep_checkpoint(request: Request, checkpoint: dict[str, Any]) -> None:
-    """Remember a checkpoint read from the node (newest first, at most KEPT_CHECKPOINTS)."""
-    kept: deque[dict[str, Any]] | None = getattr(request.app.state, "checkpoints", None)
-    if kept is None:
-        kept = request.app.state.checkpoints = deque(maxlen=KEPT_CHECKPOINTS)
-    if not kept or kept[0].get("size") != checkpoint.get("size"):
-        kept.appendleft(checkpoint)
 
 
 @router.get("/explorer")
@@ -116,13 +109,44 @@ def transaction(tx_id: str, seen: Annotated[Visit, Depends(signed_in())]) -> Res
     return render(seen, "explorer_tx.html", tx=tx, body=body)
 
 
+def checkpoint_page(me: Participant, latest: dict[str, Any], top: int) -> list[dict[str, Any]]:
+    """Return the checkpoints of final blocks `top` down, CHECKPOINT_PAGE of them or to block 0.
+
+    `latest` is the node's latest (final) checkpoint, not asked for again;
+    `top` is at most its height.  Raises NodeError as the node answers.
+    """
+    final = int(latest["height"])
+    return [latest if height == final else me.checkpoint(height)
+            for height in range(top, max(-1, top - CHECKPOINT_PAGE), -1)]
+
+
+def _newer(top: int, final: int) -> str | None:
+    """Return the link to the page of checkpoints above `top` (None on the newest page)."""
+    if top >= final:
+        return None
+    above = top + CHECKPOINT_PAGE  # the newer page's lowest height is top + 1
+    return "/explorer/checkpoints" + ("" if above >= final else f"?before={above + 1}")
+
+
 @router.get("/explorer/checkpoints")
 def checkpoints(request: Request, seen: Annotated[Visit, Depends(signed_in())]) -> Response:
-    """Show the node's latest cosigned checkpoint and those this console read before."""
-    latest = me_of(seen).checkpoint()
-    keep_checkpoint(request, latest)
-    return render(seen, "explorer_checkpoints.html", latest=latest,
-                  kept=list(request.app.state.checkpoints))
+    """Show the node's latest cosigned checkpoint and a page of those of final blocks before.
+
+    `before` (optional: decimal digits, 1 or more) pages to the blocks below
+    that height; anything else given for it is a 400 page saying so.
+    """
+    given = request.query_params.getlist("before")
+    if given and (len(given) > 1 or not BEFORE.fullmatch(given[0])):
+        return render(seen, "error.html", status=400, status_code=400, reason="error_bad_before")
+    me = me_of(seen)
+    latest = me.checkpoint()
+    final = int(latest["height"])
+    top = min(int(given[0]) - 1, final) if given else final
+    rows = checkpoint_page(me, latest, top)
+    bottom = top - len(rows) + 1
+    return render(seen, "explorer_checkpoints.html", latest=latest, rows=rows, top=top,
+                  bottom=bottom, per_page=CHECKPOINT_PAGE, newer=_newer(top, final),
+                  older=f"/explorer/checkpoints?before={bottom}" if bottom > 0 else None)
 
 
 def invoice_form(number: str) -> str:

@@ -22,7 +22,8 @@ def test_the_page_benchmark_times_each_page_of_a_served_chain(tmp_path: Path) ->
     done = _bench("--txs", "400", "--lanes", "40", "--requests", "5", "--dir", str(tmp_path))
     assert done.returncode in (0, 1), done.stdout + done.stderr
     timed = {m.group(1): m.groups()[1:] for m in TIMES.finditer(done.stdout)}
-    assert set(timed) == {"dashboard", "credential", "explorer blocks"}, done.stdout
+    assert set(timed) == {"dashboard", "credential", "explorer blocks", "checkpoints",
+                          "checkpoints back"}, done.stdout
     for _alias, _path, p50, p95, most, count, _sign, verdict in timed.values():
         assert float(p50) <= float(p95) <= float(most) and count == "5"
         assert verdict == ("MET" if float(p95) < 300 else "MISSED")
@@ -30,6 +31,7 @@ def test_the_page_benchmark_times_each_page_of_a_served_chain(tmp_path: Path) ->
     assert timed["credential"][1] == "/credentials/{credential}"
     assert "deep credential" in done.stdout and ": 97 notes, depth 8" in done.stdout
     assert timed["explorer blocks"][:2] == ("auditor", "/explorer")
+    assert timed["checkpoints"][:2] == ("auditor", "/explorer/checkpoints")
 
 
 def test_a_page_is_given_as_name_alias_and_path() -> None:

@@ -14,6 +14,10 @@ clicking, lands on the job's page and reads its report when it ends; it
 downloads the chain file and a trace bundle.  A page showing a running
 audit (zh, then en) shows its report when the job ends, without a reload.
 The bank's console may not open the audit page nor download the chain file.
+The checkpoints page lists the node's checkpoints of final blocks from the
+latest down, 20 a page, including those of blocks committed before the
+console started, pages by `before` (older, newer, by clicking too), and
+answers a `before` that is not plain decimal digits with a 400 page.
 
 Every request off the console is aborted and fails the test; each page
 passes axe-core (no serious or critical violation) and is screenshotted at
@@ -43,6 +47,7 @@ from tests.client.console.browser import english_left, names_in
 from tests.client.console.chains import flip_hex
 from tests.client.console.support import Browserless, Running, running_console
 from tests.client.console.test_browser import Tab
+from tests.node.support import LINE_EXPIRY
 from tests.nodes import registered_node
 
 pytestmark = pytest.mark.slow  # browser end-to-end: run in CI's slow phase
@@ -317,3 +322,71 @@ def test_the_bundle_route_answers_json_and_takes_the_trusted_size(
     unknown = person.http.get(f"/explorer/transactions/{'0' * 64}/bundle")
     assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
     person.close()
+
+
+CHECKPOINT_ROW = re.compile(r'<tr id="checkpoint-(\d+)"><td><a href="/explorer/blocks/\1">\1</a>'
+                            r'</td><td class="num">(\d+)</td>')
+
+
+def _committed_blocks(world: BankWorld, count: int) -> int:
+    """Commit `count` blocks (a credit line each, through the SDK), final; return the height."""
+    bank, core = world.node.participant("b1"), world.node.participant("core")
+    try:
+        for _ in range(count):
+            prepared = core.cosign(bank.propose_credit_line(
+                core=core.uscc, limit=1_000_000, currency="CNY", expiry_date=LINE_EXPIRY))
+            bank.wait_final([str(bank.submit([prepared.envelope()])[0]["tx_id"])])
+        return int(bank.checkpoint()["height"])
+    finally:
+        bank.close()
+        core.close()
+
+
+def _rows(page: str) -> list[tuple[int, int]]:
+    """Return the (height, log size) of each checkpoint row of a checkpoints page."""
+    return [(int(h), int(size)) for h, size in CHECKPOINT_ROW.findall(page)]
+
+
+def test_the_checkpoint_history_is_the_nodes_paged_from_the_latest(
+        world: BankWorld, browser: Browser, shots: Path) -> None:
+    final = _committed_blocks(world, 25)  # more than a page, all before this console starts
+    auditor = world.node.participant("auditor")
+    sizes = {h: int(auditor.checkpoint(h)["size"]) for h in range(final + 1)}
+    auditor.close()
+    with running_console(world.settings("core", "zh")) as console:
+        person = Browserless(console.url)
+        person.log_in("vera")
+        pages = {before: person.http.get("/explorer/checkpoints" + before)
+                 for before in ("", f"?before={final - 19}", "?before=1", "?before=" + "9" * 18)}
+        assert {b: r.status_code for b, r in pages.items()} == dict.fromkeys(pages, 200)
+        first, second, last = (_rows(pages[b].text) for b in list(pages)[:3])
+        assert first == [(h, sizes[h]) for h in range(final, final - 20, -1)]
+        assert _rows(pages["?before=" + "9" * 18].text) == first
+        assert second == [(h, sizes[h]) for h in range(final - 20, max(-1, final - 40), -1)]
+        assert last == [(0, 1)] and "创世区块" in pages["?before=1"].text
+        assert f'href="/explorer/checkpoints?before={final - 19}" rel="next"' in pages[""].text
+        assert 'rel="prev"' not in pages[""].text
+        assert 'href="/explorer/checkpoints" rel="prev"' in pages[f"?before={final - 19}"].text
+        assert 'rel="next"' not in pages["?before=1"].text
+        assert "节点为每个已最终确认的区块提供" in pages[""].text
+        for bad in ("abc", "0", "-1", "01", "1.5", "1e3", "+5", "%205", "5%20", "%D9%A3",
+                    "%EF%BC%91", "9" * 19, "", "5&before=6"):
+            refused = person.http.get(f"/explorer/checkpoints?before={bad}")
+            assert refused.status_code == 400, (bad, refused.status_code)
+            assert "参数 before 须是区块高度" in refused.text, bad
+        person.close()
+        tab = Tab(browser, console.url, "laptop", shots)
+        tab.log_in("vera")
+        page = tab.go("/explorer/checkpoints")
+        page.get_by_role("link", name="较旧 →").click()
+        page.wait_for_url(f"**/explorer/checkpoints?before={final - 19}")
+        assert page.locator("#checkpoints tbody tr").first.get_attribute("id") == (
+            f"checkpoint-{final - 20}")
+        tab.look("explorer-checkpoints-older")
+        page.get_by_role("link", name="← 较新").click()
+        page.wait_for_url("**/explorer/checkpoints")
+        assert page.locator("#checkpoints tbody tr").count() == 20
+        tab.look("explorer-checkpoints-history")
+        page.goto(console.url + "/explorer/checkpoints?before=x")
+        assert page.locator("h1").inner_text() == "请求有误"
+        assert tab.blocked == []
