@@ -20,10 +20,11 @@ from importlib.resources import files
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from client.console.i18n import CATALOG
 from client.console.pages import PAGES
 from client.console.services import Console
 from client.console.web import (
@@ -132,4 +133,22 @@ def _failure_pages(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     def bug(request: Request, exc: Exception) -> Response:
         log.error("unexpected failure on %s", request.url.path, exc_info=exc)
-        return page(request, 500, "error_internal")
+        try:
+            return page(request, 500, "error_internal")
+        except Exception as failed:  # the page that says so failed too
+            log.error("the error page failed too", exc_info=failed)
+            return _last_resort()
+
+
+def _last_resort_page() -> str:
+    """Return the plain 500 page in both languages, from the catalog's words."""
+    (zh_title, en_title), (zh_text, en_text) = CATALOG["error_title_500"], CATALOG["error_internal"]
+    return (f'<!doctype html><html lang="zh"><meta charset="utf-8"><title>500</title>'
+            f"<h1>{zh_title} · {en_title}</h1><p>{zh_text}</p><p lang=\"en\">{en_text}</p></html>")
+
+
+def _last_resort() -> Response:
+    """Return the 500 page that needs nothing drawn: for when the error page fails too."""
+    response = HTMLResponse(_last_resort_page(), status_code=500)
+    response.headers.update(SECURITY_HEADERS)
+    return response

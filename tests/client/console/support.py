@@ -17,6 +17,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import uvicorn
 
 from client.console import users
+from client.console.app import create_app
 from client.console.config import config_text, load_config
+from client.console.server import bind
+from client.console.services import Console
 from client.console.store import open_database
 from client.sdk.keystore import Identity, save_keystore
 from client.sdk.tls import TlsFiles
@@ -171,3 +176,22 @@ class Browserless:
     def close(self) -> None:
         """Close the connection."""
         self.http.close()
+
+
+@contextmanager
+def served(console: Console) -> Iterator[str]:
+    """Serve `console`'s app in this process on a free loopback port; yield its URL."""
+    sock = bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(create_app(console), log_level="warning",
+                                           access_log=False, log_config=None))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -15,22 +15,17 @@ in this process, its audit pointed at a closed port), never a 500.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import insert
 
 from client.console import audit_jobs, users
-from client.console.app import create_app
 from client.console.audit_jobs import AuditJobs, node_audit
 from client.console.config import ConsoleConfig, load_config
-from client.console.server import bind
-from client.console.services import Console, open_console
+from client.console.services import open_console
 from client.console.store import audit_jobs as jobs_table
 from client.console.store import open_database
 from client.local_consortium.launcher import free_port
@@ -38,7 +33,7 @@ from client.sdk.http import NodeClient
 from client.sdk.keystore import Identity
 from client.sdk.participant import Participant
 from tests.client.console.bank_world import BankWorld, make_bank_world
-from tests.client.console.support import Browserless, password_of, running_console
+from tests.client.console.support import Browserless, password_of, running_console, served
 from tests.nodes import registered_node
 
 
@@ -52,25 +47,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BankWorld]:
 @pytest.fixture(scope="module")
 def settings(world: BankWorld) -> Path:
     return world.settings("auditor", "en")
-
-
-@contextmanager
-def _served(console: Console) -> Iterator[str]:
-    """Serve `console`'s app in this process on a free loopback port; yield its URL."""
-    sock = bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(create_app(console), log_level="warning",
-                                           access_log=False, log_config=None))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def _signed_in(url: str, name: str = "vera") -> Browserless:
@@ -170,7 +146,7 @@ def test_an_audit_whose_node_does_not_answer_is_an_error_on_the_page(
                    by="test")
     away = NodeClient(f"http://127.0.0.1:{free_port()}", identity, chain_id="test-chain")
     console.audits = AuditJobs(console.engine, node_audit(lambda: away))
-    with _served(console) as url:
+    with served(console) as url:
         person = _signed_in(url)
         started = person.post("/explorer/audit", token_from="/explorer/audit")
         assert started.status_code == 200
