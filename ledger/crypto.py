@@ -22,6 +22,7 @@ from functools import cached_property
 
 import nacl.exceptions
 import nacl.signing
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from ledger.errors import SignatureError
 
@@ -57,6 +58,17 @@ def sha256(data: bytes) -> bytes:
 def sha256_hex(data: bytes) -> str:
     """Return the SHA-256 digest of `data` as lowercase hex."""
     return hashlib.sha256(data).hexdigest()
+
+
+def chacha20_keystream(key: bytes, size: int) -> bytes:
+    """Return the first `size` bytes of ChaCha20's keystream for a 32-byte `key`.
+
+    Nonce zero and block counter zero (RFC 8439's cipher with a 96-bit
+    nonce): the expansion MuHash3072 applies to an element's SHA-256
+    (ledger/state_digest.py), as Bitcoin Core's `ToNum3072` does.
+    """
+    cipher = Cipher(algorithms.ChaCha20(key, bytes(16)), mode=None)
+    return cipher.encryptor().update(bytes(size))
 
 
 def b64encode(data: bytes) -> str:
