@@ -41,6 +41,8 @@ STATE_TABLE = "state"
 NOTE_TABLE = "notes"
 PARTY_TABLE = "tx_parties"
 NONCE_TABLE = "nonces"
+STATE_DIGEST_TABLE = "state_digests"  # height, digest (32 bytes): the state digest after a block
+STATE_ACCUMULATOR_TABLE = "state_accumulator"  # id, height, value: the head's running product
 PER_BLOCK_TABLES = (BATCH_TABLE, TX_TABLE, ATTESTATION_TABLE)
 
 

@@ -7,7 +7,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from node.api import admin, blocks, export, holdings, lists, log, status, sync, transactions
+from node.api import (
+    admin,
+    blocks,
+    export,
+    holdings,
+    lists,
+    log,
+    state,
+    status,
+    sync,
+    transactions,
+)
 from node.api.auth import RecentNonces
 from node.api.docs import install_docs
 from node.api.errors import install_error_handlers
@@ -48,7 +59,7 @@ def create_app(
     app.state.service = node
     app.state.request_nonces = RecentNonces(config.request_clock_skew_s)
     install_error_handlers(app)
-    for module in (transactions, blocks, holdings, lists, log, status, sync, export):
+    for module in (transactions, blocks, holdings, lists, log, state, status, sync, export):
         app.include_router(module.router)
     if isinstance(node.clock, ManualClock):
         app.include_router(admin.router)

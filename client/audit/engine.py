@@ -28,6 +28,7 @@ from client.audit.replay import CannotRebuild, Derived, Replay
 from client.audit.report import AuditReport
 from client.audit.shape import FileShape
 from client.audit.source import StoredBlock, parse_line, rows_of
+from client.audit.state_digests import DIGEST_ROWS_LINES, StateDigestChecks
 from client.audit.tables import TableChecks
 from client.audit.verifier import (
     LOOKAHEAD,
@@ -81,6 +82,7 @@ class Engine:
         self.replay = Replay(report)
         self.tables = TableChecks(report, self.replay)
         self.certificates = Certificates(report, self.replay)
+        self.state_digests = StateDigestChecks(report)
         self.parallel = parallel
         self.progress = progress
         self.verifier: InlineVerifier | ProcessVerifier | None = None
@@ -110,6 +112,9 @@ class Engine:
         if raw.startswith(BLOCK_LINE):  # parsed when its turn comes (see _queue)
             self._queue(_Pending(raw, self.shape.lines, None))
             return
+        if raw.startswith(DIGEST_ROWS_LINES):  # compared at the end, never by the verifier
+            self._digest_rows(raw)
+            return
         rows = raw.startswith(ROWS_LINE)  # whatever else it says (as the verifier takes it)
         if rows and isinstance(self.verifier, ProcessVerifier) and not self.rows_parsed:
             self._hand_over(raw)
@@ -124,6 +129,13 @@ class Engine:
             return
         self._drain()
         self._other(record)
+
+    def _digest_rows(self, raw: bytes) -> None:
+        record = parse_line(raw)
+        if record is None:
+            self.report.find("source", f"line {self.shape.lines} is not a JSON object")
+            return
+        self.state_digests.take(str(record.get("table")), record.get("rows"))
 
     def _queue(self, line: _Pending) -> None:
         """Hand a block line to the verifier now, and check the oldest one waiting.
@@ -287,6 +299,10 @@ class Engine:
     def _finish(self) -> None:
         self.certificates.finish()
         self._check_tables()
+        for table, rows in self.state_digests.pages:  # counted last, whichever way tables were
+            self.shape.table_rows(table, rows)
+        if not self.stopped:
+            self.state_digests.finish(self.replay.digests)
         self.shape.check(self.replay)
         replay, report = self.replay, self.report
         report.chain_id = replay.chain_id or None

@@ -24,6 +24,7 @@ import orjson
 
 from client.audit.report import AuditReport
 from client.audit.source import StoredBlock
+from client.audit.state_digests import DigestTrail
 from client.audit.verifier import Verdicts
 from contracts import CONTRACTS
 from contracts.code import code_hash, pinned_code_hash
@@ -89,6 +90,7 @@ class Replay:
     def __init__(self, report: AuditReport) -> None:
         self.report = report
         self.state = StateCache()
+        self.digests = DigestTrail()  # the rebuilt state's digest after each block
         self.log = MerkleLog()
         self.head: BlockHeader | None = None
         self.hashes: list[str] = []
@@ -217,6 +219,7 @@ class Replay:
     def _commit(self, header: BlockHeader, chosen: _Candidate, results: list[TxResult],
                 overlay: Overlay, *, from_batch: bool = False) -> Derived:
         writes = overlay.raw_writes()
+        self.digests.advance(writes, self.state.raw)
         self.state.apply(writes, header.height, overlay.hints())
         if any(key.startswith(NODE_PREFIX) for key in writes):
             self._nodes = None

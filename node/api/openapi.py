@@ -59,6 +59,7 @@ EXTRA: dict[tuple[str, str], tuple[str, ...]] = {
     ("get", "/v1/receivables/{root_id}"): ("404",),
     ("get", "/v1/records/{kind}/{record_id}"): ("404",),
     ("get", "/v1/log/checkpoint"): ("404",),
+    ("get", "/v1/state/digest"): ("404",),
     ("get", "/v1/log/inclusion/{tx_id}"): ("404",),
     ("get", "/v1/log/leaf/{index}"): ("404",),
     ("get", "/v1/export"): ("403", "503"),
@@ -100,6 +101,7 @@ SUCCESS: dict[tuple[str, str], tuple[str, ...]] = {  # the keys every 200 answer
                                            "proof", "root"),
     ("get", "/v1/log/consistency"): ("first", "second", "first_root", "second_root", "proof"),
     ("get", "/v1/log/leaf/{index}"): ("tx_id", "leaf_index", "leaf_hash"),
+    ("get", "/v1/state/digest"): ("height", "block_hash", "algorithm", "digest"),
     ("get", "/v1/sync/blocks"): ("blocks", "final_height"),
     ("post", "/v1/admin/clock"): ("time",),
 }

@@ -32,8 +32,10 @@ from ledger.execution import BlockContext, Executor, Hint, Overlay, Simulation
 from ledger.genesis import Genesis, genesis_block
 from ledger.merkle import MerkleLog, leaf_hash
 from ledger.state import StateCache
+from ledger.state_digest import StateDigest
 from ledger.tx import Envelope
 from node.ordering import OrderedBatch
+from node.storage import state_digests
 from node.storage.records_index import index_rows, removed_ids
 from node.storage.store import BlockWrite, Store, StoredTx
 
@@ -109,6 +111,7 @@ class Chain:
         self.lock = threading.RLock()
         self.state = StateCache()
         self.log = MerkleLog()
+        self.state_digest = StateDigest()  # the running state digest at the head
         self.head: BlockHeader
         self.local_envelopes: dict[str, Envelope] = {}
         self.simulations: dict[str, Simulation] = {}
@@ -143,6 +146,16 @@ class Chain:
         self.log.extend(list(self.store.leaf_hashes()))
         if self.log.size != self.head.log_size:
             raise LedgerError("stored transaction log does not match the head block's log size")
+        self.state_digest = self._head_state_digest(height)
+
+    def _head_state_digest(self, height: int) -> StateDigest:
+        """Return the state digest at the head: as kept, or (once, if none) from the whole state."""
+        kept = state_digests.head_accumulator(self.store.engine)
+        if kept is not None and kept[0] == height:
+            return StateDigest.from_accumulator(kept[1])
+        digest = StateDigest.of((key, value) for key, value, _ in self.store.state_items())
+        state_digests.backfill(self.store.engine, height, digest.digest(), digest.accumulator())
+        return digest
 
     def _check_genesis(self) -> None:
         """Refuse a database whose block 0 is not this consortium's genesis."""
@@ -244,17 +257,20 @@ class Chain:
             (s, e.body.nonce) for e in envelopes for s in e.body.signers
         } - derived.used_nonces)
         header_bytes = header.canonical()
+        digest = self.state_digest.after(writes, self.state.raw).normalized()
         self.store.commit_block(BlockWrite(
             height=header.height, hash=header.hash(), position=header.position,
             time=header.time, header=header_bytes, txs=stored, state=writes,
             new_nonces=new_nonces, notes=_note_rows(writes, header.height, hints), batch=batch,
             records=index_rows(writes, header.height, hints, _maturity_in(overlay)),
             records_removed=removed_ids(writes),
+            state_digest=(digest.digest(), digest.accumulator()),
         ))
         with self.lock:
             if any(key.startswith(NODE_PREFIX) for key in writes):
                 self._nodes = None
             self.state.apply(writes, header.height, hints)
+            self.state_digest = digest
             self.log.extend([tx.leaf_hash for tx in stored])
             self.head = header
         return [

@@ -22,6 +22,7 @@ from ledger.canonical import JSONValue, parse_json
 from ledger.crypto import b64encode
 from ledger.execution import member_of
 from ledger.membership import Member
+from ledger.state_digest import ALGORITHM
 from node.clock import Clock, ManualClock, timestamp
 from node.config import NodeConfig
 from node.finality.checkpoints import Checkpoints
@@ -30,6 +31,7 @@ from node.pipeline.chain import Chain, CommittedTx
 from node.pipeline.committer import Committer
 from node.pipeline.holdings import Refused, is_auditor
 from node.pipeline.mempool import Mempool
+from node.storage import state_digests
 from node.storage.models import TxRow
 from node.storage.store import Store
 
@@ -216,6 +218,26 @@ class Queries:
         if header is None:
             raise RuntimeError(f"final block {height} is not stored (a bug)")
         return self._checkpoints.signed(header).to_json(self._chain.chain_id)
+
+    def state_digest(self, height: int | None) -> Answer:
+        """Return the world state's digest after the final block, or after final block `height`.
+
+        Only final blocks' digests are served (a quorum signed the block, so
+        the state after it will not change); a block committed before this
+        node kept digests has none (not_found, as for a height not final).
+        """
+        final = self._committer.final_height
+        at = final if height is None else height
+        if at > final:
+            raise Refused("not_found", f"block {at} is not final on this node (final height "
+                                       f"{final}), so its state digest is not served yet")
+        digest = state_digests.digest_at(self._store.engine, at)
+        header = self._checkpoints.header(at)
+        if digest is None or header is None:
+            raise Refused("not_found", f"this node kept no state digest for block {at} (its "
+                                       "database is older than state digests)")
+        return {"height": at, "block_hash": header.hash(), "algorithm": ALGORITHM,
+                "digest": digest.hex()}
 
     def _size(self, size: int | None) -> int:
         current = self._chain.log.size

@@ -161,3 +161,30 @@ class RecordRow(SQLModel, table=True):
     party_b: str
     date: str | None = None
     height: int
+
+
+class StateDigestRow(SQLModel, table=True):
+    """The state digest after a block (ledger/state_digest.py), 32 bytes, by height.
+
+    Written with the block; a database from before digests were kept has
+    none for its older blocks.
+    """
+
+    __tablename__ = "state_digests"
+
+    height: int = Field(primary_key=True)
+    digest: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class StateAccumulatorRow(SQLModel, table=True):
+    """The state digest's running product at the head (one row), so a restart does not rescan.
+
+    `value` is the normalised MuHash3072 number, 384 bytes little-endian;
+    its SHA-256 is the digest of `height`.
+    """
+
+    __tablename__ = "state_accumulator"
+
+    id: int = Field(primary_key=True)  # always 1
+    height: int
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, Table, create_engine, delete, event, func, inspec
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
+from node.storage import state_digests
 from node.storage.models import (
     AttestationRow,
     BatchRow,
@@ -98,6 +99,7 @@ class BlockWrite:
     records: Sequence[dict[str, Any]] = field(default_factory=tuple)  # records index rows
     records_removed: Sequence[str] = field(default_factory=tuple)  # ids leaving that index
     batch: bytes | None = None  # the ordered batch the block was made from (not for genesis)
+    state_digest: tuple[bytes, bytes] | None = None  # (digest, running product) after the block
 
 
 def make_engine(url: str) -> Engine:
@@ -214,6 +216,8 @@ class Store:
             writer.upsert(RECORDS, "id", list(block.records))
             writer.delete(RECORDS, "id", list(block.records_removed))
             writer.delete(PENDING, "tx_id", [tx.id for tx in block.txs])
+            if block.state_digest is not None:
+                state_digests.record(conn, block.height, *block.state_digest)
 
     def add_pending(self, envelopes: Sequence[tuple[str, bytes]]) -> None:
         """Record accepted envelopes (tx id, canonical wire bytes) in one database transaction.

@@ -14,6 +14,7 @@ from ledger.state_digest import (
     _mulmod,
     element_bytes,
     element_number,
+    normalized_all,
 )
 
 # Bitcoin Core, src/test/crypto_tests.cpp, BOOST_AUTO_TEST_CASE(muhash_tests).
@@ -144,3 +145,10 @@ _below_2_3072 = st.integers(0, 2**3072 - 1) | st.sampled_from([0, 1, PRIME - 1, 
 @given(_below_2_3072, _below_2_3072)
 def test_the_folding_product_is_the_product_modulo_the_prime(a: int, b: int) -> None:
     assert _mulmod(a, b) == a * b % PRIME
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(_below_2_3072, st.integers(1, PRIME - 1)), max_size=5))
+def test_normalising_together_is_normalising_each(fractions: list[tuple[int, int]]) -> None:
+    digests = [StateDigest(n, d) for n, d in fractions]
+    assert normalized_all(digests) == [d.normalized() for d in digests]
