@@ -4,7 +4,8 @@ Each node's checkpoint (`GET /v1/log/checkpoint`: size, root, height, block
 hash) must be a tree head of the rebuilt log and name the rebuilt block at
 its height, its signed note cosigned by a quorum of the nodes the rebuilt
 state registers, and every block hash a node serves must equal the rebuilt hash
-at that height.  A node ahead of the audited chain is compared up to where
+at that height, and its state digest (`GET /v1/state/digest`) at that height
+the rebuilt state's.  A node ahead of the audited chain is compared up to where
 the audit reached.
 """
 
@@ -27,7 +28,9 @@ def compare_node(report: AuditReport, replay: Replay, node: NodeClient) -> None:
     try:
         checkpoint = node.get("/v1/log/checkpoint")
         _checkpoint(report, replay, where, checkpoint)
-        _headers(report, replay, node, min(int(checkpoint["height"]), len(replay.hashes) - 1))
+        last = min(int(checkpoint["height"]), len(replay.hashes) - 1)
+        _headers(report, replay, node, last)
+        _state_digest(report, replay, node, last)
     except (NodeError, KeyError, TypeError, ValueError) as exc:
         report.find("cross_node", f"node {where} could not be compared: {exc}"[:300])
         return
@@ -96,3 +99,21 @@ def _headers(report: AuditReport, replay: Replay, node: NodeClient, last: int) -
                             f"{block.get('hash')} at height {height}; the rebuilt chain has "
                             f"{replay.hashes[height]}", block=height)
             start = height + 1
+
+
+def _state_digest(report: AuditReport, replay: Replay, node: NodeClient, height: int) -> None:
+    """Compare the node's state digest after block `height` with the rebuilt state's.
+
+    A node that kept no digest there (older than digests) answers 404: not a finding.
+    """
+    try:
+        served = node.get("/v1/state/digest", {"height": height})
+    except NodeError as exc:
+        if exc.status == 404:
+            return
+        raise
+    rebuilt = replay.digests.at(height)
+    if rebuilt is not None and served.get("digest") != rebuilt.hex():
+        report.find("state_digest", f"node {node.base_url} serves state digest "
+                    f"{served.get('digest')!r} after block {height}; the rebuilt state's is "
+                    f"{rebuilt.hex()}"[:300], block=height)

@@ -5,7 +5,8 @@ running product at the head (`state_accumulator`); both reach the chain file
 as `rows` lines.  A clean chain passes, inline and with the verifier
 process; a digest or product changed in the file is a `state_digest`
 finding naming its block; a database from before digests (no such tables)
-is audited as before.
+is audited as before.  A node compared with the audited chain must serve
+the rebuilt digest at its checkpoint's height.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from client.audit import AuditReport, audit_source
 from node.storage.chain_lines import export_database
 from scripts.sample_chain import build_sample_chain
 from tests.client.audit.chain_lines import Lines
+from tests.node.support import grant_line
+from tests.nodes import running_node
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +111,18 @@ def test_a_database_from_before_digests_is_audited_as_before(database: Path,
     data = _export(older)
     assert b"state_digests" not in data
     assert audit_source(Lines(data), parallel=False).findings == []
+
+
+def test_a_node_serving_another_state_digest_is_found(tmp_path: Path) -> None:
+    with running_node(tmp_path) as n:
+        grant_line(n)
+        head = n.service.chain.head.height
+        clean = _export(tmp_path / "node.db")
+        auditor = n.participant("auditor")
+        assert audit_source(Lines(clean), nodes=[auditor.node]).findings == []
+        with sqlite3.connect(tmp_path / "node.db") as db:  # the node's row, not the file's
+            db.execute("UPDATE state_digests SET digest = ? WHERE height = ?", (bytes(32), head))
+        report = audit_source(Lines(clean), nodes=[auditor.node])
+        auditor.close()
+    assert [(f.check, f.block) for f in report.findings] == [("state_digest", head)]
+    assert "serves state digest '" + "00" * 32 in report.findings[0].message
