@@ -1,10 +1,11 @@
 """The node's database: one transaction per block, bulk writes, simple reads.
 
 A block and everything it changes (transactions, nonces, state, note and
-records indexes, parties) commit in a single database transaction, so after a crash the node
-resumes at its last committed block with nothing half-applied.  Hot writes
-use SQLAlchemy Core bulk statements on the SQLModel tables; SQLite runs in WAL
-mode with full fsync, PostgreSQL is reached through a database URL.
+records indexes, parties, state digest) commit in a single database
+transaction, so after a crash the node resumes at its last committed block
+with nothing half-applied.  Hot writes use SQLAlchemy Core bulk statements
+on the SQLModel tables; SQLite runs in WAL mode with full fsync, PostgreSQL
+is reached through a database URL.
 """
 
 from __future__ import annotations
