@@ -64,48 +64,30 @@ def _check_hash(value: bytes, what: str, error: type[Exception]) -> None:
         raise error(f"{what} must be {HASH_SIZE} bytes")
 
 
-class MerkleLog:
-    """Keep an append-only, in-memory Merkle log with O(log n) roots and proofs.
+class SubtreeLog:
+    """Roots and RFC 9162 proofs of an append-only log, from the hashes of its perfect subtrees.
 
-    `_levels[k][i]` is the hash of the perfect subtree of 2**k leaves starting
-    at leaf i * 2**k; level 0 holds the leaf hashes.  Appending fills in every
-    perfect subtree the new leaf completes (amortised O(1) hashing), so the
-    log stores about 2n hashes and never rehashes old leaves.
+    Subclasses say how many leaves there are (`size`) and where the hash of
+    the perfect subtree of 2**k leaves starting at leaf i * 2**k comes from
+    (`_subtree`): all in memory (MerkleLog), or a frontier and a store
+    (ledger.compact_log).  Every root and proof is built from those hashes
+    alone, so both give byte-identical answers.
     """
-
-    def __init__(self) -> None:
-        """Create an empty log."""
-        self._levels: list[list[bytes]] = [[]]
 
     @property
     def size(self) -> int:
         """Return the number of leaves in the log."""
-        return len(self._levels[0])
+        raise NotImplementedError
 
-    def append(self, leaf_hash: bytes) -> int:
-        """Append one leaf hash (32 bytes) and return its index."""
-        _check_hash(leaf_hash, "leaf hash", ValueError)
-        index = self.size
-        self._levels[0].append(leaf_hash)
-        level, i, node = 0, index, leaf_hash
-        while i % 2 == 1:
-            node = node_hash(self._levels[level][i - 1], node)
-            level, i = level + 1, i // 2
-            if level == len(self._levels):
-                self._levels.append([])
-            self._levels[level].append(node)
-        return index
-
-    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
-        """Append each leaf hash in order."""
-        for h in leaf_hashes:
-            self.append(h)
+    def _subtree(self, level: int, index: int) -> bytes:
+        """Return the hash of perfect subtree `index` of 2**level leaves (it lies within size)."""
+        raise NotImplementedError
 
     def leaf(self, index: int) -> bytes:
         """Return the leaf hash at `index`. Requires 0 <= index < self.size."""
         if not 0 <= index < self.size:
             raise ValueError(f"leaf index {index} out of range for log size {self.size}")
-        return self._levels[0][index]
+        return self._subtree(0, index)
 
     def root(self, size: int | None = None) -> bytes:
         """Return the root of the first `size` leaves (default: all).
@@ -180,12 +162,54 @@ class MerkleLog:
         parts: list[bytes] = []
         while lo < hi:
             k = (hi - lo).bit_length() - 1
-            parts.append(self._levels[k][lo >> k])
+            parts.append(self._subtree(k, lo >> k))
             lo += 1 << k
         acc = parts.pop()
         while parts:
             acc = node_hash(parts.pop(), acc)
         return acc
+
+
+class MerkleLog(SubtreeLog):
+    """Keep an append-only, in-memory Merkle log with O(log n) roots and proofs.
+
+    `_levels[k][i]` is the hash of the perfect subtree of 2**k leaves starting
+    at leaf i * 2**k; level 0 holds the leaf hashes.  Appending fills in every
+    perfect subtree the new leaf completes (amortised O(1) hashing), so the
+    log stores about 2n hashes and never rehashes old leaves.  The auditor
+    keeps one; a node keeps a CompactLog (ledger.compact_log) over its store.
+    """
+
+    def __init__(self) -> None:
+        """Create an empty log."""
+        self._levels: list[list[bytes]] = [[]]
+
+    @property
+    def size(self) -> int:
+        """Return the number of leaves in the log."""
+        return len(self._levels[0])
+
+    def _subtree(self, level: int, index: int) -> bytes:
+        return self._levels[level][index]
+
+    def append(self, leaf_hash: bytes) -> int:
+        """Append one leaf hash (32 bytes) and return its index."""
+        _check_hash(leaf_hash, "leaf hash", ValueError)
+        index = self.size
+        self._levels[0].append(leaf_hash)
+        level, i, node = 0, index, leaf_hash
+        while i % 2 == 1:
+            node = node_hash(self._levels[level][i - 1], node)
+            level, i = level + 1, i // 2
+            if level == len(self._levels):
+                self._levels.append([])
+            self._levels[level].append(node)
+        return index
+
+    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
+        """Append each leaf hash in order."""
+        for h in leaf_hashes:
+            self.append(h)
 
 
 def _mismatch(what: str, expected: bytes, computed: bytes) -> ProofError:

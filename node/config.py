@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "LEDGER_"
+MIN_STATE_CACHE_KEYS = 1_000
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class NodeConfig:
     max_header_count: int = 100
     max_batch_txs: int = 2000
     max_pending_txs: int = 50_000  # accepted, not yet committed: more is refused with 503
+    # World-state keys kept in memory (the working set; the rest is read from the database):
+    # about 1.3 KB each, so the default bounds the cache near 65 MB
+    state_cache_keys: int = 50_000
     request_clock_skew_s: int = 300
     clock_controllers: str = ""  # comma-separated USCCs that may move a manual (simulation) clock
     verifier_processes: int = -1  # -1: one per core beyond the first; 0: verify in-process
@@ -54,6 +58,12 @@ class NodeConfig:
     log_level: str = "info"  # debug, info, warning, error or critical
     log_format: str = "text"  # text, or json (one JSON object a line)
     log_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse settings no node could run with (raises ValueError naming the setting)."""
+        if self.state_cache_keys < MIN_STATE_CACHE_KEYS:
+            raise ValueError(f"state_cache_keys must be at least {MIN_STATE_CACHE_KEYS:,} "
+                             f"(got {self.state_cache_keys:,})")
 
     @classmethod
     def load(cls, path: Path | None = None, **overrides: Any) -> NodeConfig:

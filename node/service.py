@@ -90,7 +90,8 @@ class NodeService:
         self.genesis = load_genesis(config.genesis_path)
         self.store = Store(config.database_url)
         signatures = SignatureCache()
-        self.chain = Chain(self.store, self.genesis, Executor(CONTRACTS, signatures))
+        self.chain = Chain(self.store, self.genesis, Executor(CONTRACTS, signatures),
+                           state_cache_keys=config.state_cache_keys)
         local_code = code_hash()
         problem = contract_code_problem(self.chain.state, self.chain.head.height + 1, local_code)
         if problem is not None:

@@ -20,18 +20,19 @@ from typing import Any
 
 import orjson
 
-from contracts.records import KEY_PREFIX, Note
+from contracts.records import KEY_PREFIX, Note, NoteStatus
 from ledger.attestation import NODE_PREFIX, NodeInfo
 from ledger.batch import parse_or_none
 from ledger.block import BlockHeader, TxResult, tx_root
+from ledger.bounded_state import BoundedState
 from ledger.canonical import JSONValue, parse_json, parse_trusted
+from ledger.compact_log import CompactLog
 from ledger.crypto import PublicKey
 from ledger.derivation import Derived, candidate, derive, derive_block, parties_of
 from ledger.errors import LedgerError
 from ledger.execution import BlockContext, Executor, Hint, Overlay, Simulation
 from ledger.genesis import Genesis, genesis_block
-from ledger.merkle import MerkleLog, leaf_hash
-from ledger.state import StateCache
+from ledger.merkle import leaf_hash
 from ledger.state_digest import StateDigest
 from ledger.tx import Envelope
 from node.ordering import OrderedBatch
@@ -42,6 +43,8 @@ from node.storage.store import BlockWrite, Store, StoredTx
 log = logging.getLogger(__name__)
 NOTE_PREFIX = KEY_PREFIX[Note]
 SIGNATURE_CACHE_SIZE = 200_000
+STATE_CACHE_KEYS = 50_000  # world-state keys kept in memory (NodeConfig.state_cache_keys)
+FINISHED_NOTES = frozenset({NoteStatus.SPENT, NoteStatus.SETTLED, NoteStatus.VOID})
 
 
 class SignatureCache:
@@ -102,15 +105,22 @@ class CommittedTx:
 
 
 class Chain:
-    """Applies ordered batches to the store and keeps the head, state and log in memory."""
+    """Applies ordered batches to the store; keeps the head, and the state and log's hot part.
 
-    def __init__(self, store: Store, genesis: Genesis, executor: Executor) -> None:
+    The world state and the transaction log live in the store; in memory
+    are at most `state_cache_keys` state keys (the working set) and the
+    log's frontier, so memory and start-up do not grow with the chain.
+    """
+
+    def __init__(self, store: Store, genesis: Genesis, executor: Executor,
+                 state_cache_keys: int = STATE_CACHE_KEYS) -> None:
         self.store = store
         self.genesis = genesis
         self.executor = executor
         self.lock = threading.RLock()
-        self.state = StateCache()
-        self.log = MerkleLog()
+        self.state = BoundedState(store, state_cache_keys, cold=_finished_note,
+                                  lock=threading.Lock())
+        self.log = CompactLog(store, store.log_size(), lock=threading.Lock())
         self.state_digest = StateDigest()  # the running state digest at the head
         self.head: BlockHeader
         self.local_envelopes: dict[str, Envelope] = {}
@@ -141,9 +151,6 @@ class Chain:
         raw = self.store.block_header(height)
         assert raw is not None
         self.head = BlockHeader.from_json(parse_json(raw))
-        self.state = StateCache(self.store.state_items())
-        self.log = MerkleLog()
-        self.log.extend(list(self.store.leaf_hashes()))
         if self.log.size != self.head.log_size:
             raise LedgerError("stored transaction log does not match the head block's log size")
         self.state_digest = self._head_state_digest(height)
@@ -251,6 +258,7 @@ class Chain:
             _stored_tx(i, base + i, envelope, result)
             for i, (envelope, result) in enumerate(zip(envelopes, derived.results, strict=True))
         ]
+        log = self.log.extension([tx.leaf_hash for tx in stored])
         writes = overlay.raw_writes()
         hints = overlay.hints()
         new_nonces = sorted({
@@ -263,7 +271,7 @@ class Chain:
             time=header.time, header=header_bytes, txs=stored, state=writes,
             new_nonces=new_nonces, notes=_note_rows(writes, header.height, hints), batch=batch,
             records=index_rows(writes, header.height, hints, _maturity_in(overlay)),
-            records_removed=removed_ids(writes),
+            records_removed=removed_ids(writes), subtrees=log.subtrees,
             state_digest=(digest.digest(), digest.accumulator()),
         ))
         with self.lock:
@@ -271,7 +279,7 @@ class Chain:
                 self._nodes = None
             self.state.apply(writes, header.height, hints)
             self.state_digest = digest
-            self.log.extend([tx.leaf_hash for tx in stored])
+            self.log.adopt(log)
             self.head = header
         return [
             CommittedTx(tx.id, header.height, tx.log_index, tx.valid, tx.code, tx.reason)
@@ -313,6 +321,12 @@ class SimulationFailed(Exception):
         super().__init__(str(cause))
         self.index = index
         self.cause = cause
+
+
+def _finished_note(key: str, hint: Hint | None) -> bool:
+    """Return whether a write is of a note done with (spent, settled, void): it leaves the cache."""
+    return (hint is not None and key.startswith(NOTE_PREFIX) and isinstance(hint[1], Note)
+            and hint[1].status in FINISHED_NOTES)
 
 
 def _stored_tx(position: int, log_index: int, envelope: Envelope, result: TxResult) -> StoredTx:

@@ -188,3 +188,19 @@ class StateAccumulatorRow(SQLModel, table=True):
     id: int = Field(primary_key=True)  # always 1
     height: int
     value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LogSubtreeRow(SQLModel, table=True):
+    """The hash of one perfect subtree of the global log, of 2**8 leaves or more.
+
+    With the leaf hashes kept per transaction, these let a node give the
+    log's roots and proofs with only the log's frontier in memory
+    (ledger.compact_log): any subtree is read here or hashed again from at
+    most 256 leaves.  About 2 rows per 256 transactions.
+    """
+
+    __tablename__ = "log_subtrees"
+
+    level: int = Field(primary_key=True)
+    idx: int = Field(primary_key=True)
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -10,6 +10,7 @@ is reached through a database URL.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -21,11 +22,13 @@ from sqlalchemy import Engine, Table, create_engine, delete, event, func, inspec
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
+from ledger.compact_log import CompactLog
 from node.storage import state_digests
 from node.storage.models import (
     AttestationRow,
     BatchRow,
     BlockRow,
+    LogSubtreeRow,
     NonceRow,
     NoteRow,
     PartyRow,
@@ -53,6 +56,8 @@ NOTES: Table = NoteRow.__table__  # type: ignore[attr-defined]
 PARTIES: Table = PartyRow.__table__  # type: ignore[attr-defined]
 ATTESTATIONS: Table = AttestationRow.__table__  # type: ignore[attr-defined]
 PENDING: Table = PendingRow.__table__  # type: ignore[attr-defined]
+SUBTREES: Table = LogSubtreeRow.__table__  # type: ignore[attr-defined]
+LEAF_PAGE = 65_536  # leaf hashes read at a time when a log's subtrees are filled in
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class BlockWrite:
     records_removed: Sequence[str] = field(default_factory=tuple)  # ids leaving that index
     batch: bytes | None = None  # the ordered batch the block was made from (not for genesis)
     state_digest: tuple[bytes, bytes] | None = None  # (digest, running product) after the block
+    subtrees: Sequence[tuple[int, int, bytes]] = field(default_factory=tuple)  # log subtrees
 
 
 def make_engine(url: str) -> Engine:
@@ -151,10 +157,13 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         indexed = inspect(self.engine).has_table(RECORDS.name)
+        with_subtrees = inspect(self.engine).has_table(SUBTREES.name)
         SQLModel.metadata.create_all(
             self.engine, tables=[t for t in SQLModel.metadata.sorted_tables if t is not RECORDS])
         if not indexed:
             self._index_records()
+        if not with_subtrees:
+            self._store_log_subtrees()
         self._add_new_columns()
         self._pending_lock = threading.Lock()
         # SQLite has one writer at a time, and a connection that finds the
@@ -185,6 +194,17 @@ class Store:
         """Create the records index and fill it from the state (new, or an older database)."""
         with self.engine.begin() as conn:
             create_and_backfill(conn, lambda rows: BulkWriter(conn).upsert(RECORDS, "id", rows))
+
+    def _store_log_subtrees(self) -> None:
+        """Fill the log's subtree table from the leaf hashes (an older database; once)."""
+        log = CompactLog(self, 0)
+        with self.engine.begin() as conn:
+            stmt = select(TXS.c.leaf_hash).order_by(TXS.c.log_index)
+            rows = conn.execute(stmt.execution_options(yield_per=LEAF_PAGE)).scalars()
+            while page := [bytes(h) for h in itertools.islice(rows, LEAF_PAGE)]:
+                extension = log.extension(page)
+                BulkWriter(conn).insert(SUBTREES, _subtree_rows(extension.subtrees))
+                log.adopt(extension)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -219,6 +239,7 @@ class Store:
             writer.delete(PENDING, "tx_id", [tx.id for tx in block.txs])
             if block.state_digest is not None:
                 state_digests.record(conn, block.height, *block.state_digest)
+            writer.insert(SUBTREES, _subtree_rows(block.subtrees))
 
     def add_pending(self, envelopes: Sequence[tuple[str, bytes]]) -> None:
         """Record accepted envelopes (tx id, canonical wire bytes) in one database transaction.
@@ -357,19 +378,63 @@ class Store:
         with self.engine.connect() as conn:
             return [TxRow(**row._mapping) for row in conn.execute(stmt)]
 
-    def leaf_hashes(self) -> Iterator[bytes]:
-        """Yield every log leaf hash in log order (to rebuild the Merkle log at start-up)."""
+    def log_size(self) -> int:
+        """Return the number of transactions in the global log."""
         with self.engine.connect() as conn:
-            stmt = select(TXS.c.leaf_hash).order_by(TXS.c.log_index)
-            yield from conn.execute(stmt.execution_options(yield_per=10_000)).scalars()
+            last = conn.execute(select(func.max(TXS.c.log_index))).scalar()
+        return 0 if last is None else int(last) + 1
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        """Return the log's leaf hashes at indexes start..end-1 in order (ledger.compact_log)."""
+        with self.engine.connect() as conn:
+            stmt = (select(TXS.c.leaf_hash)
+                    .where(TXS.c.log_index >= start, TXS.c.log_index < end)
+                    .order_by(TXS.c.log_index))
+            return [bytes(h) for h in conn.execute(stmt).scalars()]
+
+    def subtree_hash(self, level: int, index: int) -> bytes | None:
+        """Return the stored hash of the log's perfect subtree `index` of 2**level leaves."""
+        with self.engine.connect() as conn:
+            stmt = select(SUBTREES.c.hash).where(SUBTREES.c.level == level,
+                                                  SUBTREES.c.idx == index)
+            value = conn.execute(stmt).scalar()
+        return None if value is None else bytes(value)
 
     def state_items(self) -> Iterator[tuple[str, bytes, int]]:
-        """Yield every world-state entry with its height (to warm the node's state cache)."""
+        """Yield every world-state entry with its height (a whole copy: for tests and tools)."""
         with self.engine.connect() as conn:
             stmt = select(STATE.c.key, STATE.c.value, STATE.c.height).execution_options(
                 yield_per=10_000)
             for key, value, height in conn.execute(stmt):
                 yield key, bytes(value), int(height)
+
+    def state_entry(self, key: str) -> tuple[bytes, int] | None:
+        """Return (value, height of its last write) of world-state `key`, or None.
+
+        Straight through the driver: the node's state cache asks this on
+        every miss, and compiling a statement each time would cost more
+        than the lookup.
+        """
+        if not storable(key):
+            return None
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        with self.engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                f"SELECT value, height FROM state WHERE key = {mark}", (key,)).first()
+        return None if row is None else (bytes(row[0]), int(row[1]))
+
+    def state_keys_with_prefix(self, prefix: str) -> list[str]:
+        """Return the world-state keys starting with `prefix`, sorted (a range scan)."""
+        if not storable(prefix):
+            return []
+        stmt = select(STATE.c.key)
+        if self.engine.dialect.name == "sqlite":  # binary collation: a range scan of the key
+            stmt = stmt.where(STATE.c.key >= prefix, STATE.c.key < prefix + "\U0010ffff")
+        else:  # a collation may order "/" anywhere: LIKE says exactly what starts with prefix
+            stmt = stmt.where(STATE.c.key.startswith(prefix, autoescape=True))
+        with self.engine.connect() as conn:
+            keys = [str(k) for k in conn.execute(stmt).scalars()]
+        return sorted(k for k in keys if k.startswith(prefix))
 
     def seen_tx_ids(self, tx_ids: Iterable[str]) -> set[str]:
         """Return which of `tx_ids` are already committed."""
@@ -559,6 +624,10 @@ def _tx_row(height: int, tx: StoredTx) -> dict[str, Any]:
         "reason": tx.reason, "envelope": tx.envelope, "leaf_hash": tx.leaf_hash,
         "events": tx.events,
     }
+
+
+def _subtree_rows(subtrees: Sequence[tuple[int, int, bytes]]) -> list[dict[str, Any]]:
+    return [{"level": level, "idx": index, "hash": value} for level, index, value in subtrees]
 
 
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:

@@ -65,7 +65,7 @@ def test_the_node_streams_its_chain_file_to_auditors_only(tmp_path: Path) -> Non
         assert blocks[0]["batch"] is None and all(b["batch"] for b in blocks[1:])
         assert lines[-1] == {"type": "end", "lines": len(lines) - 1, "blocks": head + 1,
                              "rows": lines[-1]["rows"]}
-        assert lines[-1]["rows"]["state"] == len(n.service.chain.state)
+        assert lines[-1]["rows"]["state"] == len(list(n.service.store.state_items()))
         refused = _get(n, "s1", "/v1/export")
         assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
         assert raw(n, None, "GET", "/v1/export").status_code == 401
@@ -86,7 +86,7 @@ def test_the_export_pages_blocks_and_tables(tmp_path: Path) -> None:
                           .content)
             pages += page[0]["rows"]
             offset = page[1]["next_offset"]
-        assert len(pages) == len(n.service.chain.state)
+        assert len(pages) == len(list(n.service.store.state_items()))
         assert _get(n, "auditor", "/v1/export/rows/blocks").status_code == 404
         assert _get(n, "auditor", "/v1/export/rows/nope").status_code == 404
         meta = _lines(_get(n, "auditor", "/v1/export/meta").content)

@@ -16,7 +16,7 @@ import pytest
 from ledger.checkpoint import check_cosigned, parse_signed_checkpoint
 from ledger.errors import rule_of
 from tests.etcd import etcd_context
-from tests.node.support import FACE, grant_line, issue_accepted, outputs
+from tests.node.support import FACE, grant_line, issue_accepted, outputs, stored_state
 from tests.nodes import RunningNode, running_network, wait_until_final, wait_until_level
 
 pytestmark = pytest.mark.etcd
@@ -32,7 +32,7 @@ def _same_everywhere(nodes: list[RunningNode]) -> int:
             assert other.store.block_header(h) == first.store.block_header(h), h
         assert other.chain.log.root() == first.chain.log.root()
         assert other.chain.log.size == first.chain.log.size
-        assert other.chain.state._data == first.chain.state._data
+        assert stored_state(node) == stored_state(nodes[0])
         assert other.store.notes_where(limit=10_000) == first.store.notes_where(limit=10_000)
     return height
 

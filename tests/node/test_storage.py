@@ -81,7 +81,7 @@ def _snapshot(chain: Chain) -> dict[str, Any]:
     return {
         "head": chain.head.hash(), "height": chain.head.height,
         "log_root": chain.log.root().hex(), "log_size": chain.log.size,
-        "state": dict(chain.state._data),
+        "state": {k: v for k, v, _ in chain.store.state_items()},
         "notes": sorted((n.id, n.holder, n.amount, n.status)
                         for n in chain.store.notes_where(limit=1000)),
     }
