@@ -1,6 +1,7 @@
 """Benchmark a node's memory and start-up against the length of its chain.
 
     python scripts/bench_memory.py [--txs 20000 100000] [--more 20000] [--dir DIR] [--trace]
+                                    [--sqlite-cache-mib N]
 
 For each size a sample chain is built (scripts/sample_chain.py) into DIR (kept
 and reused), copied, and then, in a fresh process each time so that nothing
@@ -41,12 +42,16 @@ class _Forgotten(list[object]):
         """Forget `_items`."""
 
 
-def measure(database: Path, more: int, trace: bool) -> dict[str, object]:
+def measure(database: Path, more: int, trace: bool, cache_mib: int | None) -> dict[str, object]:
     """Start a node's Chain on `database`, then apply `more` transactions; return the figures."""
     import tracemalloc
 
     from ledger.timefmt import parse_timestamp
+    from node.storage import store
     from scripts import sample_chain
+
+    if cache_mib is not None:
+        store.SQLITE_CACHE_KIB = cache_mib * 1024
 
     baseline = rss_mb()
     if trace:
@@ -72,15 +77,16 @@ def measure(database: Path, more: int, trace: bool) -> dict[str, object]:
     first = builder.chain.head.log_size
     started = time.perf_counter()
     line = sample_chain._credit_line(builder)
-    round_no = 10_000
+    round_no, curve = 10_000, []
     while builder.chain.head.log_size - first < more:
         sample_chain._round(builder, line, sample_chain._lanes(builder, 400, round_no), round_no)
         round_no += 1
+        curve.append(round(rss_mb()))
     seconds = time.perf_counter() - started
     gc.collect()
     figures.update(applied=builder.chain.head.log_size - first,
                    tx_per_s=round((builder.chain.head.log_size - first) / seconds),
-                   rss_after_more_mb=round(rss_mb(), 1))
+                   rss_after_more_mb=round(rss_mb(), 1), rss_by_round_mb=curve)
     builder.close()
     return figures
 
@@ -93,10 +99,11 @@ def main() -> int:
     parser.add_argument("--more", type=int, default=20_000, help="transactions applied after start")
     parser.add_argument("--dir", type=Path, help="keep (and reuse) the sample databases here")
     parser.add_argument("--trace", action="store_true", help="print tracemalloc's top sites")
+    parser.add_argument("--sqlite-cache-mib", type=int, help="the page cache per connection")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(measure(args.child, args.more, args.trace)))
+        print(json.dumps(measure(args.child, args.more, args.trace, args.sqlite_cache_mib)))
         return 0
     from node.storage.store import Store
     from scripts.sample_chain import build_sample_chain
@@ -113,7 +120,9 @@ def main() -> int:
             shutil.copyfile(source, copy)
             out = subprocess.run(
                 [sys.executable, __file__, "--child", str(copy), "--more", str(args.more)]
-                + (["--trace"] if args.trace else []),
+                + (["--trace"] if args.trace else [])
+                + ([f"--sqlite-cache-mib={args.sqlite_cache_mib}"]
+                   if args.sqlite_cache_mib is not None else []),
                 check=True, capture_output=True, text=True).stdout
             figures = json.loads(out.splitlines()[-1])
             for line in figures.pop("top", []):
