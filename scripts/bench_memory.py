@@ -1,7 +1,7 @@
 """Benchmark a node's memory and start-up against the length of its chain.
 
     python scripts/bench_memory.py [--txs 20000 100000] [--more 20000] [--dir DIR] [--trace]
-                                    [--sqlite-cache-mib N]
+                                    [--sqlite-cache-mib N] [--state-cache-keys N]
 
 For each size a sample chain is built (scripts/sample_chain.py) into DIR (kept
 and reused), copied, and then, in a fresh process each time so that nothing
@@ -42,7 +42,8 @@ class _Forgotten(list[object]):
         """Forget `_items`."""
 
 
-def measure(database: Path, more: int, trace: bool, cache_mib: int | None) -> dict[str, object]:
+def measure(database: Path, more: int, trace: bool, cache_mib: int | None,
+            state_keys: int | None) -> dict[str, object]:
     """Start a node's Chain on `database`, then apply `more` transactions; return the figures."""
     import tracemalloc
 
@@ -59,6 +60,12 @@ def measure(database: Path, more: int, trace: bool, cache_mib: int | None) -> di
     started = time.perf_counter()
     builder = sample_chain.SampleBuilder(f"sqlite:///{database}", attest_blocks=True)
     startup = time.perf_counter() - started
+    if state_keys is not None:  # before any read, so nothing is lost by the swap
+        from ledger.bounded_state import BoundedState
+        from node.pipeline import chain
+
+        builder.chain.state = BoundedState(builder.store, state_keys, cold=chain._finished_note,
+                                           lock=chain.threading.Lock())
     gc.collect()
     figures: dict[str, object] = {
         "log_size": builder.chain.head.log_size, "startup_s": round(startup, 2),
@@ -100,10 +107,12 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, help="keep (and reuse) the sample databases here")
     parser.add_argument("--trace", action="store_true", help="print tracemalloc's top sites")
     parser.add_argument("--sqlite-cache-mib", type=int, help="the page cache per connection")
+    parser.add_argument("--state-cache-keys", type=int, help="the node's state cache")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(measure(args.child, args.more, args.trace, args.sqlite_cache_mib)))
+        print(json.dumps(measure(args.child, args.more, args.trace, args.sqlite_cache_mib,
+                                 args.state_cache_keys)))
         return 0
     from node.storage.store import Store
     from scripts.sample_chain import build_sample_chain
@@ -121,8 +130,9 @@ def main() -> int:
             out = subprocess.run(
                 [sys.executable, __file__, "--child", str(copy), "--more", str(args.more)]
                 + (["--trace"] if args.trace else [])
-                + ([f"--sqlite-cache-mib={args.sqlite_cache_mib}"]
-                   if args.sqlite_cache_mib is not None else []),
+                + [f"--{name.replace('_', '-')}={value}" for name, value in
+                   (("sqlite_cache_mib", args.sqlite_cache_mib),
+                    ("state_cache_keys", args.state_cache_keys)) if value is not None],
                 check=True, capture_output=True, text=True).stdout
             figures = json.loads(out.splitlines()[-1])
             for line in figures.pop("top", []):
