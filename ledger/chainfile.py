@@ -28,7 +28,8 @@ from typing import Any
 
 from ledger.canonical import JSONValue
 
-FORMAT = "receivables-ledger-chain/1"
+FORMAT = "receivables-ledger-chain/2"
+READABLE_FORMATS = ("receivables-ledger-chain/1", FORMAT)  # 2: kept batches packed (batch_pack)
 Cell = bytes | str | int | bool | None
 ROW_PAGE = 1000  # rows per `rows` line
 INT64 = (-(2**63), 2**63 - 1)

@@ -170,6 +170,10 @@ class Replay:
                     height: int) -> _Candidate | None:
         head = self.head
         assert head is not None
+        if stored.batch_problem is not None:
+            self.report.find("batch", stored.batch_problem, block=height,
+                             tx=stored.batch_problem_tx)
+            return None
         if stored.batch is None:
             self.report.find("batch", "no batch is kept for this block: its signature cannot be "
                              "checked, nor the block derived from what was ordered",

@@ -13,7 +13,13 @@ from typing import Any
 
 from client.audit.replay import Replay
 from client.audit.report import AuditReport
-from ledger.chainfile import ATTESTATION_TABLE, BATCH_TABLE, BLOCK_TABLE, FORMAT, TX_TABLE
+from ledger.chainfile import (
+    ATTESTATION_TABLE,
+    BATCH_TABLE,
+    BLOCK_TABLE,
+    READABLE_FORMATS,
+    TX_TABLE,
+)
 
 
 class FileShape:
@@ -46,9 +52,9 @@ class FileShape:
             self.report.find("source", f"line {self.lines} is a second header line")
             return
         self.meta = record
-        if record.get("format") != FORMAT:
+        if record.get("format") not in READABLE_FORMATS:
             self.report.find("source", f"the file's format is {record.get('format')!r}, "
-                             f"not {FORMAT!r}"[:200])
+                             f"not one of {READABLE_FORMATS!r}"[:200])
 
     def check(self, replay: Replay) -> None:
         """Report every way the header and end lines disagree with the file and the chain."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from ledger.batch_pack import UnpackError, unpack_batch
 from ledger.chainfile import BadCell, Cell, decode_row
 
 if TYPE_CHECKING:
@@ -75,17 +76,39 @@ class StoredBlock:
     """One `block` line: the block row and the rows joined to it, as stored.
 
     The transaction rows stay as cells until someone needs them decoded
-    (`txs`): the block checks compare them in their encoded form.
+    (`txs`): the block checks compare them in their encoded form.  A batch
+    row with references (chain file version 2) is put back together from
+    the block's transaction rows (ledger/batch_pack.py); if it cannot be,
+    `batch` is None and `batch_problem` says why.
     """
 
     def __init__(self, row: Row, batch: Cell | BadCell, raw_txs: list[Any],
-                 attestations: list[Row], batch_height: Any = None) -> None:
+                 attestations: list[Row], batch_height: Any = None,
+                 batch_refs: Cell | BadCell = None) -> None:
         self.row = row
-        self.batch = batch
         self.batch_height = batch_height  # the kept batch row's own height cell, as stored
         self.raw_txs = raw_txs
         self.attestations = attestations
         self._txs: list[Row] | None = None
+        self.batch_problem: str | None = None
+        self.batch_problem_tx: str | None = None  # the transaction that stopped the rebuild
+        self.batch = batch if batch_refs is None else self._unpacked(batch, batch_refs)
+
+    def _unpacked(self, skeleton: Cell | BadCell, refs: Cell | BadCell) -> Cell | BadCell:
+        if not isinstance(skeleton, bytes) or not isinstance(refs, bytes):
+            self.batch_problem = "the kept batch or its references are not stored as bytes"
+            return None
+        envelopes = {row.get("id"): row.get("envelope") for row in self.txs}
+
+        def envelope_of(tx_id: str) -> bytes | None:
+            value = envelopes.get(tx_id)
+            return value if isinstance(value, bytes) else None
+        try:
+            return unpack_batch(skeleton, refs, envelope_of)
+        except UnpackError as exc:
+            self.batch_problem = f"the kept batch cannot be rebuilt: {exc}"
+            self.batch_problem_tx = exc.tx_id
+            return None
 
     @property
     def txs(self) -> list[Row]:
@@ -107,7 +130,7 @@ class StoredBlock:
         txs = record.get("txs")
         return cls(decode_row(record.get("block")), batch_row.get("data"),
                    txs if isinstance(txs, list) else [], _rows(record.get("attestations")),
-                   batch_row.get("height"))
+                   batch_row.get("height"), batch_row.get("refs"))
 
 
 def _rows(value: Any) -> list[Row]:

@@ -31,12 +31,17 @@ class BatchRow(SQLModel, table=True):
     derive the block again from exactly what was ordered.  A separate table
     (not a column of `blocks`) so that databases from before batches were
     kept gain it without a migration; their old blocks simply have no row.
+    The batch's transactions are not kept twice: `data` is the batch with
+    the wire of each stored transaction cut out and `refs` says where each
+    goes back (ledger/batch_pack.py).  A NULL `refs` (rows written before
+    packing, until the node migrates them at start) means `data` is whole.
     """
 
     __tablename__ = "block_batches"
 
     height: int = Field(primary_key=True)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    refs: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class PendingRow(SQLModel, table=True):

@@ -11,6 +11,7 @@ is reached through a database URL.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -22,6 +23,7 @@ from sqlalchemy import Engine, Table, create_engine, delete, event, func, inspec
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
+from ledger.batch_pack import pack_batch, unpack_batch
 from ledger.compact_log import CompactLog
 from node.storage import state_digests
 from node.storage.models import (
@@ -45,6 +47,7 @@ from node.storage.records_index import (
     select_records,
 )
 
+log = logging.getLogger(__name__)
 IN_CHUNK = 500
 SQLITE_CACHE_KIB = 256 * 1024
 BLOCKS: Table = BlockRow.__table__  # type: ignore[attr-defined]
@@ -180,15 +183,46 @@ class Store:
         """Add nullable columns that tables created by older versions lack.
 
         `create_all` makes missing tables but never alters existing ones;
-        the only column added since is `attestations.note_signature`.
+        the columns added since are `attestations.note_signature` and
+        `block_batches.refs` (whose old rows are then packed: `_pack_batches`).
         """
-        present = {c["name"] for c in inspect(self.engine).get_columns(ATTESTATIONS.name)}
-        column = ATTESTATIONS.c.note_signature
-        if column.name in present:
-            return
-        kind = column.type.compile(dialect=self.engine.dialect)
+        for column in (ATTESTATIONS.c.note_signature, BATCHES.c.refs):
+            present = {c["name"] for c in inspect(self.engine).get_columns(column.table.name)}
+            if column.name in present:
+                continue
+            kind = column.type.compile(dialect=self.engine.dialect)
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {column.table.name} ADD COLUMN {column.name} {kind}")
+        self._pack_batches()
+
+    def _pack_batches(self) -> None:
+        """Pack kept batches stored whole by older versions, all in one database transaction.
+
+        Each batch loses the wires of the transactions its block stores
+        (ledger/batch_pack.py); a crash leaves every row as it was, and
+        the next start packs them again.
+        """
         with self.engine.begin() as conn:
-            conn.exec_driver_sql(f"ALTER TABLE {ATTESTATIONS.name} ADD COLUMN {column.name} {kind}")
+            heights = list(conn.execute(
+                select(BATCHES.c.height).where(BATCHES.c.refs.is_(None))).scalars())
+            if not heights:
+                return
+            log.warning("packing %d kept batches stored whole by an older version",
+                        len(heights))
+            before = after = 0
+            for height in heights:
+                data = conn.execute(select(BATCHES.c.data)
+                                    .where(BATCHES.c.height == height)).scalar_one()
+                envelopes = conn.execute(select(TXS.c.id, TXS.c.envelope)
+                                         .where(TXS.c.height == height)
+                                         .order_by(TXS.c.position)).all()
+                skeleton, refs = pack_batch(bytes(data), [(i, bytes(e)) for i, e in envelopes])
+                conn.execute(BATCHES.update().where(BATCHES.c.height == height)
+                             .values(data=skeleton, refs=refs))
+                before, after = before + len(data), after + len(skeleton) + len(refs)
+            log.warning("packed %d kept batches: %d bytes became %d", len(heights), before,
+                        after)
 
     def _index_records(self) -> None:
         """Create the records index and fill it from the state (new, or an older database)."""
@@ -225,7 +259,10 @@ class Store:
                 "time": block.time, "tx_count": len(block.txs), "header": block.header,
             }])
             if block.batch is not None:
-                writer.insert(BATCHES, [{"height": block.height, "data": block.batch}])
+                skeleton, refs = pack_batch(block.batch,
+                                            [(tx.id, tx.envelope) for tx in block.txs])
+                writer.insert(BATCHES, [{"height": block.height, "data": skeleton,
+                                         "refs": refs}])
             writer.insert(TXS, [_tx_row(block.height, tx) for tx in block.txs])
             writer.insert(NONCES, [{"signer": s, "nonce": n} for s, n in block.new_nonces])
             writer.insert(PARTIES, [
@@ -335,11 +372,23 @@ class Store:
             return conn.execute(stmt).scalar()
 
     def block_batch(self, height: int) -> bytes | None:
-        """Return the ordered batch block `height` was made from, or None if none is kept."""
+        """Return the ordered batch block `height` was made from, or None if none is kept.
+
+        Rebuilt byte for byte from the packed row and the block's stored
+        envelopes (ledger/batch_pack.py); raises UnpackError if the stored
+        rows no longer fit together.
+        """
         with self.engine.connect() as conn:
-            stmt = select(BATCHES.c.data).where(BATCHES.c.height == height)
-            value = conn.execute(stmt).scalar()
-        return None if value is None else bytes(value)
+            row = conn.execute(select(BATCHES.c.data, BATCHES.c.refs)
+                               .where(BATCHES.c.height == height)).first()
+            if row is None:
+                return None
+            data, refs = bytes(row[0]), row[1]
+            if refs is None:
+                return data
+            envelopes = {str(i): bytes(e) for i, e in conn.execute(
+                select(TXS.c.id, TXS.c.envelope).where(TXS.c.height == height))}
+        return unpack_batch(data, bytes(refs), envelopes.get)
 
     def headers(self, start: int, limit: int) -> list[bytes]:
         """Return up to `limit` header bytes from height `start` upward."""

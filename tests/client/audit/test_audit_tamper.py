@@ -40,7 +40,7 @@ COLUMNS = {
     "transactions": ("id", "height", "position", "log_index", "contract", "action", "valid",
                      "code", "reason", "envelope", "leaf_hash", "events"),
     "blocks": ("hash", "position", "time", "tx_count", "header"),
-    "block_batches": ("data",),
+    "block_batches": ("data", "refs"),
     "attestations": ("node_id", "header_hash", "signature", "note_signature"),
     "notes": ("id", "root_id", "parent_id", "holder", "issuer", "amount", "currency", "status",
               "maturity_date", "financed", "frozen", "height"),

@@ -1,0 +1,146 @@
+"""Each envelope is stored once: kept batches are packed, and older databases are migrated.
+
+A block's kept batch loses the wires of the transactions the block stores
+(ledger/batch_pack.py) and is rebuilt byte for byte when served; a database
+whose batches an older version stored whole has them packed, in one
+database transaction, when the node opens it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, inspect
+
+from ledger.batch import open_batch
+from ledger.batch_pack import REF, UnpackError, pack_batch, unpack_batch, wire_of
+from node.storage.store import Store
+from scripts.sample_chain import build_sample_chain
+
+
+def _sample(url: str) -> dict[int, bytes]:
+    """Build a small sample chain at `url`; return each block's batch as the store serves it."""
+    build_sample_chain(url, transactions=60, lanes=6)
+    store = Store(url)
+    try:
+        head = store.head_height()
+        assert head is not None
+        return {h: b for h in range(1, head + 1) if (b := store.block_batch(h)) is not None}
+    finally:
+        store.close()
+
+
+def _raw(url: str) -> list[tuple[int, bytes, bytes | None]]:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT height, data, refs FROM block_batches ORDER BY height").all()
+    engine.dispose()
+    return [(int(h), bytes(d), None if r is None else bytes(r)) for h, d, r in rows]
+
+
+def _as_older_version(url: str, batches: dict[int, bytes]) -> None:
+    """Give the database the batches table older versions made, each batch stored whole."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    kind = "BYTEA" if url.startswith("postgresql") else "BLOB"
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE block_batches")
+        conn.exec_driver_sql(f"CREATE TABLE block_batches (height INTEGER NOT NULL, "
+                             f"data {kind} NOT NULL, PRIMARY KEY (height))")
+        conn.exec_driver_sql("INSERT INTO block_batches (height, data) VALUES (%s, %s)"
+                             if kind == "BYTEA" else
+                             "INSERT INTO block_batches (height, data) VALUES (?, ?)",
+                             list(batches.items()))
+    engine.dispose()
+
+
+def test_a_kept_batch_stores_no_envelope_twice_and_is_served_whole(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    batches = _sample(url)
+    store = Store(url)
+    for height, data, refs in _raw(url):
+        envelopes = [r.envelope for r in store.block_txs(height)]
+        assert refs is not None and len(refs) == REF.size * len(envelopes)
+        assert not any(orjson.loads(e)["body"].encode() in data for e in envelopes)
+        assert len(data) + sum(len(wire_of(e) or b"") for e in envelopes) == len(batches[height])
+        open_batch(batches[height])  # still the signed batch
+    store.close()
+
+
+def _check_migrated(url: str, caplog: pytest.LogCaptureFixture) -> None:
+    batches = _sample(url)
+    _as_older_version(url, batches)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    assert "refs" not in {c["name"] for c in inspect(engine).get_columns("block_batches")}
+    engine.dispose()
+    with caplog.at_level(logging.WARNING, logger="node.storage.store"):
+        store = Store(url)
+    assert "packed" in caplog.text and f"packing {len(batches)} kept batches" in caplog.text
+    assert all(refs is not None for _, _, refs in _raw(url))
+    assert {h: store.block_batch(h) for h in batches} == batches
+    store.close()
+    caplog.clear()
+    reopened = Store(url)  # nothing left to pack
+    assert "packing" not in caplog.text
+    assert {h: reopened.block_batch(h) for h in batches} == batches
+    reopened.close()
+
+
+def test_an_older_database_has_its_whole_batches_packed_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    _check_migrated(f"sqlite:///{tmp_path / 'old.db'}", caplog)
+
+
+@pytest.mark.postgres
+def test_an_older_postgres_database_has_its_whole_batches_packed_at_start(
+    fresh_postgres_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    _check_migrated(fresh_postgres_url, caplog)
+
+
+def _wire(body: str, signer: str) -> bytes:
+    return orjson.dumps({"body": body, "signatures": [{"signer": signer, "sig": "c2ln"}]})
+
+
+def _canonical(body: str, signer: str) -> bytes:
+    return orjson.dumps({"body": body, "signatures": [{"sig": "c2ln", "signer": signer}]})
+
+
+def _id(n: int) -> str:
+    return f"{n:064x}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=20), st.sampled_from(["a", "b"]), st.booleans()),
+                max_size=6), st.binary(max_size=12))
+def test_packing_then_unpacking_gives_any_batch_back_byte_for_byte(
+    txs: list[tuple[str, str, bool]], garbage: bytes,
+) -> None:
+    """Whatever the batch holds (duplicates, garbage, envelopes it lacks), it comes back exact."""
+    batch = b"head" + garbage + b"[" + b",".join(
+        _wire(body, signer) for body, signer, inside in txs if inside) + b"]" + garbage
+    envelopes = [(_id(n), _canonical(body, signer)) for n, (body, signer, _) in enumerate(txs)]
+    skeleton, refs = pack_batch(batch, envelopes)
+    assert unpack_batch(skeleton, refs, dict(envelopes).get) == batch
+    assert len(skeleton) <= len(batch)
+
+
+def test_a_damaged_packed_batch_is_an_error_naming_the_transaction() -> None:
+    envelope = _canonical("body", "a")
+    skeleton, refs = pack_batch(b"[" + _wire("body", "a") + b"]", [(_id(7), envelope)])
+    assert skeleton == b"[]" and refs == REF.pack(1, bytes.fromhex(_id(7)))
+    assert wire_of(b"not json") is None
+    stored = {_id(7): envelope}.get
+    for bad_refs, problem in ((refs[:-1], "multiple"), (REF.pack(3, bytes(32)), "outside"),
+                              (REF.pack(1, bytes.fromhex(_id(8))), f"transaction {_id(8)}")):
+        with pytest.raises(UnpackError, match=problem):
+            unpack_batch(skeleton, bad_refs, stored)
+    with pytest.raises(UnpackError, match="no usable envelope") as raised:
+        unpack_batch(skeleton, refs, lambda _: b"not json")
+    assert raised.value.tx_id == _id(7)
