@@ -21,6 +21,8 @@ from ledger.chainfile import (
     TX_TABLE,
 )
 
+BLOCK_FIELDS = frozenset({"type", "block", "batch", "txs", "attestations"})
+
 
 class FileShape:
     """Counts what the file holds and compares it with what its header and end lines say."""
@@ -34,7 +36,14 @@ class FileShape:
         self.rows: Counter[str] = Counter()
 
     def block(self, record: dict[str, Any]) -> None:
-        """Count a block line and the rows it carries."""
+        """Count a block line and the rows it carries; report fields a block line has not.
+
+        A misspelt field name would otherwise read as a missing part (say,
+        genesis's `"batch":null` misspelt gives the same block).
+        """
+        if set(record) != BLOCK_FIELDS:
+            self.report.find("source", f"line {self.lines} has the fields {sorted(record)!r}, "
+                             f"not those of a block line {sorted(BLOCK_FIELDS)!r}"[:300])
         self.blocks += 1
         self.rows[BLOCK_TABLE] += 1
         self.rows[BATCH_TABLE] += record.get("batch") is not None
