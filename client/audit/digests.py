@@ -20,7 +20,7 @@ Listings (each sorted, so neither side depends on the order rows come in):
   their values, then every value's bytes in the same order;
 - notes: the note-index row's cells `NOTE_ROW`, the flags as booleans
   (stored as 0/1 or as booleans, as `cells.same` accepts them);
-- tx_parties: the set of (log index, organisation, transaction id);
+- tx_parties: the set of (log index, organisation) (version-1 rows, with a tx id, go row by row);
 - nonces: the set of (signer, nonce);
 - records: the records-index row's cells `RECORD_ROW` (ledger/record_index.py).
 Cells must be exactly text, integers, booleans or null (no float, no
@@ -105,7 +105,7 @@ class StoredTables:
     clean: bool = True
     state: list[StateRow] = field(default_factory=list)
     notes: list[tuple[Any, ...]] = field(default_factory=list)
-    parties: list[tuple[int, str, str]] = field(default_factory=list)
+    parties: list[tuple[int, str]] = field(default_factory=list)
     nonces: list[tuple[str, str]] = field(default_factory=list)
     records: list[tuple[Any, ...]] = field(default_factory=list)
 
@@ -151,11 +151,11 @@ class StoredTables:
 
     def _parties(self, rows: list[Any]) -> None:
         add = self.parties.append
-        for row in rows:
-            log_index, uscc, tx_id = row["log_index"], row["uscc"], row["tx_id"]
-            if type(log_index) is not int or type(uscc) is not str or type(tx_id) is not str:
+        for row in rows:  # rows with a tx id (chain file version 1) are checked row by row
+            log_index, uscc = row["log_index"], row["uscc"]
+            if type(log_index) is not int or type(uscc) is not str or "tx_id" in row:
                 raise _Unclean
-            add((log_index, uscc, tx_id))
+            add((log_index, uscc))
 
     def _nonces(self, rows: list[Any]) -> None:
         add = self.nonces.append

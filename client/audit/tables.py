@@ -52,6 +52,7 @@ NOTE_SUMS = ("id", "root_id", "amount", "status")
 RECEIVABLE_FIELDS = ("status", "face", "paid", "live")
 LIVE = frozenset({"pending", "active", "financing"})
 EFFECTIVE = frozenset({"active", "paid", "overdue"})
+NONE = type(None)
 
 
 class TableChecks:
@@ -63,6 +64,7 @@ class TableChecks:
         self.stored_state: dict[str, tuple[Any, Any]] = {}
         self.stored_notes: dict[str, dict[str, Any]] = {}
         self.stored_parties: dict[Any, set[tuple[Any, Any]]] = defaultdict(set)
+        self.party_ids = False  # party rows carry tx ids (chain file version 1)
         self.stored_nonces: set[tuple[Any, Any]] = set()
         self.stored_records: dict[str, Row] = {}
         self._note_listing: list[tuple[Any, ...]] | None = None
@@ -114,7 +116,8 @@ class TableChecks:
 
     def _party(self, row: Row) -> None:
         uscc, log_index, tx_id = row.get("uscc"), row.get("log_index"), row.get("tx_id")
-        if not (type(uscc) is str and type(log_index) is int and type(tx_id) is str):
+        self.party_ids = self.party_ids or "tx_id" in row
+        if not (type(uscc) is str and type(log_index) is int and type(tx_id) in (str, NONE)):
             uscc, log_index, tx_id = decode_cell(uscc), decode_cell(log_index), decode_cell(tx_id)
             if type(log_index) is not int:  # True would find log index 1
                 log_index = repr(log_index)
@@ -200,9 +203,9 @@ class TableChecks:
         return sorted(listing, key=lambda row: str(row[0]))
 
     def _party_digest(self) -> bytes:
-        listing: list[tuple[int, str, str]] = []
-        for log_index, (tx_id, parties) in self.replay.parties.items():
-            listing += [(log_index, party, tx_id) for party in sorted(parties)]
+        listing: list[tuple[int, str]] = []
+        for log_index, (_, parties) in self.replay.parties.items():
+            listing += [(log_index, party) for party in sorted(parties)]
         listing.sort()  # in log order already, so this only confirms it (one pass)
         return listing_digest(listing)
 
@@ -331,7 +334,8 @@ class TableChecks:
     def _parties(self) -> None:
         for log_index, (tx_id, parties) in self.replay.parties.items():
             stored = self.stored_parties.pop(log_index, set())
-            if stored != {(p, tx_id) for p in parties}:
+            named = tx_id if self.party_ids else None
+            if stored != {(p, named) for p in parties}:
                 self.report.find("party", "the stored parties of the transaction differ from "
                                  "its signers and the parties its events name",
                                  block=self.replay.tx_height.get(tx_id), tx=tx_id)

@@ -120,13 +120,19 @@ class NoteRow(SQLModel, table=True):
 
 
 class PartyRow(SQLModel, table=True):
-    """Which organisations are party to which transaction (read permissions, events)."""
+    """Which organisations are party to which transaction (read permissions, events).
+
+    Keyed by the transaction's log index alone (its id is in `transactions`),
+    and on SQLite without a rowid: the key is the row.  Databases made before
+    had a `tx_id` column; the store rebuilds their table once at start.
+    """
 
     __tablename__ = "tx_parties"
+    __table_args__ = (Index("ix_tx_parties_log_index", "log_index"),
+                      {"sqlite_with_rowid": False})
 
     uscc: str = Field(primary_key=True)
     log_index: int = Field(primary_key=True)
-    tx_id: str = Field(index=True)
 
 
 class AttestationRow(SQLModel, table=True):

@@ -195,6 +195,24 @@ class Store:
                 conn.exec_driver_sql(
                     f"ALTER TABLE {column.table.name} ADD COLUMN {column.name} {kind}")
         self._pack_batches()
+        self._compact_parties()
+
+    def _compact_parties(self) -> None:
+        """Rebuild an older database's party index without its tx id column, in one transaction."""
+        present = {c["name"] for c in inspect(self.engine).get_columns(PARTIES.name)}
+        if "tx_id" not in present:
+            return
+        with self.engine.begin() as conn:
+            count = conn.execute(select(func.count()).select_from(PARTIES)).scalar()
+            log.warning("rebuilding the party index of %s rows without transaction ids", count)
+            conn.exec_driver_sql(f"ALTER TABLE {PARTIES.name} RENAME TO {PARTIES.name}_old")
+            for index in inspect(conn).get_indexes(f"{PARTIES.name}_old"):
+                conn.exec_driver_sql(f"DROP INDEX {index['name']}")
+            PARTIES.create(conn)
+            conn.exec_driver_sql(f"INSERT INTO {PARTIES.name} (uscc, log_index) "
+                                 f"SELECT uscc, log_index FROM {PARTIES.name}_old")
+            conn.exec_driver_sql(f"DROP TABLE {PARTIES.name}_old")
+        log.warning("rebuilt the party index")
 
     def _pack_batches(self) -> None:
         """Pack kept batches stored whole by older versions, all in one database transaction.
@@ -266,7 +284,7 @@ class Store:
             writer.insert(TXS, [_tx_row(block.height, tx) for tx in block.txs])
             writer.insert(NONCES, [{"signer": s, "nonce": n} for s, n in block.new_nonces])
             writer.insert(PARTIES, [
-                {"uscc": p, "log_index": tx.log_index, "tx_id": tx.id}
+                {"uscc": p, "log_index": tx.log_index}
                 for tx in block.txs for p in sorted(tx.parties)
             ])
             self._upsert_state(writer, block.height, block.state)
@@ -592,7 +610,8 @@ class Store:
         if not storable(tx_id):
             return set()
         with self.engine.connect() as conn:
-            stmt = select(PARTIES.c.uscc).where(PARTIES.c.tx_id == tx_id)
+            stmt = select(PARTIES.c.uscc).join(TXS, TXS.c.log_index == PARTIES.c.log_index).where(
+                TXS.c.id == tx_id)
             return set(conn.execute(stmt).scalars())
 
     def txs_for_party(self, uscc: str, after_log_index: int, limit: int) -> list[TxRow]:
@@ -600,7 +619,7 @@ class Store:
         if not storable(uscc):
             return []
         stmt = (
-            select(TXS).join(PARTIES, PARTIES.c.tx_id == TXS.c.id)
+            select(TXS).join(PARTIES, PARTIES.c.log_index == TXS.c.log_index)
             .where(PARTIES.c.uscc == uscc, PARTIES.c.log_index > after_log_index)
             .order_by(PARTIES.c.log_index).limit(limit)
         )

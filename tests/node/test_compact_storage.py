@@ -1,8 +1,9 @@
-"""Each envelope is stored once: kept batches are packed, and older databases are migrated.
+"""Each envelope is stored once, the party index is compact, and older databases are migrated.
 
 A block's kept batch loses the wires of the transactions the block stores
-(ledger/batch_pack.py) and is rebuilt byte for byte when served; a database
-whose batches an older version stored whole has them packed, in one
+(ledger/batch_pack.py) and is rebuilt byte for byte when served; the party
+index is keyed by log index without the tx id.  A database an older version
+made (batches whole, party rows with tx ids) is migrated, each step in one
 database transaction, when the node opens it.
 """
 
@@ -45,10 +46,18 @@ def _raw(url: str) -> list[tuple[int, bytes, bytes | None]]:
 
 
 def _as_older_version(url: str, batches: dict[int, bytes]) -> None:
-    """Give the database the batches table older versions made, each batch stored whole."""
+    """Give the database the batches and party tables older versions made, with their rows."""
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     kind = "BYTEA" if url.startswith("postgresql") else "BLOB"
     with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE tx_parties RENAME TO parties_now")
+        conn.exec_driver_sql("DROP INDEX ix_tx_parties_log_index")
+        conn.exec_driver_sql("CREATE TABLE tx_parties (uscc VARCHAR NOT NULL, log_index INTEGER "
+                             "NOT NULL, tx_id VARCHAR NOT NULL, PRIMARY KEY (uscc, log_index))")
+        conn.exec_driver_sql("CREATE INDEX ix_tx_parties_tx_id ON tx_parties (tx_id)")
+        conn.exec_driver_sql("INSERT INTO tx_parties SELECT p.uscc, p.log_index, t.id FROM "
+                             "parties_now p JOIN transactions t ON t.log_index = p.log_index")
+        conn.exec_driver_sql("DROP TABLE parties_now")
         conn.exec_driver_sql("DROP TABLE block_batches")
         conn.exec_driver_sql(f"CREATE TABLE block_batches (height INTEGER NOT NULL, "
                              f"data {kind} NOT NULL, PRIMARY KEY (height))")
@@ -72,8 +81,17 @@ def test_a_kept_batch_stores_no_envelope_twice_and_is_served_whole(tmp_path: Pat
     store.close()
 
 
+def _parties(store: Store) -> dict[str, set[str]]:
+    head = store.head_height() or 0
+    return {t.id: store.parties(t.id) for h in range(head + 1) for t in store.block_txs(h)}
+
+
 def _check_migrated(url: str, caplog: pytest.LogCaptureFixture) -> None:
     batches = _sample(url)
+    store = Store(url)
+    parties = _parties(store)
+    store.close()
+    assert sum(map(len, parties.values())) > len(parties)
     _as_older_version(url, batches)
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     assert "refs" not in {c["name"] for c in inspect(engine).get_columns("block_batches")}
@@ -81,12 +99,17 @@ def _check_migrated(url: str, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="node.storage.store"):
         store = Store(url)
     assert "packed" in caplog.text and f"packing {len(batches)} kept batches" in caplog.text
+    assert "rebuilt the party index" in caplog.text
     assert all(refs is not None for _, _, refs in _raw(url))
     assert {h: store.block_batch(h) for h in batches} == batches
+    assert _parties(store) == parties
+    uscc = next(iter(parties[next(iter(parties))]))
+    assert {t.id for t in store.txs_for_party(uscc, -1, 10_000)} == {
+        t for t, who in parties.items() if uscc in who}
     store.close()
     caplog.clear()
     reopened = Store(url)  # nothing left to pack
-    assert "packing" not in caplog.text
+    assert "packing" not in caplog.text and "party index" not in caplog.text
     assert {h: reopened.block_batch(h) for h in batches} == batches
     reopened.close()
 

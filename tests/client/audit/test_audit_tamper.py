@@ -45,10 +45,11 @@ COLUMNS = {
     "notes": ("id", "root_id", "parent_id", "holder", "issuer", "amount", "currency", "status",
               "maturity_date", "financed", "frozen", "height"),
     "state": ("key", "height", "value"),
-    "tx_parties": ("uscc", "log_index", "tx_id"),
+    "tx_parties": ("uscc", "log_index"),
     "nonces": ("signer", "nonce"),
 }
 
+KEYS = {"tx_parties": ("uscc", "log_index")}  # tables without a rowid: their primary key
 PAIRS = [(table, column) for table, columns in sorted(COLUMNS.items()) for column in columns]
 
 
@@ -117,14 +118,16 @@ def flip_one_byte(path: Path, rng: random.Random) -> Flip:
     with sqlite3.connect(path) as db:
         while True:
             table, column = rng.choice(PAIRS)
-            rowid, value = rng.choice(db.execute(
-                f"SELECT rowid, {column} FROM {table}").fetchall())
+            key = KEYS.get(table, ("rowid",))
+            *rowid, value = rng.choice(db.execute(
+                f"SELECT {', '.join(key)}, {column} FROM {table}").fetchall())
             changed = flipped(value, rng)
             if changed is None:
                 continue  # NULL or empty text: no byte to flip
-            place = placement(db, table, rowid)
+            place = placement(db, table, rowid if len(rowid) > 1 else rowid[0])
+            where = " AND ".join(f"{k} = ?" for k in key)
             try:
-                db.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (changed, rowid))
+                db.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (changed, *rowid))
             except sqlite3.IntegrityError:
                 continue  # the flipped key collides with another row's: pick again
             return Flip(table, column, *place)
@@ -150,7 +153,7 @@ def flipped(value: Any, rng: random.Random) -> Any:
     return None
 
 
-def placement(db: sqlite3.Connection, table: str, rowid: int) -> tuple[int, str | None,
+def placement(db: sqlite3.Connection, table: str, rowid: Any) -> tuple[int, str | None,
                                                                          str | None]:
     """Return (block, transaction, note) a row of `table` belongs to, read before the flip."""
     def one(sql: str, *args: Any) -> Any:
@@ -162,8 +165,8 @@ def placement(db: sqlite3.Connection, table: str, rowid: int) -> tuple[int, str 
         height, tx_id = one("SELECT height, id FROM transactions WHERE rowid = ?", rowid)
         return height, tx_id, None
     if table == "tx_parties":
-        tx_id = one("SELECT tx_id FROM tx_parties WHERE rowid = ?", rowid)[0]
-        return one("SELECT height FROM transactions WHERE id = ?", tx_id)[0], tx_id, None
+        height, tx_id = one("SELECT height, id FROM transactions WHERE log_index = ?", rowid[1])
+        return height, tx_id, None
     if table == "nonces":
         signer, nonce = one("SELECT signer, nonce FROM nonces WHERE rowid = ?", rowid)
         return first_user(db, signer, nonce)
