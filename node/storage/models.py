@@ -81,9 +81,14 @@ class TxRow(SQLModel, table=True):
 
 
 class NonceRow(SQLModel, table=True):
-    """A (signer, nonce) pair that has been used, for replay protection."""
+    """A (signer, nonce) pair that has been used, for replay protection.
+
+    Without a rowid on SQLite: the key is the whole row, so the table is its
+    own index (databases made before keep their rowid table, which works the same).
+    """
 
     __tablename__ = "nonces"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     signer: str = Field(primary_key=True)
     nonce: str = Field(primary_key=True)

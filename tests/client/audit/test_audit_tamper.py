@@ -49,7 +49,8 @@ COLUMNS = {
     "nonces": ("signer", "nonce"),
 }
 
-KEYS = {"tx_parties": ("uscc", "log_index")}  # tables without a rowid: their primary key
+# tables without a rowid: their primary key
+KEYS = {"tx_parties": ("uscc", "log_index"), "nonces": ("signer", "nonce")}
 PAIRS = [(table, column) for table, columns in sorted(COLUMNS.items()) for column in columns]
 
 
@@ -168,7 +169,7 @@ def placement(db: sqlite3.Connection, table: str, rowid: Any) -> tuple[int, str 
         height, tx_id = one("SELECT height, id FROM transactions WHERE log_index = ?", rowid[1])
         return height, tx_id, None
     if table == "nonces":
-        signer, nonce = one("SELECT signer, nonce FROM nonces WHERE rowid = ?", rowid)
+        signer, nonce = rowid
         return first_user(db, signer, nonce)
     if table == "notes":
         note_id = one("SELECT id FROM notes WHERE rowid = ?", rowid)[0]
