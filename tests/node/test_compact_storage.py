@@ -9,6 +9,7 @@ database transaction, when the node opens it.
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 
@@ -18,10 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, inspect
 
+from client.audit import audit_source
 from ledger.batch import open_batch
 from ledger.batch_pack import REF, UnpackError, pack_batch, unpack_batch, wire_of
+from node.storage.chain_lines import export_database
 from node.storage.store import Store
 from scripts.sample_chain import build_sample_chain
+from tests.client.audit.chain_lines import Lines
 
 
 def _sample(url: str) -> dict[int, bytes]:
@@ -167,3 +171,29 @@ def test_a_damaged_packed_batch_is_an_error_naming_the_transaction() -> None:
     with pytest.raises(UnpackError, match="no usable envelope") as raised:
         unpack_batch(skeleton, refs, lambda _: b"not json")
     assert raised.value.tx_id == _id(7)
+
+
+def _chain_file(url: str) -> bytes:
+    out = io.BytesIO()
+    export_database(url, out)
+    return out.getvalue()
+
+
+def test_a_version_1_chain_file_still_audits_and_its_flips_are_found(tmp_path: Path) -> None:
+    """A database in the old layout exports exactly what version 1 wrote (whole batches, party
+    rows with tx ids): with its header saying so, it audits clean, and a changed tx id is found."""
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    batches = _sample(url)
+    current = _chain_file(url)
+    assert b'"format":"receivables-ledger-chain/2"' in current
+    assert not audit_source(Lines(current), parallel=False).findings
+    _as_older_version(url, batches)
+    old = _chain_file(url).replace(b'"format":"receivables-ledger-chain/2"',
+                                   b'"format":"receivables-ledger-chain/1"', 1)
+    assert b'"refs"' not in old and b'"tx_id"' in old
+    report = audit_source(Lines(old), parallel=False)
+    assert not report.findings, [str(f) for f in report.findings]
+    at = old.index(b'"tx_id":"') + len(b'"tx_id":"') + 3
+    flipped = old[:at] + (b"0" if old[at:at + 1] != b"0" else b"1") + old[at + 1:]
+    (finding, *_) = audit_source(Lines(flipped), parallel=False).findings
+    assert finding.check == "party"
