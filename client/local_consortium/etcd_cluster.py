@@ -24,7 +24,7 @@ import signal
 import ssl
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,15 @@ from client.local_consortium.launcher import free_port, free_ports
 from client.sdk.tls import TlsFiles, client_context
 
 START_TIMEOUT_S = 30.0
+# What keeps a long-running member's memory and disk flat (docs/OPERATIONS.md says why):
+# a member holds every Raft entry since its last snapshot in memory (and its WAL files
+# on disk), so it snapshots every 2,000 entries instead of etcd 3.4's 100,000; it keeps 2
+# WAL files and 2 snapshots beyond those still needed; the backend quota is explicit.
+SNAPSHOT_COUNT = 2000
+QUOTA_BACKEND_BYTES = 2 * 1024**3
+TUNING_FLAGS: tuple[str, ...] = (
+    f"--snapshot-count={SNAPSHOT_COUNT}", "--max-wals=2", "--max-snapshots=2",
+    f"--quota-backend-bytes={QUOTA_BACKEND_BYTES}")
 
 
 class EtcdMissing(RuntimeError):
@@ -87,10 +96,13 @@ def etcd_binary() -> str:
 
 def start_etcd_cluster(directory: Path, size: int = 3, *, detach: bool = False,
                        token: str = "ledger",
-                       certs: Callable[[str], TlsFiles] | None = None) -> list[EtcdMember]:
+                       certs: Callable[[str], TlsFiles] | None = None,
+                       tuning: Sequence[str] = TUNING_FLAGS) -> list[EtcdMember]:
     """Start a `size`-member etcd cluster under `directory`; wait until it has a leader.
 
     With `certs` (member name -> its TLS files), the cluster runs mutual TLS.
+    `tuning` are the flags that bound the members' memory and disk
+    (`TUNING_FLAGS`; a benchmark passes others to compare).
     """
     binary = etcd_binary()
     directory.mkdir(parents=True, exist_ok=True)
@@ -104,7 +116,8 @@ def start_etcd_cluster(directory: Path, size: int = 3, *, detach: bool = False,
     for name in names:
         client_port, peer_port, metrics_port = ports[name]
         members.append(_start_member(binary, directory, name, client_port, peer_port,
-                                     metrics_port, initial, token, detach, tls[name]))
+                                     metrics_port, initial, token, detach, tls[name],
+                                     tuning))
     try:
         wait_for_leader([m.client_url for m in members], tls=operator_context(members))
     except Exception:
@@ -113,12 +126,13 @@ def start_etcd_cluster(directory: Path, size: int = 3, *, detach: bool = False,
     return members
 
 
-def restart_member(member: EtcdMember, *, detach: bool = False) -> EtcdMember:
+def restart_member(member: EtcdMember, *, detach: bool = False,
+                   tuning: Sequence[str] = TUNING_FLAGS) -> EtcdMember:
     """Start a stopped member again from its data directory (it rejoins the cluster)."""
     client_port = int(member.client_url.rsplit(":", 1)[1])
     peer_port = int(member.peer_url.rsplit(":", 1)[1])
     return _start_member(etcd_binary(), Path(member.data_dir).parent, member.name,
-                         client_port, peer_port, free_port(), "", "", detach, member.tls)
+                         client_port, peer_port, free_port(), "", "", detach, member.tls, tuning)
 
 
 def _tls_args(tls: TlsFiles | None) -> list[str]:
@@ -133,7 +147,7 @@ def _tls_args(tls: TlsFiles | None) -> list[str]:
 
 def _start_member(binary: str, directory: Path, name: str, client_port: int, peer_port: int,
                   metrics_port: int, initial: str, token: str, detach: bool,
-                  tls: TlsFiles | None) -> EtcdMember:
+                  tls: TlsFiles | None, tuning: Sequence[str]) -> EtcdMember:
     scheme = "http" if tls is None else "https"
     client_url = f"{scheme}://127.0.0.1:{client_port}"
     peer_url = f"{scheme}://127.0.0.1:{peer_port}"
@@ -142,7 +156,8 @@ def _start_member(binary: str, directory: Path, name: str, client_port: int, pee
     args = [binary, "--name", name, "--data-dir", str(data_dir), "--log-level", "warn",
             "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
             "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
-            "--listen-metrics-urls", f"http://127.0.0.1:{metrics_port}", *_tls_args(tls)]
+            "--listen-metrics-urls", f"http://127.0.0.1:{metrics_port}", *tuning,
+            *_tls_args(tls)]
     if initial:  # a first start; a restart reads the cluster from its data directory
         args += ["--initial-cluster", initial, "--initial-cluster-token", token,
                  "--initial-cluster-state", "new"]

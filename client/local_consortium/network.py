@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +43,7 @@ from typing import Any
 
 from client.local_consortium.consortium import Consortium, init_consortium, node_id_of
 from client.local_consortium.etcd_cluster import (
+    TUNING_FLAGS,
     EtcdMember,
     operator_context,
     process_is,
@@ -85,13 +86,16 @@ class NodeEntry:
 
 
 def network_up(directory: Path, password: str, simulated_clock: str | None = None, *,
-               progress: Progress = quiet, log_level: str | None = None) -> dict[str, Any]:
+               progress: Progress = quiet, log_level: str | None = None,
+               etcd_tuning: Sequence[str] = TUNING_FLAGS) -> dict[str, Any]:
     """Create (first time) and start a local network in `directory`; return its description.
 
     With `simulated_clock` (a UTC timestamp) it is a simulation network:
     every node runs on a manual clock starting there, and a new consortium's
     genesis is dated then.  `progress` is told each step as it starts and
     ends; the nodes log at `log_level` (info by default) to their node.log.
+    The etcd members run with `etcd_tuning` (by default the flags that keep
+    them bounded, `etcd_cluster.TUNING_FLAGS`; scripts/soak_etcd.py compares others).
     """
     directory = directory.resolve()
     described = directory / NETWORK_FILE
@@ -110,7 +114,8 @@ def network_up(directory: Path, password: str, simulated_clock: str | None = Non
     members: list[EtcdMember] = []
     nodes: list[NodeEntry] = []
     try:
-        members = _start_etcd(directory, consortium, password, previous, progress)
+        members = _start_etcd(directory, consortium, password, previous, progress,
+                              etcd_tuning)
         endpoints = ",".join(m.client_url for m in members)
         ports, metrics_ports = _ports(previous)
         for number, alias in enumerate(NODE_ORGS, 1):
@@ -153,7 +158,8 @@ def _consortium(folder: Path, password: str, start_time: datetime,
 
 
 def _start_etcd(directory: Path, consortium: Consortium, password: str,
-                previous: dict[str, Any] | None, progress: Progress) -> list[EtcdMember]:
+                previous: dict[str, Any] | None, progress: Progress,
+                tuning: Sequence[str]) -> list[EtcdMember]:
     """Start the 3-member etcd cluster (again, from its data, if it ran before)."""
     started = time.monotonic()
     if previous is None:
@@ -162,10 +168,11 @@ def _start_etcd(directory: Path, consortium: Consortium, password: str,
             directory / "etcd", 3, detach=True,
             certs=lambda name: consortium.issue_server_cert(
                 password, name=name, alias=NODE_ORGS[int(name[4:]) - 1],
-                directory=directory / "etcd" / "tls"))
+                directory=directory / "etcd" / "tls"), tuning=tuning)
     else:  # the same members, ports and certificates again, from their data directories
         progress("restarting etcd's 3 members from their data, then waiting for a leader")
-        members = [restart_member(EtcdMember(**m), detach=True) for m in previous["etcd"]]
+        members = [restart_member(EtcdMember(**m), detach=True, tuning=tuning)
+                   for m in previous["etcd"]]
         wait_for_leader([m.client_url for m in members], tls=operator_context(members))
     progress(f"etcd ready in {time.monotonic() - started:.1f} s")
     return members

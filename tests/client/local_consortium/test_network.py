@@ -73,6 +73,7 @@ def test_network_up_runs_a_consortium_and_down_stops_exactly_it(tmp_path: Path) 
             assert time.monotonic() < deadline, [a.status() for a in auditors]
             time.sleep(0.1)
         _every_node_logs_and_serves_metrics(description)
+        _etcd_members_run_bounded(description)
     finally:
         down = _ledger("network", "down", "--dir", str(tmp_path))
     assert down.returncode == 0, down.stderr
@@ -98,6 +99,20 @@ def _every_node_logs_and_serves_metrics(description: dict[str, Any]) -> None:
         assert promtool_problems(taken.text) == ""
         assert taken.value("ledger_final_height") == taken.value("ledger_block_height") == 1
         assert taken.value("ledger_committed_transactions_total") == 1
+
+
+def _etcd_members_run_bounded(description: dict[str, Any]) -> None:
+    """Each etcd member runs with the flags that bound its memory and disk, and applies them.
+
+    The command line shows the flags; the member's own metrics show the quota it enforces.
+    """
+    for member in description["etcd"]:
+        args = Path(f"/proc/{member['pid']}/cmdline").read_bytes().decode().split("\0")
+        for flag in ("--snapshot-count=2000", "--max-wals=2", "--max-snapshots=2",
+                     f"--quota-backend-bytes={2 * 1024**3}"):
+            assert flag in args, args
+        metrics = scrape(args[args.index("--listen-metrics-urls") + 1] + "/metrics")
+        assert metrics.value("etcd_server_quota_backend_bytes") == 2 * 1024**3
 
 
 def _only_consortium_members_get_in(description: dict[str, Any], consortium: Consortium) -> None:
