@@ -7,7 +7,7 @@ Starts a network as `ledger network up` does (3 etcd members, four nodes),
 drives the network bench's credential life at `--rate` tx/s in the
 background, and every `--every` seconds prints, per etcd member: its RSS,
 bbolt's file size and the part in use (from the member's /metrics), the
-keys in the store, the data directory split into the WAL, the snapshots and
+keys in the store and the watchers, the data directory split into the WAL, the snapshots and
 the db, and the Raft entries since the member's last snapshot (its Raft
 index less the index in the newest .snap file name): the entries etcd keeps
 in memory until it snapshots.  Node RSS is printed too.  At the end it
@@ -43,7 +43,7 @@ from client.local_consortium.network import NETWORK_FILE, network_down, network_
 
 MB = 1024 * 1024
 FIGURES = ("rss_mb", "heap_mb", "db_mb", "db_in_use_mb", "wal_mb", "snap_mb", "dir_mb", "keys",
-           "entries_since_snap")
+           "watchers", "entries_since_snap")
 
 
 def rss_mb(pid: int) -> float:
@@ -103,6 +103,7 @@ def member_figures(member: EtcdMember, tls: Any) -> dict[str, float]:
         "snap_mb": du_mb(data / "member" / "snap"),
         "dir_mb": du_mb(data),
         "keys": samples.get("etcd_debugging_mvcc_keys_total", 0.0),
+        "watchers": samples.get("etcd_debugging_mvcc_watcher_total", 0.0),
         "entries_since_snap": int(status.get("raftIndex", 0)) - last_snapshot_index(data),
     }
 
@@ -137,7 +138,8 @@ def print_row(row: dict[str, Any], names: list[str]) -> None:
               f"{fig['heap_mb']:6.1f} MB  db "
               f"{fig['db_mb']:6.1f} MB (in use {fig['db_in_use_mb']:5.1f})  wal "
               f"{fig['wal_mb']:6.1f} MB  snap {fig['snap_mb']:5.1f} MB  dir "
-              f"{fig['dir_mb']:6.1f} MB  keys {fig['keys']:6.0f}  entries since snapshot "
+              f"{fig['dir_mb']:6.1f} MB  keys {fig['keys']:6.0f}  watchers {fig['watchers']:.0f}  "
+              f"entries since snapshot "
               f"{fig['entries_since_snap']}", flush=True)
     nodes = "  ".join(f"{a} {v:.0f}" for a, v in row["nodes_rss_mb"].items())
     print(f"{row['minute']:6.1f} min nodes rss MB: {nodes}", flush=True)
