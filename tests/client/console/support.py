@@ -178,6 +178,21 @@ class Browserless:
         self.http.close()
 
 
+def org_console_settings(node: RunningNode, folder: Path, org: str) -> Path:
+    """Write `org`'s keystore and console settings (English), with the test people."""
+    who = node.orgs[org]
+    save_keystore(folder / f"{org}.json", Identity(who.uscc, who.name, who.key), PASSWORD)
+    path = folder / f"{org}.toml"
+    path.write_text(config_text(keystore=folder / f"{org}.json", nodes=[node.url], tls=None,
+                                database_url=f"sqlite:///{folder / org}.db", port=0,
+                                language="en", totp=False), encoding="utf-8")
+    engine = open_database(load_config(path).database_url)
+    for person, role in PEOPLE.items():
+        users.add_user(engine, name=person, role=role, password=password_of(person), by="test")
+    engine.dispose()
+    return path
+
+
 @contextmanager
 def served(console: Console) -> Iterator[str]:
     """Serve `console`'s app in this process on a free loopback port; yield its URL."""

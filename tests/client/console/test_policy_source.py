@@ -19,20 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from client.console import users
-from client.console.config import config_text, load_config
 from client.console.policy import policies
-from client.console.store import open_database
-from client.sdk.keystore import Identity, save_keystore
+from client.sdk.keystore import Identity
 from client.sdk.participant import Participant
 from ledger.membership import Role, make_uscc
 from tests.builders import START, Org, key_for
 from tests.client.console.support import (
-    PASSWORD,
-    PEOPLE,
     Browserless,
     Running,
-    password_of,
+    org_console_settings,
     running_console,
 )
 from tests.node.support import grant_line, issue_args
@@ -52,27 +47,12 @@ class Core:
     line: str
 
 
-def _settings(node: RunningNode, folder: Path, org: str) -> Path:
-    """Write `org`'s keystore and console settings (English), with the test people."""
-    who = node.orgs[org]
-    save_keystore(folder / f"{org}.json", Identity(who.uscc, who.name, who.key), PASSWORD)
-    path = folder / f"{org}.toml"
-    path.write_text(config_text(keystore=folder / f"{org}.json", nodes=[node.url], tls=None,
-                                database_url=f"sqlite:///{folder / org}.db", port=0,
-                                language="en", totp=False), encoding="utf-8")
-    engine = open_database(load_config(path).database_url)
-    for person, role in PEOPLE.items():
-        users.add_user(engine, name=person, role=role, password=password_of(person), by="test")
-    engine.dispose()
-    return path
-
-
 @pytest.fixture
 def core(tmp_path: Path) -> Iterator[Core]:
     (tmp_path / "node").mkdir()
     with running_node(tmp_path / "node", policies=FOUNDED, verifier_processes=0) as node:
         line = grant_line(node)
-        with running_console(_settings(node, tmp_path, "core")) as console:
+        with running_console(org_console_settings(node, tmp_path, "core")) as console:
             yield Core(node, console, line)
 
 
@@ -161,7 +141,7 @@ def test_the_banks_due_diligence_tells_the_tenor_by_its_days_not_the_default(
     (tmp_path / "node").mkdir()
     with running_node(tmp_path / "node", policies=FOUNDED, verifier_processes=0) as node:
         financing = _long_tenor_financing(node, 150)  # over the chain's 120, under 183
-        with running_console(_settings(node, tmp_path, "b1")) as console:
+        with running_console(org_console_settings(node, tmp_path, "b1")) as console:
             banker = Browserless(console.url)
             try:
                 banker.log_in("mia")

@@ -28,16 +28,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from client.console import users
-from client.console.config import config_text, load_config
-from client.console.store import open_database
 from client.local_consortium.browser import BrowserMissing, chromium_binary
-from client.sdk.keystore import Identity, save_keystore
 from tests.client.console.support import (
-    PASSWORD,
-    PEOPLE,
     Running,
-    password_of,
+    org_console_settings,
     running_console,
 )
 from tests.client.console.test_browser import Tab
@@ -60,21 +54,6 @@ class Story:
     made: dict[str, str]
 
 
-def _console_for(node: RunningNode, folder: Path, org: str) -> Path:
-    """Write `org`'s keystore and console settings (English), with the test people."""
-    who = node.orgs[org]
-    save_keystore(folder / f"{org}.json", Identity(who.uscc, who.name, who.key), PASSWORD)
-    path = folder / f"{org}.toml"
-    path.write_text(config_text(keystore=folder / f"{org}.json", nodes=[node.url], tls=None,
-                                database_url=f"sqlite:///{folder / org}.db", port=0,
-                                language="en", totp=False), encoding="utf-8")
-    engine = open_database(load_config(path).database_url)
-    for person, role in PEOPLE.items():
-        users.add_user(engine, name=person, role=role, password=password_of(person), by="test")
-    engine.dispose()
-    return path
-
-
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     folder = tmp_path_factory.mktemp("supplier_core")
@@ -84,8 +63,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     shots.mkdir(parents=True, exist_ok=True)
     with running_node(folder / "node", verifier_processes=0) as node, ExitStack() as stack:
         line = grant_line(node)
-        s1 = stack.enter_context(running_console(_console_for(node, folder, "s1")))
-        core = stack.enter_context(running_console(_console_for(node, folder, "core")))
+        s1 = stack.enter_context(running_console(org_console_settings(node, folder, "s1")))
+        core = stack.enter_context(running_console(org_console_settings(node, folder, "core")))
         yield Story(node, s1, core, line, shots, {})
 
 
