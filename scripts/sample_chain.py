@@ -82,6 +82,27 @@ def sample_orgs(seed: int = 0) -> dict[str, SampleOrg]:
             for index, (alias, role) in enumerate(cast, start=1)}
 
 
+def rekeyed_s3(seed: int = 0) -> PrivateKey:
+    """Return supplier s3's key after the sample's governance re-keys it."""
+    return _key(seed, "s3 re-keyed")
+
+
+def current_keys(seed: int = 0) -> dict[str, PrivateKey]:
+    """Return each organisation's signing key (by alias) once a sample chain is built."""
+    return {alias: rekeyed_s3(seed) if alias == "s3" else org.key
+            for alias, org in sample_orgs(seed).items()}
+
+
+def load_core(seed: int = 0) -> SampleOrg:
+    """Return a core enterprise the sample chain lacks, to issue on top of it.
+
+    The sample's core pays every seventh credential only in part, so once
+    they are overdue it may issue no more: new business needs another core.
+    """
+    return SampleOrg("core2", make_uscc("91440300MA0000090"), Role.CORE_ENTERPRISE,
+                     _key(seed, "core2"))
+
+
 def sample_node_keys(seed: int = 0) -> dict[str, PrivateKey]:
     """Return the attestation (and batch-signing) keys of the sample's two nodes."""
     return {node: _key(seed, node) for node, _ in NODES}
@@ -136,7 +157,6 @@ class SampleBuilder:
         self.now = SAMPLE_START + timedelta(minutes=1)
         self.keys = {o.uscc: o.key for o in self.orgs.values()}
         self._nonces = itertools.count(1)
-        self.sent: list[Envelope] = []
 
     def close(self) -> None:
         """Release the database."""
@@ -179,7 +199,6 @@ class SampleBuilder:
     def send(self, envelopes: Sequence[Envelope], extra: Sequence[Any] = (),
              proposer: str = "node1") -> None:
         """Commit `envelopes` (and any `extra` raw wire items) as one block."""
-        self.sent.extend(envelopes)
         self.block([e.to_json() for e in envelopes] + list(extra), proposer)
 
 
@@ -193,7 +212,7 @@ def _credit_line(b: SampleBuilder) -> str:
 
 def _governance(b: SampleBuilder) -> None:
     """Re-key supplier s3 and admit the newcomer (the policy lets a proposer decide alone)."""
-    rekeyed = _key(b.seed, "s3 re-keyed")
+    rekeyed = rekeyed_s3(b.seed)
     b.send([b.tx(["core"], "governance", "propose", {"change": {
                 "kind": "rekey_member", "uscc": b.uscc("s3"),
                 "public_key": rekeyed.public_key.hex()}}),

@@ -80,17 +80,21 @@ def _steady_rate(observer: Participant, started: float, seconds: float) -> float
     return (s2 - s1) / (t2 - t1)
 
 
-def grant_bench_line(consortium: Consortium, bank: Participant, core: Participant) -> None:
-    """Have the bank grant core a year's credit line too large to run out; note its id.
-
-    The workers read the line id from `credit_line` in the consortium directory.
-    """
+def grant_line(bank: Participant, core: Participant) -> str:
+    """Have the bank grant core a year's credit line too large to run out; return its id."""
     prepared = core.cosign(bank.propose_credit_line(
         core=core.uscc, limit=9_000_000_000_000_000, currency="CNY",
         expiry_date=(datetime.now(UTC).date() + timedelta(days=365)).isoformat()))
     status = bank.submit([prepared.envelope()])[0]
-    line = bank.transaction(status["tx_id"])["events"][0]["credit_line"]
-    (consortium.directory / "credit_line").write_text(line)
+    return str(bank.transaction(status["tx_id"])["events"][0]["credit_line"])
+
+
+def grant_bench_line(consortium: Consortium, bank: Participant, core: Participant) -> None:
+    """Grant the bench's credit line (`grant_line`) and note its id.
+
+    The workers read the line id from `credit_line` in the consortium directory.
+    """
+    (consortium.directory / "credit_line").write_text(grant_line(bank, core))
 
 
 def _cast() -> list[OrgSpec]:
@@ -120,17 +124,24 @@ class Lane:
 class Worker:
     """Drives credentials through their life in lock-step batches."""
 
-    def __init__(self, url: str, directory: Path, identities: dict[str, Identity],
-                 worker: int, batch: int) -> None:
-        self.directory = directory
-        consortium = Consortium.open(directory)
-        self.people = {alias: Participant(url, identity, chain_id=consortium.chain_id)
-                       for alias, identity in identities.items()}
+    def __init__(self, people: dict[str, Participant], line: str, worker: int,
+                 batch: int) -> None:
+        """Drive credentials as `people` (by alias: core, s0..s11, bank_a, bank_b) on `line`."""
+        self.people = people
         self.worker = worker
         self.batch = batch
         self.serial = 0
         self.latencies: list[float] = []
-        self.line = (directory / "credit_line").read_text().strip()
+        self.line = line
+
+    @classmethod
+    def of_consortium(cls, url: str, directory: Path, identities: dict[str, Identity],
+                      worker: int, batch: int) -> Worker:
+        """Return a worker for the local consortium in `directory` (its line in `credit_line`)."""
+        chain_id = Consortium.open(directory).chain_id
+        people = {alias: Participant(url, identity, chain_id=chain_id)
+                  for alias, identity in identities.items()}
+        return cls(people, (directory / "credit_line").read_text().strip(), worker, batch)
 
     def send(self, envelopes: list[Any], signer: str) -> list[dict[str, Any]]:
         """Submit one batch and wait for its commit; record the latency."""
@@ -233,7 +244,7 @@ def _first_output(tx_id: str) -> str:
 
 def _worker_main(url: str, directory: str, identities: dict[str, Identity], worker: int,
                  batch: int, seconds: float, queue: Any) -> None:
-    runner = Worker(url, Path(directory), identities, worker, batch)
+    runner = Worker.of_consortium(url, Path(directory), identities, worker, batch)
     deadline = time.monotonic() + seconds
     committed = 0
     while time.monotonic() < deadline:

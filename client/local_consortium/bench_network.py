@@ -57,15 +57,11 @@ class NetworkWorker(Worker):
         ordered = urls[worker % len(urls):] + urls[:worker % len(urls)]
         chain_id = Consortium.open(consortium_dir).chain_id
         # contexts are not picklable: each worker opens its own
-        self.people = {alias: Participant(ordered, identity, chain_id=chain_id,
-                                          tls=network_tls_context(directory, alias, password))
-                       for alias, identity in identities.items()}
-        self.directory = consortium_dir
-        self.worker = worker
-        self.batch = batch
-        self.serial = 0
-        self.latencies: list[float] = []
-        self.line = (consortium_dir / "credit_line").read_text().strip()
+        people = {alias: Participant(ordered, identity, chain_id=chain_id,
+                                     tls=network_tls_context(directory, alias, password))
+                  for alias, identity in identities.items()}
+        super().__init__(people, (consortium_dir / "credit_line").read_text().strip(), worker,
+                         batch)
         self.requests: list[tuple[float, int, int]] = []  # (submitted, height, tx count)
         self.interval = batch / pace if pace else 0.0
         self.next_at = 0.0
