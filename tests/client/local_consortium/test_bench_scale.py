@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from scripts.bench_scale import Figures, Load, verdicts
+
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "bench_scale.py"
 NUMBER = r"([\d,.]+)"
 VERDICT = re.compile(r"^(.+): (MET|MISSED)$", re.M)
@@ -57,3 +59,17 @@ def test_two_tiny_sizes_give_each_figure_the_ratios_and_a_verdict_per_criterion(
 def test_sizes_that_are_not_numbers_are_refused() -> None:
     done = _bench("--sizes", "100k")
     assert done.returncode == 2 and "give sizes as 100000,1000000" in done.stderr
+
+
+def _figures(txs: int, rss: int, startup: float, committed: int, db_bytes: int) -> Figures:
+    load = Load(committed, 100.0, 1.0, 1.0, 10, (), rss)
+    return Figures(txs, 0.0, db_bytes, {}, startup, rss, rss, load, (), (), 1.0, 1, True)
+
+
+def test_each_criterion_is_judged_and_comparisons_need_two_sizes() -> None:
+    small = _figures(100_000, 400_000_000, 5.0, 30_000, 140_000_000)
+    large = _figures(1_000_000, 470_000_000, 9.0, 25_000, 1_400_000_000)
+    assert [met for _, met in verdicts([small, large])] == [True, True, True, True, True]
+    slow = _figures(1_000_000, 600_000_000, 12.0, 20_000, 1_600_000_000)
+    assert [met for _, met in verdicts([small, slow])] == [False, False, False, False, False]
+    assert [met for _, met in verdicts([small])] == [True, None, True, None, True]
