@@ -28,8 +28,9 @@ runs on a copy).  Then, per size:
 
 Last, the ratios between the smallest and the largest size and a verdict per
 acceptance criterion of issue 17 (those comparing sizes are not measured
-with one size).  The exit status is 1 if a criterion is missed, else 0.  These are figures to read, not a test: the
-machine's other work moves them (see docs/PERFORMANCE.md).
+with one size).  The exit status is 1 if a criterion is missed, else 0.
+These are figures to read, not a test: the machine's other work moves them
+(see docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ import orjson
 from client.local_consortium.bench import Worker, grant_line
 from client.local_consortium.etcd_cluster import EtcdMember, start_etcd_cluster, stop_members
 from client.local_consortium.launcher import NodeProcess, free_port, node_command
+from client.sdk.http import NodeError
 from client.sdk.keystore import Identity
 from client.sdk.participant import Participant
 from ledger.block import BlockHeader
@@ -228,17 +230,25 @@ def admit_load_core(cast: dict[str, Participant]) -> str:
 
 def _load_main(url: str, line: str, worker: int, batch: int, seconds: float,
                queue: Any) -> None:
-    """Run one load worker for `seconds`; put ("done", committed) or ("error", why)."""
+    """Run one load worker for `seconds`; put ("done", (lost, first loss)) or ("error", why).
+
+    A request the node did not answer (status 0: a connection reset, say)
+    abandons its cycle's credentials; the worker counts it and starts a new
+    cycle.  Any other error ends the worker.
+    """
     try:
         cast = people(url)
         cast["core"] = cast[load_core().alias]  # the workers issue as "core"
         runner = Worker(cast, line, worker, batch)
-
-
-        deadline, committed = time.monotonic() + seconds, 0
+        deadline, lost, first = time.monotonic() + seconds, 0, ""
         while time.monotonic() < deadline:
-            committed += runner.cycle()
-        queue.put(("done", committed))
+            try:
+                runner.cycle()
+            except NodeError as exc:
+                if exc.status != 0:
+                    raise
+                lost, first = lost + 1, first or f"worker {worker}: {exc}"
+        queue.put(("done", (lost, first)))
     except Exception as exc:  # report, so the parent does not wait for nothing
         queue.put(("error", f"worker {worker}: {type(exc).__name__}: {exc}"))
 
@@ -254,6 +264,8 @@ class Load:
     reads: int
     read_errors: tuple[str, ...]
     peak_rss: int
+    lost_requests: int = 0  # load requests the node did not answer (their cycle abandoned)
+    lost_first: tuple[str, ...] = ()
 
 
 def note_pool(auditor: Participant, holders: list[str], each: int = 200) -> list[str]:
@@ -286,12 +298,14 @@ def run_load(node: NodeProcess, seconds: float, clients: int, batch: int) -> Loa
         process.join()
     elapsed = time.perf_counter() - started
     peak = watch.stop()
-    failed = [why for kind, why in outcomes if kind == "error"]
+    failed = [str(why) for kind, why in outcomes if kind == "error"]
     if failed:
         raise RuntimeError("; ".join(failed))
+    lost = [why for _, why in outcomes]
     committed = int(cast["auditor"].status()["log_size"]) - size_before
     return Load(committed, elapsed, p99(reader.holdings_ms), p99(reader.note_ms),
-                len(reader.holdings_ms) + len(reader.note_ms), tuple(reader.errors[:3]), peak)
+                len(reader.holdings_ms) + len(reader.note_ms), tuple(reader.errors[:3]), peak,
+                sum(n for n, _ in lost), tuple(first for _, first in lost if first))
 
 
 # -- one size ---------------------------------------------------------------------------
@@ -384,6 +398,8 @@ def print_size(f: Figures) -> None:
           f"{f.load.seconds / 60:.1f} min of load (peak {f.load.peak_rss / MB:,.0f} MB)")
     print(f"committed: {f.load.committed:,} transactions in {f.load.seconds:.0f} s = "
           f"{f.tx_per_s:,.0f} tx/s")
+    if f.load.lost_requests:
+        print(f"unanswered load requests: {f.load.lost_requests} ({'; '.join(f.load.lost_first)})")
     print(f"reads under load: holdings p99 {f.load.holdings_p99_ms:,.0f} ms, note p99 "
           f"{f.load.note_p99_ms:,.0f} ms over {f.load.reads:,} reads"
           + (f"; failed: {'; '.join(f.load.read_errors)}" if f.load.read_errors else ""))
