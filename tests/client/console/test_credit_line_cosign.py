@@ -21,8 +21,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.client.console.support import Browserless, Running, running_console
-from tests.client.console.test_supplier_core import _console_for
+from tests.client.console.support import Browserless, Running, org_console_settings, running_console
 from tests.nodes import RunningNode, running_node
 
 COSIGN = "/credit-lines/cosign"
@@ -39,7 +38,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     folder = tmp_path_factory.mktemp("cosign")
     (folder / "node").mkdir()
     with running_node(folder / "node", verifier_processes=0) as node, \
-            running_console(_console_for(node, folder, "core")) as console:
+            running_console(org_console_settings(node, folder, "core")) as console:
         yield Desk(node, console)
 
 
