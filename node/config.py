@@ -14,6 +14,7 @@ from typing import Any
 
 ENV_PREFIX = "LEDGER_"
 MIN_STATE_CACHE_KEYS = 1_000
+MAX_SQLITE_CACHE_MIB = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class NodeConfig:
     # World-state keys kept in memory (the working set; the rest is read from the database):
     # about 1.3 KB each, so the default bounds the cache near 65 MB
     state_cache_keys: int = 50_000
+    # SQLite's page cache per pooled database connection, in MiB (the node's other bounded
+    # memory; PostgreSQL keeps its own): larger keeps more index pages hot for big chains
+    sqlite_cache_mib: int = 64
     request_clock_skew_s: int = 300
     clock_controllers: str = ""  # comma-separated USCCs that may move a manual (simulation) clock
     verifier_processes: int = -1  # -1: one per core beyond the first; 0: verify in-process
@@ -64,6 +68,9 @@ class NodeConfig:
         if self.state_cache_keys < MIN_STATE_CACHE_KEYS:
             raise ValueError(f"state_cache_keys must be at least {MIN_STATE_CACHE_KEYS:,} "
                              f"(got {self.state_cache_keys:,})")
+        if not 1 <= self.sqlite_cache_mib <= MAX_SQLITE_CACHE_MIB:
+            raise ValueError(f"sqlite_cache_mib must be 1 to {MAX_SQLITE_CACHE_MIB:,} "
+                             f"(got {self.sqlite_cache_mib:,})")
 
     @classmethod
     def load(cls, path: Path | None = None, **overrides: Any) -> NodeConfig:

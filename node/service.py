@@ -88,7 +88,7 @@ class NodeService:
         self.clock = clock or SystemClock()
         self.metrics = NodeMetrics()
         self.genesis = load_genesis(config.genesis_path)
-        self.store = Store(config.database_url)
+        self.store = Store(config.database_url, sqlite_cache_mib=config.sqlite_cache_mib)
         signatures = SignatureCache()
         self.chain = Chain(self.store, self.genesis, Executor(CONTRACTS, signatures),
                            state_cache_keys=config.state_cache_keys)

@@ -48,17 +48,15 @@ def measure(database: Path, more: int, trace: bool, cache_mib: int | None,
     import tracemalloc
 
     from ledger.timefmt import parse_timestamp
-    from node.storage import store
+    from node.storage.store import DEFAULT_SQLITE_CACHE_MIB
     from scripts import sample_chain
-
-    if cache_mib is not None:
-        store.SQLITE_CACHE_KIB = cache_mib * 1024
 
     baseline = rss_mb()
     if trace:
         tracemalloc.start()
     started = time.perf_counter()
-    builder = sample_chain.SampleBuilder(f"sqlite:///{database}", attest_blocks=True)
+    builder = sample_chain.SampleBuilder(f"sqlite:///{database}", attest_blocks=True,
+                                         sqlite_cache_mib=cache_mib or DEFAULT_SQLITE_CACHE_MIB)
     startup = time.perf_counter() - started
     if state_keys is not None:  # before any read, so nothing is lost by the swap
         from ledger.bounded_state import BoundedState

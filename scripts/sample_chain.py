@@ -42,7 +42,7 @@ from ledger.tx import Envelope, TxBody, sign_body
 from node.finality.checkpoints import checkpoint_of
 from node.ordering import OrderedBatch
 from node.pipeline.chain import Chain
-from node.storage.store import Store, StoredAttestation
+from node.storage.store import DEFAULT_SQLITE_CACHE_MIB, Store, StoredAttestation
 
 SAMPLE_CHAIN_ID = "sample-receivables"
 SAMPLE_START = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
@@ -146,12 +146,13 @@ class _Lane:
 class SampleBuilder:
     """Feeds signed batches to a real Chain over a node database, block by block."""
 
-    def __init__(self, database_url: str, *, seed: int = 0, attest_blocks: bool = True) -> None:
+    def __init__(self, database_url: str, *, seed: int = 0, attest_blocks: bool = True,
+                 sqlite_cache_mib: int = DEFAULT_SQLITE_CACHE_MIB) -> None:
         self.seed = seed
         self.orgs = sample_orgs(seed)
         self.node_keys = sample_node_keys(seed)
         self.genesis = sample_genesis(seed)
-        self.store = Store(database_url)
+        self.store = Store(database_url, sqlite_cache_mib=sqlite_cache_mib)
         self.chain = Chain(self.store, self.genesis, Executor(CONTRACTS))
         self.attest_blocks = attest_blocks
         self.now = SAMPLE_START + timedelta(minutes=1)

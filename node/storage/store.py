@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -49,7 +50,7 @@ from node.storage.records_index import (
 
 log = logging.getLogger(__name__)
 IN_CHUNK = 500
-SQLITE_CACHE_KIB = 256 * 1024
+DEFAULT_SQLITE_CACHE_MIB = 64
 BLOCKS: Table = BlockRow.__table__  # type: ignore[attr-defined]
 BATCHES: Table = BatchRow.__table__  # type: ignore[attr-defined]
 TXS: Table = TxRow.__table__  # type: ignore[attr-defined]
@@ -112,8 +113,12 @@ class BlockWrite:
     subtrees: Sequence[tuple[int, int, bytes]] = field(default_factory=tuple)  # log subtrees
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for `url`; SQLite gets WAL, full sync and a busy timeout."""
+def make_engine(url: str, sqlite_cache_mib: int = DEFAULT_SQLITE_CACHE_MIB) -> Engine:
+    """Create an engine for `url`; SQLite gets WAL, full sync, a busy timeout and its page cache.
+
+    `sqlite_cache_mib` bounds each pooled connection's page cache: the node's
+    memory grows until the caches it uses are full, then stays level.
+    """
     if url.startswith("sqlite"):
         memory = url in ("sqlite://", "sqlite:///:memory:")
         engine = create_engine(
@@ -121,20 +126,20 @@ def make_engine(url: str) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             poolclass=StaticPool if memory else None,
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, cache_kib=sqlite_cache_mib * 1024))
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, cache_kib: int) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     # Keys (tx ids, nonces, note ids) are random, so inserts touch pages all
     # over the indexes; a page cache far beyond the 2 MiB default keeps them hot.
-    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -157,8 +162,8 @@ class Store:
     they find nothing, as on SQLite, instead of failing on PostgreSQL.
     """
 
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
+    def __init__(self, url: str, *, sqlite_cache_mib: int = DEFAULT_SQLITE_CACHE_MIB) -> None:
+        self.engine = make_engine(url, sqlite_cache_mib)
         indexed = inspect(self.engine).has_table(RECORDS.name)
         with_subtrees = inspect(self.engine).has_table(SUBTREES.name)
         SQLModel.metadata.create_all(

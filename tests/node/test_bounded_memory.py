@@ -143,3 +143,15 @@ def test_the_state_cache_size_is_a_validated_setting(tmp_path: Path) -> None:
         NodeConfig(genesis_path=genesis, state_cache_keys=10)
     with pytest.raises(ValueError, match="state_cache_keys must be at least 1,000"):
         NodeConfig.load(None, genesis_path=genesis, state_cache_keys="999")
+
+
+def test_the_sqlite_page_cache_is_a_validated_setting(tmp_path: Path) -> None:
+    """`sqlite_cache_mib` reaches every connection's PRAGMA, and nonsense is refused by name."""
+    genesis = tmp_path / "genesis.json"
+    assert NodeConfig(genesis_path=genesis).sqlite_cache_mib == 64
+    with pytest.raises(ValueError, match="sqlite_cache_mib must be 1 to 16,384"):
+        NodeConfig.load(None, genesis_path=genesis, sqlite_cache_mib="0")
+    store = Store(f"sqlite:///{tmp_path / 'cache.db'}", sqlite_cache_mib=8)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -8 * 1024
+    store.close()
