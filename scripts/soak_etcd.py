@@ -14,6 +14,12 @@ in memory until it snapshots.  Node RSS is printed too.  At the end it
 prints each figure's slope over the second half of the run (least squares,
 per minute), which is what "flat" is judged by.
 
+Then it checks the outcome (unless `--no-check`): every node shows the same
+final head, the log grew by exactly the transactions the clients had
+committed (nothing acknowledged was lost, nothing else was added), and the
+independent audit of the first node's export, with every node compared
+against the rebuilt chain, passes.  The exit status is 1 if any check fails.
+
 `--tuning none` starts the members with only the basic flags (what `network
 up` did before the tuning); `bounded` with `etcd_cluster.TUNING_FLAGS`.
 Run both in one sitting to compare: the machines are shared and noisy.
@@ -36,10 +42,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 from rich.console import Console
 
+from client.audit import audit_nodes
+from client.audit.render import print_audit
 from client.local_consortium.bench import PASSWORD
 from client.local_consortium.bench_network import run_network_bench
+from client.local_consortium.consortium import Consortium
+from client.local_consortium.demo import same_heads
 from client.local_consortium.etcd_cluster import TUNING_FLAGS, EtcdMember, operator_context
 from client.local_consortium.network import NETWORK_FILE, network_down, network_up
+from client.sdk.http import NodeClient
 
 MB = 1024 * 1024
 FIGURES = ("rss_mb", "heap_mb", "db_mb", "db_in_use_mb", "wal_mb", "snap_mb", "dir_mb", "keys",
@@ -163,7 +174,35 @@ def summarize(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     return summary
 
 
-def main() -> None:
+def auditor_clients(directory: Path, description: dict[str, Any]) -> list[NodeClient]:
+    """Return the auditor's client of every node of the network."""
+    consortium = Consortium.open(Path(description["consortium"]))
+    identity = consortium.identity("auditor", PASSWORD)
+    tls = consortium.tls_context("auditor", PASSWORD)
+    return [NodeClient(n["url"], identity, chain_id=consortium.chain_id, tls=tls)
+            for n in description["nodes"]]
+
+
+def log_size(node: NodeClient) -> int:
+    """Return the size of a node's transaction log at its head."""
+    return int(node.get("/v1/status")["log_size"])
+
+
+def check_outcome(nodes: list[NodeClient], log_before: int, committed: int) -> dict[str, Any]:
+    """Check identical final heads, nothing lost and the audit; print and return the verdicts."""
+    console = Console()
+    identical = same_heads(console, nodes)
+    grown = log_size(nodes[0]) - log_before
+    print(f"log grew by {grown:,} transactions; the clients had {committed:,} committed: "
+          f"{'nothing lost' if grown == committed else 'MISMATCH'}", flush=True)
+    report = audit_nodes(nodes)
+    print_audit(console, report)
+    return {"identical_heads": identical, "log_growth": grown, "committed": committed,
+            "nothing_lost": grown == committed, "audit_passed": report.passed,
+            "audit_findings": len(report.findings)}
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=100.0, help="tx/s across the clients")
@@ -173,6 +212,8 @@ def main() -> None:
     parser.add_argument("--tuning", choices=("bounded", "none"), default="bounded")
     parser.add_argument("--dir", type=Path, help="network directory (default: a temporary one)")
     parser.add_argument("--json", type=Path, help="also write the samples and slopes here")
+    parser.add_argument("--no-check", action="store_true",
+                        help="skip the heads, nothing-lost and audit checks at the end")
     args = parser.parse_args()
     directory = args.dir or Path(tempfile.mkdtemp(prefix="soak-etcd-"))
     tuning = TUNING_FLAGS if args.tuning == "bounded" else ()
@@ -181,6 +222,8 @@ def main() -> None:
     description = json.loads((directory / NETWORK_FILE).read_text())
     names = [m["name"] for m in description["etcd"]]
     result: dict[str, Any] = {}
+    nodes = auditor_clients(directory, description)
+    outcome: dict[str, Any] = {}
     try:
         load = threading.Thread(target=lambda: result.update(run_network_bench(
             directory=directory, seconds=args.minutes * 60, batch=args.batch,
@@ -188,7 +231,7 @@ def main() -> None:
             console=Console(stderr=True))), daemon=True)
         started = time.monotonic()
         load.start()
-        rows = []
+        rows: list[dict[str, Any]] = []
         while load.is_alive() or not rows:
             row = sample(description, (time.monotonic() - started) / 60)
             rows.append(row)
@@ -197,14 +240,26 @@ def main() -> None:
         rows.append(sample(description, (time.monotonic() - started) / 60))
         print_row(rows[-1], names)
         summary = summarize(rows, names)
-        print(f"load: {result.get('final_tx', '?')} transactions final, "
-              f"{result.get('final_tx_per_s', '?')} tx/s")
+        print(f"load: {result.get('submitted_tx', '?')} transactions committed, "
+              f"{result.get('final_tx_per_s', '?')} tx/s final")
+        if not args.no_check and "submitted_tx" in result:
+            outcome = check_outcome(nodes, int(result["log_size_at_start"]),
+                                    int(result["submitted_tx"]))
         if args.json:
             args.json.write_text(json.dumps({"tuning": list(tuning), "rows": rows,
-                                             "slopes": summary, "load": result}, indent=1))
+                                             "slopes": summary, "load": result,
+                                             "outcome": outcome}, indent=1))
     finally:
+        for node in nodes:
+            node.close()
         network_down(directory)
+    failed = [name for name in ("identical_heads", "nothing_lost", "audit_passed")
+              if outcome and not outcome[name]]
+    if failed or (not args.no_check and not outcome):
+        print(f"checks failed: {', '.join(failed) or 'the load did not finish'}")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

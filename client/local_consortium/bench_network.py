@@ -221,6 +221,7 @@ def _measure(directory: Path, seconds: float, batch: int, clients: int, rate: fl
         proc.start()
     try:
         _collect(queue, len(procs), 120)  # every worker has its keys and connections
+        log_at_start = int(observer_member.status()["log_size"])  # nothing else submits now
         started = time.monotonic()
         go.set()
         outcomes = _collect(queue, len(procs), seconds + 300)
@@ -249,7 +250,8 @@ def _measure(directory: Path, seconds: float, batch: int, clients: int, rate: fl
     verify_rate = raw_verify_rate()
     final_rate = final_tx / window
     result = {
-        "submitted_tx": submitted, "final_tx": final_tx, "window_s": round(window, 2),
+        "submitted_tx": submitted, "log_size_at_start": log_at_start, "final_tx": final_tx,
+        "window_s": round(window, 2),
         "final_tx_per_s": round(final_rate, 1),
         "steady_final_tx_per_s": round(steady_tx / steady_window, 1),
         "final_latency_p50_ms": round(1000 * statistics.median(latencies), 1),
