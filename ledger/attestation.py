@@ -11,7 +11,10 @@ An attestation may also carry the node's signature of the block's log
 checkpoint (`note_sig`, ledger/checkpoint.py), so the checkpoint's
 cosignatures travel with the attestations.  The attestation's own signature
 does not cover it: the note signature is checked on its own, against the
-checkpoint the receiving node computes for the same block.
+checkpoint the receiving node computes for the same block.  Likewise
+`state_sig`, the node's signature of the block's state note
+(ledger/state_note.py: the world-state digest after the block), checked
+against the digest the receiving node computed.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ NODE_PREFIX = "node/"
 # Printable ASCII without space, '/' (state keys) or '+' (a node id is also a note key name)
 _NODE_ID = re.compile(r"[!-*,-.0-~]{1,64}")
 _WIRE_KEYS = frozenset({"chain_id", "height", "hash", "node", "sig"})
+_ALL_KEYS = _WIRE_KEYS | {"note_sig", "state_sig"}
 
 
 def node_state_key(node_id: str) -> str:
@@ -71,6 +75,7 @@ class Attestation:
     node_id: str
     signature: bytes
     note_signature: bytes | None = None  # Ed25519 over the block's checkpoint note text
+    state_signature: bytes | None = None  # Ed25519 over the block's state note text
 
     def message(self) -> bytes:
         """Return the bytes the node signs."""
@@ -81,25 +86,27 @@ class Attestation:
         key.verify(Domain.ATTESTATION, self.message(), self.signature)
 
     def to_json(self) -> dict[str, JSONValue]:
-        """Return the wire form; `note_sig` only when the node cosigned the checkpoint."""
+        """Return the wire form; `note_sig`, `state_sig` only when the node cosigned those notes."""
         wire: dict[str, JSONValue] = {
             "chain_id": self.chain_id, "height": self.height, "hash": self.header_hash,
             "node": self.node_id, "sig": b64encode(self.signature)}
         if self.note_signature is not None:
             wire["note_sig"] = b64encode(self.note_signature)
+        if self.state_signature is not None:
+            wire["state_sig"] = b64encode(self.state_signature)
         return wire
 
     @classmethod
     def from_json(cls, value: Any) -> Attestation:
         """Parse the wire form; raise SchemaError if malformed.
 
-        `note_sig` is optional, so attestations of nodes that do not cosign
-        checkpoints (older versions) still count towards finality.
+        `note_sig` and `state_sig` are optional, so attestations of nodes
+        that do not cosign checkpoints or state notes (older versions) still
+        count towards finality.
         """
-        if not isinstance(value, dict) or set(value) not in (_WIRE_KEYS,
-                                                             _WIRE_KEYS | {"note_sig"}):
+        if not isinstance(value, dict) or not _WIRE_KEYS <= set(value) <= _ALL_KEYS:
             raise SchemaError("an attestation has exactly chain_id, height, hash, node and sig, "
-                              "and optionally note_sig")
+                              "and optionally note_sig and state_sig")
         height = value["height"]
         if type(height) is not int or height < 0:
             raise SchemaError("an attestation's height is a non-negative integer")
@@ -110,18 +117,19 @@ class Attestation:
             raise SchemaError("an attestation's hash is 64 lowercase hex digits")
         return cls(value["chain_id"], height, value["hash"], value["node"],
                    b64decode(value["sig"], what="attestation signature"),
-                   _note_signature(value.get("note_sig")))
+                   _note_signature(value, "note_sig"), _note_signature(value, "state_sig"))
 
 
-def _note_signature(text: Any) -> bytes | None:
-    """Decode an attestation's optional checkpoint signature; raise SchemaError if malformed."""
+def _note_signature(value: dict[str, Any], name: str) -> bytes | None:
+    """Decode an attestation's optional note signature `name`; raise SchemaError if malformed."""
+    text = value.get(name)
     if text is None:
         return None
     if not isinstance(text, str):
-        raise SchemaError("an attestation's note_sig is a base64 string")
-    raw = b64decode(text, what="attestation note_sig")
+        raise SchemaError(f"an attestation's {name} is a base64 string")
+    raw = b64decode(text, what=f"attestation {name}")
     if len(raw) != SIGNATURE_SIZE:
-        raise SchemaError("an attestation's note_sig is a 64-byte Ed25519 signature")
+        raise SchemaError(f"an attestation's {name} is a 64-byte Ed25519 signature")
     return raw
 
 
@@ -132,15 +140,17 @@ def attestation_message(chain_id: str, height: int, header_hash: str, node_id: s
 
 
 def attest(key: PrivateKey, chain_id: str, height: int, header_hash: str,
-           node_id: str, note_signature: bytes | None = None) -> Attestation:
+           node_id: str, note_signature: bytes | None = None,
+           state_signature: bytes | None = None) -> Attestation:
     """Sign the statement that block `height` has header hash `header_hash`.
 
     `note_signature` is the node's cosignature of the block's checkpoint
-    (`ledger.checkpoint.sign_checkpoint`), carried along unchanged.
+    (`ledger.checkpoint.sign_checkpoint`), `state_signature` of its state
+    note (`ledger.state_note.sign_state_note`), carried along unchanged.
     """
     message = attestation_message(chain_id, height, header_hash, node_id)
     return Attestation(chain_id, height, header_hash, node_id,
-                       key.sign(Domain.ATTESTATION, message), note_signature)
+                       key.sign(Domain.ATTESTATION, message), note_signature, state_signature)
 
 
 def quorum_size(nodes: Iterable[NodeInfo]) -> int:

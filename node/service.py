@@ -29,6 +29,7 @@ from node.config import NodeConfig
 from node.finality.attestor import Attestor, Finality
 from node.finality.catch_up import Peers
 from node.finality.checkpoints import Checkpoints
+from node.finality.state_notes import StateNotes
 from node.observability.metrics import MetricsListener, NodeMetrics, NodeState, StateCollector
 from node.ordering import Orderer
 from node.ordering.compaction import Compactor
@@ -100,6 +101,8 @@ class NodeService:
         self.verifier: VerifierPool | None = None
         self.node_key = self._own_node_key()
         self.checkpoints = Checkpoints(self.chain, node_id=config.node_id, node_key=self.node_key)
+        self.state_notes = StateNotes(self.store, self.chain.chain_id, node_id=config.node_id,
+                                      node_key=self.node_key)
         self.orderer = orderer or _own_orderer(config, self.chain.chain_id, self.metrics)
         self._owns_orderer = orderer is None
         self.mempool = Mempool(
@@ -121,7 +124,8 @@ class NodeService:
             attestor=self.attestor, peers=self.peers, metrics=self.metrics)
         self.queries = Queries(chain=self.chain, store=self.store, mempool=self.mempool,
                                admission=self.admission, committer=self.committer,
-                               checkpoints=self.checkpoints, clock=self.clock, config=config)
+                               checkpoints=self.checkpoints, state_notes=self.state_notes,
+                               clock=self.clock, config=config)
         self.holdings = Holdings(self.chain, self.store)
         self.listings = Listings(self.holdings, self.store, self.clock)
         self.inbox = Inbox(self.holdings, self.listings, self.store, self.clock)

@@ -37,9 +37,11 @@ from ledger.crypto import PrivateKey
 from ledger.execution import Executor
 from ledger.genesis import Genesis, make_genesis
 from ledger.membership import Member, Role, make_uscc
+from ledger.state_note import sign_state_note
 from ledger.timefmt import format_timestamp
 from ledger.tx import Envelope, TxBody, sign_body
 from node.finality.checkpoints import checkpoint_of
+from node.finality.state_notes import state_note_of
 from node.ordering import OrderedBatch
 from node.pipeline.chain import Chain
 from node.storage.store import DEFAULT_SQLITE_CACHE_MIB, Store, StoredAttestation
@@ -189,11 +191,14 @@ class SampleBuilder:
         head = self.chain.head
         if self.attest_blocks:
             checkpoint = checkpoint_of(self.chain, head)
+            state = state_note_of(self.store, SAMPLE_CHAIN_ID, head)
+            assert state is not None
             self.store.add_attestations([
                 StoredAttestation(
                     head.height, node, head.hash(),
                     attest(key, SAMPLE_CHAIN_ID, head.height, head.hash(), node).signature,
-                    sign_checkpoint(checkpoint, node, key).signature)
+                    sign_checkpoint(checkpoint, node, key).signature,
+                    sign_state_note(state, node, key).signature)
                 for node, key in self.node_keys.items()])
         self.now += timedelta(seconds=2)
 

@@ -5,8 +5,9 @@ hash) must be a tree head of the rebuilt log and name the rebuilt block at
 its height, its signed note cosigned by a quorum of the nodes the rebuilt
 state registers, and every block hash a node serves must equal the rebuilt hash
 at that height, and its state digest (`GET /v1/state/digest`) at that height
-the rebuilt state's.  A node ahead of the audited chain is compared up to where
-the audit reached.
+the rebuilt state's, its state note stating that digest and cosigned by
+a quorum of the rebuilt registry's nodes (a `state_note` finding otherwise).
+A node ahead of the audited chain is compared up to where the audit reached.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from client.audit.report import AuditReport
 from client.sdk.http import NodeClient, NodeError
 from ledger.checkpoint import check_cosigned, check_origin, parse_signed_checkpoint
 from ledger.errors import LedgerError
+from ledger.state_note import check_state_cosigned, parse_signed_state_note
 
 HEADER_PAGE = 1000
 
@@ -117,3 +119,29 @@ def _state_digest(report: AuditReport, replay: Replay, node: NodeClient, height:
         report.find("state_digest", f"node {node.base_url} serves state digest "
                     f"{served.get('digest')!r} after block {height}; the rebuilt state's is "
                     f"{rebuilt.hex()}"[:300], block=height)
+    if rebuilt is not None and served.get("state_note") is not None:
+        _state_note(report, replay, node.base_url, str(served["state_note"]), height, rebuilt)
+
+
+def _state_note(report: AuditReport, replay: Replay, where: str, text: str, height: int,
+                rebuilt: bytes) -> None:
+    """Check a node's cosigned state note: the rebuilt block and digest, a quorum's signatures.
+
+    The cosigners are the nodes the rebuilt state registers, never the
+    node's word; an embedded chain (no registered nodes) has only the
+    note's content checked.
+    """
+    try:
+        signed = parse_signed_state_note(text, replay.chain_id)
+        nodes = replay.nodes()
+        if nodes:
+            check_state_cosigned(signed, nodes)
+    except LedgerError as exc:
+        report.find("state_note", f"node {where}'s state note of block {height}: {exc}"[:300],
+                    block=height)
+        return
+    stated = (signed.note.height, signed.note.block_hash, signed.note.digest)
+    if stated != (height, replay.hashes[height], rebuilt):
+        report.find("state_note", f"node {where}'s state note names block {stated[0]} "
+                    f"{stated[1]} with digest {stated[2].hex()}; the rebuilt block {height} is "
+                    f"{replay.hashes[height]} with digest {rebuilt.hex()}"[:300], block=height)

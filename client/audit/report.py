@@ -24,6 +24,7 @@ CHECKS = (
     "certificate",     # finality: attestation signatures, signers, quorum
     "state",           # a stored state row differs from the re-executed final state
     "state_digest",    # a stored state digest differs from the rebuilt state's after that block
+    "state_note",      # a node's state note: not a quorum's cosignatures, or not the rebuilt digest
     "note",            # a stored note-index row differs from the note in the final state
     "record",          # a stored records-index row differs from the record in the final state
     "party",           # the party index (who may read a transaction)

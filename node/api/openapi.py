@@ -101,7 +101,8 @@ SUCCESS: dict[tuple[str, str], tuple[str, ...]] = {  # the keys every 200 answer
                                            "proof", "root"),
     ("get", "/v1/log/consistency"): ("first", "second", "first_root", "second_root", "proof"),
     ("get", "/v1/log/leaf/{index}"): ("tx_id", "leaf_index", "leaf_hash"),
-    ("get", "/v1/state/digest"): ("height", "block_hash", "algorithm", "digest"),
+    ("get", "/v1/state/digest"): ("height", "block_hash", "algorithm", "digest", "cosigners",
+                                    "state_note"),
     ("get", "/v1/sync/blocks"): ("blocks", "final_height"),
     ("post", "/v1/admin/clock"): ("time",),
 }

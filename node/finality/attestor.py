@@ -1,7 +1,8 @@
 """Attestation and finality on a network node.
 
 After it commits a block, a registered node signs the header hash it
-computed, and the block's log checkpoint (node/finality/checkpoints.py), and
+computed, the block's log checkpoint (node/finality/checkpoints.py) and its
+state note (node/finality/state_notes.py), and
 publishes the attestation in etcd (under the chain's
 `attest/<height>/<node>` keys, written once).  Every node follows those keys,
 checks each attestation against the nodes registered on chain, keeps it, and
@@ -33,7 +34,9 @@ from ledger.canonical import canonical_bytes, parse_json
 from ledger.checkpoint import sign_checkpoint
 from ledger.crypto import PrivateKey
 from ledger.errors import LedgerError
+from ledger.state_note import sign_state_note
 from node.finality.checkpoints import checkpoint_of
+from node.finality.state_notes import state_note_of
 from node.ordering.etcd_client import EtcdClient, EtcdUnavailable
 from node.pipeline.chain import Chain
 from node.storage.store import Store, StoredAttestation
@@ -111,7 +114,8 @@ class Finality:
                 continue
             kept.append(att)
         self.store.add_attestations([
-            StoredAttestation(a.height, a.node_id, a.header_hash, a.signature, a.note_signature)
+            StoredAttestation(a.height, a.node_id, a.header_hash, a.signature, a.note_signature,
+                              a.state_signature)
             for a in kept])
         with self._lock:
             for att in kept:
@@ -178,7 +182,7 @@ class Finality:
 
 def _from_stored(chain_id: str, row: StoredAttestation) -> Attestation:
     return Attestation(chain_id, row.height, row.header_hash, row.node_id, row.signature,
-                       row.note_signature)
+                       row.note_signature, row.state_signature)
 
 
 def _hash_of(header_bytes: bytes) -> str:
@@ -245,8 +249,10 @@ class Attestor:
             return
         header = BlockHeader.from_json(parse_json(raw))
         cosigned = sign_checkpoint(checkpoint_of(self.chain, header), self.node_id, self.key)
+        note = state_note_of(self.store, self.chain.chain_id, header)
+        state = None if note is None else sign_state_note(note, self.node_id, self.key).signature
         att = attest(self.key, self.chain.chain_id, height, header.hash(), self.node_id,
-                     cosigned.signature)
+                     cosigned.signature, state)
         key = self.prefix + f"{height:012d}/{self.node_id}".encode()
         self.etcd.put_if_absent(key, canonical_bytes(att.to_json()))
         self._published = height

@@ -26,12 +26,12 @@ from ledger.state_digest import ALGORITHM
 from node.clock import Clock, ManualClock, timestamp
 from node.config import NodeConfig
 from node.finality.checkpoints import Checkpoints
+from node.finality.state_notes import StateNotes
 from node.pipeline.admission import Admission
 from node.pipeline.chain import Chain, CommittedTx
 from node.pipeline.committer import Committer
 from node.pipeline.holdings import Refused, is_auditor
 from node.pipeline.mempool import Mempool
-from node.storage import state_digests
 from node.storage.models import TxRow
 from node.storage.store import Store
 
@@ -42,14 +42,15 @@ class Queries:
     """Reads over the node's chain, store and pipeline, as one member may make them."""
 
     def __init__(self, *, chain: Chain, store: Store, mempool: Mempool, admission: Admission,
-                 committer: Committer, checkpoints: Checkpoints, clock: Clock,
-                 config: NodeConfig) -> None:
+                 committer: Committer, checkpoints: Checkpoints, state_notes: StateNotes,
+                 clock: Clock, config: NodeConfig) -> None:
         self._chain = chain
         self._store = store
         self._mempool = mempool
         self._admission = admission
         self._committer = committer
         self._checkpoints = checkpoints
+        self._state_notes = state_notes
         self._clock = clock
         self._config = config
 
@@ -225,19 +226,23 @@ class Queries:
         Only final blocks' digests are served (a quorum signed the block, so
         the state after it will not change); a block committed before this
         node kept digests has none (not_found, as for a height not final).
+        `state_note` is the block's state note with the cosignatures that
+        verify against this node's digest (None if no node signed it).
         """
         final = self._committer.final_height
         at = final if height is None else height
         if at > final:
             raise Refused("not_found", f"block {at} is not final on this node (final height "
                                        f"{final}), so its state digest is not served yet")
-        digest = state_digests.digest_at(self._store.engine, at)
         header = self._checkpoints.header(at)
-        if digest is None or header is None:
+        signed = None if header is None else self._state_notes.signed(header, self._chain.nodes())
+        if header is None or signed is None:
             raise Refused("not_found", f"this node kept no state digest for block {at} (its "
                                        "database is older than state digests)")
         return {"height": at, "block_hash": header.hash(), "algorithm": ALGORITHM,
-                "digest": digest.hex()}
+                "digest": signed.note.digest.hex(),
+                "cosigners": [s.name for s in signed.signatures],
+                "state_note": signed.encode() if signed.signatures else None}
 
     def _size(self, size: int | None) -> int:
         current = self._chain.log.size

@@ -152,6 +152,9 @@ class AttestationRow(SQLModel, table=True):
     # the node's cosignature of the block's checkpoint note; None from nodes that sent none
     note_signature: bytes | None = Field(default=None,
                                          sa_column=Column(LargeBinary, nullable=True))
+    # the node's cosignature of the block's state note (ledger/state_note.py); None if none sent
+    state_signature: bytes | None = Field(default=None,
+                                          sa_column=Column(LargeBinary, nullable=True))
 
 
 class RecordRow(SQLModel, table=True):

@@ -73,6 +73,7 @@ class StoredAttestation:
     header_hash: str
     signature: bytes
     note_signature: bytes | None = None
+    state_signature: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -188,10 +189,12 @@ class Store:
         """Add nullable columns that tables created by older versions lack.
 
         `create_all` makes missing tables but never alters existing ones;
-        the columns added since are `attestations.note_signature` and
-        `block_batches.refs` (whose old rows are then packed: `_pack_batches`).
+        the columns added since are `attestations.note_signature`,
+        `attestations.state_signature` and `block_batches.refs` (whose old
+        rows are then packed: `_pack_batches`).
         """
-        for column in (ATTESTATIONS.c.note_signature, BATCHES.c.refs):
+        for column in (ATTESTATIONS.c.note_signature, ATTESTATIONS.c.state_signature,
+                       BATCHES.c.refs):
             present = {c["name"] for c in inspect(self.engine).get_columns(column.table.name)}
             if column.name in present:
                 continue
@@ -364,7 +367,8 @@ class Store:
             if fresh:
                 conn.execute(ATTESTATIONS.insert(), [
                     {"height": r.height, "node_id": r.node_id, "header_hash": r.header_hash,
-                     "signature": r.signature, "note_signature": r.note_signature}
+                     "signature": r.signature, "note_signature": r.note_signature,
+                     "state_signature": r.state_signature}
                     for r in fresh.values()])
 
     def attestations(self, start: int, end: int) -> list[StoredAttestation]:
@@ -373,12 +377,13 @@ class Store:
             rows = conn.execute(
                 select(ATTESTATIONS.c.height, ATTESTATIONS.c.node_id,
                        ATTESTATIONS.c.header_hash, ATTESTATIONS.c.signature,
-                       ATTESTATIONS.c.note_signature)
+                       ATTESTATIONS.c.note_signature, ATTESTATIONS.c.state_signature)
                 .where(ATTESTATIONS.c.height >= start, ATTESTATIONS.c.height <= end)
                 .order_by(ATTESTATIONS.c.height, ATTESTATIONS.c.node_id)).all()
         return [StoredAttestation(int(h), str(n), str(x), bytes(s),
-                                  None if ns is None else bytes(ns))
-                for h, n, x, s, ns in rows]
+                                  None if ns is None else bytes(ns),
+                                  None if ss is None else bytes(ss))
+                for h, n, x, s, ns, ss in rows]
 
     def last_attested_heights(self) -> dict[str, int]:
         """Return the highest height each node has a kept attestation for."""
