@@ -94,6 +94,11 @@ class StateDigest:
             product = _mulmod(product, element_number(element_bytes(key, value)))
         return cls(product, 1)
 
+    def union(self, other: StateDigest) -> StateDigest:
+        """Return the digest of both multisets together (parts of a state digested apart)."""
+        return StateDigest(_mulmod(self.numerator % PRIME, other.numerator % PRIME),
+                           _mulmod(self.denominator % PRIME, other.denominator % PRIME))
+
     @classmethod
     def from_accumulator(cls, data: bytes) -> StateDigest:
         """Return the digest kept as `accumulator()` bytes; raise ValueError if not 384 bytes."""

@@ -1,8 +1,10 @@
-"""`python -m node serve ...`: run one node with uvicorn; `python -m node export ...`.
+"""`python -m node serve ...`: run one node with uvicorn; `export`, `snapshot`, `restore`.
 
 This is what `ledger node start` and the demo launch as a separate process,
 so the client never imports the node.  `export` writes the chain file of a
-node's database (node/storage/chain_lines.py), for `ledger export --database`.
+node's database (node/storage/chain_lines.py), for `ledger export --database`;
+`snapshot` writes its state at the final head and `restore` fills an empty
+database from one, checked (node/snapshot/).
 """
 
 from __future__ import annotations
@@ -71,16 +73,35 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("export", help="write a node database's chain file "
                                   "(python -m node export --database URL --out FILE)",
                    add_help=False)
+    sub.add_parser("snapshot", help="write a snapshot at the final head "
+                                    "(python -m node snapshot --database URL --out FILE)",
+                   add_help=False)
+    sub.add_parser("restore", help="fill an empty database from a checked snapshot (python -m "
+                                   "node restore --database URL --genesis FILE --snapshot FILE)",
+                   add_help=False)
     return parser
+
+
+def _offline(command: str, argv: list[str]) -> int:
+    """Run one of the commands on a database that need no running node."""
+    if command == "export":
+        from node.storage.chain_lines import export_main
+
+        return export_main(argv)
+    if command == "snapshot":
+        from node.snapshot.take import snapshot_main
+
+        return snapshot_main(argv)
+    from node.snapshot.restore import restore_main
+
+    return restore_main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and serve until interrupted (or export a database)."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["export"]:
-        from node.storage.chain_lines import export_main
-
-        return export_main(argv[1:])
+    if argv[:1] in (["export"], ["snapshot"], ["restore"]):
+        return _offline(argv[0], argv[1:])
     args = _parser().parse_args(argv)
     overrides = {k: getattr(args, k) for k in
                  ("genesis_path", "database_url", "orderer_path", "etcd_endpoints", "node_id",

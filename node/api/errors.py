@@ -36,6 +36,7 @@ STATUS_BY_CODE = {
     "forbidden": 403,
     "not_found": 404,
     "replay": 409,
+    "archived": 410,  # below the snapshot a node started from: ask a node with the whole chain
     "payload_too_large": 413,
     "header_fields_too_large": 431,  # answered by node/transport/head_limits.py, before any route
     "contract_violation": 422,

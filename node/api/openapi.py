@@ -40,6 +40,8 @@ WHY = {
     "403": "The caller is a member but may not do this.",
     "404": "No such record, or the caller may not see it (the two are indistinguishable).",
     "409": "A transaction or a signer's nonce was used before (replay).",
+    "410": "The transaction is below the snapshot this node started from: only its log entry "
+           "is here (inclusion proofs still work); ask a node with the whole chain.",
     "413": "The request body is larger than the node accepts.",
     "422": "A transaction breaks a business rule; `detail` states the rule.",
     "431": "The request's header fields are larger or more numerous than the node accepts.",
@@ -50,8 +52,8 @@ EVERY_REQUEST = ("400", "413", "431")  # transport limits and malformed requests
 SIGNED = ("401",)
 EXTRA: dict[tuple[str, str], tuple[str, ...]] = {
     ("post", "/v1/transactions"): ("409", "422", "503"),
-    ("get", "/v1/transactions/{tx_id}"): ("404",),
-    ("get", "/v1/blocks/{height}"): ("404",),
+    ("get", "/v1/transactions/{tx_id}"): ("404", "410"),
+    ("get", "/v1/blocks/{height}"): ("404", "410"),
     ("get", "/v1/blocks/{height}/certificate"): ("404",),
     ("get", "/v1/notes/{note_id}"): ("404",),
     ("get", "/v1/notes"): ("403",),
@@ -62,10 +64,10 @@ EXTRA: dict[tuple[str, str], tuple[str, ...]] = {
     ("get", "/v1/state/digest"): ("404",),
     ("get", "/v1/log/inclusion/{tx_id}"): ("404",),
     ("get", "/v1/log/leaf/{index}"): ("404",),
-    ("get", "/v1/export"): ("403", "503"),
-    ("get", "/v1/export/meta"): ("403", "503"),
-    ("get", "/v1/export/blocks"): ("403", "503"),
-    ("get", "/v1/export/rows/{table}"): ("403", "404", "503"),
+    ("get", "/v1/export"): ("403", "410", "503"),
+    ("get", "/v1/export/meta"): ("403", "410", "503"),
+    ("get", "/v1/export/blocks"): ("403", "410", "503"),
+    ("get", "/v1/export/rows/{table}"): ("403", "404", "410", "503"),
     ("post", "/v1/admin/clock"): ("403",),
 }
 UNSIGNED = {("get", "/v1/health")}

@@ -16,7 +16,7 @@ import orjson
 
 from ledger.membership import Member
 from node.clock import Clock
-from node.pipeline.holdings import Refused, is_auditor
+from node.pipeline.holdings import Refused, is_auditor, refuse_archived
 from node.storage.chain_lines import chain_lines, read_snapshot
 from node.storage.store import Store
 
@@ -34,10 +34,13 @@ class Exports:
     def _now(self) -> datetime:
         return self._clock.now().astimezone(UTC)
 
-    @staticmethod
-    def _auditor_only(viewer: Member) -> None:
+    def _auditor_only(self, viewer: Member) -> None:
+        """Refuse anyone but an auditor; and every export of a node started from a snapshot."""
         if not is_auditor(viewer):
             raise Refused("forbidden", "the raw export is for auditors")
+        first = self._store.tx_at_log_index(0)
+        if first is not None:
+            refuse_archived(first)
 
     def whole(self, viewer: Member) -> Lines:
         """Return the whole chain file (meta, blocks, tables, orphans, end) from one snapshot."""

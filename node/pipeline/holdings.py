@@ -16,7 +16,9 @@ from typing import Any
 
 from ledger.errors import LedgerError
 from ledger.membership import Member, Role
+from ledger.snapshot import ARCHIVED_CODE
 from node.pipeline.chain import Chain
+from node.storage.models import TxRow
 from node.storage.store import Store
 
 RECORD_VIEWERS: dict[str, tuple[str, ...]] = {  # the fields naming who may see each record kind
@@ -36,6 +38,19 @@ class Refused(LedgerError):
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)
         self.code = code
+
+
+def is_archived(row: TxRow) -> bool:
+    """Return whether `row` is only the log entry of a transaction below a snapshot."""
+    return row.code == ARCHIVED_CODE and not row.envelope
+
+
+def refuse_archived(row: TxRow) -> None:
+    """Raise Refused (`archived`) if `row` is a transaction archived below a snapshot."""
+    if is_archived(row):
+        raise Refused("archived", f"transaction {row.id} is {row.reason} (this node started "
+                                  "from a snapshot; ask a node with the whole chain, or the "
+                                  "archive)")
 
 
 def is_auditor(member: Member) -> bool:

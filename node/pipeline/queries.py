@@ -30,7 +30,7 @@ from node.finality.state_notes import StateNotes
 from node.pipeline.admission import Admission
 from node.pipeline.chain import Chain, CommittedTx
 from node.pipeline.committer import Committer
-from node.pipeline.holdings import Refused, is_auditor
+from node.pipeline.holdings import Refused, is_archived, is_auditor, refuse_archived
 from node.pipeline.mempool import Mempool
 from node.storage.models import TxRow
 from node.storage.store import Store
@@ -121,9 +121,14 @@ class Queries:
     # -- transactions and events -----------------------------------------------------
 
     def tx_status(self, tx_id: str) -> Answer | None:
-        """Return a transaction's status, or None if this node has never seen it."""
+        """Return a transaction's status, or None if this node has never seen it.
+
+        Raises Refused (`archived`, 410) for a transaction below the snapshot
+        this node started from: only its log entry is here.
+        """
         row = self._store.tx(tx_id)
         if row is not None:
+            refuse_archived(row)
             return self._admission.committed_status(
                 CommittedTx(tx_id, row.height, row.log_index, row.valid, row.code, row.reason))
         if tx_id in self._mempool.pending:
@@ -150,12 +155,19 @@ class Queries:
         return info
 
     def events(self, viewer: Member, after: int, limit: int) -> list[Answer]:
-        """Return, in log order, the committed transactions `viewer` is party to after `after`."""
+        """Return, in log order, the committed transactions `viewer` is party to after `after`.
+
+        On a node started from a snapshot the feed starts after it: the
+        archived entries below it (no envelope, no events) are passed over.
+        """
+        rows = self._store.txs_for_party(viewer.uscc, after, limit)
+        while rows and is_archived(rows[-1]):
+            rows = self._store.txs_for_party(viewer.uscc, rows[-1].log_index, limit)
         return [{
             "tx_id": row.id, "log_index": row.log_index, "height": row.height,
             "contract": row.contract, "action": row.action, "valid": row.valid,
             "reason": row.reason, "events": served_events(viewer, row.events),
-        } for row in self._store.txs_for_party(viewer.uscc, after, limit)]
+        } for row in rows if not is_archived(row)]
 
     # -- blocks ----------------------------------------------------------------------
 
@@ -170,7 +182,10 @@ class Queries:
             return None
         body = header_json(raw)
         if is_auditor(viewer):
-            body["transactions"] = [tx_json(row) for row in self._store.block_txs(height)]
+            rows = self._store.block_txs(height)
+            for row in rows[:1]:
+                refuse_archived(row)
+            body["transactions"] = [tx_json(row) for row in rows]
         return body
 
     def certificate(self, height: int) -> Answer | None:
@@ -196,13 +211,14 @@ class Queries:
         blocks = []
         for height in range(start, min(start + limit - 1, final) + 1):
             raw = self._store.block_header(height)
-            if raw is None or finality is None:
-                break
+            rows = self._store.block_txs(height)
+            if raw is None or finality is None or any(is_archived(r) for r in rows[:1]):
+                break  # an archived block (below this node's snapshot): a peer must serve it
             batch = self._store.block_batch(height)
             blocks.append({
                 "header": parse_json(raw),
                 "batch": None if batch is None else b64encode(batch),
-                "transactions": [orjson.loads(r.envelope) for r in self._store.block_txs(height)],
+                "transactions": [orjson.loads(r.envelope) for r in rows],
                 "attestations": [a.to_json() for a in finality.certificate(height)],
             })
         return {"blocks": blocks, "final_height": final}

@@ -1,0 +1,184 @@
+"""Snapshots: taken at a final head, restored into an empty database only if they verify.
+
+A node restored from a network node's snapshot serves the same holdings and
+inclusion proofs (of transactions below the snapshot too) that verify
+against a quorum-cosigned checkpoint, answers 410 for what it no longer
+holds, and follows the chain from there.  A forged snapshot (a state value,
+a header, a cosignature) is refused with a message naming the problem, and
+nothing is written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from client.local_consortium.launcher import free_port
+from client.sdk.http import NodeError
+from client.sdk.proofs import verify_tx_inclusion
+from ledger.canonical import parse_json
+from ledger.checkpoint import check_cosigned, parse_signed_checkpoint
+from ledger.genesis import Genesis
+from ledger.signed_note import SignedNote, parse_note
+from ledger.snapshot import SnapshotRefused
+from node.__main__ import main as node_main
+from node.snapshot.restore import restore
+from node.snapshot.take import take_snapshot
+from scripts.sample_chain import build_sample_chain, sample_genesis
+from tests.node.support import grant_line, issue_accepted
+from tests.nodes import network_node, running_network, wait_until_final, wait_until_level
+
+Lines = list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def sample_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the snapshot of a small sample chain (two registered nodes attest every block)."""
+    folder = tmp_path_factory.mktemp("sample")
+    url = f"sqlite:///{folder / 'full.db'}"
+    build_sample_chain(url, transactions=600, lanes=20)
+    take_snapshot(url, folder / "snapshot.jsonl", wait_s=0)
+    return folder / "snapshot.jsonl"
+
+
+def _forged(source: Path, target: Path, change: Callable[[Lines], None]) -> Path:
+    lines = [orjson.loads(line) for line in source.read_bytes().splitlines()]
+    change(lines)
+    target.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    return target
+
+
+def _refused(tmp_path: Path, snapshot: Path) -> str:
+    """Restore `snapshot` into a new database; return the refusal, checking nothing was written."""
+    database = tmp_path / "restored.db"
+    with pytest.raises(SnapshotRefused) as refused:
+        restore(f"sqlite:///{database}", sample_genesis(), snapshot)
+    assert not database.exists()  # checked before anything is created
+    return str(refused.value)
+
+
+def _section(lines: Lines, kind: str) -> dict[str, Any]:
+    return next(line for line in lines if line["type"] == kind)
+
+
+def test_a_sample_snapshot_restores_into_an_empty_database_only(
+    sample_snapshot: Path, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'restored.db'}"
+    head = restore(url, sample_genesis(), sample_snapshot)
+    full = sqlite3.connect(sample_snapshot.parent / "full.db")
+    restored = sqlite3.connect(tmp_path / "restored.db")
+    for query in ("SELECT key, height, value FROM state ORDER BY key",
+                  "SELECT * FROM notes ORDER BY id", "SELECT * FROM records ORDER BY id",
+                  "SELECT header FROM blocks ORDER BY height",
+                  "SELECT id, log_index, leaf_hash FROM transactions ORDER BY log_index",
+                  "SELECT * FROM log_subtrees ORDER BY level, idx",
+                  "SELECT * FROM state_accumulator"):
+        assert full.execute(query).fetchall() == restored.execute(query).fetchall(), query
+    assert restored.execute("SELECT count(*) FROM transactions WHERE code = 'archived'"
+                            ).fetchone() == (head.log_size,)
+    with pytest.raises(Exception, match="already holds a chain"):
+        restore(url, sample_genesis(), sample_snapshot)
+
+
+def test_a_changed_state_value_is_refused_as_a_digest_mismatch(
+    sample_snapshot: Path, tmp_path: Path
+) -> None:
+    def change(lines: Lines) -> None:
+        rows = _section(lines, "state")["rows"]
+        key = next(i for i, r in enumerate(rows) if r[0].startswith("note/"))
+        rows[key][2] = rows[key][2].replace('"amount":', '"amount":1', 1)
+
+    message = _refused(tmp_path, _forged(sample_snapshot, tmp_path / "f.jsonl", change))
+    assert message.startswith("state digest mismatch: the snapshot's state rows digest to ")
+
+
+def test_a_changed_header_or_a_dropped_cosignature_is_refused(
+    sample_snapshot: Path, tmp_path: Path
+) -> None:
+    def header(lines: Lines) -> None:
+        rows = _section(lines, "headers")["rows"]
+        rows[2] = rows[2].replace('"proposer":"node1"', '"proposer":"node2"')
+
+    def attestation(lines: Lines) -> None:
+        head = lines[0]["height"]
+        for line in lines:
+            if line["type"] == "attestations":
+                line["rows"] = [r for r in line["rows"] if (r[0], r[1]) != (head, "node2")]
+        lines[0]["counts"]["attestations"] -= 1
+
+    def state_note(lines: Lines) -> None:
+        note = parse_note(lines[0]["state_note"])
+        lines[0]["state_note"] = SignedNote(note.text, note.signatures[:1]).encode()
+
+    assert "does not link to header 2" in _refused(
+        tmp_path, _forged(sample_snapshot, tmp_path / "h.jsonl", header))
+    assert "signatures from 1 organisation(s); finality needs 2" in _refused(
+        tmp_path, _forged(sample_snapshot, tmp_path / "a.jsonl", attestation))
+    assert "state note is not a quorum's" in _refused(
+        tmp_path, _forged(sample_snapshot, tmp_path / "n.jsonl", state_note))
+
+
+def test_the_command_line_refuses_in_one_line(sample_snapshot: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    genesis = tmp_path / "genesis.json"
+    genesis.write_bytes(orjson.dumps(sample_genesis().to_json()))
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(b"".join(sample_snapshot.read_bytes().splitlines(keepends=True)[:-2]))
+    assert node_main(["restore", "--database", f"sqlite:///{tmp_path / 'x.db'}", "--genesis",
+                      str(genesis), "--snapshot", str(cut)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no end line" in err
+
+
+@pytest.mark.etcd
+def test_a_node_from_a_snapshot_serves_proves_and_follows(
+    tmp_path: Path, etcd_members: list[Any]
+) -> None:
+    urls = [m.client_url for m in etcd_members]
+    with running_network(tmp_path, urls, count=3, registered=4) as nodes:
+        line = grant_line(nodes[0])
+        wait_until_level(nodes)
+        root = issue_accepted(nodes[1], line, "s1")
+        height = wait_until_level(nodes)
+        wait_until_final(nodes, height)
+        snapshot = tmp_path / "snapshot.jsonl"
+        head = take_snapshot(f"sqlite:///{tmp_path / 'node1' / 'node.db'}", snapshot, wait_s=20)
+        assert head.height == height
+        folder = tmp_path / "node4"
+        folder.mkdir()
+        shutil.copy(tmp_path / "node1" / "genesis.json", folder / "genesis.json")
+        genesis = Genesis.from_json(parse_json((folder / "genesis.json").read_bytes()))
+        restore(f"sqlite:///{folder / 'node.db'}", genesis, snapshot, processes=2)
+        peers = ",".join(n.url for n in nodes)
+        with network_node(tmp_path, urls, 4, registered=4, port=free_port(),
+                          peers=peers) as fresh:
+            full, new = nodes[0].participant("s1"), fresh.participant("s1")
+            assert new.holdings() == full.holdings() and new.receivable(root)
+            issued = next(e for e in full.events() if e["action"] == "issue")
+            with pytest.raises(NodeError) as archived:
+                new.transaction(issued["tx_id"])
+            assert (archived.value.status, archived.value.code) == (410, "archived")
+            assert f"archived below the snapshot at height {height}" in archived.value.detail
+            assert new.events() == []  # the feed starts after the snapshot
+            checkpoint = new.checkpoint()
+            check_cosigned(parse_signed_checkpoint(checkpoint["checkpoint"]), "test-chain",
+                           fresh.service.chain.nodes())
+            proof = new.node.get(f"/v1/log/inclusion/{issued['tx_id']}",
+                                 {"size": checkpoint["size"]})
+            verify_tx_inclusion(full.transaction(issued["tx_id"])["envelope"], issued["tx_id"],
+                                proof, checkpoint)
+            later = issue_accepted(nodes[2], line, "s2")  # the chain moves on; it follows
+            level = wait_until_level([*nodes, fresh])
+            wait_until_final([*nodes, fresh], level)
+            assert fresh.service.store.headers(0, 1000) == nodes[0].service.store.headers(0, 1000)
+            holder = fresh.participant("s2")
+            assert holder.proven_note(later)["id"] == later
+            for participant in (full, new, holder):
+                participant.close()
