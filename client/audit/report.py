@@ -33,6 +33,7 @@ CHECKS = (
     "contract_code",   # the contract code pinned on chain is not the code the audit runs
     "checkpoint",      # a node's tree head disagrees with the rebuilt log
     "cross_node",      # two nodes disagree at a common height
+    "snapshot",        # a snapshot file differs from the rebuilt chain (headers, leaves, digest)
 )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from client.audit.cross import compare_node
 from client.audit.engine import Engine, Progress
 from client.audit.report import AuditReport
+from client.audit.snapshots import compare_snapshot
 from client.audit.source import ChainSource, FileSource, NodeSource
 from client.sdk.http import NodeClient, NodeError
 from ledger.state import StateCache
@@ -23,8 +24,9 @@ Rebuilt = Callable[[StateCache], None]
 
 def audit_source(source: ChainSource, *, nodes: Sequence[NodeClient] = (),
                  progress: Progress | None = None, parallel: bool | None = None,
-                 rebuilt: Rebuilt | None = None) -> AuditReport:
-    """Audit the chain `source` gives, then compare each of `nodes` with it.
+                 rebuilt: Rebuilt | None = None,
+                 snapshots: Sequence[Path] = ()) -> AuditReport:
+    """Audit the chain `source` gives, then compare each of `nodes` and `snapshots` with it.
 
     `parallel` chooses the verifier process (None: only for long chains);
     `rebuilt` is handed the state the audit rebuilt by re-execution.
@@ -36,7 +38,7 @@ def audit_source(source: ChainSource, *, nodes: Sequence[NodeClient] = (),
     started = time.perf_counter()
     with without_cycle_collection():
         _run(Engine(report, parallel=parallel, progress=progress), source, nodes, rebuilt,
-             started)
+             started, snapshots)
     return report
 
 
@@ -61,7 +63,7 @@ def without_cycle_collection() -> Iterator[None]:
 
 
 def _run(engine: Engine, source: ChainSource, nodes: Sequence[NodeClient],
-         rebuilt: Rebuilt | None, started: float) -> None:
+         rebuilt: Rebuilt | None, started: float, snapshots: Sequence[Path] = ()) -> None:
     """Run the audit and the node comparisons with `engine`, timed from `started`.
 
     The rebuilt chain is millions of objects.  They are freed (by reference
@@ -73,6 +75,8 @@ def _run(engine: Engine, source: ChainSource, nodes: Sequence[NodeClient],
     engine.run(_guarded(source.lines(), engine.report))
     for node in nodes:
         compare_node(engine.report, engine.replay, node)
+    for path in snapshots:
+        compare_snapshot(engine.report, engine.replay, path)
     if rebuilt is not None:
         rebuilt(engine.replay.state)
     engine.report.stats.finish(time.perf_counter() - started)
@@ -88,19 +92,21 @@ def _guarded(lines: Iterator[bytes], report: AuditReport) -> Iterator[bytes]:
 
 def audit_chain_file(path: Path, *, nodes: Sequence[NodeClient] = (),
                      progress: Progress | None = None, parallel: bool | None = None,
-                     rebuilt: Rebuilt | None = None) -> AuditReport:
-    """Audit a chain file (and compare `nodes` with it)."""
+                     rebuilt: Rebuilt | None = None,
+                     snapshots: Sequence[Path] = ()) -> AuditReport:
+    """Audit a chain file (and compare `nodes` and `snapshots` with it)."""
     return audit_source(FileSource(path), nodes=nodes, progress=progress, parallel=parallel,
-                        rebuilt=rebuilt)
+                        rebuilt=rebuilt, snapshots=snapshots)
 
 
 def audit_nodes(nodes: Sequence[NodeClient], *, progress: Progress | None = None,
-                parallel: bool | None = None, rebuilt: Rebuilt | None = None) -> AuditReport:
-    """Audit the first node's export stream, then compare every node with the rebuilt chain."""
+                parallel: bool | None = None, rebuilt: Rebuilt | None = None,
+                snapshots: Sequence[Path] = ()) -> AuditReport:
+    """Audit the first node's export stream, then compare every node (and snapshot) with it."""
     if not nodes:
         raise ValueError("give at least one node to audit")
     return audit_source(NodeSource(nodes[0]), nodes=nodes, progress=progress, parallel=parallel,
-                        rebuilt=rebuilt)
+                        rebuilt=rebuilt, snapshots=snapshots)
 
 
 def audit_node(node: NodeClient, progress: Progress | None = None) -> AuditReport:

@@ -142,13 +142,16 @@ def audit(
         = None,
     receivable: Annotated[list[str] | None, typer.Option(
         "--receivable", help="with --html: draw this credential's split tree; repeat")] = None,
+    snapshot: Annotated[list[Path] | None, typer.Option(
+        "--snapshot", help="snapshot file (`python -m node snapshot`) to check against the "
+                           "replay: headers, leaves, state digest, cosigned note; repeat")] = None,
 ) -> None:
     """Audit a chain, trusting nothing stored: re-derive every block, check every signature.
 
     Hash links, RFC 9162 roots, batch, transaction and attestation signatures,
     re-execution through the pinned contracts, stored rows and state,
-    conservation of every receivable, and several nodes against each other.
-    Exit status 1 on any finding.
+    conservation of every receivable, several nodes against each other, and
+    snapshots against the replay.  Exit status 1 on any finding.
     """
     from client.audit.render import print_audit
 
@@ -159,7 +162,10 @@ def audit(
     nodes = _auditor_nodes(urls) if urls else []
     if nodes:
         _require_auditor(nodes[0])
-    report = _audited(chain, nodes, parallel, states.append)
+    for path in snapshot or []:
+        if not path.is_file():
+            raise typer.BadParameter(f"no snapshot file at {path}")
+    report = _audited(chain, nodes, parallel, states.append, snapshot or [])
     if Settings.as_json:
         show(report.to_json())
     else:
@@ -170,7 +176,7 @@ def audit(
 
 
 def _audited(chain: Path | None, nodes: list[NodeClient], parallel: bool | None,
-             rebuilt: Rebuilt) -> AuditReport:
+             rebuilt: Rebuilt, snapshots: list[Path]) -> AuditReport:
     """Audit `chain` (compared with `nodes`), or else the first of `nodes`, showing progress.
 
     Raises BadParameter if `chain` is given but is not a file.
@@ -190,8 +196,9 @@ def _audited(chain: Path | None, nodes: list[NodeClient], parallel: bool | None,
             if not chain.is_file():
                 raise typer.BadParameter(f"no chain file at {chain}")
             return audit_chain_file(chain, nodes=nodes, progress=advance, parallel=parallel,
-                                    rebuilt=rebuilt)
-        return audit_nodes(nodes, progress=advance, parallel=parallel, rebuilt=rebuilt)
+                                    rebuilt=rebuilt, snapshots=snapshots)
+        return audit_nodes(nodes, progress=advance, parallel=parallel, rebuilt=rebuilt,
+                           snapshots=snapshots)
 
 
 def _write_audit_html(path: Path, report: dict[str, Any], state: Any, roots: list[str],
