@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from client.sdk.proofs import verify_tx_inclusion
 from ledger.checkpoint import check_cosigned, parse_signed_checkpoint
 from ledger.snapshot import SECTIONS
-from node.snapshot.restore import fill, genesis_facts, verify
+from node.snapshot.restore import RESTORE_CACHE_MIB, fill, genesis_facts, verify
 from node.snapshot.take import take_snapshot
 from node.storage.store import Store
 from scripts.bench_scale import Built, built_chain, ordering, people, start_node_timed
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         checked = _timed(f"check it ({args.processes} digest processes)", started)
         restored = scratch / "restored.db"
         started = time.perf_counter()
-        store = Store(f"sqlite:///{restored}")
+        store = Store(f"sqlite:///{restored}", sqlite_cache_mib=RESTORE_CACHE_MIB)
         try:
             fill(store, snapshot, head, digest)
         finally:

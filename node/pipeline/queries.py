@@ -254,7 +254,8 @@ class Queries:
         signed = None if header is None else self._state_notes.signed(header, self._chain.nodes())
         if header is None or signed is None:
             raise Refused("not_found", f"this node kept no state digest for block {at} (its "
-                                       "database is older than state digests)")
+                                       "database is older than state digests, or it started "
+                                       "from a later snapshot)")
         return {"height": at, "block_hash": header.hash(), "algorithm": ALGORITHM,
                 "digest": signed.note.digest.hex(),
                 "cosigners": [s.name for s in signed.signatures],

@@ -58,6 +58,7 @@ from node.storage.store import (
 )
 
 MAX_IN_FLIGHT = 4  # state pages waiting per worker process
+RESTORE_CACHE_MIB = 256  # SQLite page cache while filling: the inserts' keys are random
 
 
 def read_lines(path: Path) -> Iterator[dict[str, Any]]:
@@ -159,7 +160,7 @@ def restore(url: str, genesis: Genesis, path: Path, *, processes: int = 0) -> Sn
     """
     _check_empty(url)
     head, digest = verify(path, genesis, processes=processes)
-    store = Store(url)
+    store = Store(url, sqlite_cache_mib=RESTORE_CACHE_MIB)
     try:
         fill(store, path, head, digest)
     finally:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.attestation import NODE_PREFIX, Attestation, NodeInfo, check_certificate
@@ -156,9 +156,10 @@ def _cosigned_note(conn: Connection, header: BlockHeader, rows: list[StoredAttes
 
 
 def _nodes(conn: Connection) -> dict[str, NodeInfo]:
-    rows = conn.exec_driver_sql(
-        f"SELECT value FROM state WHERE key >= '{NODE_PREFIX}' AND key < 'node0'").all()
-    infos = [NodeInfo.from_json(parse_json(bytes(r[0]))) for r in rows]
+    rows = conn.execute(text("SELECT key, value FROM state WHERE key LIKE :prefix"),
+                        {"prefix": NODE_PREFIX + "%"}).all()
+    infos = [NodeInfo.from_json(parse_json(bytes(r[1]))) for r in rows
+             if str(r[0]).startswith(NODE_PREFIX)]
     return {n.id: n for n in infos}
 
 
@@ -167,8 +168,16 @@ def _opt(value: Any) -> bytes | None:
 
 
 def _pages(conn: Connection, section: str) -> Iterator[list[Any]]:
-    """Yield the section's rows as JSON-ready lists, PAGE_ROWS at a time."""
-    result = conn.exec_driver_sql(_QUERIES[section]).yield_per(PAGE_ROWS)
+    """Yield the section's rows as JSON-ready lists, PAGE_ROWS at a time.
+
+    State keys come in code-point order (SQLite's binary collation; on
+    PostgreSQL the "C" collation, whatever the database's), as the check
+    requires strictly increasing keys in that order.
+    """
+    query = _QUERIES[section]
+    if conn.dialect.name == "postgresql":
+        query = query.replace("ORDER BY key", 'ORDER BY key COLLATE "C"')
+    result = conn.exec_driver_sql(query).yield_per(PAGE_ROWS)
     while page := result.fetchmany(PAGE_ROWS):
         yield [_cells(section, row) for row in page]
 

@@ -182,3 +182,26 @@ def test_a_node_from_a_snapshot_serves_proves_and_follows(
             assert holder.proven_note(later)["id"] == later
             for participant in (full, new, holder):
                 participant.close()
+
+
+@pytest.mark.postgres
+def test_a_snapshot_round_trip_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from node.storage.store import make_engine
+    from tests.pg import new_database
+
+    source, target = new_database(postgres_url), new_database(postgres_url)
+    build_sample_chain(source, transactions=300, lanes=15)
+    take_snapshot(source, tmp_path / "snapshot.jsonl", wait_s=0)
+    restore(target, sample_genesis(), tmp_path / "snapshot.jsonl")
+    for query in ("SELECT key, height, value FROM state ORDER BY key",
+                  "SELECT * FROM records ORDER BY id", "SELECT * FROM notes ORDER BY id",
+                  "SELECT * FROM state_accumulator"):
+        answers = []
+        for url in (source, target):
+            engine = make_engine(url)
+            with engine.connect() as conn:
+                answers.append(conn.execute(text(query)).all())
+            engine.dispose()
+        assert answers[0] == answers[1], query
