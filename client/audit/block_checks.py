@@ -24,6 +24,7 @@ from ledger.block import GENESIS_PREV_HASH, HEADER_FIELDS, BlockHeader
 from ledger.canonical import parse_canonical
 from ledger.checkpoint import block_checkpoint
 from ledger.errors import LedgerError
+from ledger.state_note import StateNote
 
 ROW_COLUMNS = ("height", "hash", "position", "time", "tx_count")
 
@@ -172,6 +173,7 @@ class Certificates:
         self.replay = replay
         self.last_final = -1
         self.unfinal: list[int] = []
+        self.state_signatures: list[tuple[int, str, bytes]] = []  # checked once digests are
 
     def check(self, block: StoredBlock, derived: Derived, verdicts: Verdicts) -> None:
         """Check a block's attestations against the re-derived header hash."""
@@ -213,6 +215,9 @@ class Certificates:
             return None
         self.report.stats.attestations += 1
         self._check_cosignature(row, node, derived)
+        signature = row.get("state_signature")
+        if isinstance(signature, bytes):
+            self.state_signatures.append((height, node.id, signature))
         return node
 
     def _check_cosignature(self, row: Row, node: NodeInfo, derived: Derived) -> None:
@@ -260,11 +265,31 @@ class Certificates:
         return True
 
     def finish(self) -> None:
-        """Report blocks without a certificate below a block that has one."""
+        """Report blocks without a certificate below a block that has one, and bad state sigs."""
         for height in self.unfinal:
             if height < self.last_final:
                 self.report.find("certificate", "no quorum of organisations signed this block, "
                                  f"though later block {self.last_final} is final", block=height)
+        self._check_state_signatures()
+
+    def _check_state_signatures(self) -> None:
+        """Check each attestation's state-note signature over the rebuilt digest of its block.
+
+        Done at the end, when the replay's digests are normalised many
+        blocks at a time; a signature over another digest is a `state_note`
+        finding (a node that signed a state the chain never had).
+        """
+        nodes = self.replay.nodes()
+        for height, node_id, signature in self.state_signatures:
+            digest = self.replay.digests.at(height)
+            node = nodes.get(node_id)
+            if digest is None or node is None or height >= len(self.replay.hashes):
+                continue
+            note = StateNote(self.replay.chain_id, height, self.replay.hashes[height], digest)
+            if not note.verifies(node.public_key, signature):
+                self.report.find("state_note", f"{node_id}'s signature over the state note of "
+                                 f"block {height} (digest {digest.hex()}) does not verify",
+                                 block=height)
 
 
 _MISSING = object()

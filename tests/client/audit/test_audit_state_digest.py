@@ -126,3 +126,14 @@ def test_a_node_serving_another_state_digest_is_found(tmp_path: Path) -> None:
         auditor.close()
     assert [(f.check, f.block) for f in report.findings] == [("state_digest", head)]
     assert "serves state digest '" + "00" * 32 in report.findings[0].message
+
+
+def test_a_state_signature_over_another_digest_is_found(database: Path) -> None:
+    records = _records(_export(database))
+    block = next(r for r in records if r.get("type") == "block" and r["block"]["height"] == 3)
+    attestation = block["attestations"][1]
+    _flip(attestation["state_signature"])
+    report = audit_source(Lines(_file(records)), parallel=False)
+    assert _digest_findings(report) == [("state_note", 3)]
+    assert (f"{attestation['node_id']}'s signature over the state note of block 3"
+            in report.findings[0].message)
