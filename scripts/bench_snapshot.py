@@ -83,13 +83,13 @@ def main(argv: list[str] | None = None) -> int:
         genesis_facts(genesis)
         _timed("derive block 0 from the genesis", started)
         started = time.perf_counter()
-        _, digest = verify(snapshot, genesis, processes=args.processes)
+        _, digest, checked_hash = verify(snapshot, genesis, processes=args.processes)
         checked = _timed(f"check it ({args.processes} digest processes)", started)
         restored = scratch / "restored.db"
         started = time.perf_counter()
         store = Store(f"sqlite:///{restored}", sqlite_cache_mib=RESTORE_CACHE_MIB)
         try:
-            fill(store, snapshot, head, digest)
+            fill(store, snapshot, head, digest, checked_hash)
         finally:
             store.close()
         wrote = _timed("write it into an empty database", started)

@@ -18,6 +18,7 @@ or certified blocks from peers if etcd was compacted past it).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
 from collections.abc import Iterator
@@ -61,10 +62,15 @@ MAX_IN_FLIGHT = 4  # state pages waiting per worker process
 RESTORE_CACHE_MIB = 256  # SQLite page cache while filling: the inserts' keys are random
 
 
-def read_lines(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield the snapshot file's lines as JSON objects; raise SnapshotRefused on a bad line."""
+def read_lines(path: Path, seen: Any = None) -> Iterator[dict[str, Any]]:
+    """Yield the snapshot file's lines as JSON objects; raise SnapshotRefused on a bad line.
+
+    `seen`, a hashlib object, is fed every line read.
+    """
     with path.open("rb") as file:
         for number, line in enumerate(file, start=1):
+            if seen is not None:
+                seen.update(line)
             try:
                 value = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
@@ -74,9 +80,10 @@ def read_lines(path: Path) -> Iterator[dict[str, Any]]:
             yield value
 
 
-def sections(path: Path) -> tuple[SnapshotHead, Iterator[tuple[str, list[Any]]]]:
+def sections(path: Path,
+             seen: Any = None) -> tuple[SnapshotHead, Iterator[tuple[str, list[Any]]]]:
     """Return the head line and an iterator of (section, rows) in the order the format fixes."""
-    lines = read_lines(path)
+    lines = read_lines(path, seen)
     try:
         head = SnapshotHead.from_json(next(lines))
     except StopIteration as exc:
@@ -113,15 +120,16 @@ def _page_digest(elements: list[tuple[str, bytes]]) -> StateDigest:
 
 
 def verify(path: Path, genesis: Genesis, *,
-           processes: int = 0) -> tuple[SnapshotHead, StateDigest]:
-    """Check the whole snapshot against `genesis`; return its head and the state's digest.
+           processes: int = 0) -> tuple[SnapshotHead, StateDigest, bytes]:
+    """Check the whole snapshot against `genesis`; return its head, state digest, file hash.
 
     Raises SnapshotRefused naming the first problem.  With `processes` > 1
     the state pages are digested in that many worker processes (the
     digest of the whole is the product of the pages' digests).
     """
     genesis_hash, nodes = genesis_facts(genesis)
-    head, pages = sections(path)
+    seen = hashlib.sha256()
+    head, pages = sections(path, seen)
     check = SnapshotCheck(head, chain_id=genesis.chain_id, genesis_hash=genesis_hash,
                           nodes=nodes)
     pool = ProcessPoolExecutor(processes) if processes > 1 else None
@@ -149,7 +157,7 @@ def verify(path: Path, genesis: Genesis, *,
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    return head, check.finish()
+    return head, check.finish(), seen.digest()
 
 
 def restore(url: str, genesis: Genesis, path: Path, *, processes: int = 0) -> SnapshotHead:
@@ -159,10 +167,10 @@ def restore(url: str, genesis: Genesis, path: Path, *, processes: int = 0) -> Sn
     the database already holds a chain; in either case nothing is written.
     """
     _check_empty(url)
-    head, digest = verify(path, genesis, processes=processes)
+    head, digest, checked = verify(path, genesis, processes=processes)
     store = Store(url, sqlite_cache_mib=RESTORE_CACHE_MIB)
     try:
-        fill(store, path, head, digest)
+        fill(store, path, head, digest, checked)
     finally:
         store.close()
     return head
@@ -185,17 +193,21 @@ def _check_empty(url: str) -> None:
                           "is restored only into an empty database")
 
 
-def fill(store: Store, path: Path, head: SnapshotHead, digest: StateDigest) -> None:
+def fill(store: Store, path: Path, head: SnapshotHead, digest: StateDigest,
+         checked: bytes) -> None:
     """Write the (verified) snapshot into the store in one database transaction.
 
     The state digest and its running product (`digest`, recomputed by
     `verify`) are kept for the head, so the node resumes without a rescan.
+    Raises SnapshotRefused, and commits nothing, unless the file read now
+    hashes to `checked`, the hash of the file `verify` read.
     """
     reason = f"archived below the snapshot at height {head.height}"
     log = CompactLog(store, 0)
+    seen = hashlib.sha256()
     with store.engine.begin() as conn:
         writer = BulkWriter(conn)
-        _, pages = sections(path)
+        _, pages = sections(path, seen)
         for section, rows in pages:
             if section == "headers":
                 writer.insert(BLOCKS, [_block_row(str(text)) for text in rows])
@@ -223,6 +235,9 @@ def fill(store: Store, path: Path, head: SnapshotHead, digest: StateDigest) -> N
             else:
                 writer.insert(ATTESTATIONS, [_attestation_row(r) for r in rows])
         create_and_backfill(conn, lambda rows: writer.upsert(RECORDS, "id", rows))
+        if seen.digest() != checked:
+            raise SnapshotRefused("the snapshot file changed between its check and its "
+                                  "restore; nothing was written")
         state_digests.record(conn, head.height, digest.digest(), digest.accumulator())
 
 

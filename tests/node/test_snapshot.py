@@ -28,8 +28,9 @@ from ledger.genesis import Genesis
 from ledger.signed_note import SignedNote, parse_note
 from ledger.snapshot import SnapshotRefused
 from node.__main__ import main as node_main
-from node.snapshot.restore import restore
+from node.snapshot.restore import fill, restore, verify
 from node.snapshot.take import take_snapshot
+from node.storage.store import Store
 from scripts.sample_chain import build_sample_chain, sample_genesis
 from tests.node.support import grant_line, issue_accepted
 from tests.nodes import network_node, running_network, wait_until_final, wait_until_level
@@ -123,6 +124,20 @@ def test_a_changed_header_or_a_dropped_cosignature_is_refused(
         tmp_path, _forged(sample_snapshot, tmp_path / "a.jsonl", attestation))
     assert "state note is not a quorum's" in _refused(
         tmp_path, _forged(sample_snapshot, tmp_path / "n.jsonl", state_note))
+
+
+def test_a_file_changed_between_check_and_write_commits_nothing(
+    sample_snapshot: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy.jsonl"
+    shutil.copy(sample_snapshot, copy)
+    head, digest, checked = verify(copy, sample_genesis())
+    _forged(copy, copy, lambda lines: _section(lines, "nonces")["rows"].pop())
+    store = Store(f"sqlite:///{tmp_path / 'restored.db'}")
+    with pytest.raises(SnapshotRefused, match="changed between its check and its restore"):
+        fill(store, copy, head, digest, checked)
+    assert store.head_height() is None
+    store.close()
 
 
 def test_the_command_line_refuses_in_one_line(sample_snapshot: Path, tmp_path: Path,
