@@ -19,6 +19,9 @@ def digest(
     Fields: height, block_hash (the block it follows), algorithm
     (`muhash3072-sha256/v1`) and digest (64 hex digits): MuHash3072 over
     every (key, value) of the world state (docs/FORMATS.md, "The state
-    digest").  Any member may ask; an auditor's replay computes the same.
+    digest"), cosigners and state_note: the block's state note signed by
+    the nodes whose signatures verify against this node's digest (null if
+    none; ledger/state_note.py).  Any member may ask; an auditor's replay
+    computes the same.
     """
     return JSONBody(reads.state_digest(height))
