@@ -144,7 +144,14 @@ class Queries:
         return viewer.uscc in self._store.parties(tx_id)
 
     def transaction(self, viewer: Member, tx_id: str) -> Answer | None:
-        """Return a transaction's status with its envelope and events, if `viewer` is a party."""
+        """Return a transaction's status with its envelope and events, if `viewer` is a party.
+
+        An archived transaction (below this node's snapshot) is refused as
+        such only to its parties; to anyone else it looks unknown, as ever.
+        """
+        row = self._store.tx(tx_id)
+        if row is not None and is_archived(row) and not self._party(viewer, tx_id):
+            return None
         info = self.tx_status(tx_id)
         if info is None or not self._party(viewer, tx_id):
             return None

@@ -181,6 +181,10 @@ def test_a_node_from_a_snapshot_serves_proves_and_follows(
                 new.transaction(issued["tx_id"])
             assert (archived.value.status, archived.value.code) == (410, "archived")
             assert f"archived below the snapshot at height {height}" in archived.value.detail
+            stranger = fresh.participant("s2")  # no party to it: the id looks unknown, as ever
+            with pytest.raises(NodeError) as hidden:
+                stranger.transaction(issued["tx_id"])
+            assert (hidden.value.status, hidden.value.code) == (404, "not_found")
             assert new.events() == []  # the feed starts after the snapshot
             checkpoint = new.checkpoint()
             check_cosigned(parse_signed_checkpoint(checkpoint["checkpoint"]), "test-chain",
@@ -195,7 +199,7 @@ def test_a_node_from_a_snapshot_serves_proves_and_follows(
             assert fresh.service.store.headers(0, 1000) == nodes[0].service.store.headers(0, 1000)
             holder = fresh.participant("s2")
             assert holder.proven_note(later)["id"] == later
-            for participant in (full, new, holder):
+            for participant in (full, new, holder, stranger):
                 participant.close()
 
 
