@@ -121,7 +121,7 @@ class NodeService:
         self.committer = Committer(
             chain=self.chain, orderer=self.orderer, mempool=self.mempool,
             waiters=self.admission.waiters, code_hash=local_code, finality=self.finality,
-            attestor=self.attestor, peers=self.peers, metrics=self.metrics)
+            attestor=self.attestor, peers=self.peers, metrics=self.metrics, signatures=signatures)
         self.queries = Queries(chain=self.chain, store=self.store, mempool=self.mempool,
                                admission=self.admission, committer=self.committer,
                                checkpoints=self.checkpoints, state_notes=self.state_notes,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,38 +42,51 @@ from node.storage.store import BlockWrite, Store, StoredTx
 
 log = logging.getLogger(__name__)
 NOTE_PREFIX = KEY_PREFIX[Note]
-SIGNATURE_CACHE_SIZE = 200_000
+SIGNATURE_CACHE_SIZE = 100_000  # transactions (each with its signatures); see SignatureCache
 STATE_CACHE_KEYS = 50_000  # world-state keys kept in memory (NodeConfig.state_cache_keys)
 FINISHED_NOTES = frozenset({NoteStatus.SPENT, NoteStatus.SETTLED, NoteStatus.VOID})
 
 
 class SignatureCache:
-    """Remembers which (key, signature, transaction) triples verified.
+    """Remembers which (key, signature) pairs verified over which pending transaction.
 
     Signatures are verified once, in the verifier processes at submission or
     here on a miss; simulation and commit then find them in the cache.  The
     key is part of the entry, so a member re-keyed in between is checked
-    again.
+    again.  A transaction's entries are forgotten once it commits (a
+    committed id is a replay, refused before any signature is checked), so
+    the cache holds the transactions in flight, not a stretch of history;
+    `size` transactions is only the bound for those that never commit.
     """
 
     def __init__(self, size: int = SIGNATURE_CACHE_SIZE) -> None:
-        self._seen: OrderedDict[tuple[bytes, bytes, str], None] = OrderedDict()
+        self._by_tx: OrderedDict[str, set[tuple[bytes, bytes]]] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._by_tx)
 
     def add(self, key: PublicKey, signature: bytes, tx_id: str) -> None:
         """Record that `signature` by `key` over transaction `tx_id` verified."""
         with self._lock:
-            self._seen[(key.raw, signature, tx_id)] = None
-            if len(self._seen) > self._size:
-                self._seen.popitem(last=False)
+            self._by_tx.setdefault(tx_id, set()).add((key.raw, signature))
+            if len(self._by_tx) > self._size:
+                self._by_tx.popitem(last=False)
+
+    def forget(self, tx_ids: Iterable[str]) -> None:
+        """Drop the entries of transactions that committed."""
+        with self._lock:
+            for tx_id in tx_ids:
+                self._by_tx.pop(tx_id, None)
 
     def __call__(self, envelope: Envelope, key_of: Callable[[str], PublicKey | None]) -> None:
         keys = [key_of(s.signer) for s in envelope.signatures]
         signed = {s.signer for s in envelope.signatures}
         with self._lock:
+            verified = self._by_tx.get(envelope.tx_id, set())
             cached = set(envelope.body.signers) == signed and all(
-                key is not None and (key.raw, s.signature, envelope.tx_id) in self._seen
+                key is not None and (key.raw, s.signature) in verified
                 for key, s in zip(keys, envelope.signatures, strict=True)
             )
         if cached:

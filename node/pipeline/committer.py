@@ -25,7 +25,7 @@ from node.observability.metrics import NodeMetrics
 from node.ordering import Orderer
 from node.ordering.etcd import OrderingGap
 from node.pipeline.admission import Waiters
-from node.pipeline.chain import Chain, CommittedTx
+from node.pipeline.chain import Chain, CommittedTx, SignatureCache
 from node.pipeline.mempool import Mempool
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,8 @@ class Committer:
     def __init__(self, *, chain: Chain, orderer: Orderer, mempool: Mempool, waiters: Waiters,
                  code_hash: str, finality: Finality | None = None,
                  attestor: Attestor | None = None, peers: Peers | None = None,
-                 metrics: NodeMetrics | None = None) -> None:
+                 metrics: NodeMetrics | None = None,
+                 signatures: SignatureCache | None = None) -> None:
         self.chain = chain
         self.orderer = orderer
         self.mempool = mempool
@@ -63,6 +64,7 @@ class Committer:
         self.attestor = attestor
         self.peers = peers
         self.metrics = metrics
+        self.signatures = signatures
         self.code_mismatch: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._commit_loop, name="committer", daemon=True)
@@ -152,11 +154,13 @@ class Committer:
             self.metrics.commit_seconds.observe(seconds)
 
     def _committed(self, committed: list[CommittedTx]) -> None:
-        """Tell the mempool, the waiting requests and the attestor about a new block."""
+        """Tell the mempool, the signature cache, the waiters and the attestor about a new block."""
         if self.metrics is not None:
             invalid = Counter(c.code for c in committed if not c.valid)
             self.metrics.count_block(len(committed) - invalid.total(), invalid)
         self.mempool.committed(c.tx_id for c in committed)
+        if self.signatures is not None:
+            self.signatures.forget(c.tx_id for c in committed)
         self.waiters.resolve(committed)
         if self.attestor is not None:
             self.attestor.block_committed()

@@ -155,3 +155,21 @@ def test_the_sqlite_page_cache_is_a_validated_setting(tmp_path: Path) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -8 * 1024
     store.close()
+
+
+def test_the_signature_cache_keeps_only_transactions_in_flight(tmp_path: Path) -> None:
+    """Verified signatures are forgotten once their transaction commits.
+
+    The cache once kept 200,000 entries of history: a soak at 100 tx/s saw
+    every node's memory grow by ~1.4 MB a minute for half an hour.
+    """
+    from tests.node.support import grant_line, issue_accepted
+    from tests.nodes import running_node
+
+    with running_node(tmp_path) as n:
+        cache = n.service.admission.signatures
+        at_start = len(cache)  # the genesis transaction's, verified as block 0 is derived
+        line = grant_line(n)
+        for _ in range(3):
+            issue_accepted(n, line)
+        assert len(cache) == at_start <= 1
