@@ -89,6 +89,8 @@ def test_the_audit_checks_each_nodes_state_note(tmp_path: Path,
         with sqlite3.connect(tmp_path / "node2" / "node.db") as db:  # node2 now names another state
             db.execute("UPDATE state_digests SET digest = ? WHERE height = ?", (bytes(32), height))
         report = audit_nodes(auditors)
+        for auditor in auditors:  # an open keep-alive connection holds a node's shutdown 10 s
+            auditor.close()
     notes = [f for f in report.findings if f.check == "state_note"]
     assert [(f.block, nodes[1].url in f.message) for f in notes] == [(height, True)]
     assert "cosigned by nodes of 1 organisation(s); a quorum is 2" in notes[0].message
