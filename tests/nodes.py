@@ -92,8 +92,9 @@ def running_node(tmp: Path, *, policies: dict[str, Any] | None = None,
     clock = ManualClock(start)
     service = NodeService(config, clock=clock, orderer=orderer)
     app = create_app(config, service=service)
+    # a client left connected must not hold the shutdown for the 10 s the join waits
     server = uvicorn.Server(tls.uvicorn_config(app, config, log_level="warning",
-                                               access_log=False))
+                                               access_log=False, timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
