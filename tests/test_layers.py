@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PURE_STDLIB = frozenset({
     "__future__", "abc", "base64", "binascii", "bisect", "collections", "dataclasses",
     "datetime", "decimal", "enum", "functools", "hashlib", "heapq", "itertools", "json", "math",
-    "operator", "re", "string", "struct", "typing", "unicodedata",
+    "operator", "re", "string", "struct", "typing", "unicodedata", "zlib",
 })
 LEDGER_THIRD_PARTY = frozenset({"nacl", "cryptography", "orjson"})
 CLIENT_TOOLING = ("client.cli", "client.local_consortium")
