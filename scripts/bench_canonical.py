@@ -24,6 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contracts.records import KEY_PREFIX, encode, from_json
+from ledger.blob_codec import unpack
 from ledger.canonical import canonical_bytes, parse_canonical, parse_trusted
 
 
@@ -38,11 +39,12 @@ def main() -> int:
         parser.error(f"no database at {args.db}")
     db = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
     kinds = {prefix: kind for kind, prefix in KEY_PREFIX.items()}
-    state = db.execute("SELECT key, value FROM state WHERE rowid % 7 = 0 LIMIT 20000").fetchall()
+    state = [(key, unpack(value)) for key, value in db.execute(
+        "SELECT key, value FROM state WHERE rowid % 7 = 0 LIMIT 20000")]
     records = [from_json(kinds[key.split("/", 1)[0] + "/"], json.loads(value))
                for key, value in state if key.split("/", 1)[0] + "/" in kinds]
-    rows = db.execute("SELECT events, envelope FROM transactions WHERE rowid % 5 = 0 "
-                      "LIMIT 20000").fetchall()
+    rows = [(unpack(events), unpack(envelope)) for events, envelope in db.execute(
+        "SELECT events, envelope FROM transactions WHERE rowid % 5 = 0 LIMIT 20000")]
     events = [json.loads(row[0]) for row in rows]
     bodies = [json.loads(row[1])["body"].encode("utf-8") for row in rows]
     _time("records.encode(record)", encode, records, args.repeat)

@@ -3,7 +3,11 @@
 Every table is read with plain SQL and every value leaves as a cell, bypassing
 the ORM's conversions: a corrupt value (a flipped byte in an envelope, text
 that is no longer UTF-8, an integer that changed) reaches the auditor as it is
-stored and becomes a finding there, instead of an exception here.  Blocks
+stored and becomes a finding there, instead of an exception here.  The one
+conversion: a packed blob (node/storage/models.py PACKED_COLUMNS) leaves
+unpacked, the exact bytes that were hashed and signed, so the file is the
+same whatever the stored form; a packed cell that does not unpack leaves as
+it is stored, and cannot then equal what the audit derives.  Blocks
 are written in height order, each with the rows that belong to it (its
 batch, transactions and attestations, joined on the stored height); then
 the other tables in pages; then rows whose block row is missing; then the
@@ -31,6 +35,7 @@ from sqlalchemy import Connection, Engine, create_engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from ledger.blob_codec import BlobCodecError, is_packed, unpack
 from ledger.canonical import JSONValue
 from ledger.chainfile import (
     ATTESTATION_TABLE,
@@ -47,6 +52,7 @@ from ledger.chainfile import (
     encode_row,
 )
 from ledger.timefmt import format_timestamp
+from node.storage.models import PACKED_COLUMNS
 from node.storage.store import make_engine
 
 BLOCK_PAGE = 20  # blocks read per query
@@ -69,6 +75,16 @@ def _value(value: Any) -> Any:
     if isinstance(value, memoryview):
         return bytes(value)
     return value
+
+
+def _unpacked(value: Any) -> Any:
+    """Return a packed blob's exact bytes; anything else (or a damaged cell) as it is."""
+    if not isinstance(value, bytes) or not is_packed(value):
+        return value
+    try:
+        return unpack(value)
+    except BlobCodecError:
+        return value
 
 
 @dataclass
@@ -96,15 +112,20 @@ class RawReader:
         self.keys = {t: list(inspector.get_pk_constraint(t).get("constrained_columns") or [])
                      for t in self.tables}
 
-    def _rows(self, sql: str, **params: Any) -> Iterator[dict[str, Any]]:
+    def _rows(self, sql: str, table: str = "", **params: Any) -> Iterator[dict[str, Any]]:
         result = self.conn.execute(text(sql), params)
         columns = list(result.keys())
+        packed = PACKED_COLUMNS.get(table, ())
         while True:
             chunk = result.fetchmany(ROW_PAGE)
             if not chunk:
                 return
             for row in chunk:
-                yield {c: _value(v) for c, v in zip(columns, row, strict=True)}
+                cells = {c: _value(v) for c, v in zip(columns, row, strict=True)}
+                for column in packed:
+                    if column in cells:
+                        cells[column] = _unpacked(cells[column])
+                yield cells
 
     def _scalar(self, sql: str) -> Any:
         return _value(self.conn.execute(text(sql)).scalar())
@@ -170,7 +191,7 @@ class RawReader:
         grouped: dict[Any, list[dict[str, Any]]] = {}
         order = ORDER_WITHIN_BLOCK[table]
         for row in self._rows(f"SELECT * FROM {table} WHERE height >= :low AND height <= :high "
-                              f"ORDER BY height, {order}", low=low, high=high):
+                              f"ORDER BY height, {order}", table, low=low, high=high):
             grouped.setdefault(row["height"], []).append(row)
         return grouped
 
@@ -187,7 +208,7 @@ class RawReader:
         sql = f"SELECT * FROM {self._quoted(table)} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        for row in self._rows(sql):
+        for row in self._rows(sql, table):
             yield encode_row(row)
 
     def orphans(self) -> Iterator[dict[str, JSONValue]]:
@@ -197,7 +218,7 @@ class RawReader:
                 continue
             rows = [encode_row(r) for r in self._rows(
                 f"SELECT * FROM {table} WHERE height IS NULL OR height NOT IN "
-                "(SELECT height FROM blocks)")]
+                "(SELECT height FROM blocks)", table)]
             for start in range(0, len(rows), ROW_PAGE):
                 yield {"type": "orphans", "table": table, "rows": rows[start:start + ROW_PAGE]}
 

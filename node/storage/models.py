@@ -1,14 +1,19 @@
 """SQLModel tables: the node's durable copy of the chain and its query indexes.
 
-Exact bytes (envelopes, headers, state values) are stored as they were
+Exact bytes (envelopes, headers, state values) are kept as they were
 hashed and signed, so whatever a node serves can be checked without
-re-serialising.  The same tables work on SQLite and PostgreSQL.
+re-serialising.  The large ones (`PACKED_COLUMNS`) are stored packed
+(ledger/blob_codec.py) and unpacked on every read and on export, so only
+the cell is smaller.  The same tables work on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
+
+# table -> columns whose cells are packed blobs (older rows may be stored unpacked)
+PACKED_COLUMNS = {"transactions": ("envelope", "events"), "state": ("value",)}
 
 
 class BlockRow(SQLModel, table=True):
@@ -62,7 +67,10 @@ class PendingRow(SQLModel, table=True):
 
 
 class TxRow(SQLModel, table=True):
-    """One ordered transaction with its validity, in log order."""
+    """One ordered transaction with its validity, in log order.
+
+    `envelope` and `events` are stored packed; a TxRow the store returns holds them unpacked.
+    """
 
     __tablename__ = "transactions"
 
@@ -95,7 +103,7 @@ class NonceRow(SQLModel, table=True):
 
 
 class StateRow(SQLModel, table=True):
-    """The current value of one world-state key (canonical JSON bytes)."""
+    """The current value of one world-state key (canonical JSON bytes, stored packed)."""
 
     __tablename__ = "state"
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, and_, or_, select, true
 
+from ledger.blob_codec import unpack
 from ledger.canonical import parse_trusted
 from ledger.record_index import KIND_OF_PREFIX, MaturityOf, index_row, record_kind
 from node.storage.models import NoteRow, RecordRow, StateRow
@@ -80,7 +81,7 @@ def _state_pages(conn: Connection, prefix: str) -> Iterator[list[tuple[str, byte
     end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     last = prefix
     while True:
-        page = [(str(k), bytes(v), int(h)) for k, v, h in conn.execute(
+        page = [(str(k), unpack(bytes(v)), int(h)) for k, v, h in conn.execute(
             select(STATE.c.key, STATE.c.value, STATE.c.height)
             .where(STATE.c.key > last, STATE.c.key < end)
             .order_by(STATE.c.key).limit(BACKFILL_PAGE))]

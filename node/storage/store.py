@@ -25,6 +25,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
 from ledger.batch_pack import pack_batch, unpack_batch
+from ledger.blob_codec import pack, unpack
 from ledger.compact_log import CompactLog
 from node.storage import state_digests
 from node.storage.models import (
@@ -243,7 +244,8 @@ class Store:
                 envelopes = conn.execute(select(TXS.c.id, TXS.c.envelope)
                                          .where(TXS.c.height == height)
                                          .order_by(TXS.c.position)).all()
-                skeleton, refs = pack_batch(bytes(data), [(i, bytes(e)) for i, e in envelopes])
+                skeleton, refs = pack_batch(bytes(data),
+                                            [(i, unpack(bytes(e))) for i, e in envelopes])
                 conn.execute(BATCHES.update().where(BATCHES.c.height == height)
                              .values(data=skeleton, refs=refs))
                 before, after = before + len(data), after + len(skeleton) + len(refs)
@@ -340,7 +342,7 @@ class Store:
         keys = sorted(writes)
         writer.delete(STATE, "key", [k for k in keys if writes[k] is None])
         writer.upsert(STATE, "key", [
-            {"key": k, "height": height, "value": writes[k]} for k in keys if writes[k]
+            {"key": k, "height": height, "value": pack(v)} for k in keys if (v := writes[k])
         ])
 
     @staticmethod
@@ -414,7 +416,7 @@ class Store:
             data, refs = bytes(row[0]), row[1]
             if refs is None:
                 return data
-            envelopes = {str(i): bytes(e) for i, e in conn.execute(
+            envelopes = {str(i): unpack(bytes(e)) for i, e in conn.execute(
                 select(TXS.c.id, TXS.c.envelope).where(TXS.c.height == height))}
         return unpack_batch(data, bytes(refs), envelopes.get)
 
@@ -453,7 +455,9 @@ class Store:
 
     def _txs(self, stmt: Any) -> list[TxRow]:
         with self.engine.connect() as conn:
-            return [TxRow(**row._mapping) for row in conn.execute(stmt)]
+            return [TxRow(**{**row._mapping, "envelope": unpack(bytes(row.envelope)),
+                             "events": unpack(bytes(row.events))})
+                    for row in conn.execute(stmt)]
 
     def log_size(self) -> int:
         """Return the number of transactions in the global log."""
@@ -483,7 +487,7 @@ class Store:
             stmt = select(STATE.c.key, STATE.c.value, STATE.c.height).execution_options(
                 yield_per=10_000)
             for key, value, height in conn.execute(stmt):
-                yield key, bytes(value), int(height)
+                yield key, unpack(bytes(value)), int(height)
 
     def state_entry(self, key: str) -> tuple[bytes, int] | None:
         """Return (value, height of its last write) of world-state `key`, or None.
@@ -498,7 +502,7 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.exec_driver_sql(
                 f"SELECT value, height FROM state WHERE key = {mark}", (key,)).first()
-        return None if row is None else (bytes(row[0]), int(row[1]))
+        return None if row is None else (unpack(bytes(row[0])), int(row[1]))
 
     def state_keys_with_prefix(self, prefix: str) -> list[str]:
         """Return the world-state keys starting with `prefix`, sorted (a range scan)."""
@@ -699,8 +703,8 @@ def _tx_row(height: int, tx: StoredTx) -> dict[str, Any]:
     return {
         "id": tx.id, "height": height, "position": tx.position, "log_index": tx.log_index,
         "contract": tx.contract, "action": tx.action, "valid": tx.valid, "code": tx.code,
-        "reason": tx.reason, "envelope": tx.envelope, "leaf_hash": tx.leaf_hash,
-        "events": tx.events,
+        "reason": tx.reason, "envelope": pack(tx.envelope), "leaf_hash": tx.leaf_hash,
+        "events": pack(tx.events),
     }
 
 

@@ -30,6 +30,7 @@ from client.audit.verifier import ProcessVerifier
 from client.cli import app
 from client.sdk.keystore import Identity, save_keystore
 from contracts import CONTRACTS
+from ledger.blob_codec import pack, unpack
 from ledger.canonical import canonical_bytes
 from ledger.execution import Executor
 from ledger.genesis import make_genesis
@@ -196,7 +197,7 @@ def test_the_audit_fails_with_a_finding_naming_the_block(tmp_path: Path) -> None
         tx_id, envelope = db.execute("SELECT id, envelope FROM transactions WHERE height = 2"
                                      ).fetchone()
         db.execute("UPDATE transactions SET envelope = ? WHERE id = ?",
-                   (envelope.replace(b'"sig":"', b'"sig":"A', 1), tx_id))
+                   (pack(unpack(envelope).replace(b'"sig":"', b'"sig":"A', 1)), tx_id))
     runner, env = _cli(tmp_path, None)
     out = tmp_path / "chain.jsonl"
     runner.invoke(app, ["export", "--out", str(out), "--database",

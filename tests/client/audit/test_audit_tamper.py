@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from client.audit import AuditReport, audit_source
+from ledger.blob_codec import unpack
 from node.storage.chain_lines import export_database
 from scripts.sample_chain import build_sample_chain
 from tests.client.audit.chain_lines import Lines
@@ -173,7 +174,8 @@ def placement(db: sqlite3.Connection, table: str, rowid: Any) -> tuple[int, str 
         return first_user(db, signer, nonce)
     if table == "notes":
         note_id = one("SELECT id FROM notes WHERE rowid = ?", rowid)[0]
-        value = json.loads(one("SELECT value FROM state WHERE key = ?", "note/" + note_id)[0])
+        value = json.loads(unpack(one("SELECT value FROM state WHERE key = ?",
+                                      "note/" + note_id)[0]))
         creator = value["created_tx"]
         height = one("SELECT height FROM transactions WHERE id = ?", creator)[0]
         return height, creator, note_id
@@ -184,7 +186,7 @@ def first_user(db: sqlite3.Connection, signer: str, nonce: str) -> tuple[int, st
     """Return the block and id of the first transaction `signer` signed with `nonce`."""
     for height, tx_id, envelope in db.execute(
             "SELECT height, id, envelope FROM transactions ORDER BY log_index"):
-        body = json.loads(json.loads(envelope)["body"])
+        body = json.loads(json.loads(unpack(envelope))["body"])
         if body["nonce"] == nonce and signer in body["signers"]:
             return height, tx_id, None
     raise AssertionError(f"no transaction used nonce {nonce} of {signer}")
