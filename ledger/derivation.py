@@ -139,8 +139,19 @@ def derive_block(
 
 def parties_of(envelope: Envelope, result: TxResult) -> frozenset[str]:
     """Return the organisations a transaction concerns: its signers and its events' parties."""
-    parties = set(envelope.body.signers)
-    for event in result.events:
+    return parties_named(envelope.body.signers, result.events)
+
+
+def parties_named(signers: Iterable[object], events: object) -> frozenset[str]:
+    """Return the signers and the parties the events name, from any decoded JSON.
+
+    `parties_of` over the parsed transaction; this is the same rule over a
+    stored envelope's `signers` and its events list, whatever their shape.
+    """
+    parties = {s for s in signers if isinstance(s, str)}
+    for event in events if isinstance(events, list | tuple) else ():
         if isinstance(event, dict):
-            parties.update(p for p in event.get("parties", ()) if isinstance(p, str))
+            named = event.get("parties", ())
+            parties.update(p for p in (named if isinstance(named, list | tuple) else ())
+                           if isinstance(p, str))
     return frozenset(parties)

@@ -39,8 +39,8 @@ def main() -> int:
         parser.error(f"no database at {args.db}")
     db = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
     kinds = {prefix: kind for kind, prefix in KEY_PREFIX.items()}
-    state = [(key, unpack(value)) for key, value in db.execute(
-        "SELECT key, value FROM state WHERE rowid % 7 = 0 LIMIT 20000")]
+    state = [(key, unpack(value)) for n, (key, value) in enumerate(db.execute(
+        "SELECT key, value FROM state LIMIT 140000")) if n % 7 == 0]
     records = [from_json(kinds[key.split("/", 1)[0] + "/"], json.loads(value))
                for key, value in state if key.split("/", 1)[0] + "/" in kinds]
     rows = [(unpack(events), unpack(envelope)) for events, envelope in db.execute(

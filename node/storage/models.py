@@ -69,15 +69,18 @@ class PendingRow(SQLModel, table=True):
 class TxRow(SQLModel, table=True):
     """One ordered transaction with its validity, in log order.
 
-    `envelope` and `events` are stored packed; a TxRow the store returns holds them unpacked.
+    Keyed by log index, which on SQLite is then the rowid: no index of its
+    own (databases made before, keyed by id, are rebuilt once at start).
+    `envelope` and `events` are stored packed; a TxRow the store returns
+    holds them unpacked.
     """
 
     __tablename__ = "transactions"
 
-    id: str = Field(primary_key=True)
+    id: str = Field(unique=True)
     height: int = Field(index=True)
     position: int
-    log_index: int = Field(unique=True)
+    log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     contract: str
     action: str
     valid: bool
@@ -103,9 +106,14 @@ class NonceRow(SQLModel, table=True):
 
 
 class StateRow(SQLModel, table=True):
-    """The current value of one world-state key (canonical JSON bytes, stored packed)."""
+    """The current value of one world-state key (canonical JSON bytes, stored packed).
+
+    Without a rowid on SQLite: the key is stored once, in the table, not
+    again in an index of its own (the store rebuilds an older database's table once).
+    """
 
     __tablename__ = "state"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     key: str = Field(primary_key=True)
     height: int
@@ -133,19 +141,20 @@ class NoteRow(SQLModel, table=True):
 
 
 class PartyRow(SQLModel, table=True):
-    """Which organisations are party to which transaction (read permissions, events).
+    """Which transactions each organisation is party to, in log order (its event feed).
 
     Keyed by the transaction's log index alone (its id is in `transactions`),
-    and on SQLite without a rowid: the key is the row.  Databases made before
-    had a `tx_id` column; the store rebuilds their table once at start.
+    and on SQLite without a rowid: the key is the row.  The parties of one
+    transaction are read from its row (signers and events), so there is no
+    index by log index.  Databases made before had a `tx_id` column, or that
+    index; the store rebuilds the table, or drops the index, once at start.
     """
 
     __tablename__ = "tx_parties"
-    __table_args__ = (Index("ix_tx_parties_log_index", "log_index"),
-                      {"sqlite_with_rowid": False})
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     uscc: str = Field(primary_key=True)
-    log_index: int = Field(primary_key=True)
+    log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
 
 
 class AttestationRow(SQLModel, table=True):

@@ -20,6 +20,7 @@ from functools import partial
 from operator import itemgetter
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, Table, create_engine, delete, event, func, inspect, select
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
@@ -27,6 +28,7 @@ from sqlmodel import SQLModel
 from ledger.batch_pack import pack_batch, unpack_batch
 from ledger.blob_codec import pack, unpack
 from ledger.compact_log import CompactLog
+from ledger.derivation import parties_named
 from node.storage import state_digests
 from node.storage.models import (
     AttestationRow,
@@ -52,6 +54,7 @@ from node.storage.records_index import (
 log = logging.getLogger(__name__)
 IN_CHUNK = 500
 DEFAULT_SQLITE_CACHE_MIB = 64
+SQLITE_PAGE_BYTES = 8192  # for a new database (SQLite's default is 4096)
 BLOCKS: Table = BlockRow.__table__  # type: ignore[attr-defined]
 BATCHES: Table = BatchRow.__table__  # type: ignore[attr-defined]
 TXS: Table = TxRow.__table__  # type: ignore[attr-defined]
@@ -137,6 +140,10 @@ def make_engine(url: str, sqlite_cache_mib: int = DEFAULT_SQLITE_CACHE_MIB) -> E
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, cache_kib: int) -> None:
     cursor = dbapi_connection.cursor()
+    # Before anything creates the file: rows of a few hundred bytes leave less of
+    # each page unused, and fewer pages mean fewer page headers.  An existing
+    # database keeps the page size it was made with.
+    cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_BYTES}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     # Keys (tx ids, nonces, note ids) are random, so inserts touch pages all
@@ -192,7 +199,10 @@ class Store:
         `create_all` makes missing tables but never alters existing ones;
         the columns added since are `attestations.note_signature`,
         `attestations.state_signature` and `block_batches.refs` (whose old
-        rows are then packed: `_pack_batches`).
+        rows are then packed: `_pack_batches`).  Then the tables whose layout
+        changed are rebuilt, each in one database transaction: the party
+        index; on SQLite the state table (without a rowid) and the
+        transactions table (keyed by log index).
         """
         for column in (ATTESTATIONS.c.note_signature, ATTESTATIONS.c.state_signature,
                        BATCHES.c.refs):
@@ -205,6 +215,10 @@ class Store:
                     f"ALTER TABLE {column.table.name} ADD COLUMN {column.name} {kind}")
         self._pack_batches()
         self._compact_parties()
+        self._drop_index(PARTIES.name, "ix_tx_parties_log_index",
+                         "the party index by log index (parties are read from the transaction)")
+        self._rebuild_sqlite(STATE, "WITHOUT ROWID", "without a rowid (the key is the row)")
+        self._rebuild_sqlite(TXS, "PRIMARY KEY (log_index)", "keyed by log index (the rowid)")
 
     def _compact_parties(self) -> None:
         """Rebuild an older database's party index without its tx id column, in one transaction."""
@@ -222,6 +236,40 @@ class Store:
                                  f"SELECT uscc, log_index FROM {PARTIES.name}_old")
             conn.exec_driver_sql(f"DROP TABLE {PARTIES.name}_old")
         log.warning("rebuilt the party index")
+
+    def _drop_index(self, table: str, index: str, what: str) -> None:
+        """Drop an index older versions made that nothing reads any more, in one transaction."""
+        if index not in {i["name"] for i in inspect(self.engine).get_indexes(table)}:
+            return
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP INDEX {index}")
+        log.warning("dropped %s", what)
+
+    def _rebuild_sqlite(self, table: Table, made_with: str, why: str) -> None:
+        """Rebuild an older SQLite database's `table` in today's layout, in one transaction.
+
+        A table whose CREATE statement holds `made_with` is already in it.
+        PostgreSQL keeps its tables: neither a rowid nor the primary key's
+        column changes the size of its rows or indexes.
+        """
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.begin() as conn:
+            sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' "
+                                       f"AND name = '{table.name}'").scalar()
+            if made_with in str(sql):
+                return
+            count = conn.execute(select(func.count()).select_from(table)).scalar()
+            log.warning("rebuilding the %s table of %s rows %s", table.name, count, why)
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} RENAME TO {table.name}_old")
+            for index in inspect(conn).get_indexes(f"{table.name}_old"):
+                conn.exec_driver_sql(f"DROP INDEX {index['name']}")
+            table.create(conn)
+            columns = ", ".join(f'"{c.name}"' for c in table.columns)
+            conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) "
+                                 f"SELECT {columns} FROM {table.name}_old")
+            conn.exec_driver_sql(f"DROP TABLE {table.name}_old")
+        log.warning("rebuilt the %s table", table.name)
 
     def _pack_batches(self) -> None:
         """Pack kept batches stored whole by older versions, all in one database transaction.
@@ -620,13 +668,22 @@ class Store:
             return [str(i) for i in conn.execute(stmt.order_by(column).limit(limit)).scalars()]
 
     def parties(self, tx_id: str) -> set[str]:
-        """Return the organisations party to transaction `tx_id`."""
+        """Return the organisations party to transaction `tx_id` (none if it is not committed).
+
+        Read from its row by the rule that wrote its party rows
+        (ledger.derivation.parties_named: its signers and its events'
+        parties), so the party index needs no index by log index.
+        """
         if not storable(tx_id):
             return set()
         with self.engine.connect() as conn:
-            stmt = select(PARTIES.c.uscc).join(TXS, TXS.c.log_index == PARTIES.c.log_index).where(
-                TXS.c.id == tx_id)
-            return set(conn.execute(stmt).scalars())
+            row = conn.execute(select(TXS.c.envelope, TXS.c.events)
+                               .where(TXS.c.id == tx_id)).first()
+        if row is None:
+            return set()
+        body = orjson.loads(orjson.loads(unpack(bytes(row[0])))["body"])
+        signers = body.get("signers", ()) if isinstance(body, dict) else ()
+        return set(parties_named(signers, orjson.loads(unpack(bytes(row[1])))))
 
     def txs_for_party(self, uscc: str, after_log_index: int, limit: int) -> list[TxRow]:
         """Return, in log order, transactions after `after_log_index` that `uscc` is party to."""

@@ -1,10 +1,12 @@
-"""Each envelope is stored once, the party index is compact, and older databases are migrated.
+"""Each envelope is stored once, the indexes are compact, and older databases are migrated.
 
 A block's kept batch loses the wires of the transactions the block stores
 (ledger/batch_pack.py) and is rebuilt byte for byte when served; the party
-index is keyed by log index without the tx id.  A database an older version
-made (batches whole, party rows with tx ids) is migrated, each step in one
-database transaction, when the node opens it.
+index is keyed by log index without the tx id; on SQLite the state table has
+no rowid (its key is the row).  A database an older version made (batches
+whole, party rows with tx ids, a state table with a rowid, transactions keyed
+by id) is migrated, each
+step in one database transaction, when the node opens it.
 """
 
 from __future__ import annotations
@@ -55,13 +57,32 @@ def _as_older_version(url: str, batches: dict[int, bytes]) -> None:
     kind = "BYTEA" if url.startswith("postgresql") else "BLOB"
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE tx_parties RENAME TO parties_now")
-        conn.exec_driver_sql("DROP INDEX ix_tx_parties_log_index")
+        conn.exec_driver_sql("DROP INDEX IF EXISTS ix_tx_parties_log_index")
         conn.exec_driver_sql("CREATE TABLE tx_parties (uscc VARCHAR NOT NULL, log_index INTEGER "
                              "NOT NULL, tx_id VARCHAR NOT NULL, PRIMARY KEY (uscc, log_index))")
         conn.exec_driver_sql("CREATE INDEX ix_tx_parties_tx_id ON tx_parties (tx_id)")
         conn.exec_driver_sql("INSERT INTO tx_parties SELECT p.uscc, p.log_index, t.id FROM "
                              "parties_now p JOIN transactions t ON t.log_index = p.log_index")
         conn.exec_driver_sql("DROP TABLE parties_now")
+        if kind == "BLOB":  # SQLite: the state table with a rowid and a key index of its own
+            conn.exec_driver_sql("ALTER TABLE state RENAME TO state_now")
+            conn.exec_driver_sql('CREATE TABLE state ("key" VARCHAR NOT NULL, height INTEGER '
+                                 'NOT NULL, value BLOB NOT NULL, PRIMARY KEY ("key"))')
+            conn.exec_driver_sql("INSERT INTO state SELECT * FROM state_now")
+            conn.exec_driver_sql("DROP TABLE state_now")
+            conn.exec_driver_sql("ALTER TABLE transactions RENAME TO txs_now")
+            conn.exec_driver_sql("DROP INDEX ix_transactions_height")
+            conn.exec_driver_sql(
+                "CREATE TABLE transactions (id VARCHAR NOT NULL, height INTEGER NOT NULL, "
+                "position INTEGER NOT NULL, log_index INTEGER NOT NULL, contract VARCHAR NOT NULL, "
+                "action VARCHAR NOT NULL, valid BOOLEAN NOT NULL, code VARCHAR NOT NULL, "
+                "reason VARCHAR NOT NULL, envelope BLOB NOT NULL, leaf_hash BLOB NOT NULL, "
+                "events BLOB NOT NULL, PRIMARY KEY (id), UNIQUE (log_index))")
+            conn.exec_driver_sql("CREATE INDEX ix_transactions_height ON transactions (height)")
+            conn.exec_driver_sql("INSERT INTO transactions SELECT id, height, position, "
+                                 "log_index, contract, action, valid, code, reason, envelope, "
+                                 "leaf_hash, events FROM txs_now")
+            conn.exec_driver_sql("DROP TABLE txs_now")
         conn.exec_driver_sql("DROP TABLE block_batches")
         conn.exec_driver_sql(f"CREATE TABLE block_batches (height INTEGER NOT NULL, "
                              f"data {kind} NOT NULL, PRIMARY KEY (height))")
@@ -85,15 +106,101 @@ def test_a_kept_batch_stores_no_envelope_twice_and_is_served_whole(tmp_path: Pat
     store.close()
 
 
+def test_the_state_and_transactions_tables_are_their_own_key_index_on_sqlite(
+    tmp_path: Path,
+) -> None:
+    """Without a rowid the state key is stored once, in the table, not again in an index of
+    its own; the transactions table's rowid is its log index, which needs no index either."""
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    _sample(url)
+    assert _without_rowid(url, "state")
+    assert _keyed_by_log_index(url)
+
+
+def _party_rows(url: str) -> dict[str, set[str]]:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT t.id, p.uscc FROM tx_parties p JOIN transactions t "
+                                    "ON t.log_index = p.log_index").all()
+    engine.dispose()
+    found: dict[str, set[str]] = {}
+    for tx_id, uscc in rows:
+        found.setdefault(str(tx_id), set()).add(str(uscc))
+    return found
+
+
+def _check_party_index_by_log_index_dropped(url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The parties of one transaction come from its row (signers and events), so the party
+    index needs no index by log index: a database that has one loses it at start."""
+    _sample(url)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    assert not inspect(engine).get_indexes("tx_parties")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE INDEX ix_tx_parties_log_index ON tx_parties (log_index)")
+    with caplog.at_level(logging.WARNING, logger="node.storage.store"):
+        store = Store(url)
+    assert "dropped the party index by log index" in caplog.text
+    assert not inspect(engine).get_indexes("tx_parties")
+    engine.dispose()
+    stored = _party_rows(url)
+    assert _parties(store) == {t: stored.get(t, set()) for t in _parties(store)}
+    assert sum(map(len, stored.values())) > len(stored)
+    store.close()
+
+
+def test_a_party_index_by_log_index_is_dropped_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    _check_party_index_by_log_index_dropped(f"sqlite:///{tmp_path / 'n.db'}", caplog)
+
+
+@pytest.mark.postgres
+def test_a_postgres_party_index_by_log_index_is_dropped_at_start(
+    fresh_postgres_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    _check_party_index_by_log_index_dropped(fresh_postgres_url, caplog)
+
+
 def _parties(store: Store) -> dict[str, set[str]]:
     head = store.head_height() or 0
     return {t.id: store.parties(t.id) for h in range(head + 1) for t in store.block_txs(h)}
+
+
+def _without_rowid(url: str, table: str) -> bool:
+    """Return whether a SQLite table has no rowid (the key is the row)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = ?",
+                                   (table,)).scalar_one()
+    engine.dispose()
+    return "WITHOUT ROWID" in str(sql).upper()
+
+
+def _keyed_by_log_index(url: str) -> bool:
+    """Return whether SQLite's transactions table is keyed by log index (its rowid)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'transactions'"
+                                   ).scalar_one()
+        indexes = conn.exec_driver_sql("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+                                       "AND tbl_name = 'transactions'").scalar_one()
+    engine.dispose()
+    return "PRIMARY KEY (log_index)" in str(sql) and indexes == 2  # id, height
+
+
+def _transactions(store: Store) -> list[tuple[object, ...]]:
+    head = store.head_height() or 0
+    return [(t.id, t.height, t.position, t.log_index, t.contract, t.action, t.valid, t.code,
+             t.reason, t.envelope, t.leaf_hash, t.events)
+            for h in range(head + 1) for t in store.block_txs(h)]
 
 
 def _check_migrated(url: str, caplog: pytest.LogCaptureFixture) -> None:
     batches = _sample(url)
     store = Store(url)
     parties = _parties(store)
+    state = sorted(store.state_items())
+    txs = _transactions(store)
     store.close()
     assert sum(map(len, parties.values())) > len(parties)
     _as_older_version(url, batches)
@@ -107,6 +214,12 @@ def _check_migrated(url: str, caplog: pytest.LogCaptureFixture) -> None:
     assert all(refs is not None for _, _, refs in _raw(url))
     assert {h: store.block_batch(h) for h in batches} == batches
     assert _parties(store) == parties
+    assert sorted(store.state_items()) == state
+    assert _transactions(store) == txs
+    assert store.tx(txs[5][0]) is not None and store.tx_at_log_index(5) is not None
+    if url.startswith("sqlite"):
+        assert "rebuilding the state table" in caplog.text and _without_rowid(url, "state")
+        assert "rebuilding the transactions table" in caplog.text and _keyed_by_log_index(url)
     uscc = next(iter(parties[next(iter(parties))]))
     assert {t.id for t in store.txs_for_party(uscc, -1, 10_000)} == {
         t for t, who in parties.items() if uscc in who}
@@ -114,6 +227,7 @@ def _check_migrated(url: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.clear()
     reopened = Store(url)  # nothing left to pack
     assert "packing" not in caplog.text and "party index" not in caplog.text
+    assert "state table" not in caplog.text and "transactions table" not in caplog.text
     assert {h: reopened.block_batch(h) for h in batches} == batches
     reopened.close()
 

@@ -51,7 +51,7 @@ COLUMNS = {
 }
 
 # tables without a rowid: their primary key
-KEYS = {"tx_parties": ("uscc", "log_index"), "nonces": ("signer", "nonce")}
+KEYS = {"tx_parties": ("uscc", "log_index"), "nonces": ("signer", "nonce"), "state": ("key",)}
 PAIRS = [(table, column) for table, columns in sorted(COLUMNS.items()) for column in columns]
 
 
@@ -179,7 +179,7 @@ def placement(db: sqlite3.Connection, table: str, rowid: Any) -> tuple[int, str 
         creator = value["created_tx"]
         height = one("SELECT height FROM transactions WHERE id = ?", creator)[0]
         return height, creator, note_id
-    return one("SELECT height FROM state WHERE rowid = ?", rowid)[0], None, None
+    return one("SELECT height FROM state WHERE key = ?", rowid)[0], None, None
 
 
 def first_user(db: sqlite3.Connection, signer: str, nonce: str) -> tuple[int, str, None]:
