@@ -326,26 +326,31 @@ class Store:
         """Write one block and all its effects in a single database transaction.
 
         The block's transactions leave the pending table in that same
-        transaction (those this node had accepted and recorded).
+        transaction (those this node had accepted and recorded).  Blobs are
+        packed before the writer's lock is taken, so submissions recording
+        their envelopes meanwhile do not wait for the packing.
         """
+        tx_rows = [_tx_row(block.height, tx) for tx in block.txs]
+        state_rows = _state_rows(block.height, block.state)
+        batch_rows = [] if block.batch is None else [dict(zip(
+            ("height", "data", "refs"),
+            (block.height, *pack_batch(block.batch, [(tx.id, tx.envelope) for tx in block.txs])),
+            strict=True))]
         with self._writing, self.engine.begin() as conn:
             writer = BulkWriter(conn)
             writer.insert(BLOCKS, [{
                 "height": block.height, "hash": block.hash, "position": block.position,
                 "time": block.time, "tx_count": len(block.txs), "header": block.header,
             }])
-            if block.batch is not None:
-                skeleton, refs = pack_batch(block.batch,
-                                            [(tx.id, tx.envelope) for tx in block.txs])
-                writer.insert(BATCHES, [{"height": block.height, "data": skeleton,
-                                         "refs": refs}])
-            writer.insert(TXS, [_tx_row(block.height, tx) for tx in block.txs])
+            writer.insert(BATCHES, batch_rows)
+            writer.insert(TXS, tx_rows)
             writer.insert(NONCES, [{"signer": s, "nonce": n} for s, n in block.new_nonces])
             writer.insert(PARTIES, [
                 {"uscc": p, "log_index": tx.log_index}
                 for tx in block.txs for p in sorted(tx.parties)
             ])
-            self._upsert_state(writer, block.height, block.state)
+            writer.delete(STATE, "key", sorted(k for k, v in block.state.items() if v is None))
+            writer.upsert(STATE, "key", state_rows)
             self._upsert_notes(writer, block.notes)
             writer.upsert(RECORDS, "id", list(block.records))
             writer.delete(RECORDS, "id", list(block.records_removed))
@@ -384,14 +389,6 @@ class Store:
         if ids:
             with self._writing, self.engine.begin() as conn:
                 BulkWriter(conn).delete(PENDING, "tx_id", ids)
-
-    @staticmethod
-    def _upsert_state(writer: BulkWriter, height: int, writes: dict[str, bytes | None]) -> None:
-        keys = sorted(writes)
-        writer.delete(STATE, "key", [k for k in keys if writes[k] is None])
-        writer.upsert(STATE, "key", [
-            {"key": k, "height": height, "value": pack(v)} for k in keys if (v := writes[k])
-        ])
 
     @staticmethod
     def _upsert_notes(writer: BulkWriter, notes: Sequence[dict[str, Any]]) -> None:
@@ -763,6 +760,12 @@ def _tx_row(height: int, tx: StoredTx) -> dict[str, Any]:
         "reason": tx.reason, "envelope": pack(tx.envelope), "leaf_hash": tx.leaf_hash,
         "events": pack(tx.events),
     }
+
+
+def _state_rows(height: int, writes: dict[str, bytes | None]) -> list[dict[str, Any]]:
+    """Return the state rows a block writes, in key order, values packed (deletions left out)."""
+    return [{"key": k, "height": height, "value": pack(v)} for k in sorted(writes)
+            if (v := writes[k])]
 
 
 def _subtree_rows(subtrees: Sequence[tuple[int, int, bytes]]) -> list[dict[str, Any]]:
