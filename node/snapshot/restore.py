@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from contracts import CONTRACTS
 from ledger.attestation import NODE_PREFIX, NodeInfo
+from ledger.blob_codec import pack
 from ledger.block import BlockHeader
 from ledger.canonical import parse_json, parse_trusted
 from ledger.compact_log import CompactLog
@@ -227,7 +228,7 @@ def fill(store: Store, path: Path, head: SnapshotHead, digest: StateDigest,
             elif section == "nonces":
                 writer.insert(NONCES, [{"signer": s, "nonce": n} for s, n in rows])
             elif section == "state":
-                writer.insert(STATE, [{"key": k, "height": h, "value": v.encode("utf-8")}
+                writer.insert(STATE, [{"key": k, "height": h, "value": pack(v.encode("utf-8"))}
                                       for k, h, v in rows])
                 writer.insert(NOTES, [
                     row for k, h, v in rows if k.startswith(NOTE_PREFIX)

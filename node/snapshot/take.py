@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.attestation import NODE_PREFIX, Attestation, NodeInfo, check_certificate
+from ledger.blob_codec import unpack
 from ledger.block import BlockHeader
 from ledger.canonical import parse_json
 from ledger.errors import LedgerError
@@ -158,7 +159,7 @@ def _cosigned_note(conn: Connection, header: BlockHeader, rows: list[StoredAttes
 def _nodes(conn: Connection) -> dict[str, NodeInfo]:
     rows = conn.execute(text("SELECT key, value FROM state WHERE key LIKE :prefix"),
                         {"prefix": NODE_PREFIX + "%"}).all()
-    infos = [NodeInfo.from_json(parse_json(bytes(r[1]))) for r in rows
+    infos = [NodeInfo.from_json(parse_json(unpack(bytes(r[1])))) for r in rows
              if str(r[0]).startswith(NODE_PREFIX)]
     return {n.id: n for n in infos}
 
@@ -187,8 +188,8 @@ def _cells(section: str, row: Any) -> Any:
         return bytes(row[0]).decode("utf-8")
     if section == "txs":
         return [row[0], row[1], row[2], row[3], _b64(row[4])]
-    if section == "state":
-        return [row[0], row[1], bytes(row[2]).decode("utf-8")]
+    if section == "state":  # the value unpacked: the canonical JSON the digest covers
+        return [row[0], row[1], unpack(bytes(row[2])).decode("utf-8")]
     if section == "attestations":
         return [row[0], row[1], row[2], *(None if v is None else _b64(v) for v in row[3:])]
     return [row[0], row[1]]

@@ -669,13 +669,18 @@ class Store:
 
         Read from its row by the rule that wrote its party rows
         (ledger.derivation.parties_named: its signers and its events'
-        parties), so the party index needs no index by log index.
+        parties), so the party index needs no index by log index.  An
+        archived transaction (restored from a snapshot: no envelope) has
+        only its party rows, found by a scan of the party index: rare.
         """
         if not storable(tx_id):
             return set()
         with self.engine.connect() as conn:
-            row = conn.execute(select(TXS.c.envelope, TXS.c.events)
+            row = conn.execute(select(TXS.c.envelope, TXS.c.events, TXS.c.log_index)
                                .where(TXS.c.id == tx_id)).first()
+            if row is not None and not row[0]:
+                return set(conn.execute(select(PARTIES.c.uscc)
+                                        .where(PARTIES.c.log_index == row[2])).scalars())
         if row is None:
             return set()
         body = orjson.loads(orjson.loads(unpack(bytes(row[0])))["body"])
