@@ -46,6 +46,7 @@ ROWS_LINE = b'{"type":"rows",'  # how the exporter starts a page of a table's ro
 NOTE_COLUMNS = ("id", "root_id", "parent_id", "holder", "issuer", "amount", "currency",
                 "status", "maturity_date", "financed", "frozen")
 NOTE_ROW = (*NOTE_COLUMNS, "height")
+NOTE_KEYS, RECORD_KEYS = frozenset(NOTE_ROW), frozenset(RECORD_ROW)  # a row's exact columns
 _FINANCED, _FROZEN = NOTE_ROW.index("financed"), NOTE_ROW.index("frozen")
 assert _FROZEN == _FINANCED + 1  # note_cells replaces the two together
 _EXACT = frozenset({str, int, bool, type(None)})
@@ -137,7 +138,7 @@ class StoredTables:
         for row in rows:
             key, height, cell = row["key"], row["height"], row["value"]
             if type(key) is not str or type(height) is not int or type(cell) is not dict \
-                    or len(cell) != 1:
+                    or len(cell) != 1 or len(row) != 3:
                 raise _Unclean
             add((key, a2b_base64(cell["b64"], strict_mode=True), height))
 
@@ -145,7 +146,8 @@ class StoredTables:
         add, exact = self.notes.append, _EXACT
         for row in rows:
             cells = tuple(map(row.get, NOTE_ROW))
-            if type(cells[0]) is not str or not set(map(type, cells)) <= exact:
+            if type(cells[0]) is not str or not set(map(type, cells)) <= exact \
+                    or row.keys() != NOTE_KEYS:
                 raise _Unclean
             add(note_cells(cells))
 
@@ -153,7 +155,7 @@ class StoredTables:
         add = self.parties.append
         for row in rows:  # rows with a tx id (chain file version 1) are checked row by row
             log_index, uscc = row["log_index"], row["uscc"]
-            if type(log_index) is not int or type(uscc) is not str or "tx_id" in row:
+            if type(log_index) is not int or type(uscc) is not str or len(row) != 2:
                 raise _Unclean
             add((log_index, uscc))
 
@@ -161,7 +163,7 @@ class StoredTables:
         add = self.nonces.append
         for row in rows:
             signer, nonce = row["signer"], row["nonce"]
-            if type(signer) is not str or type(nonce) is not str:
+            if type(signer) is not str or type(nonce) is not str or len(row) != 2:
                 raise _Unclean
             add((signer, nonce))
 
@@ -169,7 +171,8 @@ class StoredTables:
         add, exact = self.records.append, _EXACT
         for row in rows:
             cells = tuple(map(row.get, RECORD_ROW))
-            if type(cells[0]) is not str or not set(map(type, cells)) <= exact:
+            if type(cells[0]) is not str or not set(map(type, cells)) <= exact \
+                    or row.keys() != RECORD_KEYS:
                 raise _Unclean
             add(cells)
 

@@ -47,6 +47,14 @@ from ledger.record_index import (
 )
 from ledger.state import StateCache
 
+# The exact columns of each table's rows in a chain file (parties carried tx ids in version 1)
+ROW_COLUMNS: dict[str, tuple[frozenset[str], ...]] = {
+    STATE_TABLE: (frozenset({"key", "value", "height"}),),
+    NOTE_TABLE: (frozenset(NOTE_ROW),),
+    RECORD_TABLE: (frozenset(RECORD_ROW),),
+    PARTY_TABLE: (frozenset({"uscc", "log_index"}), frozenset({"uscc", "log_index", "tx_id"})),
+    NONCE_TABLE: (frozenset({"signer", "nonce"}),),
+}
 NOTE_PREFIX, RECEIVABLE_PREFIX, CLEARING_PREFIX = "note/", "receivable/", "clearing/"
 NOTE_SUMS = ("id", "root_id", "amount", "status")
 RECEIVABLE_FIELDS = ("status", "face", "paid", "live")
@@ -80,11 +88,17 @@ class TableChecks:
                 RECORD_TABLE: self._record}.get(table)
         if take is None:
             return
+        allowed = ROW_COLUMNS[table]
         for row in rows if isinstance(rows, list) else [rows]:
-            if isinstance(row, dict):
-                take(row)
-            else:
+            if not isinstance(row, dict):
                 self.report.find("source", f"a {table} row is not an object")
+                continue
+            if row.keys() not in allowed:  # a renamed column's value must not pass as another's
+                self.report.find("source", (
+                    f"a {table} row has the columns {sorted(row)}, not "
+                    f"{' or '.join(str(sorted(c)) for c in allowed)}")[:300],
+                    block=_int(row.get("height")))
+            take(row)
 
     def _writer(self, key: str) -> tuple[int | None, str | None]:
         height, tx = self.replay.last_writer.get(key, (None, None))

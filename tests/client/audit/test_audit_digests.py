@@ -211,3 +211,22 @@ def test_a_kept_batch_row_naming_another_height_is_found(chain_file: bytes, heig
     findings = _same_findings(_edited(lines, at, move))
     assert any(f"the kept batch's row says height {height!r}, not this block's 1" in f
                for f in findings), findings
+
+
+@pytest.mark.parametrize(("table", "old", "new"), [
+    ("notes", b'"parent_id":null', b'"qarent_id":null'),
+    ("nonces", b'"nonce":', b'"nonce":"x","extra":'),
+    ("state", b'"height":', b'"heigth":'),
+])
+def test_a_row_with_other_columns_is_a_finding(chain_file: bytes, table: str, old: bytes,
+                                              new: bytes) -> None:
+    """A renamed or added column is a `source` finding, not read past because its value matched.
+
+    Found by the byte-flip test: `"parent_id":null` renamed `"qarent_id":null` read as
+    a null parent and gave no finding at all.
+    """
+    lines = chain_file.splitlines(keepends=True)
+    at = next(i for i in _rows_lines(lines, table) if old in lines[i])
+    tampered = b"".join([*lines[:at], lines[at].replace(old, new, 1), *lines[at + 1:]])
+    findings = _same_findings(tampered)
+    assert any(f"a {table} row has the columns" in f for f in findings), findings
