@@ -101,19 +101,21 @@ def candidate(
 def derive(
     envelopes: Sequence[Envelope], *, head: BlockHeader, position: int, proposer: str,
     time: str, state: StateReader, used_nonces: UsedNonces, executor: Executor,
-    simulations: Mapping[str, Simulation] | None = None,
+    simulations: Mapping[str, Simulation] | None = None, vouched: bool = False,
 ) -> Derived:
     """Execute the block after `head` with `envelopes` and build its header.
 
     `used_nonces(pairs)` answers which (signer, nonce) pairs of the block's
     transactions earlier blocks used; `simulations` are results computed
-    ahead of ordering that the executor may reuse where provably the same.
+    ahead of ordering that the executor may reuse where provably the same;
+    `vouched`: Ed25519 taken as verified (`Executor.execute_block` says
+    when that is safe).
     """
     pairs = {(s, e.body.nonce) for e in envelopes for s in e.body.signers}
     used = frozenset(used_nonces(pairs)) if pairs else frozenset()
     results, writes = executor.execute_block(
         envelopes, state=state, block=BlockContext(head.chain_id, head.height + 1, time),
-        replay=ReplayGuard(frozenset(), used), simulations=simulations)
+        replay=ReplayGuard(frozenset(), used), simulations=simulations, vouched=vouched)
     header = next_header(head, position=position, proposer=proposer, time=time,
                          results=results, leaves=[e.leaf for e in envelopes])
     return Derived(header, tuple(envelopes), results, writes, used)

@@ -159,6 +159,29 @@ def test_forged_signature() -> None:
         run(parse_envelope(value))
 
 
+def test_vouched_signatures_skip_only_ed25519_not_membership_or_presence() -> None:
+    value = tx().to_json()
+    forged = KEYS[CAROL].sign(Domain.TRANSACTION, str(value["body"]).encode())
+    value["signatures"][0]["sig"] = b64encode(forged)  # type: ignore[index]
+    state = Overlay(member_state(ALICE, BOB, CAROL))
+    EXECUTOR.run(parse_envelope(value), BLOCK, state, vouched=True)  # a quorum checked it
+    for members, refusal in (((ALICE,), f"{BOB} is not a member"),
+                             ((ALICE, BOB), f"{BOB} is suspended")):
+        suspended = (BOB,) if len(members) == 2 else ()
+        with pytest.raises(SignatureError, match=refusal):
+            EXECUTOR.run(tx(), BLOCK, Overlay(member_state(*members, suspended=suspended)),
+                         vouched=True)
+    missing = tx().to_json()
+    missing["signatures"] = missing["signatures"][:1]  # type: ignore[index]
+    with pytest.raises(SignatureError, match=f"missing signature of {BOB}"):
+        EXECUTOR.run(parse_envelope(missing), BLOCK, Overlay(member_state(ALICE, BOB)),
+                     vouched=True)
+    (result,), _ = EXECUTOR.execute_block([parse_envelope(value)], block=BLOCK,
+                                          state=member_state(ALICE, BOB, CAROL),
+                                          replay=NO_REPLAY)
+    assert (result.valid, result.code) == (False, "bad_signature")  # not vouched: checked
+
+
 def test_block_keeps_valid_writes_and_marks_failures() -> None:
     envelopes = [
         tx(args={"key": "a", "value": 1}),

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from contracts import CONTRACTS
-from ledger.batch import open_batch
+from ledger.batch import open_batch, sign_batch
 from ledger.block import BlockHeader
 from ledger.canonical import parse_json
 from ledger.crypto import b64encode
@@ -23,7 +24,7 @@ from ledger.execution import Executor
 from node.finality.catch_up import CertifiedBlock
 from node.pipeline.chain import Chain
 from node.storage.store import Store
-from scripts.sample_chain import build_sample_chain, sample_genesis
+from scripts.sample_chain import build_sample_chain, sample_genesis, sample_node_keys
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +85,34 @@ def test_a_node_catching_up_keeps_the_batches_and_refuses_any_other(
         chain.apply_certified(header, envelopes, batch)
         assert chain.store.block_batch(height) == batch
     assert chain.head.hash() == _header(sample, head).hash()
+    results = [[(r.id, r.valid, r.code, r.reason) for r in store.block_txs(height)]
+               for store in (sample, chain.store) for height in range(1, head + 1)]
+    assert results[:head] == results[head:]
+    # signatures a quorum vouched for are not verified again, yet a forged one stays invalid
+    assert any(code == "bad_signature" for block in results for _, _, code, _ in block)
+
+
+def test_a_caught_up_blocks_transactions_may_come_from_its_batch_alone(
+    sample: Store, tmp_path: Path
+) -> None:
+    chain = _chain_from_scratch(tmp_path)
+    for height in range(1, 4):
+        chain.apply_certified(_header(sample, height), None, sample.block_batch(height))
+    assert chain.head.hash() == _header(sample, 3).hash()
+    with pytest.raises(LedgerError, match="neither transactions nor batch"):
+        chain.apply_certified(_header(sample, 4), None, None)
+    with pytest.raises(LedgerError, match="is not the batch"):
+        chain.apply_certified(_header(sample, 4), None, sample.block_batch(5))
+    batch = sample.block_batch(4)
+    assert batch is not None
+    signed = open_batch(batch)  # the same proposer signs another batch: one transaction fewer
+    body = orjson.loads(signed.body)
+    body["txs"] = body["txs"][:-1]
+    other = sign_batch(orjson.dumps(body), signed.node_id,
+                       sample_node_keys()[signed.node_id]).encode()
+    with pytest.raises(LedgerError, match="are not the ones its header commits to"):
+        chain.apply_certified(_header(sample, 4), None, other)
+    assert chain.head.height == 3
 
 
 def test_a_synced_block_carries_its_batch_or_says_it_has_none(sample: Store) -> None:
