@@ -24,7 +24,12 @@ from ledger.execution import Executor
 from node.finality.catch_up import CertifiedBlock
 from node.pipeline.chain import Chain
 from node.storage.store import Store
-from scripts.sample_chain import build_sample_chain, sample_genesis, sample_node_keys
+from scripts.sample_chain import (
+    SampleBuilder,
+    build_sample_chain,
+    sample_genesis,
+    sample_node_keys,
+)
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +130,22 @@ def test_a_synced_block_carries_its_batch_or_says_it_has_none(sample: Store) -> 
     assert CertifiedBlock.from_json(wire).batch is None
     with pytest.raises(LedgerError):
         CertifiedBlock.from_json({**wire, "batch": "not base64!"})
+
+
+def test_a_wire_its_batch_holds_but_no_node_parses_is_dropped_when_caught_up_too(
+    tmp_path: Path
+) -> None:
+    ordered = SampleBuilder(f"sqlite:///{tmp_path / 'ordered.db'}", attest_blocks=False)
+    try:
+        wire = ordered.tx(["core"], "governance", "propose", {"change": {
+            "kind": "add_member", "member": ordered.orgs["newcomer"].member().to_json()}}).to_json()
+        odd = {**wire, "body": str(wire["body"]).replace(",", ", ", 1)}  # not canonical
+        ordered.block([odd, wire])
+        assert ordered.chain.head.tx_count == 1
+        chain = _chain_from_scratch(tmp_path)
+        for height in range(1, ordered.chain.head.height + 1):
+            chain.apply_certified(_header(ordered.store, height), None,
+                                  ordered.store.block_batch(height))
+        assert chain.head.hash() == ordered.chain.head.hash()
+    finally:
+        ordered.close()
