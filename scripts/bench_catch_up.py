@@ -13,7 +13,7 @@ up from it as the committer does after an `OrderingGap`:
 certificate kept through `Finality.receive`.
 
 Printed: the catch-up's transactions per second (timed without a
-profiler), that its head, state digest and state equal the serving node's,
+profiler), that its blocks, state digest and state equal the serving node's,
 and, from a second run under cProfile, where the time went per phase
 (fetch, parse, certificates, batch, signatures, execution, header, state
 digest, database commit, certificates kept).  cProfile sees only the
@@ -39,11 +39,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contracts import CONTRACTS
+from ledger.attestation import Attestation
 from ledger.execution import Executor
 from node.clock import SystemClock
 from node.finality.attestor import Finality
 from node.finality.catch_up import Peers, catch_up_from_peers
-from node.pipeline.chain import Chain, SignatureCache
+from node.pipeline.chain import Chain, CommittedTx, SignatureCache
 from node.storage import state_digests
 from node.storage.store import Store
 from scripts.bench_scale import Built, built_chain, ordering, start_node_timed
@@ -52,7 +53,10 @@ from scripts.sample_chain import sample_genesis, sample_node_keys
 
 @contextmanager
 def serving_node(run: Path, built: Built) -> Iterator[str]:
-    """Serve a copy of `built` from a real node1 process (etcd for its finality); yield its URL."""
+    """Serve a copy of `built` from a real node1 process (etcd for its finality); yield its URL.
+
+    The process id is in SERVING_PIDS[url] meanwhile (for its CPU time).
+    """
     run.mkdir(parents=True, exist_ok=True)
     database = run / "serving.db"
     shutil.copyfile(built.database, database)
@@ -61,10 +65,21 @@ def serving_node(run: Path, built: Built) -> Iterator[str]:
         shutil.copyfile(wal, Path(f"{database}-wal"))
     with ordering(run, "etcd", 1, built.position) as (args, _members):
         node, _startup = start_node_timed(run, database, args)
+        SERVING_PIDS[node.url] = node.process.pid
         try:
             yield node.url
         finally:
+            SERVING_PIDS.pop(node.url, None)
             node.stop(timeout=60)
+
+
+SERVING_PIDS: dict[str, int] = {}
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user and system) process `pid` has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def joining_chain(path: Path) -> Chain:
@@ -84,18 +99,25 @@ def peers_of(url: str | list[str]) -> Peers:
 def catch_up(chain: Chain, peers: Peers, target: int) -> int:
     """Catch `chain` up to `target` as the committer does; return the transactions applied."""
     finality = Finality(chain, chain.store)
-    applied = catch_up_from_peers(chain, peers, target)
-    for _committed, certificate in applied:
+    txs = 0
+
+    def applied(committed: list[CommittedTx], certificate: list[Attestation]) -> None:
+        nonlocal txs
+        txs += len(committed)
         finality.receive(certificate)
+
+    catch_up_from_peers(chain, peers, target, applied)
     assert finality.final_height == target, (finality.final_height, target)
-    return sum(len(committed) for committed, _ in applied)
+    return txs
 
 
 def check_same(chain: Chain, built: Built) -> None:
-    """Raise AssertionError unless `chain` holds the built chain's head, digest and state."""
+    """Raise AssertionError unless `chain` holds the built chain's blocks, digest and state."""
     source = Store(f"sqlite:///{built.database}")
     try:
-        assert chain.store.block_header(built.height) == source.block_header(built.height)
+        for height in range(built.height + 1):
+            assert chain.store.block_header(height) == source.block_header(height), height
+            assert chain.store.block_batch(height) == source.block_batch(height), height
         digest = state_digests.digest_at(source.engine, built.height)
         assert digest == chain.state_digest.digest(), "state digests differ"
         assert digest == state_digests.digest_at(chain.store.engine, built.height)
@@ -111,6 +133,8 @@ class Run:
     txs: int
     blocks: int
     seconds: float
+    cpu: float  # CPU seconds of the catching-up process (every thread)
+    server_cpu: float  # CPU seconds of the serving node meanwhile
 
     @property
     def rate(self) -> float:
@@ -124,18 +148,20 @@ def timed_run(run: Path, url: str, built: Built, name: str,
     chain = joining_chain(run / f"{name}.db")
     peers = peers_of(url)
     try:
-        started = time.perf_counter()
+        server = cpu_seconds(SERVING_PIDS[url])
+        started, cpu = time.perf_counter(), time.process_time()
         if profile is not None:
             profile.enable()
         txs = catch_up(chain, peers, built.height)
         if profile is not None:
             profile.disable()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        server = cpu_seconds(SERVING_PIDS[url]) - server
         check_same(chain, built)
     finally:
         peers.close()
         chain.store.close()
-    return Run(txs, built.height, seconds)
+    return Run(txs, built.height, seconds, cpu, server)
 
 
 # (file suffix, function) whose cumulative time makes each phase; "minus" phases
@@ -148,7 +174,9 @@ PHASE_FUNCTIONS: dict[str, list[tuple[str, str]]] = {
     "batch check (decode, signature)": [("chain.py", "_check_certified_batch")],
     "signature checks (envelopes)": [("tx.py", "_verifies")],
     "execution (contracts)": [("execution.py", "execute_block")],
-    "header (roots)": [("derivation.py", "derive")],
+    "header (roots)": [("block.py", "next_header")],
+    "nonce lookups": [("store.py", "used_nonces")],
+    "tx id lookups (in the batch check)": [("store.py", "seen_tx_ids")],
     "state digest": [("state_digest.py", "after"), ("state_digest.py", "normalized"),
                      ("state_digest.py", "normalized_all")],
     "database commit": [("store.py", "commit_block"), ("store.py", "commit_blocks")],
@@ -159,7 +187,7 @@ PHASE_FUNCTIONS: dict[str, list[tuple[str, str]]] = {
 NESTED = {  # phase -> the phases whose time is inside it
     "fetch (HTTP, JSON), or waiting for it": ["parse envelopes"],
     "execution (contracts)": ["signature checks (envelopes)"],
-    "header (roots)": ["execution (contracts)", "signature checks (envelopes)"],
+    "batch check (decode, signature)": ["tx id lookups (in the batch check)"],
     "block write (rows, indexes, caches)": ["state digest", "database commit"],
 }
 
@@ -201,8 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         with serving_node(run, built) as url:
             plain = timed_run(run, url, built, "plain")
             print(f"caught up {plain.txs:,} transactions in {plain.blocks:,} blocks in "
-                  f"{plain.seconds:.1f} s = {plain.rate:,.0f} tx/s (head, state digest and "
-                  "state equal the serving node's)", flush=True)
+                  f"{plain.seconds:.1f} s = {plain.rate:,.0f} tx/s (every block, the state digest "
+                  "and the state equal the serving node's)", flush=True)
+            print(f"CPU: {plain.cpu / plain.txs * 1e6:,.0f} µs per transaction in the catching-up "
+                  f"process ({plain.txs / plain.cpu:,.0f} tx per CPU-second), "
+                  f"{plain.server_cpu / plain.txs * 1e6:,.0f} µs in the serving node", flush=True)
             if not options.no_profile:
                 profile = cProfile.Profile()
                 profiled = timed_run(run, url, built, "profiled", profile)

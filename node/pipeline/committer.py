@@ -17,6 +17,7 @@ import time
 from collections import Counter
 
 from contracts.code import pinned_code_hash
+from ledger.attestation import Attestation
 from ledger.errors import LedgerError
 from ledger.execution import StateReader
 from node.finality.attestor import Attestor, Finality
@@ -170,13 +171,15 @@ class Committer:
         if gap.mark is None or self.peers is None or self.finality is None:
             raise gap
         log.warning("%s; catching up from peers", gap)
-        applied = catch_up_from_peers(self.chain, self.peers, gap.mark.height)
-        for committed, certificate in applied:
+        finality, attestor = self.finality, self.attestor
+
+        def applied(committed: list[CommittedTx], certificate: list[Attestation]) -> None:
+            if attestor is not None:  # already final: not attested again
+                attestor.skip_through(self.chain.head.height)
             self._committed(committed)
-            self.finality.receive(certificate)
-        if self.attestor is not None:
-            self.attestor.skip_through(gap.mark.height)
-        return len(applied)
+            finality.receive(certificate)
+
+        return catch_up_from_peers(self.chain, self.peers, gap.mark.height, applied)
 
     def _diverged(self) -> bool:
         """Whether a quorum contradicted this node: it then commits nothing more."""

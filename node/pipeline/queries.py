@@ -35,6 +35,8 @@ from node.pipeline.mempool import Mempool
 from node.storage.models import TxRow
 from node.storage.store import Store
 
+SYNC_PAGE_BYTES = 4 * 1024 * 1024  # a sync page stops growing past this many bytes
+
 Answer = dict[str, Any]
 
 
@@ -213,19 +215,28 @@ class Queries:
         }
 
     def certified_blocks(self, start: int, limit: int) -> Answer:
-        """Return final blocks from `start` with transactions, kept batch and certificate."""
+        """Return final blocks from `start` with transactions, kept batch and certificate.
+
+        At most `limit` blocks, and no more once SYNC_PAGE_BYTES of
+        transactions and batches are in the page (always one block at least),
+        so a page of large blocks stays small and one of small blocks still
+        carries many.
+        """
         finality, final = self._committer.finality, self._committer.final_height
-        blocks = []
+        blocks, size = [], 0
         for height in range(start, min(start + limit - 1, final) + 1):
             raw = self._store.block_header(height)
             rows = self._store.block_txs(height)
-            if raw is None or finality is None or any(is_archived(r) for r in rows[:1]):
-                break  # an archived block (below this node's snapshot): a peer must serve it
+            if (raw is None or finality is None or size >= SYNC_PAGE_BYTES
+                    or any(is_archived(r) for r in rows[:1])):
+                break  # a full page; or archived (below this node's snapshot): a peer serves it
             batch = self._store.block_batch(height)
+            envelopes = [r.envelope for r in rows]
+            size += sum(map(len, envelopes)) + (0 if batch is None else len(batch))
             blocks.append({
                 "header": parse_json(raw),
                 "batch": None if batch is None else b64encode(batch),
-                "transactions": [orjson.loads(r.envelope) for r in rows],
+                "transactions": [orjson.loads(e) for e in envelopes],
                 "attestations": [a.to_json() for a in finality.certificate(height)],
             })
         return {"blocks": blocks, "final_height": final}
