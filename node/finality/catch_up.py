@@ -160,8 +160,8 @@ class Peers:
 class _Prefetcher:
     """Fetches and parses the pages from `start` to `target` in a thread, PREFETCH_PAGES ahead.
 
-    A failure to fetch ends the pages with that error (`pages` raises it);
-    `close` stops the thread, which drops what it fetched.
+    A failure to fetch ends the pages with that error (`next_page` raises
+    it); `close` stops the thread, which drops what it fetched.
     """
 
     def __init__(self, peers: Peers, chain_id: str, start: int, target: int,
@@ -223,7 +223,8 @@ def catch_up_from_peers(chain: Chain, peers: Peers, target: int,
     """
     count, distrusted = 0, dict[str, str]()
     while chain.head.height < target:
-        fetcher = _Prefetcher(peers, chain.chain_id, chain.head.height + 1, target, distrusted)
+        fetcher = _Prefetcher(peers, chain.chain_id, chain.head.height + 1, target,
+                              dict(distrusted))  # a copy: the thread reads it meanwhile
         try:
             for block in fetcher.blocks():
                 if chain.head.height >= target:
