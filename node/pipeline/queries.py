@@ -126,9 +126,14 @@ class Queries:
         """Return a transaction's status, or None if this node has never seen it.
 
         Raises Refused (`archived`, 410) for a transaction below the snapshot
-        this node started from: only its log entry is here.
+        this node started from: only its log entry is here.  A block's rows
+        reach the database just before the node's head moves to it; until
+        then its transactions are still pending, so that a client told
+        "committed" finds the head, the block and the proofs there.
         """
         row = self._store.tx(tx_id)
+        if row is not None and row.height > self._chain.head.height:
+            return {"tx_id": tx_id, "status": "pending"}
         if row is not None:
             refuse_archived(row)
             return self._admission.committed_status(
@@ -158,7 +163,7 @@ class Queries:
         if info is None or not self._party(viewer, tx_id):
             return None
         row = self._store.tx(tx_id)
-        if row is not None:
+        if row is not None and info["status"] != "pending":
             info = {**info, "envelope": orjson.loads(row.envelope),
                     "events": served_events(viewer, row.events)}
         return info
@@ -169,6 +174,7 @@ class Queries:
         On a node started from a snapshot the feed starts after it: the
         archived entries below it (no envelope, no events) are passed over.
         """
+        head = self._chain.head.height  # a block written but not yet the head is not served
         rows = self._store.txs_for_party(viewer.uscc, after, limit)
         while rows and is_archived(rows[-1]):
             rows = self._store.txs_for_party(viewer.uscc, rows[-1].log_index, limit)
@@ -176,17 +182,18 @@ class Queries:
             "tx_id": row.id, "log_index": row.log_index, "height": row.height,
             "contract": row.contract, "action": row.action, "valid": row.valid,
             "reason": row.reason, "events": served_events(viewer, row.events),
-        } for row in rows if not is_archived(row)]
+        } for row in rows if not is_archived(row) and row.height <= head]
 
     # -- blocks ----------------------------------------------------------------------
 
     def blocks(self, start: int, limit: int) -> list[Answer]:
         """Return up to `limit` block headers from height `start`, with their hashes."""
-        return [header_json(raw) for raw in self._store.headers(start, limit)]
+        limit = min(limit, self._chain.head.height + 1 - start)  # not past the head
+        return [header_json(raw) for raw in self._store.headers(start, limit)] if limit > 0 else []
 
     def block(self, viewer: Member, height: int) -> Answer | None:
         """Return a block's header and hash; auditors also get its transactions."""
-        raw = self._store.block_header(height)
+        raw = self._store.block_header(height) if height <= self._chain.head.height else None
         if raw is None:
             return None
         body = header_json(raw)

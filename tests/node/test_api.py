@@ -7,6 +7,7 @@ block: both pass simulation, and the second fails when the block commits.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,6 +96,48 @@ def test_submit_and_wait_answers_the_committed_status(node: Node) -> None:
     assert result["valid"] is True
     assert (result["code"], result["reason"]) == ("ok", "")
     assert result["height"] > status["height"] or result["log_index"] > status["log_index"]
+
+
+def test_a_transaction_is_committed_only_once_the_node_head_has_moved_to_its_block(
+    slow: Node,
+) -> None:
+    """A block's rows reach the database before the node's head moves to it.
+
+    In between, the status says pending: a client told "committed" at
+    height h may at once ask for the head, a proof or the block (CI saw
+    `committed` with the head still below the block).
+    """
+    chain, store = slow.n.service.chain, slow.n.service.store
+    written, go_on = threading.Event(), threading.Event()
+    commit_block = store.commit_block
+
+    def commit_then_pause(block: Any) -> None:
+        commit_block(block)
+        written.set()
+        go_on.wait(10)
+
+    env = slow.grant()
+    store.commit_block = commit_then_pause  # type: ignore[method-assign]
+    try:
+        slow["b1"].submit([env], wait=False)
+        assert written.wait(10), "the block was not written"
+        assert chain.head.height < store.tx(env.tx_id).height  # type: ignore[union-attr]
+        assert slow.n.service.tx_status(env.tx_id) == {"tx_id": env.tx_id, "status": "pending"}
+        seen = slow["core"].transaction(env.tx_id)
+        assert seen["status"] == "pending" and "envelope" not in seen
+        assert env.tx_id not in [e["tx_id"] for e in slow["core"].events(limit=1000)]
+        height = store.tx(env.tx_id).height  # type: ignore[union-attr]
+        blocks = slow["core"].node.get("/v1/blocks", params={"from": height - 1})["blocks"]
+        assert [b["header"]["height"] for b in blocks] == [height - 1]
+        with pytest.raises(NodeError) as unknown:
+            slow["auditor"].node.get(f"/v1/blocks/{height}")
+        assert unknown.value.status == 404
+    finally:
+        store.commit_block = commit_block  # type: ignore[method-assign]
+        go_on.set()
+    status = wait_committed(slow.n, env.tx_id)
+    assert status["status"] == "committed"
+    assert status["height"] <= slow["core"].status()["height"]
 
 
 def test_a_single_envelope_may_be_posted_alone(node: Node) -> None:
