@@ -40,7 +40,7 @@ from tests.node.support import grant_line, issue_accepted, issue_args, signed_he
 from tests.nodes import RunningNode, running_node
 from tests.pg import new_database
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # two nodes, ~45 s
 
 EXAMPLES = 2_100  # the issue asks for at least 2,000 transactions per CI run
 FLUSH_EVERY = 40  # refused transactions forced into one block

@@ -95,6 +95,7 @@ def test_the_untouched_sample_chain_audits_clean(pristine: Path) -> None:
     assert report.stats.final_blocks == report.stats.blocks - 1  # all but genesis certified
 
 
+@pytest.mark.slow  # one audit per byte, ~30 s
 def test_every_single_byte_flip_is_found_and_placed(pristine: Path, tmp_path: Path) -> None:
     rng = random.Random(SEED)
     missed, kinds, findings = [], Counter(), 0

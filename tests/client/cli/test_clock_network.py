@@ -25,7 +25,7 @@ from client.local_consortium.network import restart_node
 from ledger.timefmt import format_timestamp, parse_timestamp
 from tests.etcd import need_etcd
 
-pytestmark = pytest.mark.etcd
+pytestmark = [pytest.mark.etcd, pytest.mark.slow]  # a whole network up and down
 PASSWORD = "clock-network-test"
 START = "2025-02-03T08:00:00Z"  # far from the system clock
 

@@ -13,7 +13,7 @@ from client.local_consortium.bench_network import run_network_bench
 from client.local_consortium.network import any_running, network_down
 from tests.etcd import need_etcd
 
-pytestmark = pytest.mark.etcd
+pytestmark = [pytest.mark.etcd, pytest.mark.slow]  # a whole network up and down
 
 
 def test_network_bench_measures_final_figures_and_stops_the_network(tmp_path: Path) -> None:

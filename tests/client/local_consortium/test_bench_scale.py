@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from scripts.bench_scale import Figures, Load, verdicts
 
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "bench_scale.py"
@@ -25,6 +27,7 @@ def _numbers(pattern: str, text: str) -> list[tuple[float, ...]]:
             for m in re.finditer(pattern, text, re.M)]
 
 
+@pytest.mark.slow  # builds and loads two chains, ~25 s
 def test_two_tiny_sizes_give_each_figure_the_ratios_and_a_verdict_per_criterion(
         tmp_path: Path) -> None:
     done = _bench("--sizes", "300,600", "--lanes", "20", "--load-minutes", "0.1",

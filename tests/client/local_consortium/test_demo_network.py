@@ -37,6 +37,7 @@ def test_the_network_and_the_story_name_the_same_organisations() -> None:
 
 
 @pytest.mark.etcd
+@pytest.mark.slow  # a whole network up and down
 def test_demo_on_a_network_plays_the_story_audits_and_stops_the_network(tmp_path: Path) -> None:
     need_etcd()
     directory = tmp_path / "net"
@@ -60,6 +61,7 @@ def test_demo_on_a_network_plays_the_story_audits_and_stops_the_network(tmp_path
 
 
 @pytest.mark.etcd
+@pytest.mark.slow  # a whole network up and down
 def test_demo_refuses_a_network_on_system_clocks(tmp_path: Path) -> None:
     need_etcd()
     description = network_up(tmp_path, "refusal-test")

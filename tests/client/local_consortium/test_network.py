@@ -27,7 +27,7 @@ from tests.etcd import need_etcd
 from tests.metrics import need_promtool, promtool_problems, scrape
 from tests.pki import TestCA
 
-pytestmark = pytest.mark.etcd
+pytestmark = [pytest.mark.etcd, pytest.mark.slow]  # a whole network up and down
 
 
 def _ledger(*args: str) -> subprocess.CompletedProcess[str]:
