@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "LEDGER_"
+# 64 MiB a connection let a node's memory grow with the size of its database, to
+# 496 MB at 1,000,000 transactions against 369 MB at 100,000 (bench_scale); at
+# 16 MiB it was 364 against 334, committing as fast (docs/PERFORMANCE.md)
+DEFAULT_SQLITE_CACHE_MIB = 16
 MIN_STATE_CACHE_KEYS = 1_000
 MAX_SQLITE_CACHE_MIB = 16 * 1024
 
@@ -49,8 +53,9 @@ class NodeConfig:
     # about 1.3 KB each, so the default bounds the cache near 65 MB
     state_cache_keys: int = 50_000
     # SQLite's page cache per pooled database connection, in MiB (the node's other bounded
-    # memory; PostgreSQL keeps its own): larger keeps more index pages hot for big chains
-    sqlite_cache_mib: int = 64
+    # memory; PostgreSQL keeps its own).  The pool keeps five connections, so the default
+    # bounds SQLite's caches near 80 MiB; pages beyond them come from the OS's file cache
+    sqlite_cache_mib: int = DEFAULT_SQLITE_CACHE_MIB
     request_clock_skew_s: int = 300
     clock_controllers: str = ""  # comma-separated USCCs that may move a manual (simulation) clock
     verifier_processes: int = -1  # -1: one per core beyond the first; 0: verify in-process

@@ -29,6 +29,7 @@ from ledger.batch_pack import pack_batch, unpack_batch
 from ledger.blob_codec import pack, unpack
 from ledger.compact_log import CompactLog
 from ledger.derivation import parties_named
+from node.config import DEFAULT_SQLITE_CACHE_MIB
 from node.storage import state_digests
 from node.storage.models import (
     AttestationRow,
@@ -53,7 +54,7 @@ from node.storage.records_index import (
 
 log = logging.getLogger(__name__)
 IN_CHUNK = 500
-DEFAULT_SQLITE_CACHE_MIB = 64
+SQLITE_POOL_SIZE = 5  # connections kept open, each with its page cache (more are closed)
 SQLITE_PAGE_BYTES = 8192  # for a new database (SQLite's default is 4096)
 BLOCKS: Table = BlockRow.__table__  # type: ignore[attr-defined]
 BATCHES: Table = BatchRow.__table__  # type: ignore[attr-defined]
@@ -122,7 +123,9 @@ def make_engine(url: str, sqlite_cache_mib: int = DEFAULT_SQLITE_CACHE_MIB) -> E
     """Create an engine for `url`; SQLite gets WAL, full sync, a busy timeout and its page cache.
 
     `sqlite_cache_mib` bounds each pooled connection's page cache: the node's
-    memory grows until the caches it uses are full, then stays level.
+    memory grows until the caches it uses are full, then stays level.  The
+    pool keeps SQLITE_POOL_SIZE connections; one opened beyond them, under
+    a burst of reads, is closed with its cache when it is given back.
     """
     if url.startswith("sqlite"):
         memory = url in ("sqlite://", "sqlite:///:memory:")
@@ -130,6 +133,7 @@ def make_engine(url: str, sqlite_cache_mib: int = DEFAULT_SQLITE_CACHE_MIB) -> E
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             poolclass=StaticPool if memory else None,
+            **({} if memory else {"pool_size": SQLITE_POOL_SIZE}),
         )
         event.listen(engine, "connect", partial(_sqlite_pragmas, cache_kib=sqlite_cache_mib * 1024))
         return engine

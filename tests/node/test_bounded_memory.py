@@ -148,7 +148,7 @@ def test_the_state_cache_size_is_a_validated_setting(tmp_path: Path) -> None:
 def test_the_sqlite_page_cache_is_a_validated_setting(tmp_path: Path) -> None:
     """`sqlite_cache_mib` reaches every connection's PRAGMA, and nonsense is refused by name."""
     genesis = tmp_path / "genesis.json"
-    assert NodeConfig(genesis_path=genesis).sqlite_cache_mib == 64
+    assert NodeConfig(genesis_path=genesis).sqlite_cache_mib == 16
     with pytest.raises(ValueError, match="sqlite_cache_mib must be 1 to 16,384"):
         NodeConfig.load(None, genesis_path=genesis, sqlite_cache_mib="0")
     store = Store(f"sqlite:///{tmp_path / 'cache.db'}", sqlite_cache_mib=8)
