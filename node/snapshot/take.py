@@ -32,6 +32,7 @@ from ledger.errors import LedgerError
 from ledger.signed_note import NoteSignature, key_id
 from ledger.snapshot import PAGE_ROWS, SECTIONS, SnapshotHead
 from ledger.state_note import SignedStateNote, StateNote, check_state_cosigned
+from node.storage.hex_ids import hex_of
 from node.storage.store import StoredAttestation
 
 RETRY_S = 0.5
@@ -187,7 +188,7 @@ def _cells(section: str, row: Any) -> Any:
     if section == "headers":
         return bytes(row[0]).decode("utf-8")
     if section == "txs":
-        return [row[0], row[1], row[2], row[3], _b64(row[4])]
+        return [row[0], row[1], row[2], hex_of(row[3]), _b64(row[4])]  # the id as hex
     if section == "state":  # the value unpacked: the canonical JSON the digest covers
         return [row[0], row[1], unpack(bytes(row[2])).decode("utf-8")]
     if section == "attestations":

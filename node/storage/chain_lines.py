@@ -7,7 +7,8 @@ stored and becomes a finding there, instead of an exception here.  The one
 conversion: a packed blob (node/storage/models.py PACKED_COLUMNS) leaves
 unpacked, the exact bytes that were hashed and signed, so the file is the
 same whatever the stored form; a packed cell that does not unpack leaves as
-it is stored, and cannot then equal what the audit derives.  Blocks
+it is stored, and cannot then equal what the audit derives; an id stored
+as bytes (ID_COLUMNS) leaves as the hex it stands for.  Blocks
 are written in height order, each with the rows that belong to it (its
 batch, transactions and attestations, joined on the stored height); then
 the other tables in pages; then rows whose block row is missing; then the
@@ -52,7 +53,8 @@ from ledger.chainfile import (
     encode_row,
 )
 from ledger.timefmt import format_timestamp
-from node.storage.models import PACKED_COLUMNS
+from node.storage.hex_ids import hex_of
+from node.storage.models import ID_COLUMNS, PACKED_COLUMNS
 from node.storage.store import make_engine
 
 BLOCK_PAGE = 20  # blocks read per query
@@ -116,6 +118,7 @@ class RawReader:
         result = self.conn.execute(text(sql), params)
         columns = list(result.keys())
         packed = PACKED_COLUMNS.get(table, ())
+        ids = ID_COLUMNS.get(table, ())
         while True:
             chunk = result.fetchmany(ROW_PAGE)
             if not chunk:
@@ -125,6 +128,9 @@ class RawReader:
                 for column in packed:
                     if column in cells:
                         cells[column] = _unpacked(cells[column])
+                for column in ids:
+                    if isinstance(cells.get(column), bytes):
+                        cells[column] = hex_of(cells[column])
                 yield cells
 
     def _scalar(self, sql: str) -> Any:

@@ -4,13 +4,17 @@ Exact bytes (envelopes, headers, state values) are kept as they were
 hashed and signed, so whatever a node serves can be checked without
 re-serialising.  The large ones (`PACKED_COLUMNS`) are stored packed
 (ledger/blob_codec.py) and unpacked on every read and on export, so only
-the cell is smaller.  The same tables work on SQLite and PostgreSQL.
+the cell is smaller; the ids of transactions, notes and records are stored
+as their bytes (node/storage/hex_ids.py) and read as hex.  The same tables
+work on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
+
+from node.storage.hex_ids import HexId, id_columns
 
 # table -> columns whose cells are packed blobs (older rows may be stored unpacked)
 PACKED_COLUMNS = {"transactions": ("envelope", "events"), "state": ("value",)}
@@ -77,7 +81,7 @@ class TxRow(SQLModel, table=True):
 
     __tablename__ = "transactions"
 
-    id: str = Field(unique=True)
+    id: str = Field(sa_column=Column(HexId, nullable=False, unique=True))
     height: int = Field(index=True)
     position: int
     log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
@@ -126,9 +130,9 @@ class NoteRow(SQLModel, table=True):
     __tablename__ = "notes"
     __table_args__ = (Index("ix_notes_holder_status", "holder", "status"),)
 
-    id: str = Field(primary_key=True)
-    root_id: str = Field(index=True)
-    parent_id: str | None = None
+    id: str = Field(sa_column=Column(HexId, primary_key=True))
+    root_id: str = Field(sa_column=Column(HexId, nullable=False, index=True))
+    parent_id: str | None = Field(default=None, sa_column=Column(HexId, nullable=True))
     holder: str
     issuer: str = Field(index=True)
     amount: int
@@ -190,7 +194,7 @@ class RecordRow(SQLModel, table=True):
                       Index("ix_records_kind_party_b", "kind", "party_b"),
                       Index("ix_records_kind_status", "kind", "status"))
 
-    id: str = Field(primary_key=True)
+    id: str = Field(sa_column=Column(HexId, primary_key=True))
     kind: str
     status: str
     party_a: str
@@ -240,3 +244,8 @@ class LogSubtreeRow(SQLModel, table=True):
     level: int = Field(primary_key=True)
     idx: int = Field(primary_key=True)
     hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+# table -> columns whose ids are stored as bytes (node/storage/hex_ids.py; older rows as text)
+ID_COLUMNS = {table.name: tuple(id_columns(table)) for table in SQLModel.metadata.sorted_tables
+              if id_columns(table)}

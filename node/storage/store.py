@@ -31,6 +31,7 @@ from ledger.compact_log import CompactLog
 from ledger.derivation import parties_named
 from node.config import DEFAULT_SQLITE_CACHE_MIB
 from node.storage import state_digests
+from node.storage.hex_ids import HEX, hex_of, hex_range, id_columns, store_ids_as_bytes, stored_id
 from node.storage.models import (
     AttestationRow,
     BatchRow,
@@ -221,6 +222,7 @@ class Store:
         self._compact_parties()
         self._drop_index(PARTIES.name, "ix_tx_parties_log_index",
                          "the party index by log index (parties are read from the transaction)")
+        store_ids_as_bytes(self.engine, [TXS, NOTES, RECORDS])
         self._rebuild_sqlite(STATE, "WITHOUT ROWID", "without a rowid (the key is the row)")
         self._rebuild_sqlite(TXS, "PRIMARY KEY (log_index)", "keyed by log index (the rowid)")
 
@@ -568,9 +570,9 @@ class Store:
 
     def seen_tx_ids(self, tx_ids: Iterable[str]) -> set[str]:
         """Return which of `tx_ids` are already committed."""
-        return {row[0] for row in self._lookup(
+        return {hex_of(row[0]) for row in self._lookup(
             "SELECT id FROM transactions WHERE id IN ({})",
-            [(i,) for i in tx_ids if storable(i)])}
+            [(stored_id(i),) for i in tx_ids if storable(i)])}
 
     def used_nonces(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Return which (signer, nonce) pairs are already used.
@@ -590,7 +592,7 @@ class Store:
             used.update((signer, row[0]) for row in rows)
         return used
 
-    def _lookup(self, template: str, keys: list[tuple[str, ...]],
+    def _lookup(self, template: str, keys: Sequence[tuple[str | bytes, ...]],
                 fixed: tuple[str, ...] = ()) -> list[Any]:
         """Run a hot membership query straight through the driver, in chunks.
 
@@ -606,7 +608,7 @@ class Store:
         width = len(keys[0])
         one = mark if width == 1 else f"({', '.join([mark] * width)})"
         with self.engine.connect() as conn:
-            for chunk in _chunks(keys):
+            for chunk in _chunks(list(keys)):
                 sql = template.replace("{mark}", mark).format(", ".join([one] * len(chunk)))
                 flat = fixed + tuple(v for key in chunk for v in key)
                 rows.extend(conn.exec_driver_sql(sql, flat).fetchall())
@@ -658,8 +660,10 @@ class Store:
         """
         if not storable(prefix):
             return []
+        if not HEX.fullmatch(prefix + "0" * (len(prefix) % 2)):
+            return []  # no id starts so
         column = {"note": NOTES.c.id, "tx": TXS.c.id}.get(kind, RECORDS.c.id)
-        low, high = prefix_range(prefix)
+        low, high = hex_range(*prefix_range(prefix))
         stmt = select(column).where(column >= low)
         if high is not None:
             stmt = stmt.where(column < high)
@@ -726,6 +730,7 @@ class BulkWriter:
             return
         if self.sqlite:
             columns = list(rows[0])
+            rows = _ids_stored(table, rows)
             sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
                    f"VALUES ({', '.join('?' * len(columns))})")
             if upsert_key:
@@ -755,11 +760,22 @@ class BulkWriter:
         if not values:
             return
         if self.sqlite:
+            convert = stored_id if key in id_columns(table) else None
             self.conn.connection.driver_connection.executemany(
-                f"DELETE FROM {table.name} WHERE {key} = ?", [(v,) for v in values])
+                f"DELETE FROM {table.name} WHERE {key} = ?",
+                [(v if convert is None else convert(v),) for v in values])
             return
         for chunk in _chunks(values):
             self.conn.execute(delete(table).where(table.c[key].in_(chunk)))
+
+
+def _ids_stored(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return `rows` with their id columns as the bytes stored (the raw path skips HexId)."""
+    ids = [c for c in id_columns(table) if c in rows[0]]
+    if not ids:
+        return rows
+    return [{**row, **{c: None if row[c] is None else stored_id(row[c]) for c in ids}}
+            for row in rows]
 
 
 def _tx_row(height: int, tx: StoredTx) -> dict[str, Any]:

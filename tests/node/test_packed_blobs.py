@@ -19,6 +19,7 @@ from sqlalchemy import create_engine
 from client.audit import audit_source
 from ledger.blob_codec import is_packed, pack, unpack
 from node.storage.chain_lines import export_database
+from node.storage.hex_ids import hex_of, stored_id
 from node.storage.store import Store
 from scripts.sample_chain import build_sample_chain
 from tests.client.audit.chain_lines import Lines
@@ -32,7 +33,7 @@ def _cells(url: str, table: str, key: str, column: str) -> dict[str, bytes]:
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(f"SELECT {key}, {column} FROM {table}").all()
     engine.dispose()
-    return {str(k): bytes(v) for k, v in rows}
+    return {k if isinstance(k, str) else hex_of(k): bytes(v) for k, v in rows}
 
 
 def _served(store: Store) -> dict[str, dict[str, bytes]]:
@@ -115,7 +116,7 @@ def test_a_damaged_packed_cell_is_found_at_its_transaction(tmp_path: Path) -> No
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE transactions SET events = ? WHERE id = ?",
-                             (cell[:-2], tx_id))
+                             (cell[:-2], stored_id(tx_id)))
     engine.dispose()
     findings = _audit(url)
     assert findings and tx_id in findings[0], findings[:3]

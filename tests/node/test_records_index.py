@@ -24,6 +24,7 @@ from ledger.genesis import Genesis
 from ledger.timefmt import format_timestamp
 from node.ordering import OrderedBatch
 from node.pipeline.chain import Chain, SignatureCache
+from node.storage.hex_ids import hex_of
 from node.storage.records_index import prefix_range
 from node.storage.store import Store
 from tests.builders import START, build_tx, make_orgs
@@ -78,7 +79,7 @@ def _genesis(tmp_path: Path) -> Genesis:
 
 def _rows(store: Store) -> list[tuple[Any, ...]]:
     with store.engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(
+        return [(kind, hex_of(record_id), *rest) for kind, record_id, *rest in conn.execute(text(
             "SELECT kind, id, status, party_a, party_b, date, height FROM records ORDER BY id"))]
 
 

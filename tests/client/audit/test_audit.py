@@ -38,6 +38,7 @@ from ledger.timefmt import format_timestamp
 from node.ordering import OrderedBatch
 from node.pipeline.chain import Chain
 from node.storage.chain_lines import export_database
+from node.storage.hex_ids import hex_of
 from node.storage.store import Store
 from scripts.sample_chain import build_sample_chain
 from tests.builders import START, build_tx, make_orgs
@@ -194,10 +195,11 @@ def test_the_audit_fails_with_a_finding_naming_the_block(tmp_path: Path) -> None
     with running_node(tmp_path) as n:
         _story(n)
     with sqlite3.connect(tmp_path / "node.db") as db:
-        tx_id, envelope = db.execute("SELECT id, envelope FROM transactions WHERE height = 2"
-                                     ).fetchone()
+        stored, envelope = db.execute("SELECT id, envelope FROM transactions WHERE height = 2"
+                                      ).fetchone()
         db.execute("UPDATE transactions SET envelope = ? WHERE id = ?",
-                   (pack(unpack(envelope).replace(b'"sig":"', b'"sig":"A', 1)), tx_id))
+                   (pack(unpack(envelope).replace(b'"sig":"', b'"sig":"A', 1)), stored))
+    tx_id = hex_of(stored)
     runner, env = _cli(tmp_path, None)
     out = tmp_path / "chain.jsonl"
     runner.invoke(app, ["export", "--out", str(out), "--database",

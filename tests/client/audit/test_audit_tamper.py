@@ -32,6 +32,7 @@ import pytest
 from client.audit import AuditReport, audit_source
 from ledger.blob_codec import unpack
 from node.storage.chain_lines import export_database
+from node.storage.hex_ids import hex_of, stored_id
 from scripts.sample_chain import build_sample_chain
 from tests.client.audit.chain_lines import Lines
 
@@ -166,19 +167,19 @@ def placement(db: sqlite3.Connection, table: str, rowid: Any) -> tuple[int, str 
         return one(f"SELECT height FROM {table} WHERE rowid = ?", rowid)[0], None, None
     if table == "transactions":
         height, tx_id = one("SELECT height, id FROM transactions WHERE rowid = ?", rowid)
-        return height, tx_id, None
+        return height, hex_of(tx_id), None
     if table == "tx_parties":
         height, tx_id = one("SELECT height, id FROM transactions WHERE log_index = ?", rowid[1])
-        return height, tx_id, None
+        return height, hex_of(tx_id), None
     if table == "nonces":
         signer, nonce = rowid
         return first_user(db, signer, nonce)
     if table == "notes":
-        note_id = one("SELECT id FROM notes WHERE rowid = ?", rowid)[0]
+        note_id = hex_of(one("SELECT id FROM notes WHERE rowid = ?", rowid)[0])
         value = json.loads(unpack(one("SELECT value FROM state WHERE key = ?",
                                       "note/" + note_id)[0]))
         creator = value["created_tx"]
-        height = one("SELECT height FROM transactions WHERE id = ?", creator)[0]
+        height = one("SELECT height FROM transactions WHERE id = ?", stored_id(creator))[0]
         return height, creator, note_id
     return one("SELECT height FROM state WHERE key = ?", rowid)[0], None, None
 
@@ -189,5 +190,5 @@ def first_user(db: sqlite3.Connection, signer: str, nonce: str) -> tuple[int, st
             "SELECT height, id, envelope FROM transactions ORDER BY log_index"):
         body = json.loads(json.loads(unpack(envelope))["body"])
         if body["nonce"] == nonce and signer in body["signers"]:
-            return height, tx_id, None
+            return height, hex_of(tx_id), None
     raise AssertionError(f"no transaction used nonce {nonce} of {signer}")
