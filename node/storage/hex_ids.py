@@ -53,8 +53,12 @@ def stored_id(value: str | bytes) -> bytes:
     """
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
-    if HEX.fullmatch(value):
-        return bytes.fromhex(value)
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = None
+    if raw is not None and raw.hex() == value:  # lower-case, no spaces: as the ledger writes
+        return raw
     bound = NOT_HEX + value.encode("utf-8", "surrogatepass")
     return bound + b"\x00" if len(bound) == ID_BYTES else bound
 
