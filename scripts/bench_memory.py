@@ -48,7 +48,7 @@ def measure(database: Path, more: int, trace: bool, cache_mib: int | None,
     import tracemalloc
 
     from ledger.timefmt import parse_timestamp
-    from node.storage.store import DEFAULT_SQLITE_CACHE_MIB
+    from node.config import DEFAULT_SQLITE_CACHE_MIB
     from scripts import sample_chain
 
     baseline = rss_mb()

@@ -40,11 +40,12 @@ from ledger.membership import Member, Role, make_uscc
 from ledger.state_note import sign_state_note
 from ledger.timefmt import format_timestamp
 from ledger.tx import Envelope, TxBody, sign_body
+from node.config import DEFAULT_SQLITE_CACHE_MIB
 from node.finality.checkpoints import checkpoint_of
 from node.finality.state_notes import state_note_of
 from node.ordering import OrderedBatch
 from node.pipeline.chain import Chain
-from node.storage.store import DEFAULT_SQLITE_CACHE_MIB, Store, StoredAttestation
+from node.storage.store import Store, StoredAttestation
 
 SAMPLE_CHAIN_ID = "sample-receivables"
 SAMPLE_START = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)

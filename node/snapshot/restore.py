@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -166,8 +167,14 @@ def restore(url: str, genesis: Genesis, path: Path, *, processes: int = 0) -> Sn
 
     Raises SnapshotRefused if the snapshot does not verify, LedgerError if
     the database already holds a chain; in either case nothing is written.
+    A SQLite file is filled in one pass instead (node/snapshot/sqlite_restore.py).
     """
     _check_empty(url)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        from node.snapshot.sqlite_restore import restore_sqlite_file  # it builds on this module
+
+        return restore_sqlite_file(Path(url.removeprefix("sqlite:///")), genesis, path,
+                                   processes=processes)
     head, digest, checked = verify(path, genesis, processes=processes)
     store = Store(url, sqlite_cache_mib=RESTORE_CACHE_MIB)
     try:
@@ -266,8 +273,8 @@ def restore_main(argv: list[str]) -> int:
     parser.add_argument("--database", required=True, help="the (empty) node database URL")
     parser.add_argument("--genesis", required=True, type=Path, help="the consortium's genesis")
     parser.add_argument("--snapshot", required=True, type=Path, help="the snapshot file")
-    parser.add_argument("--processes", type=int, default=0,
-                        help="worker processes digesting the state (default: none)")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="worker processes digesting the state (default: one per core)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:

@@ -60,7 +60,8 @@ def _refused(tmp_path: Path, snapshot: Path) -> str:
     database = tmp_path / "restored.db"
     with pytest.raises(SnapshotRefused) as refused:
         restore(f"sqlite:///{database}", sample_genesis(), snapshot)
-    assert not database.exists()  # checked before anything is created
+    assert not database.exists()  # the file filled while checking was deleted, not renamed
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("restored")) == []
     return str(refused.value)
 
 
@@ -86,6 +87,20 @@ def test_a_sample_snapshot_restores_into_an_empty_database_only(
                             ).fetchone() == (head.log_size,)
     with pytest.raises(Exception, match="already holds a chain"):
         restore(url, sample_genesis(), sample_snapshot)
+
+
+def test_a_restore_cut_short_leaves_its_file_for_the_next_to_delete(
+    sample_snapshot: Path, tmp_path: Path
+) -> None:
+    """SQLite is filled in one pass into `<name>.restoring`, renamed only once all checked;
+    a crash leaves that file, and the target as it was, for the next restore to redo."""
+    left = tmp_path / "restored.db.restoring"
+    left.write_bytes(b"half a database, left by a crash")
+    head = restore(f"sqlite:///{tmp_path / 'restored.db'}", sample_genesis(), sample_snapshot)
+    assert not left.exists()
+    store = Store(f"sqlite:///{tmp_path / 'restored.db'}")
+    assert store.head_height() == head.height
+    store.close()
 
 
 def test_a_changed_state_value_is_refused_as_a_digest_mismatch(

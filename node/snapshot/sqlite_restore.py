@@ -1,0 +1,206 @@
+"""Restoring into a SQLite file in one pass: check and write together, in a file of its own.
+
+The general restore (node/snapshot/restore.py) reads the snapshot twice, so
+that nothing is written unless all of it checks.  Into a SQLite file the
+same guarantee costs one read: each page of rows is checked, then written,
+into a new file beside the target (`<name>.restoring`) kept without a
+journal or syncs, while worker processes digest the state and pack its
+values; the note index's secondary indexes are built after its rows, in one
+sorted pass each.  Only if the whole snapshot checks is that file synced
+and renamed to the target's name, in one atomic step; otherwise it is
+deleted.  A crash leaves at most the `.restoring` file, deleted by the next
+restore, and the target as it was.  At 100,888 transactions the check and
+write took 7.9-10.7 s in one pass against 12.0-12.8 s in two, alternated on a
+shared machine (docs/PERFORMANCE.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from ledger.blob_codec import pack
+from ledger.compact_log import CompactLog
+from ledger.crypto import b64decode
+from ledger.genesis import Genesis
+from ledger.snapshot import ARCHIVED_CODE, SnapshotCheck, SnapshotHead
+from ledger.state_digest import StateDigest
+from node.pipeline.chain import NOTE_PREFIX, _note_rows
+from node.snapshot.restore import (
+    MAX_IN_FLIGHT,
+    RESTORE_CACHE_MIB,
+    _attestation_row,
+    _block_row,
+    genesis_facts,
+    sections,
+)
+from node.storage import state_digests
+from node.storage.records_index import RECORDS, create_and_backfill
+from node.storage.store import (
+    ATTESTATIONS,
+    BLOCKS,
+    NONCES,
+    NOTES,
+    PARTIES,
+    STATE,
+    SUBTREES,
+    TXS,
+    BulkWriter,
+    Store,
+)
+
+RESTORING = ".restoring"  # the suffix of the file being filled
+
+
+def _digest_and_pack(elements: list[tuple[str, bytes]]) -> tuple[StateDigest, list[bytes]]:
+    """Return one state page's digest and its values packed (run in a worker process)."""
+    return StateDigest.of(elements), [pack(value) for _, value in elements]
+
+
+class _StatePages:
+    """State pages handed to worker processes (or done here), their rows written in order."""
+
+    def __init__(self, writer: BulkWriter, check: SnapshotCheck, processes: int) -> None:
+        self._writer, self._check = writer, check
+        self._pool = ProcessPoolExecutor(processes) if processes > 1 else None
+        self._limit = MAX_IN_FLIGHT * max(processes, 1)
+        self._waiting: list[tuple[list[Any], Future[tuple[StateDigest, list[bytes]]]]] = []
+
+    def take(self, rows: list[Any]) -> None:
+        """Check one page's order and shape now; digest, pack and write it when its turn comes."""
+        elements = self._check.take_state(rows)
+        self._writer.insert(NOTES, [
+            note for (key, value), row in zip(elements, rows, strict=True)
+            if key.startswith(NOTE_PREFIX) for note in _note_rows({key: value}, row[1], {})])
+        if self._pool is None:
+            self._write(rows, *_digest_and_pack(elements))
+            return
+        self._waiting.append((rows, self._pool.submit(_digest_and_pack, elements)))
+        while len(self._waiting) > self._limit:
+            self._done(0)
+
+    def finish(self) -> None:
+        """Write every page still waiting."""
+        while self._waiting:
+            self._done(0)
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def _done(self, index: int) -> None:
+        rows, future = self._waiting.pop(index)
+        self._write(rows, *future.result())
+
+    def _write(self, rows: list[Any], digest: StateDigest, packed: list[bytes]) -> None:
+        self._check.add_digest(digest)
+        self._writer.insert(STATE, [{"key": row[0], "height": row[1], "value": value}
+                                    for row, value in zip(rows, packed, strict=True)])
+
+
+def restore_sqlite_file(target: Path, genesis: Genesis, path: Path, *,
+                        processes: int = 0) -> SnapshotHead:
+    """Check the snapshot at `path` while filling a new file, renamed to `target` if it checks.
+
+    Raises SnapshotRefused naming the first problem; then `target` is as it
+    was (the caller made sure it holds no chain) and no other file is left.
+    """
+    temp = target.with_name(target.name + RESTORING)
+    _remove(temp)
+    try:
+        head = _fill(temp, genesis, path, processes)
+    except BaseException:
+        _remove(temp)
+        raise
+    _sync(temp)
+    _remove(target)
+    os.replace(temp, target)
+    _sync(target.parent)
+    return head
+
+
+def _fill(temp: Path, genesis: Genesis, path: Path, processes: int) -> SnapshotHead:
+    genesis_hash, nodes = genesis_facts(genesis)
+    head, pages = sections(path)
+    check = SnapshotCheck(head, chain_id=genesis.chain_id, genesis_hash=genesis_hash,
+                          nodes=nodes)
+    store = Store(f"sqlite:///{temp}", sqlite_cache_mib=RESTORE_CACHE_MIB)
+    store.engine.dispose()  # the next connection is the only one: it may leave WAL mode
+    deferred = sorted(NOTES.indexes, key=lambda index: str(index.name))
+    try:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=OFF")  # a failure deletes the file
+            conn.exec_driver_sql("PRAGMA synchronous=OFF")  # synced once, before the rename
+            for index in deferred:
+                index.drop(conn)
+            writer = BulkWriter(conn)
+            state = _StatePages(writer, check, processes)
+            try:
+                _write_pages(writer, check, state, pages, head, store)
+                state.finish()
+            finally:
+                state.close()
+            digest = check.finish()
+            for index in deferred:
+                index.create(conn)
+            create_and_backfill(conn, lambda rows: writer.upsert(RECORDS, "id", rows))
+            state_digests.record(conn, head.height, digest.digest(), digest.accumulator())
+    finally:
+        store.close()
+    return head
+
+
+def _write_pages(writer: BulkWriter, check: SnapshotCheck, state: _StatePages,
+                 pages: Iterator[tuple[str, list[Any]]], head: SnapshotHead,
+                 store: Store) -> None:
+    """Check and write each page of the snapshot in the order the file gives them."""
+    reason = f"archived below the snapshot at height {head.height}"
+    log = CompactLog(store, 0)
+    for section, rows in pages:
+        if section == "headers":
+            check.take_headers(rows)
+            writer.insert(BLOCKS, [_block_row(str(text)) for text in rows])
+        elif section == "txs":
+            check.take_txs(rows)
+            leaves = [b64decode(r[4], what="a leaf hash") for r in rows]
+            writer.insert(TXS, [
+                {"id": r[3], "height": r[1], "position": r[2], "log_index": r[0],
+                 "contract": "", "action": "", "valid": True, "code": ARCHIVED_CODE,
+                 "reason": reason, "envelope": b"", "leaf_hash": leaf, "events": b"[]"}
+                for r, leaf in zip(rows, leaves, strict=True)])
+            extension = log.extension(leaves)
+            writer.insert(SUBTREES, [{"level": lv, "idx": i, "hash": h}
+                                     for lv, i, h in extension.subtrees])
+            log.adopt(extension)
+        elif section == "state":
+            state.take(rows)
+        elif section == "attestations":
+            check.take_attestations(rows)
+            writer.insert(ATTESTATIONS, [_attestation_row(r) for r in rows])
+        else:
+            check.take_pairs(section, rows)
+            key = "uscc" if section == "parties" else "signer"
+            second = "log_index" if section == "parties" else "nonce"
+            writer.insert(PARTIES if section == "parties" else NONCES,
+                          [{key: a, second: b} for a, b in rows])
+
+
+def _remove(database: Path) -> None:
+    """Delete a SQLite file and its WAL and shared-memory files, if there."""
+    for file in (database, Path(f"{database}-wal"), Path(f"{database}-shm"),
+                 Path(f"{database}-journal")):
+        file.unlink(missing_ok=True)
+
+
+def _sync(path: Path) -> None:
+    """Flush a file (or a folder's entries) to the disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
