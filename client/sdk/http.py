@@ -68,6 +68,10 @@ class NotAccepted(NodeError):
                      f"same transactions again later): {status} {code}: {detail}",)
 
 
+# An idle pooled connection is dropped after this long: well inside the time a node keeps
+# it open (15 s, node/transport/tls.py), so a request never goes out on a connection the
+# node is closing that moment (reset, no answer: lost to the caller)
+KEEPALIVE_EXPIRY_S = 4.0
 REFUSAL_CODES = frozenset({"ordering_unavailable", "pending_backlog_full", "storage_unavailable"})
 """The codes of a 503 answer to a submission that mean: nothing of it was accepted."""
 
@@ -110,7 +114,8 @@ class NodeClient:
         self.clocks = NodeClocks(now, follow_ahead)
         self.now = self.clocks.now
         self._http = httpx.Client(timeout=timeout, transport=transport,
-                                  verify=tls if tls is not None else True)
+                                  verify=tls if tls is not None else True,
+                                  limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S))
         self._node_ids: dict[str, str] = {}
         self._chain_id = chain_id
         self.chain_id = chain_id or self._fetch_chain_id()

@@ -28,6 +28,9 @@ from node.transport import head_limits
 
 MIN_VERSION = ssl.TLSVersion.TLSv1_3
 
+# Idle keep-alive connections are closed after this long: longer than the SDK keeps them
+# pooled (client/sdk/http.py KEEPALIVE_EXPIRY_S), so it never sends on one being closed
+KEEP_ALIVE_S = 15
 
 def enabled(config: NodeConfig) -> bool:
     """Return whether `config` asks for TLS; raise ValueError if it is only half set up."""
@@ -56,11 +59,13 @@ def server_kwargs(config: NodeConfig) -> dict[str, Any]:
 def uvicorn_config(app: Any, config: NodeConfig, **settings: Any) -> uvicorn.Config:
     """Return a loaded uvicorn config serving `app` on the node's host and port.
 
-    The HTTP protocol caps request heads (`node/transport/head_limits.py`).  With TLS,
+    The HTTP protocol caps request heads (`node/transport/head_limits.py`).
+    Idle connections stay open KEEP_ALIVE_S, longer than clients keep them.  With TLS,
     the server context is tightened after uvicorn built it: TLS 1.3 only,
     client certificate required.  Raises ValueError for a limit that is not
     positive.
     """
+    settings.setdefault("timeout_keep_alive", KEEP_ALIVE_S)
     served = uvicorn.Config(app, host=config.host, port=config.port,
                             http=head_limits.protocol_class(config), **server_kwargs(config),
                             **settings)
