@@ -167,8 +167,12 @@ class SnapshotCheck:
         self.seen["headers"] += len(rows)
         return page
 
-    def take_txs(self, rows: Sequence[Any]) -> None:
-        """Check a page of [log index, height, position, tx id, leaf hash b64] in log order."""
+    def take_txs(self, rows: Sequence[Any]) -> list[bytes]:
+        """Check a page of [log index, height, position, tx id, leaf hash b64] in log order.
+
+        Returns the page's leaf hashes, decoded (a restore stores them).
+        """
+        leaves = []
         for row in rows:
             index = self.log.size
             try:
@@ -182,7 +186,9 @@ class SnapshotCheck:
                 raise SnapshotRefused(f"transaction {index} of the snapshot does not sit in the "
                                       "log where its block's header puts it")
             self.log.append(leaf)
+            leaves.append(leaf)
         self.seen["txs"] += len(rows)
+        return leaves
 
     def _in_block(self, index: int, height: Any, position: Any) -> bool:
         """Return whether log entry `index` is at `position` of block `height`, by the headers."""

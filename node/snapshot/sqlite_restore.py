@@ -20,11 +20,10 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger.blob_codec import pack
 from ledger.compact_log import CompactLog
-from ledger.crypto import b64decode
 from ledger.genesis import Genesis
 from ledger.snapshot import ARCHIVED_CODE, SnapshotCheck, SnapshotHead
 from ledger.state_digest import StateDigest
@@ -38,6 +37,8 @@ from node.snapshot.restore import (
     sections,
 )
 from node.storage import state_digests
+from node.storage.hex_ids import stored_id
+from node.storage.models import ID_COLUMNS
 from node.storage.records_index import RECORDS, create_and_backfill
 from node.storage.store import (
     ATTESTATIONS,
@@ -55,9 +56,23 @@ from node.storage.store import (
 RESTORING = ".restoring"  # the suffix of the file being filled
 
 
-def _digest_and_pack(elements: list[tuple[str, bytes]]) -> tuple[StateDigest, list[bytes]]:
-    """Return one state page's digest and its values packed (run in a worker process)."""
-    return StateDigest.of(elements), [pack(value) for _, value in elements]
+class _Page(NamedTuple):
+    """What a worker makes of one page of state rows."""
+
+    digest: StateDigest
+    packed: list[bytes]  # the values, packed as stored
+    notes: list[dict[str, Any]]  # the note index's rows, ids as stored
+
+
+def _page_work(elements: list[tuple[str, bytes]], heights: list[int]) -> _Page:
+    """Digest one state page, pack its values, make its note rows (run in a worker process)."""
+    notes = [note for (key, value), height in zip(elements, heights, strict=True)
+             if key.startswith(NOTE_PREFIX) for note in _note_rows({key: value}, height, {})]
+    for note in notes:
+        for column in ID_COLUMNS[NOTES.name]:
+            if note[column] is not None:
+                note[column] = stored_id(note[column])
+    return _Page(StateDigest.of(elements), [pack(value) for _, value in elements], notes)
 
 
 class _StatePages:
@@ -67,18 +82,16 @@ class _StatePages:
         self._writer, self._check = writer, check
         self._pool = ProcessPoolExecutor(processes) if processes > 1 else None
         self._limit = MAX_IN_FLIGHT * max(processes, 1)
-        self._waiting: list[tuple[list[Any], Future[tuple[StateDigest, list[bytes]]]]] = []
+        self._waiting: list[tuple[list[Any], Future[_Page]]] = []
 
     def take(self, rows: list[Any]) -> None:
         """Check one page's order and shape now; digest, pack and write it when its turn comes."""
         elements = self._check.take_state(rows)
-        self._writer.insert(NOTES, [
-            note for (key, value), row in zip(elements, rows, strict=True)
-            if key.startswith(NOTE_PREFIX) for note in _note_rows({key: value}, row[1], {})])
+        heights = [row[1] for row in rows]
         if self._pool is None:
-            self._write(rows, *_digest_and_pack(elements))
+            self._write(rows, _page_work(elements, heights))
             return
-        self._waiting.append((rows, self._pool.submit(_digest_and_pack, elements)))
+        self._waiting.append((rows, self._pool.submit(_page_work, elements, heights)))
         while len(self._waiting) > self._limit:
             self._done(0)
 
@@ -94,12 +107,13 @@ class _StatePages:
 
     def _done(self, index: int) -> None:
         rows, future = self._waiting.pop(index)
-        self._write(rows, *future.result())
+        self._write(rows, future.result())
 
-    def _write(self, rows: list[Any], digest: StateDigest, packed: list[bytes]) -> None:
-        self._check.add_digest(digest)
+    def _write(self, rows: list[Any], page: _Page) -> None:
+        self._check.add_digest(page.digest)
         self._writer.insert(STATE, [{"key": row[0], "height": row[1], "value": value}
-                                    for row, value in zip(rows, packed, strict=True)])
+                                    for row, value in zip(rows, page.packed, strict=True)])
+        self._writer.insert(NOTES, page.notes)
 
 
 def restore_sqlite_file(target: Path, genesis: Genesis, path: Path, *,
@@ -165,10 +179,9 @@ def _write_pages(writer: BulkWriter, check: SnapshotCheck, state: _StatePages,
             check.take_headers(rows)
             writer.insert(BLOCKS, [_block_row(str(text)) for text in rows])
         elif section == "txs":
-            check.take_txs(rows)
-            leaves = [b64decode(r[4], what="a leaf hash") for r in rows]
+            leaves = check.take_txs(rows)  # ids checked to be hex: stored as their bytes
             writer.insert(TXS, [
-                {"id": r[3], "height": r[1], "position": r[2], "log_index": r[0],
+                {"id": bytes.fromhex(r[3]), "height": r[1], "position": r[2], "log_index": r[0],
                  "contract": "", "action": "", "valid": True, "code": ARCHIVED_CODE,
                  "reason": reason, "envelope": b"", "leaf_hash": leaf, "events": b"[]"}
                 for r, leaf in zip(rows, leaves, strict=True)])

@@ -730,16 +730,12 @@ class BulkWriter:
             return
         if self.sqlite:
             columns = list(rows[0])
-            rows = _ids_stored(table, rows)
             sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
                    f"VALUES ({', '.join('?' * len(columns))})")
             if upsert_key:
                 updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != upsert_key)
                 sql += f" ON CONFLICT ({upsert_key}) DO UPDATE SET {updates}"
-            values = itemgetter(*columns)
-            self.conn.connection.driver_connection.executemany(
-                sql, [values(row) for row in rows] if len(columns) > 1
-                else [(values(row),) for row in rows])
+            self.conn.connection.driver_connection.executemany(sql, _cells(table, columns, rows))
             return
         self.conn.execute(table.insert(), rows)
 
@@ -769,13 +765,24 @@ class BulkWriter:
             self.conn.execute(delete(table).where(table.c[key].in_(chunk)))
 
 
-def _ids_stored(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return `rows` with their id columns as the bytes stored (the raw path skips HexId)."""
-    ids = [c for c in id_columns(table) if c in rows[0]]
+def _cells(table: Table, columns: list[str], rows: list[dict[str, Any]]) -> list[Any]:
+    """Return `rows` as sequences of cells in `columns` order, ids as the bytes stored.
+
+    The raw path skips the HexId column type, so the id columns are
+    converted here (bytes pass as they are).
+    """
+    ids = [i for i, c in enumerate(columns) if c in id_columns(table)]
+    if len(columns) == 1 and not ids:
+        return [(row[columns[0]],) for row in rows]
+    values = itemgetter(*columns)
     if not ids:
-        return rows
-    return [{**row, **{c: None if row[c] is None else stored_id(row[c]) for c in ids}}
-            for row in rows]
+        return [values(row) for row in rows]
+    cells = [[row[c] for c in columns] for row in rows]
+    for row in cells:
+        for i in ids:
+            if row[i] is not None:
+                row[i] = stored_id(row[i])
+    return cells
 
 
 def _tx_row(height: int, tx: StoredTx) -> dict[str, Any]:
