@@ -220,20 +220,10 @@ def fill(store: Store, path: Path, head: SnapshotHead, digest: StateDigest,
             if section == "headers":
                 writer.insert(BLOCKS, [_block_row(str(text)) for text in rows])
             elif section == "txs":
-                leaves = [b64decode(r[4], what="a leaf hash") for r in rows]
-                writer.insert(TXS, [
-                    {"id": r[3], "height": r[1], "position": r[2], "log_index": r[0],
-                     "contract": "", "action": "", "valid": True, "code": ARCHIVED_CODE,
-                     "reason": reason, "envelope": b"", "leaf_hash": leaf, "events": b"[]"}
-                    for r, leaf in zip(rows, leaves, strict=True)])
-                extension = log.extension(leaves)
-                writer.insert(SUBTREES, [{"level": lv, "idx": i, "hash": h}
-                                         for lv, i, h in extension.subtrees])
-                log.adopt(extension)
-            elif section == "parties":
-                writer.insert(PARTIES, [{"uscc": u, "log_index": i} for u, i in rows])
-            elif section == "nonces":
-                writer.insert(NONCES, [{"signer": s, "nonce": n} for s, n in rows])
+                write_log_page(writer, log, rows, [b64decode(r[4], what="a leaf hash")
+                                                   for r in rows], reason)
+            elif section in ("parties", "nonces"):
+                write_pairs(writer, section, rows)
             elif section == "state":
                 writer.insert(STATE, [{"key": k, "height": h, "value": pack(v.encode("utf-8"))}
                                       for k, h, v in rows])
@@ -247,6 +237,28 @@ def fill(store: Store, path: Path, head: SnapshotHead, digest: StateDigest,
             raise SnapshotRefused("the snapshot file changed between its check and its "
                                   "restore; nothing was written")
         state_digests.record(conn, head.height, digest.digest(), digest.accumulator())
+
+
+def write_log_page(writer: BulkWriter, log: CompactLog, rows: list[Any], leaves: list[bytes],
+                   reason: str) -> None:
+    """Write a page of log entries as archived transactions, with the log subtrees they close."""
+    writer.insert(TXS, [
+        {"id": r[3], "height": r[1], "position": r[2], "log_index": r[0],
+         "contract": "", "action": "", "valid": True, "code": ARCHIVED_CODE,
+         "reason": reason, "envelope": b"", "leaf_hash": leaf, "events": b"[]"}
+        for r, leaf in zip(rows, leaves, strict=True)])
+    extension = log.extension(leaves)
+    writer.insert(SUBTREES, [{"level": lv, "idx": i, "hash": h}
+                             for lv, i, h in extension.subtrees])
+    log.adopt(extension)
+
+
+def write_pairs(writer: BulkWriter, section: str, rows: list[Any]) -> None:
+    """Write a page of party rows [uscc, log index] or nonce rows [signer, nonce]."""
+    if section == "parties":
+        writer.insert(PARTIES, [{"uscc": u, "log_index": i} for u, i in rows])
+    else:
+        writer.insert(NONCES, [{"signer": s, "nonce": n} for s, n in rows])
 
 
 def _block_row(text: str) -> dict[str, Any]:

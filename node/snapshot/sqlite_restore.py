@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from ledger.blob_codec import pack
 from ledger.compact_log import CompactLog
 from ledger.genesis import Genesis
-from ledger.snapshot import ARCHIVED_CODE, SnapshotCheck, SnapshotHead
+from ledger.snapshot import SnapshotCheck, SnapshotHead
 from ledger.state_digest import StateDigest
 from node.pipeline.chain import NOTE_PREFIX, _note_rows
 from node.snapshot.restore import (
@@ -35,6 +35,8 @@ from node.snapshot.restore import (
     _block_row,
     genesis_facts,
     sections,
+    write_log_page,
+    write_pairs,
 )
 from node.storage import state_digests
 from node.storage.hex_ids import stored_id
@@ -43,12 +45,8 @@ from node.storage.records_index import RECORDS, create_and_backfill
 from node.storage.store import (
     ATTESTATIONS,
     BLOCKS,
-    NONCES,
     NOTES,
-    PARTIES,
     STATE,
-    SUBTREES,
-    TXS,
     BulkWriter,
     Store,
 )
@@ -179,16 +177,7 @@ def _write_pages(writer: BulkWriter, check: SnapshotCheck, state: _StatePages,
             check.take_headers(rows)
             writer.insert(BLOCKS, [_block_row(str(text)) for text in rows])
         elif section == "txs":
-            leaves = check.take_txs(rows)  # ids checked to be hex: stored as their bytes
-            writer.insert(TXS, [
-                {"id": bytes.fromhex(r[3]), "height": r[1], "position": r[2], "log_index": r[0],
-                 "contract": "", "action": "", "valid": True, "code": ARCHIVED_CODE,
-                 "reason": reason, "envelope": b"", "leaf_hash": leaf, "events": b"[]"}
-                for r, leaf in zip(rows, leaves, strict=True)])
-            extension = log.extension(leaves)
-            writer.insert(SUBTREES, [{"level": lv, "idx": i, "hash": h}
-                                     for lv, i, h in extension.subtrees])
-            log.adopt(extension)
+            write_log_page(writer, log, rows, check.take_txs(rows), reason)
         elif section == "state":
             state.take(rows)
         elif section == "attestations":
@@ -196,10 +185,7 @@ def _write_pages(writer: BulkWriter, check: SnapshotCheck, state: _StatePages,
             writer.insert(ATTESTATIONS, [_attestation_row(r) for r in rows])
         else:
             check.take_pairs(section, rows)
-            key = "uscc" if section == "parties" else "signer"
-            second = "log_index" if section == "parties" else "nonce"
-            writer.insert(PARTIES if section == "parties" else NONCES,
-                          [{key: a, second: b} for a, b in rows])
+            write_pairs(writer, section, rows)
 
 
 def _remove(database: Path) -> None:
