@@ -91,20 +91,20 @@ class _StatePages:
             return
         self._waiting.append((rows, self._pool.submit(_page_work, elements, heights)))
         while len(self._waiting) > self._limit:
-            self._done(0)
+            self._write_oldest()
 
     def finish(self) -> None:
         """Write every page still waiting."""
         while self._waiting:
-            self._done(0)
+            self._write_oldest()
 
     def close(self) -> None:
         """Stop the worker processes."""
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
 
-    def _done(self, index: int) -> None:
-        rows, future = self._waiting.pop(index)
+    def _write_oldest(self) -> None:
+        rows, future = self._waiting.pop(0)
         self._write(rows, future.result())
 
     def _write(self, rows: list[Any], page: _Page) -> None:
