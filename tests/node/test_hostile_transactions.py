@@ -70,6 +70,11 @@ class Arena:
     counts: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        """Short: Hypothesis prints the arena with a failing example, and its whole state
+        (keys, refused wires) once hid the failure itself past the end of CI's output."""
+        return f"Arena(head={self.a.service.chain.head.height}, counts={dict(self.counts)})"
+
     def templates(self) -> dict[tuple[str, str], tuple[list[str], dict[str, Any]]]:
         members = [o.member().to_json() for o in self.a.orgs.values()]
         return templates(self.ids, lambda n: self.a.orgs[n].uscc, "2026-01-05", members)
@@ -169,6 +174,9 @@ def _tried(arena: Arena, case: tuple[str, str, list[str], dict[str, Any]]) -> No
     assert status < 500, (contract, action, args, answer)
     if status < 300:
         arena.counts["accepted"] += 1
+        # b learns of the block from the log a moment later: until it has, it may answer the
+        # next transaction from the state before this one
+        _level(a, b, arena.orderer)
         _flush(arena, strict=False)  # what was refused before saw the state before this one
         return
     assert {"error", "detail"} <= set(answer), answer
@@ -193,24 +201,37 @@ def _flush(arena: Arena, *, strict: bool) -> None:
     _level(a, b, arena.orderer)
     assert a.service.chain.head.hash() == b.service.chain.head.hash(), "the nodes disagree"
     for attempt in attempts:
-        _check_recorded(arena, attempt, strict)
+        problem = _recorded_problem(arena, attempt, strict)
+        if problem is not None:
+            arena.problems.append(f"{problem}: {str(attempt.wire.get('body'))[:400]} "
+                                  f"answered {attempt.answer}")
 
 
-def _check_recorded(arena: Arena, attempt: Attempt, strict: bool) -> None:
+def _recorded_problem(arena: Arena, attempt: Attempt, strict: bool) -> str | None:
+    """How both nodes recorded a forced transaction, checked; the problem, or None.
+
+    Collected, not asserted: the block holds the refusals of up to FLUSH_EVERY
+    earlier examples, so Hypothesis would pin a failure here on whichever
+    example happened to fill it, and call it flaky when that one alone passes.
+    """
     rows = [n.service.store.tx(attempt.tx_id) if attempt.tx_id else None
             for n in (arena.a, arena.b)]
     seen = [None if r is None else (r.valid, r.code, r.reason) for r in rows]
-    assert seen[0] == seen[1], ("the backends recorded it differently", seen)
+    if seen[0] != seen[1]:
+        return f"the backends recorded it differently {seen}"
     if seen[0] is None:
         arena.counts["dropped at parse"] += 1  # no canonical body: never in any block
-        return
+        return None
     valid, code, reason = seen[0]
     arena.counts["recorded invalid"] += 1
-    assert code != "internal_error", reason
-    if strict:
-        assert not valid, f"refused at submission but valid in a block: {attempt.answer}"
-        assert (attempt.answer["error"], attempt.answer["detail"]) == (
-            code, f"transaction 0: {reason}"), "the block gives another reason than submission"
+    if code == "internal_error":
+        return f"recorded as an internal error ({reason})"
+    if strict and valid:
+        return "refused at submission but valid in a block"
+    if strict and (attempt.answer["error"], attempt.answer["detail"]) != (
+            code, f"transaction 0: {reason}"):
+        return f"the block gives another reason than submission ({code}: {reason})"
+    return None
 
 
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -225,6 +246,7 @@ def test_afterwards_both_nodes_hold_one_chain_that_audits_clean(arena: Arena) ->
     if not arena.counts:
         pytest.skip("runs after the property test, on the chain it left")
     _flush(arena, strict=True)
+    assert not arena.problems, "\n".join(arena.problems[:20])
     tried = sum(v for k, v in arena.counts.items() if k.isdigit())
     assert tried >= 2_000, arena.counts
     assert arena.counts["recorded invalid"] > 1_000, arena.counts
