@@ -42,6 +42,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import gmpy2
+
 from ledger.crypto import chacha20_keystream, sha256
 
 PRIME = 2**3072 - 1103717
@@ -49,19 +51,12 @@ NUMBER_SIZE = 384  # bytes of a number below 2^3072
 DIGEST_SIZE = 32
 ELEMENT_TAG = b"receivables-ledger/v1/state-element\n"
 ALGORITHM = "muhash3072-sha256/v1"  # the name the API and the chain file give this digest
-_LOW = (1 << 3072) - 1
-_FOLD = 2**3072 - PRIME  # 2^3072 = _FOLD (mod P), so high bits fold down cheaply
+_PRIME = gmpy2.mpz(PRIME)
 
 
 def _mulmod(a: int, b: int) -> int:
-    """Return a * b mod P for a, b below 2^3072, folding twice instead of dividing.
-
-    P's special form makes this about three times faster than `%` in CPython.
-    """
-    x = a * b
-    x = (x & _LOW) + (x >> 3072) * _FOLD
-    x = (x & _LOW) + (x >> 3072) * _FOLD  # now below 2^3072 + 2^43: at most one P over
-    return x - PRIME if x >= PRIME else x
+    """Return a * b mod P, by GMP: about a quarter of the time CPython's integers take."""
+    return int(gmpy2.mpz(a) * b % _PRIME)
 
 
 def element_bytes(key: str, value: bytes) -> bytes:
@@ -89,10 +84,10 @@ class StateDigest:
     @classmethod
     def of(cls, items: Iterable[tuple[str, bytes]]) -> StateDigest:
         """Return the digest of a whole state given as (key, canonical bytes) pairs."""
-        product = 1
+        product = gmpy2.mpz(1)  # kept in GMP's form from one element to the next
         for key, value in items:
-            product = _mulmod(product, element_number(element_bytes(key, value)))
-        return cls(product, 1)
+            product = product * element_number(element_bytes(key, value)) % _PRIME
+        return cls(int(product), 1)
 
     def union(self, other: StateDigest) -> StateDigest:
         """Return the digest of both multisets together (parts of a state digested apart)."""

@@ -3,7 +3,7 @@
 | package | may import |
 |---|---|
 | ledger/ | pure standard modules (no I/O, clock, randomness, environment), nacl, |
-|         | cryptography, orjson, ledger |
+|         | cryptography, orjson, gmpy2 (arithmetic), ledger |
 | contracts/ | pure standard modules, ledger, contracts (contracts/code.py alone reads |
 |            | its own files: pathlib) |
 | node/ | anything but client |
@@ -30,7 +30,7 @@ PURE_STDLIB = frozenset({
     "datetime", "decimal", "enum", "functools", "hashlib", "heapq", "itertools", "json", "math",
     "operator", "re", "string", "struct", "typing", "unicodedata", "zlib",
 })
-LEDGER_THIRD_PARTY = frozenset({"nacl", "cryptography", "orjson"})
+LEDGER_THIRD_PARTY = frozenset({"nacl", "cryptography", "orjson", "gmpy2"})
 CLIENT_TOOLING = ("client.cli", "client.local_consortium")
 APPLICATIONS = ("client.audit", "client.trace", "client.console")  # on the SDK, not the tooling
 
@@ -47,7 +47,8 @@ class Rule:
         if self.prefix == "ledger":
             if top in PURE_STDLIB or top in LEDGER_THIRD_PARTY or top == "ledger":
                 return None
-            return "ledger/ imports only pure standard modules, nacl, cryptography and orjson"
+            return ("ledger/ imports only pure standard modules, nacl, cryptography, orjson "
+                    "and gmpy2")
         if self.prefix == "contracts":
             if top in PURE_STDLIB or top in {"ledger", "contracts"}:
                 return None
