@@ -96,6 +96,62 @@ def _int(value: Any) -> int:
     return value
 
 
+TxEntry = tuple[int, Any, Any, str, bytes]
+"""A log entry of a snapshot: log index, block height, position, tx id, leaf hash (the
+height and position as read, checked against the headers by `SnapshotCheck`)."""
+
+
+def tx_entries(rows: Sequence[Any]) -> list[TxEntry]:
+    """Check the shape of a page of [log index, height, position, tx id, leaf hash b64].
+
+    A function of the page alone, like `state_elements`: the log index is an
+    integer, the id 64 lower-case hex digits, the leaf hash 32 bytes.
+    """
+    entries: list[TxEntry] = []
+    for row in rows:
+        try:
+            log_index, height, position, tx_id, leaf_text = row
+            leaf = b64decode(leaf_text, what="a leaf hash")
+        except (ValueError, TypeError, LedgerError) as exc:
+            raise SnapshotRefused(f"a transaction row of the snapshot is malformed "
+                                  f"({_after(entries)})") from exc
+        if not (type(log_index) is int and isinstance(tx_id, str) and _HEX64.fullmatch(tx_id)
+                and len(leaf) == HASH_SIZE):
+            raise SnapshotRefused(f"a transaction row of the snapshot is malformed "
+                                  f"({_after(entries)})")
+        entries.append((log_index, height, position, tx_id, leaf))
+    return entries
+
+
+def _after(entries: list[TxEntry]) -> str:
+    return f"after log entry {entries[-1][0]}" if entries else "at the start of a page"
+
+
+def state_elements(rows: Sequence[Any], max_height: int,
+                   after: str = "") -> list[tuple[str, bytes]]:
+    """Check one page of state rows [key, height, value]; return its (key, value bytes).
+
+    Each row has that shape with a height from 0 to `max_height`, and the
+    keys increase strictly from `after` on.  A function of the page alone,
+    so that worker processes can check pages while the checker reads others
+    (`SnapshotCheck.take_checked_state` then checks where a page meets the one before).
+    """
+    elements = []
+    last = after
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 3 and isinstance(row[0], str)
+                and type(row[1]) is int and 0 <= row[1] <= max_height
+                and isinstance(row[2], str)):
+            where = f"after key {last[:60]!r}" if last else "at the start of a page"
+            raise SnapshotRefused(f"a state row of the snapshot is malformed ({where})")
+        if row[0] <= last:
+            raise SnapshotRefused(f"the snapshot's state keys are not in strictly "
+                                  f"increasing order at {row[0][:60]!r}")
+        last = row[0]
+        elements.append((row[0], row[2].encode("utf-8")))
+    return elements
+
+
 class LogFrontier:
     """The RFC 9162 root of a log given leaf by leaf, keeping only its perfect subtrees."""
 
@@ -172,22 +228,20 @@ class SnapshotCheck:
 
         Returns the page's leaf hashes, decoded (a restore stores them).
         """
+        return self.take_tx_entries(tx_entries(rows))
+
+    def take_tx_entries(self, entries: Sequence[TxEntry]) -> list[bytes]:
+        """Check that a page of entries (`tx_entries`, checked here or in a worker) continues
+        the log, each where its block's header puts it; return their leaf hashes."""
         leaves = []
-        for row in rows:
+        for log_index, height, position, _, leaf in entries:
             index = self.log.size
-            try:
-                log_index, height, position, tx_id, leaf_text = row
-                leaf = b64decode(leaf_text, what="a leaf hash")
-            except (ValueError, TypeError, LedgerError) as exc:
-                raise SnapshotRefused(f"transaction {index} of the snapshot is malformed") from exc
-            if not (log_index == index and self._in_block(index, height, position)
-                    and isinstance(tx_id, str) and _HEX64.fullmatch(tx_id)
-                    and len(leaf) == HASH_SIZE):
+            if not (log_index == index and self._in_block(index, height, position)):
                 raise SnapshotRefused(f"transaction {index} of the snapshot does not sit in the "
                                       "log where its block's header puts it")
             self.log.append(leaf)
             leaves.append(leaf)
-        self.seen["txs"] += len(rows)
+        self.seen["txs"] += len(entries)
         return leaves
 
     def _in_block(self, index: int, height: Any, position: Any) -> bool:
@@ -210,20 +264,20 @@ class SnapshotCheck:
 
         The caller digests them (`add_digest`), in this process or others.
         """
-        elements = []
-        for row in rows:
-            if not (isinstance(row, list) and len(row) == 3 and isinstance(row[0], str)
-                    and type(row[1]) is int and 0 <= row[1] <= self.head.height
-                    and isinstance(row[2], str)):
-                raise SnapshotRefused(f"a state row of the snapshot is malformed (after key "
-                                      f"{self._last_key[:60]!r})")
-            if row[0] <= self._last_key:
-                raise SnapshotRefused(f"the snapshot's state keys are not in strictly "
-                                      f"increasing order at {row[0][:60]!r}")
-            self._last_key = row[0]
-            elements.append((row[0], row[2].encode("utf-8")))
-        self.seen["state"] += len(rows)
+        elements = state_elements(rows, self.head.height, after=self._last_key)
+        self.take_checked_state(elements[0][0] if elements else "",
+                                elements[-1][0] if elements else "", len(elements))
         return elements
+
+    def take_checked_state(self, first: str, last: str, count: int) -> None:
+        """Take a page of `count` state rows, keys `first`..`last`, that `state_elements`
+        checked elsewhere (a worker process): its keys must follow the previous page's."""
+        if count and first <= self._last_key:
+            raise SnapshotRefused(f"the snapshot's state keys are not in strictly increasing "
+                                  f"order at {first[:60]!r}")
+        if count:
+            self._last_key = last
+        self.seen["state"] += count
 
     def add_digest(self, part: StateDigest) -> None:
         """Fold in the digest of a page of state elements."""

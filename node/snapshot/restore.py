@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import func, inspect, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from contracts import CONTRACTS
 from ledger.attestation import NODE_PREFIX, NodeInfo
@@ -41,7 +41,15 @@ from ledger.crypto import b64decode
 from ledger.errors import LedgerError
 from ledger.execution import Executor
 from ledger.genesis import Genesis, genesis_block
-from ledger.snapshot import ARCHIVED_CODE, SECTIONS, SnapshotCheck, SnapshotHead, SnapshotRefused
+from ledger.snapshot import (
+    ARCHIVED_CODE,
+    SECTIONS,
+    SnapshotCheck,
+    SnapshotHead,
+    SnapshotRefused,
+    TxEntry,
+    tx_entries,
+)
 from ledger.state_digest import StateDigest
 from node.pipeline.chain import NOTE_PREFIX, _note_rows
 from node.storage import state_digests
@@ -73,19 +81,30 @@ def read_lines(path: Path, seen: Any = None) -> Iterator[dict[str, Any]]:
         for number, line in enumerate(file, start=1):
             if seen is not None:
                 seen.update(line)
-            try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise SnapshotRefused(f"line {number} of the snapshot is not JSON") from exc
-            if not isinstance(value, dict):
-                raise SnapshotRefused(f"line {number} of the snapshot is not a JSON object")
-            yield value
+            yield parse_line(line, number)
+
+
+def parse_line(line: bytes, number: int) -> dict[str, Any]:
+    """Return line `number` of a snapshot file as a JSON object, or raise SnapshotRefused."""
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise SnapshotRefused(f"line {number} of the snapshot is not JSON") from exc
+    if not isinstance(value, dict):
+        raise SnapshotRefused(f"line {number} of the snapshot is not a JSON object")
+    return value
 
 
 def sections(path: Path,
              seen: Any = None) -> tuple[SnapshotHead, Iterator[tuple[str, list[Any]]]]:
     """Return the head line and an iterator of (section, rows) in the order the format fixes."""
-    lines = read_lines(path, seen)
+    return sections_of(read_lines(path, seen))
+
+
+def sections_of(
+    lines: Iterator[dict[str, Any]]
+) -> tuple[SnapshotHead, Iterator[tuple[str, list[Any]]]]:
+    """Like `sections`, over the file's lines already parsed."""
     try:
         head = SnapshotHead.from_json(next(lines))
     except StopIteration as exc:
@@ -96,6 +115,8 @@ def sections(path: Path,
         for value in lines:
             kind = value.get("type")
             if kind == "end":
+                if next(lines, None) is not None:
+                    raise SnapshotRefused("the snapshot file goes on after its end line")
                 return
             if kind not in SECTIONS or SECTIONS.index(kind) < at or not isinstance(
                     value.get("rows"), list):
@@ -179,9 +200,19 @@ def restore(url: str, genesis: Genesis, path: Path, *, processes: int = 0) -> Sn
     store = Store(url, sqlite_cache_mib=RESTORE_CACHE_MIB)
     try:
         fill(store, path, head, digest, checked)
+    except IntegrityError as exc:  # the transaction was rolled back: nothing is written
+        raise repeated_row(exc) from exc
     finally:
         store.close()
     return head
+
+
+def repeated_row(exc: Exception) -> SnapshotRefused:
+    """The refusal of a snapshot that repeats a row the database keeps once (a transaction id,
+    a party of a transaction, a nonce): `exc` is the database's unique-constraint error."""
+    cause = getattr(exc, "orig", None) or exc
+    detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return SnapshotRefused(f"the snapshot repeats a row: {detail}")
 
 
 def _check_empty(url: str) -> None:
@@ -220,8 +251,9 @@ def fill(store: Store, path: Path, head: SnapshotHead, digest: StateDigest,
             if section == "headers":
                 writer.insert(BLOCKS, [_block_row(str(text)) for text in rows])
             elif section == "txs":
-                write_log_page(writer, log, rows, [b64decode(r[4], what="a leaf hash")
-                                                   for r in rows], reason)
+                entries = tx_entries(rows)
+                write_log_page(writer, log, archived_tx_cells(entries, reason),
+                               [entry[4] for entry in entries])
             elif section in ("parties", "nonces"):
                 write_pairs(writer, section, rows)
             elif section == "state":
@@ -239,14 +271,21 @@ def fill(store: Store, path: Path, head: SnapshotHead, digest: StateDigest,
         state_digests.record(conn, head.height, digest.digest(), digest.accumulator())
 
 
-def write_log_page(writer: BulkWriter, log: CompactLog, rows: list[Any], leaves: list[bytes],
-                   reason: str) -> None:
-    """Write a page of log entries as archived transactions, with the log subtrees they close."""
-    writer.insert(TXS, [
-        {"id": r[3], "height": r[1], "position": r[2], "log_index": r[0],
-         "contract": "", "action": "", "valid": True, "code": ARCHIVED_CODE,
-         "reason": reason, "envelope": b"", "leaf_hash": leaf, "events": b"[]"}
-        for r, leaf in zip(rows, leaves, strict=True)])
+TX_COLUMNS = ("id", "height", "position", "log_index", "contract", "action", "valid", "code",
+              "reason", "envelope", "leaf_hash", "events")
+
+
+def archived_tx_cells(entries: list[TxEntry], reason: str) -> list[tuple[Any, ...]]:
+    """Return the transactions table's rows (TX_COLUMNS) for log entries kept as entries only:
+    code `archived`, no envelope, no events, the id as its stored bytes."""
+    return [(bytes.fromhex(tx_id), height, position, log_index, "", "", True, ARCHIVED_CODE,
+             reason, b"", leaf, b"[]") for log_index, height, position, tx_id, leaf in entries]
+
+
+def write_log_page(writer: BulkWriter, log: CompactLog, cells: list[tuple[Any, ...]],
+                   leaves: list[bytes]) -> None:
+    """Write a page of log entries (`archived_tx_cells`), with the log subtrees they close."""
+    writer.insert_cells(TXS, TX_COLUMNS, cells)
     extension = log.extension(leaves)
     writer.insert(SUBTREES, [{"level": lv, "idx": i, "hash": h}
                              for lv, i, h in extension.subtrees])
@@ -254,11 +293,11 @@ def write_log_page(writer: BulkWriter, log: CompactLog, rows: list[Any], leaves:
 
 
 def write_pairs(writer: BulkWriter, section: str, rows: list[Any]) -> None:
-    """Write a page of party rows [uscc, log index] or nonce rows [signer, nonce]."""
+    """Write a page of party rows [uscc, log index] or nonce rows [signer, nonce] (checked)."""
     if section == "parties":
-        writer.insert(PARTIES, [{"uscc": u, "log_index": i} for u, i in rows])
+        writer.insert_cells(PARTIES, ("uscc", "log_index"), rows)
     else:
-        writer.insert(NONCES, [{"signer": s, "nonce": n} for s, n in rows])
+        writer.insert_cells(NONCES, ("signer", "nonce"), rows)
 
 
 def _block_row(text: str) -> dict[str, Any]:

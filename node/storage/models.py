@@ -80,8 +80,11 @@ class TxRow(SQLModel, table=True):
     """
 
     __tablename__ = "transactions"
+    # a unique index of its own, not a UNIQUE constraint, so a restore can build it after the
+    # rows in one sorted pass (databases made before keep the constraint, which works the same)
+    __table_args__ = (Index("ix_transactions_id", "id", unique=True),)
 
-    id: str = Field(sa_column=Column(HexId, nullable=False, unique=True))
+    id: str = Field(sa_column=Column(HexId, nullable=False))
     height: int = Field(index=True)
     position: int
     log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})

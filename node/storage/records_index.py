@@ -67,7 +67,7 @@ def create_and_backfill(conn: Connection, upsert: Callable[[list[dict[str, Any]]
     written = 0
     for prefix, kind in KIND_OF_PREFIX.items():
         for page in _state_pages(conn, prefix):
-            maturities = _maturities(conn, [parse_trusted(v)["note"] for _, v, _ in page]
+            maturities = note_maturities(conn, [parse_trusted(v)["note"] for _, v, _ in page]
                                      if kind == "financing" else [])
             rows = [index_row(kind, parse_trusted(value), height, maturities.get)
                     for _, value, height in page]
@@ -91,7 +91,8 @@ def _state_pages(conn: Connection, prefix: str) -> Iterator[list[tuple[str, byte
         last = page[-1][0]
 
 
-def _maturities(conn: Connection, note_ids: list[str]) -> dict[str, str]:
+def note_maturities(conn: Connection, note_ids: list[str]) -> dict[str, str]:
+    """Return the maturity date of each of `note_ids` the note index holds."""
     if not note_ids:
         return {}
     rows = conn.execute(select(NOTES.c.id, NOTES.c.maturity_date)

@@ -739,6 +739,17 @@ class BulkWriter:
             return
         self.conn.execute(table.insert(), rows)
 
+    def insert_cells(self, table: Table, columns: Sequence[str], cells: list[Any]) -> None:
+        """Insert rows given as sequences of cells in `columns` order, ids already as stored."""
+        if not cells:
+            return
+        if self.sqlite:
+            self.conn.connection.driver_connection.executemany(
+                f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * len(columns))})", cells)
+            return
+        self.conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in cells])
+
     def upsert(self, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
         """Insert `rows`, replacing any row with the same `key`."""
         if not rows or self.sqlite:

@@ -120,16 +120,16 @@ def _as_text_ids(url: str) -> None:
         for table, columns in ID_COLUMNS.items():
             sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = ?",
                                        (table,)).scalar_one()
-            indexes = [s for (s,) in conn.exec_driver_sql(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-                "AND sql IS NOT NULL", (table,))]
+            indexes = list(conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                "AND sql IS NOT NULL", (table,)))
             conn.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {table}_now")
-            for index in indexes:
-                conn.exec_driver_sql(f"DROP INDEX {index.split()[2]}")
+            for name, _ in indexes:
+                conn.exec_driver_sql(f"DROP INDEX {name}")
             for c in columns:
                 sql = sql.replace(f"\t{c} BLOB", f"\t{c} VARCHAR")
             conn.exec_driver_sql(sql)
-            for index in indexes:
+            for _, index in indexes:
                 conn.exec_driver_sql(index)
             names = [r[1] for r in conn.exec_driver_sql(f"PRAGMA table_info({table}_now)")]
             values = ", ".join(f"lower(hex({n}))" if n in columns and n != "parent_id"

@@ -55,11 +55,16 @@ def _forged(source: Path, target: Path, change: Callable[[Lines], None]) -> Path
     return target
 
 
-def _refused(tmp_path: Path, snapshot: Path) -> str:
-    """Restore `snapshot` into a new database; return the refusal, checking nothing was written."""
+def _refused(tmp_path: Path, snapshot: Path, processes: int = 0) -> str:
+    """Restore `snapshot` into a new database; return the refusal, checking nothing was written.
+
+    With `processes` > 1 the worker processes read the transaction and state
+    pages themselves (node/snapshot/sqlite_restore.py), so each check is
+    made there, not by the process reading the file.
+    """
     database = tmp_path / "restored.db"
     with pytest.raises(SnapshotRefused) as refused:
-        restore(f"sqlite:///{database}", sample_genesis(), snapshot)
+        restore(f"sqlite:///{database}", sample_genesis(), snapshot, processes=processes)
     assert not database.exists()  # the file filled while checking was deleted, not renamed
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("restored")) == []
     return str(refused.value)
@@ -103,20 +108,23 @@ def test_a_restore_cut_short_leaves_its_file_for_the_next_to_delete(
     store.close()
 
 
+@pytest.mark.parametrize("processes", [0, 2])
 def test_a_changed_state_value_is_refused_as_a_digest_mismatch(
-    sample_snapshot: Path, tmp_path: Path
+    sample_snapshot: Path, tmp_path: Path, processes: int
 ) -> None:
     def change(lines: Lines) -> None:
         rows = _section(lines, "state")["rows"]
         key = next(i for i, r in enumerate(rows) if r[0].startswith("note/"))
         rows[key][2] = rows[key][2].replace('"amount":', '"amount":1', 1)
 
-    message = _refused(tmp_path, _forged(sample_snapshot, tmp_path / "f.jsonl", change))
+    message = _refused(tmp_path, _forged(sample_snapshot, tmp_path / "f.jsonl", change),
+                       processes)
     assert message.startswith("state digest mismatch: the snapshot's state rows digest to ")
 
 
+@pytest.mark.parametrize("processes", [0, 2])
 def test_a_changed_header_or_a_dropped_cosignature_is_refused(
-    sample_snapshot: Path, tmp_path: Path
+    sample_snapshot: Path, tmp_path: Path, processes: int
 ) -> None:
     def header(lines: Lines) -> None:
         rows = _section(lines, "headers")["rows"]
@@ -134,11 +142,89 @@ def test_a_changed_header_or_a_dropped_cosignature_is_refused(
         lines[0]["state_note"] = SignedNote(note.text, note.signatures[:1]).encode()
 
     assert "does not link to header 2" in _refused(
-        tmp_path, _forged(sample_snapshot, tmp_path / "h.jsonl", header))
+        tmp_path, _forged(sample_snapshot, tmp_path / "h.jsonl", header), processes)
     assert "signatures from 1 organisation(s); finality needs 2" in _refused(
-        tmp_path, _forged(sample_snapshot, tmp_path / "a.jsonl", attestation))
+        tmp_path, _forged(sample_snapshot, tmp_path / "a.jsonl", attestation), processes)
     assert "state note is not a quorum's" in _refused(
-        tmp_path, _forged(sample_snapshot, tmp_path / "n.jsonl", state_note))
+        tmp_path, _forged(sample_snapshot, tmp_path / "n.jsonl", state_note), processes)
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_malformed_misplaced_or_repeated_rows_are_refused_by_name(
+    sample_snapshot: Path, tmp_path: Path, processes: int
+) -> None:
+    def short_leaf(lines: Lines) -> None:
+        _section(lines, "txs")["rows"][3][4] = "AAAA"
+
+    def moved_entry(lines: Lines) -> None:
+        rows = _section(lines, "txs")["rows"]
+        rows[3][2] += 1  # its position in its block
+
+    def bad_height(lines: Lines) -> None:
+        _section(lines, "state")["rows"][5][1] = lines[0]["height"] + 1
+
+    def unordered(lines: Lines) -> None:
+        rows = _section(lines, "state")["rows"]
+        rows[4], rows[5] = rows[5], rows[4]
+
+    def repeated_id(lines: Lines) -> None:
+        rows = _section(lines, "txs")["rows"]
+        rows[4][3] = rows[3][3]  # the leaves, so the cosigned log, are unchanged
+
+    def repeated_nonce(lines: Lines) -> None:
+        rows = _section(lines, "nonces")["rows"]
+        rows.append(rows[0])
+        lines[0]["counts"]["nonces"] += 1
+
+    for change, expected in [
+            (short_leaf, "a transaction row of the snapshot is malformed (after log entry 2)"),
+            (moved_entry, "transaction 3 of the snapshot does not sit in the log where"),
+            (bad_height, "a state row of the snapshot is malformed (after key "),
+            (unordered, "the snapshot's state keys are not in strictly increasing order at "),
+            (repeated_id, "the snapshot repeats a row: UNIQUE constraint failed: "
+                          "transactions.id"),
+            (repeated_nonce, "the snapshot repeats a row: UNIQUE constraint failed: "
+                             "nonces.signer, nonces.nonce")]:
+        forged = _forged(sample_snapshot, tmp_path / f"{change.__name__}.jsonl", change)
+        assert _refused(tmp_path, forged, processes).startswith(expected), change.__name__
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_lines_out_of_place_or_after_the_end_are_refused(
+    sample_snapshot: Path, tmp_path: Path, processes: int
+) -> None:
+    """A line is taken for what it is, not for how it begins; nothing may follow the end."""
+    lines = sample_snapshot.read_bytes().splitlines(keepends=True)
+    state = next(i for i, line in enumerate(lines) if line.startswith(b'{"type":"state",'))
+    disguised = tmp_path / "disguised.jsonl"  # begins as a state page, parses as a nonces page
+    retyped = lines[state].removesuffix(b"}\n") + b',"type":"nonces"}\n'
+    disguised.write_bytes(b"".join([*lines[:state], retyped, *lines[state + 1:]]))
+    assert _refused(tmp_path, disguised, processes) == (
+        f"line {state + 1} of the snapshot begins as a state page but is not one" if processes
+        else "a row of the snapshot's nonces is malformed")  # read here: a nonces page
+    longer = tmp_path / "longer.jsonl"
+    longer.write_bytes(b"".join(lines) + lines[state])
+    assert _refused(tmp_path, longer, processes) == (
+        "the snapshot file goes on after its end line")
+
+
+def test_a_snapshot_laid_out_otherwise_restores_the_same(sample_snapshot: Path,
+                                                         tmp_path: Path) -> None:
+    """The workers read only lines laid out as the writer lays them out; a snapshot whose
+    lines name their keys in another order is read here instead, into the same database."""
+    lines = [orjson.loads(line) for line in sample_snapshot.read_bytes().splitlines()]
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(b"".join(orjson.dumps(dict(reversed(line.items()))) + b"\n"
+                               for line in lines))
+    restore(f"sqlite:///{tmp_path / 'as_written.db'}", sample_genesis(), sample_snapshot,
+            processes=2)
+    restore(f"sqlite:///{tmp_path / 'other.db'}", sample_genesis(), other, processes=2)
+    written, otherwise = (sqlite3.connect(tmp_path / name) for name in ("as_written.db",
+                                                                        "other.db"))
+    for table in ("state", "notes", "records", "transactions", "tx_parties", "nonces",
+                  "log_subtrees", "blocks", "attestations", "state_accumulator"):
+        query = f"SELECT * FROM {table} ORDER BY 1, 2"
+        assert written.execute(query).fetchall() == otherwise.execute(query).fetchall(), table
 
 
 def test_a_file_changed_between_check_and_write_commits_nothing(
