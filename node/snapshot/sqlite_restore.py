@@ -117,27 +117,44 @@ class _Dispatched(list[Any]):
 
 
 def _state_work(elements: list[tuple[str, bytes]], heights: list[int]) -> _StatePage:
-    """Digest one state page, pack its values, make its note rows (run in a worker process)."""
-    notes = [tuple(stored_id(note[c]) if c in NOTE_IDS and note[c] is not None else note[c]
-                   for c in NOTE_COLUMNS)
-             for (key, value), height in zip(elements, heights, strict=True)
-             if key.startswith(NOTE_PREFIX) for note in _note_rows({key: value}, height, {})]
+    """Digest one state page, pack its values, make its index rows (run in a worker process).
+
+    The index rows are derived before the digest is checked, so from values
+    not yet known to be the quorum's: they are kept only if it checks, and a
+    value they cannot be derived from is a refusal, not a crash.
+    """
+    notes: list[tuple[Any, ...]] = []
     records: list[tuple[Any, ...]] = []
     financings: list[tuple[dict[str, Any], str]] = []
     for (key, value), height in zip(elements, heights, strict=True):
-        kind = record_kind(key)
-        if kind is not None:
-            record = parse_trusted(value)
-            row = index_row(kind, record, height, lambda _: None)
-            if kind == "financing":  # its date is its note's maturity: filled in at the end
-                financings.append((row, record["note"]))
-            else:
-                records.append(_record_cells(row))
+        try:
+            _index_rows(key, value, height, notes, records, financings)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SnapshotRefused(f"the snapshot's state value of {key[:80]!r} is not a record "
+                                  f"this ledger writes ({type(exc).__name__})") from exc
     first, last = (elements[0][0], elements[-1][0]) if elements else ("", "")
     state = [(key, height, pack(value))
              for (key, value), height in zip(elements, heights, strict=True)]
     return _StatePage(first, last, len(elements), StateDigest.of(elements), state, notes,
                       records, financings)
+
+
+def _index_rows(key: str, value: bytes, height: int, notes: list[tuple[Any, ...]],
+                records: list[tuple[Any, ...]],
+                financings: list[tuple[dict[str, Any], str]]) -> None:
+    """Add the note and records index rows the state entry `key` = `value` makes."""
+    if key.startswith(NOTE_PREFIX):
+        notes.extend(tuple(stored_id(note[c]) if c in NOTE_IDS and note[c] is not None
+                           else note[c] for c in NOTE_COLUMNS)
+                     for note in _note_rows({key: value}, height, {}))
+    kind = record_kind(key)
+    if kind is not None:
+        record = parse_trusted(value)  # ours once the digest checks; else all is refused
+        row = index_row(kind, record, height, lambda _: None)
+        if kind == "financing":  # its date is its note's maturity: filled in at the end
+            financings.append((row, record["note"]))
+        else:
+            records.append(_record_cells(row))
 
 
 def _record_cells(row: dict[str, Any]) -> tuple[Any, ...]:

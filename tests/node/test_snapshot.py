@@ -167,6 +167,10 @@ def test_malformed_misplaced_or_repeated_rows_are_refused_by_name(
         rows = _section(lines, "state")["rows"]
         rows[4], rows[5] = rows[5], rows[4]
 
+    def not_a_note(lines: Lines) -> None:  # refused before the digest could be: no crash
+        rows = _section(lines, "state")["rows"]
+        rows[next(i for i, r in enumerate(rows) if r[0].startswith("note/"))][2] = "[1]"
+
     def repeated_id(lines: Lines) -> None:
         rows = _section(lines, "txs")["rows"]
         rows[4][3] = rows[3][3]  # the leaves, so the cosigned log, are unchanged
@@ -181,6 +185,7 @@ def test_malformed_misplaced_or_repeated_rows_are_refused_by_name(
             (moved_entry, "transaction 3 of the snapshot does not sit in the log where"),
             (bad_height, "a state row of the snapshot is malformed (after key "),
             (unordered, "the snapshot's state keys are not in strictly increasing order at "),
+            (not_a_note, "the snapshot's state value of 'note/"),
             (repeated_id, "the snapshot repeats a row: UNIQUE constraint failed: "
                           "transactions.id"),
             (repeated_nonce, "the snapshot repeats a row: UNIQUE constraint failed: "
