@@ -256,6 +256,15 @@ def test_any_byte_flip_in_a_chain_file_is_found(chain_file: bytes, data: st.Data
     assert not any("could not check" in f.message for f in report.findings)
 
 
+def test_an_attestation_column_of_another_name_is_found(chain_file: bytes) -> None:
+    """CI's byte flip once made `state_signature` into `rtate_signature`: the state signature
+    was then simply absent (as from a database that keeps none), and the audit passed."""
+    flipped = chain_file.replace(b'"state_signature":{"b64"', b'"rtate_signature":{"b64"', 1)
+    assert flipped != chain_file
+    report = audit_source(Lines(flipped), parallel=False)
+    assert any("'rtate_signature'" in f.message for f in report.findings), report.findings[:3]
+
+
 def test_contract_code_other_than_the_pinned_is_reported_from_the_pinned_height(
     tmp_path: Path,
 ) -> None:
@@ -330,8 +339,10 @@ def test_an_attestation_row_without_its_checkpoint_signature_column_is_found(
     report = audit_source(Lines(b"".join([*lines[:at], renamed, *lines[at + 1:]])),
                           parallel=False)
     block = json.loads(lines[at])["block"]["height"]
-    assert [(f.check, f.block) for f in report.findings] == [("checkpoint", block)]
-    assert "has no note_signature column" in report.findings[0].message
+    assert [(f.check, f.block) for f in report.findings] == [("certificate", block),
+                                                             ("checkpoint", block)]
+    assert "format does not name: 'oote_signature'" in report.findings[0].message
+    assert "has no note_signature column" in report.findings[1].message
 
 
 def test_a_compared_nodes_signed_checkpoint_must_be_cosigned_by_the_rebuilt_registry(
