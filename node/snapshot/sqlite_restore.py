@@ -185,7 +185,7 @@ class _Filler:
     With worker processes, the transaction and state lines the file lays
     out as the writer does are handed to them at once, by their place in the
     file (`dispatch`): they read, check and prepare those pages (the state's
-    digest, packed values and note rows) while this process checks and
+    digest, packed values and index rows) while this process checks and
     writes the others, and each state page is written as soon as it is
     ready (`write_ready`).  The checks that need the pages before (a log
     entry's place, the state keys' order across pages) are made here, in
