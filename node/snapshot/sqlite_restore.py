@@ -126,15 +126,15 @@ def _state_work(elements: list[tuple[str, bytes]], heights: list[int]) -> _State
     notes: list[tuple[Any, ...]] = []
     records: list[tuple[Any, ...]] = []
     financings: list[tuple[dict[str, Any], str]] = []
+    state = []
     for (key, value), height in zip(elements, heights, strict=True):
+        state.append((key, height, pack(value)))
         try:
             _index_rows(key, value, height, notes, records, financings)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise SnapshotRefused(f"the snapshot's state value of {key[:80]!r} is not a record "
                                   f"this ledger writes ({type(exc).__name__})") from exc
     first, last = (elements[0][0], elements[-1][0]) if elements else ("", "")
-    state = [(key, height, pack(value))
-             for (key, value), height in zip(elements, heights, strict=True)]
     return _StatePage(first, last, len(elements), StateDigest.of(elements), state, notes,
                       records, financings)
 

@@ -730,8 +730,7 @@ class BulkWriter:
             return
         if self.sqlite:
             columns = list(rows[0])
-            sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
-                   f"VALUES ({', '.join('?' * len(columns))})")
+            sql = _insert_sql(table, columns)
             if upsert_key:
                 updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != upsert_key)
                 sql += f" ON CONFLICT ({upsert_key}) DO UPDATE SET {updates}"
@@ -744,9 +743,8 @@ class BulkWriter:
         if not cells:
             return
         if self.sqlite:
-            self.conn.connection.driver_connection.executemany(
-                f"INSERT INTO {table.name} ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' * len(columns))})", cells)
+            self.conn.connection.driver_connection.executemany(_insert_sql(table, columns),
+                                                               cells)
             return
         self.conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in cells])
 
@@ -774,6 +772,11 @@ class BulkWriter:
             return
         for chunk in _chunks(values):
             self.conn.execute(delete(table).where(table.c[key].in_(chunk)))
+
+
+def _insert_sql(table: Table, columns: Sequence[str]) -> str:
+    return (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})")
 
 
 def _cells(table: Table, columns: list[str], rows: list[dict[str, Any]]) -> list[Any]:

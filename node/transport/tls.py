@@ -32,6 +32,7 @@ MIN_VERSION = ssl.TLSVersion.TLSv1_3
 # pooled (client/sdk/http.py KEEPALIVE_EXPIRY_S), so it never sends on one being closed
 KEEP_ALIVE_S = 15
 
+
 def enabled(config: NodeConfig) -> bool:
     """Return whether `config` asks for TLS; raise ValueError if it is only half set up."""
     given = {"tls_cert_path": config.tls_cert_path, "tls_key_path": config.tls_key_path,
